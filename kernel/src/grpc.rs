@@ -1,0 +1,129 @@
+//! `minoots.v1.TimerService` over gRPC. Handlers only resolve the tenant, call the kernel and
+//! convert the error once (`From<KernelError> for Status`).
+
+use std::pin::Pin;
+
+use minoots_proto::v1::{
+    CancelTimerRequest, CancelTimerResponse, GetTimerRequest, GetTimerResponse, ListTimersRequest,
+    ListTimersResponse, ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest,
+    ScheduleTimersResponse, StreamTimerEventsRequest, TimerEvent, timer_service_server,
+};
+use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
+use tonic::{Request, Response, Status};
+
+use crate::{Kernel, KernelError};
+
+pub use minoots_proto::v1::timer_service_server::TimerServiceServer;
+
+/// Header naming the tenant when no authenticated identity does.
+pub const TENANT_HEADER: &str = "x-tenant-id";
+
+/// Placed in request extensions by an authentication layer: the caller's tenant, which then
+/// overrides the header and must match any tenant_id field.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedTenant(pub String);
+
+#[derive(Debug, Clone)]
+pub struct TimerService {
+    kernel: Kernel,
+}
+
+impl TimerService {
+    pub fn new(kernel: Kernel) -> Self {
+        Self { kernel }
+    }
+
+    pub fn into_server(self) -> TimerServiceServer<Self> {
+        TimerServiceServer::new(self).max_decoding_message_size(64 * 1024 * 1024)
+    }
+}
+
+/// The tenant a request acts for: the authenticated one, else the `x-tenant-id` header, else the
+/// request's tenant_id field; a field that disagrees is an error, never silently ignored.
+pub fn resolve_tenant<T>(request: &Request<T>, field: &str) -> Result<String, KernelError> {
+    let context = request
+        .extensions()
+        .get::<AuthenticatedTenant>()
+        .map(|t| (t.0.clone(), "the authenticated tenant"))
+        .or_else(|| {
+            request
+                .metadata()
+                .get(TENANT_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(|h| (h.to_owned(), "the x-tenant-id header"))
+        });
+    match context {
+        Some((tenant, source)) if !field.is_empty() && field != tenant => Err(
+            KernelError::invalid("tenant_id", format!("{field:?} does not match {source}")),
+        ),
+        Some((tenant, _)) => Ok(tenant),
+        None => Ok(field.to_owned()),
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<TimerEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl timer_service_server::TimerService for TimerService {
+    async fn schedule_timer(
+        &self,
+        request: Request<ScheduleTimerRequest>,
+    ) -> Result<Response<ScheduleTimerResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        Ok(Response::new(
+            self.kernel.schedule(&tenant, request.into_inner()).await?,
+        ))
+    }
+
+    async fn schedule_timers(
+        &self,
+        request: Request<ScheduleTimersRequest>,
+    ) -> Result<Response<ScheduleTimersResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let results = self
+            .kernel
+            .schedule_many(&tenant, request.into_inner().timers)
+            .await?;
+        Ok(Response::new(ScheduleTimersResponse { results }))
+    }
+
+    async fn get_timer(
+        &self,
+        request: Request<GetTimerRequest>,
+    ) -> Result<Response<GetTimerResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let timer = self.kernel.get(&tenant, &request.get_ref().id).await?;
+        Ok(Response::new(GetTimerResponse { timer: Some(timer) }))
+    }
+
+    async fn list_timers(
+        &self,
+        request: Request<ListTimersRequest>,
+    ) -> Result<Response<ListTimersResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        Ok(Response::new(
+            self.kernel.list(&tenant, request.into_inner()).await?,
+        ))
+    }
+
+    async fn cancel_timer(
+        &self,
+        request: Request<CancelTimerRequest>,
+    ) -> Result<Response<CancelTimerResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let timer = self.kernel.cancel(&tenant, request.into_inner()).await?;
+        Ok(Response::new(CancelTimerResponse { timer: Some(timer) }))
+    }
+
+    type StreamTimerEventsStream = EventStream;
+
+    async fn stream_timer_events(
+        &self,
+        request: Request<StreamTimerEventsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let events = self.kernel.subscribe(&tenant, request.into_inner()).await?;
+        let stream = ReceiverStream::new(events).map(|event| event.map_err(Status::from));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,670 @@
+//! The MINOOTS kernel owns timers: it validates and stores them, keeps time with a hierarchical
+//! timing wheel, moves each timer through its lifecycle
+//! (SCHEDULED -> ARMED -> FIRED -> SETTLED | FAILED, or CANCELLED), writes one event per
+//! transition to a per-tenant, resumable event log, and serves all of it as the
+//! `minoots.v1.TimerService` gRPC service.
+//!
+//! Every write goes through one group-commit writer ([`writer`]), so a transition and its event
+//! are one durable write, and an answer is sent only after it committed.
+
+pub mod clock;
+pub mod error;
+mod events;
+pub mod grpc;
+mod json;
+pub mod labels;
+mod scheduler;
+pub mod store;
+pub mod validate;
+pub mod wheel;
+mod writer;
+
+use std::{sync::Arc, time::Duration};
+
+use minoots_proto::v1::{
+    CancelTimerRequest, ListTimersRequest, ListTimersResponse, ScheduleTimerRequest,
+    ScheduleTimerResponse, StreamTimerEventsRequest, Timer, TimerEvent, TimerEventType,
+    TimerStatus,
+};
+use tokio::sync::{Mutex, broadcast::error::RecvError, mpsc};
+use tokio_util::sync::CancellationToken;
+
+pub use crate::{
+    clock::{Clock, ManualClock, Micros, SystemClock},
+    error::{KernelError, Result},
+};
+use crate::{
+    events::EventBus,
+    labels::LabelSelector,
+    scheduler::{ArmRequest, Command, Scheduler, system_transition},
+    store::{ListQuery, Mutation, Outcome, Store, Transition},
+    writer::{FiredTimer, Writer},
+};
+
+#[derive(Debug, Clone)]
+pub struct KernelConfig {
+    /// How long SETTLED, FAILED and CANCELLED timers stay readable.
+    pub timer_retention: Duration,
+    /// How long events stay replayable for stream resume.
+    pub event_retention: Duration,
+    /// How often expired timers and events are purged.
+    pub purge_interval: Duration,
+    /// Live events buffered per subscriber before it falls back to reading the store.
+    pub event_buffer: usize,
+    /// Run the scheduler on a dedicated OS thread (production); tests may keep it on the runtime.
+    pub scheduler_thread: bool,
+}
+
+impl Default for KernelConfig {
+    fn default() -> Self {
+        Self {
+            timer_retention: Duration::from_secs(7 * 24 * 3_600),
+            event_retention: Duration::from_secs(24 * 3_600),
+            purge_interval: Duration::from_secs(60),
+            event_buffer: 65_536,
+            scheduler_thread: true,
+        }
+    }
+}
+
+/// Handle to a running kernel; cheap to clone.
+#[derive(Clone)]
+pub struct Kernel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    writer: Writer,
+    scheduler: mpsc::UnboundedSender<Command>,
+    bus: EventBus,
+    /// Stops the scheduler, dispatcher, janitor and, last, the writer.
+    stop: CancellationToken,
+    /// Stops the writer, after everything that feeds it has stopped.
+    writer_stop: CancellationToken,
+    /// Ends open event streams (so a graceful server shutdown does not wait on them).
+    streams: CancellationToken,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    scheduler_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel").finish_non_exhaustive()
+    }
+}
+
+impl Kernel {
+    /// Starts the kernel on `store`: re-arms every pending timer (overdue ones fire at once),
+    /// resumes settling fired ones, then serves requests.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: KernelConfig,
+    ) -> Result<Self> {
+        let stop = CancellationToken::new();
+        let writer_stop = CancellationToken::new();
+        let bus = EventBus::new(config.event_buffer);
+        let (fired_tx, fired_rx) = mpsc::unbounded_channel();
+        let (writer, writer_task) = Writer::spawn(
+            store.clone(),
+            bus.clone(),
+            fired_tx.clone(),
+            writer_stop.clone(),
+        );
+        let (scheduler_tx, scheduler_rx) = mpsc::unbounded_channel();
+
+        // Recovery: queue every pending timer before the scheduler starts.
+        let pending = store.pending().await?;
+        let mut arm = Vec::new();
+        for timer in pending {
+            match timer.status {
+                TimerStatus::Scheduled | TimerStatus::Armed => arm.push(ArmRequest {
+                    id: timer.id,
+                    fire_at: timer.fire_at,
+                    write_armed: timer.status == TimerStatus::Scheduled,
+                }),
+                TimerStatus::Fired => {
+                    let has_actions = store
+                        .get(&timer.tenant_id, &timer.id)
+                        .await?
+                        .and_then(|t| t.action_bundle)
+                        .is_some_and(|b| !b.actions.is_empty());
+                    let _ = fired_tx.send(FiredTimer {
+                        tenant_id: timer.tenant_id,
+                        id: timer.id,
+                        has_actions,
+                    });
+                }
+                _ => {}
+            }
+        }
+        tracing::info!(rearmed = arm.len(), "kernel recovered pending timers");
+        if !arm.is_empty() {
+            let _ = scheduler_tx.send(Command::Arm(arm));
+        }
+
+        let scheduler = Scheduler::new(
+            clock.clone(),
+            writer.clone(),
+            scheduler_rx,
+            tokio::runtime::Handle::current(),
+            stop.clone(),
+        );
+        let mut tasks = Vec::new();
+        let scheduler_thread = if config.scheduler_thread {
+            let thread = std::thread::Builder::new()
+                .name("minoots-scheduler".into())
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("scheduler runtime");
+                    runtime.block_on(scheduler.run());
+                })
+                .map_err(|e| {
+                    KernelError::Internal(format!("spawning the scheduler thread: {e}"))
+                })?;
+            Some(thread)
+        } else {
+            tasks.push(tokio::spawn(scheduler.run()));
+            None
+        };
+        tasks.push(tokio::spawn(dispatch(
+            fired_rx,
+            writer.clone(),
+            clock.clone(),
+            stop.clone(),
+        )));
+        tasks.push(tokio::spawn(purge(
+            store.clone(),
+            clock.clone(),
+            config.clone(),
+            stop.clone(),
+        )));
+        drop(fired_tx);
+
+        let inner = Inner {
+            store,
+            clock,
+            writer,
+            scheduler: scheduler_tx,
+            bus,
+            stop,
+            writer_stop,
+            streams: CancellationToken::new(),
+            tasks: Mutex::new(tasks),
+            writer_task: Mutex::new(Some(writer_task)),
+            scheduler_thread: std::sync::Mutex::new(scheduler_thread),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    pub fn now(&self) -> Micros {
+        self.inner.clock.now()
+    }
+
+    /// Ends every open event stream with UNAVAILABLE; call before a graceful server shutdown.
+    pub fn close_streams(&self) {
+        self.inner.streams.cancel();
+    }
+
+    /// Stops firing, drains the writer (every accepted write is committed and answered) and
+    /// waits for the background tasks.
+    pub async fn shutdown(&self) {
+        self.close_streams();
+        self.inner.stop.cancel();
+        for task in self.inner.tasks.lock().await.drain(..) {
+            let _ = task.await;
+        }
+        let thread = self.inner.scheduler_thread.lock().unwrap().take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        self.inner.writer_stop.cancel();
+        if let Some(task) = self.inner.writer_task.lock().await.take() {
+            let _ = task.await;
+        }
+    }
+
+    pub async fn schedule(
+        &self,
+        tenant: &str,
+        request: ScheduleTimerRequest,
+    ) -> Result<ScheduleTimerResponse> {
+        validate::tenant_id(tenant)?;
+        let new = validate::schedule(
+            &request,
+            tenant,
+            uuid::Uuid::now_v7().to_string(),
+            self.now(),
+        )?;
+        let mut responses = self.create(vec![new]).await?;
+        Ok(responses.remove(0))
+    }
+
+    /// Schedules a batch in one write. Any invalid item rejects the whole batch.
+    pub async fn schedule_many(
+        &self,
+        tenant: &str,
+        requests: Vec<ScheduleTimerRequest>,
+    ) -> Result<Vec<ScheduleTimerResponse>> {
+        validate::tenant_id(tenant)?;
+        if requests.is_empty() {
+            return Err(KernelError::invalid("timers", "must not be empty"));
+        }
+        if requests.len() > validate::MAX_BATCH {
+            return Err(KernelError::invalid(
+                "timers",
+                format!("at most {} timers per batch", validate::MAX_BATCH),
+            ));
+        }
+        let now = self.now();
+        let new = requests
+            .iter()
+            .enumerate()
+            .map(|(i, request)| {
+                if !request.tenant_id.is_empty() && request.tenant_id != tenant {
+                    return Err(KernelError::invalid(
+                        format!("timers[{i}].tenant_id"),
+                        "differs from the batch's tenant",
+                    ));
+                }
+                validate::schedule(request, tenant, uuid::Uuid::now_v7().to_string(), now)
+                    .map_err(|e| e.within(&format!("timers[{i}]")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.create(new).await
+    }
+
+    async fn create(&self, new: Vec<validate::NewTimer>) -> Result<Vec<ScheduleTimerResponse>> {
+        let outcomes = self
+            .inner
+            .writer
+            .enqueue(new.into_iter().map(Mutation::Create).collect())
+            .await?;
+        let mut arm = Vec::new();
+        let mut responses = Vec::with_capacity(outcomes.len());
+        let mut conflict = None;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Created(timer, _) => {
+                    arm.push(ArmRequest {
+                        id: timer.id.clone(),
+                        fire_at: store::fire_at(&timer),
+                        write_armed: true,
+                    });
+                    responses.push(ScheduleTimerResponse {
+                        timer: Some(timer),
+                        created: true,
+                    });
+                }
+                Outcome::Existing(timer) => responses.push(ScheduleTimerResponse {
+                    timer: Some(timer),
+                    created: false,
+                }),
+                Outcome::Conflict { existing_id } => conflict = conflict.or(Some(existing_id)),
+                other => {
+                    return Err(KernelError::Internal(format!(
+                        "unexpected create outcome {other:?}"
+                    )));
+                }
+            }
+        }
+        if !arm.is_empty() {
+            self.inner
+                .scheduler
+                .send(Command::Arm(arm))
+                .map_err(|_| KernelError::ShuttingDown)?;
+        }
+        if let Some(existing_id) = conflict {
+            return Err(KernelError::AlreadyExists(format!(
+                "idempotency_key was already used for a different request (timer {existing_id})"
+            )));
+        }
+        Ok(responses)
+    }
+
+    pub async fn get(&self, tenant: &str, id: &str) -> Result<Timer> {
+        validate::tenant_id(tenant)?;
+        validate::timer_id(id)?;
+        self.inner
+            .store
+            .get(tenant, id)
+            .await?
+            .ok_or_else(|| KernelError::NotFound { id: id.to_owned() })
+    }
+
+    pub async fn list(
+        &self,
+        tenant: &str,
+        request: ListTimersRequest,
+    ) -> Result<ListTimersResponse> {
+        validate::tenant_id(tenant)?;
+        let statuses = request
+            .statuses
+            .iter()
+            .map(|s| {
+                TimerStatus::try_from(*s)
+                    .ok()
+                    .filter(|s| *s != TimerStatus::Unspecified)
+                    .ok_or_else(|| {
+                        KernelError::invalid("statuses", format!("{s} is not a timer status"))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let selector = LabelSelector::parse(&request.label_selector)
+            .map_err(|m| KernelError::invalid("label_selector", m))?;
+        validate::text("name_prefix", &request.name_prefix, 256)?;
+        let page_size = match request.page_size {
+            0 => validate::DEFAULT_PAGE_SIZE,
+            n if n > validate::MAX_PAGE_SIZE => {
+                return Err(KernelError::invalid(
+                    "page_size",
+                    format!("at most {}", validate::MAX_PAGE_SIZE),
+                ));
+            }
+            n => n,
+        } as usize;
+        let after_id = match request.page_token.as_str() {
+            "" => None,
+            token => Some(decode_page_token(token).ok_or_else(|| {
+                KernelError::invalid("page_token", "is not a token this server issued")
+            })?),
+        };
+        let query = ListQuery {
+            tenant_id: tenant.to_owned(),
+            statuses,
+            selector,
+            name_prefix: request.name_prefix,
+            after_id,
+            limit: page_size + 1,
+        };
+        let mut timers = self.inner.store.list(&query).await?;
+        let next_page_token = if timers.len() > page_size {
+            timers.truncate(page_size);
+            encode_page_token(&timers[page_size - 1].id)
+        } else {
+            String::new()
+        };
+        Ok(ListTimersResponse {
+            timers,
+            next_page_token,
+        })
+    }
+
+    pub async fn cancel(&self, tenant: &str, request: CancelTimerRequest) -> Result<Timer> {
+        validate::tenant_id(tenant)?;
+        validate::timer_id(&request.id)?;
+        validate::reason("reason", &request.reason)?;
+        validate::text("requested_by", &request.requested_by, 256)?;
+        let transition = Transition {
+            timer_id: request.id.clone(),
+            tenant_id: Some(tenant.to_owned()),
+            to: TimerStatus::Cancelled,
+            at: self.now(),
+            reason: request.reason,
+            actor: request.requested_by,
+        };
+        let outcome = self
+            .inner
+            .writer
+            .enqueue(vec![Mutation::Transition(transition)])
+            .await?
+            .remove(0);
+        match outcome {
+            Outcome::Transitioned(timer, _) => {
+                let _ = self.inner.scheduler.send(Command::Disarm(timer.id.clone()));
+                Ok(timer)
+            }
+            Outcome::NotFound => Err(KernelError::NotFound { id: request.id }),
+            Outcome::Rejected(status) => Err(KernelError::FailedPrecondition(format!(
+                "timer {} is {}; only scheduled or armed timers can be cancelled",
+                request.id,
+                status.wire_name()
+            ))),
+            other => Err(KernelError::Internal(format!(
+                "unexpected cancel outcome {other:?}"
+            ))),
+        }
+    }
+
+    /// Opens an event stream. Validation and the resume check happen before this returns, so a
+    /// bad request fails the call instead of the first message.
+    pub async fn subscribe(
+        &self,
+        tenant: &str,
+        request: StreamTimerEventsRequest,
+    ) -> Result<mpsc::Receiver<Result<TimerEvent>>> {
+        validate::tenant_id(tenant)?;
+        let event_types = request
+            .event_types
+            .iter()
+            .map(|t| {
+                TimerEventType::try_from(*t)
+                    .ok()
+                    .filter(|t| *t != TimerEventType::Unspecified)
+                    .map(|t| t as i32)
+                    .ok_or_else(|| {
+                        KernelError::invalid("event_types", format!("{t} is not an event type"))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let selector = LabelSelector::parse(&request.label_selector)
+            .map_err(|m| KernelError::invalid("label_selector", m))?;
+        // Subscribe before reading the log, so nothing committed in between is missed.
+        let live = self.inner.bus.subscribe();
+        let bounds = self.inner.store.event_bounds(tenant).await?;
+        let cursor = match request.after_sequence {
+            None => bounds.last,
+            Some(after) => {
+                if after > bounds.last {
+                    return Err(KernelError::invalid(
+                        "after_sequence",
+                        format!(
+                            "{after} is ahead of the tenant's last sequence {}",
+                            bounds.last
+                        ),
+                    ));
+                }
+                let oldest = bounds.oldest.unwrap_or(bounds.last + 1);
+                if after + 1 < oldest {
+                    return Err(KernelError::OutOfRange {
+                        requested: after,
+                        oldest,
+                    });
+                }
+                after
+            }
+        };
+        let (tx, rx) = mpsc::channel(1_024);
+        let stream = EventStream {
+            tenant: tenant.to_owned(),
+            event_types,
+            selector,
+            cursor,
+            store: self.inner.store.clone(),
+            tx,
+            closed: self.inner.streams.clone(),
+        };
+        tokio::spawn(stream.run(live));
+        Ok(rx)
+    }
+
+    pub fn stream_subscribers(&self) -> usize {
+        self.inner.bus.subscribers()
+    }
+}
+
+struct EventStream {
+    tenant: String,
+    event_types: Vec<i32>,
+    selector: LabelSelector,
+    cursor: u64,
+    store: Arc<dyn Store>,
+    tx: mpsc::Sender<Result<TimerEvent>>,
+    closed: CancellationToken,
+}
+
+impl EventStream {
+    async fn run(mut self, mut live: tokio::sync::broadcast::Receiver<Arc<TimerEvent>>) {
+        if self.catch_up().await.is_err() {
+            return;
+        }
+        loop {
+            let received = tokio::select! {
+                () = self.closed.cancelled() => {
+                    let _ = self.tx.send(Err(KernelError::ShuttingDown)).await;
+                    return;
+                }
+                () = self.tx.closed() => return,
+                received = live.recv() => received,
+            };
+            let result = match received {
+                Ok(event) if event.tenant_id != self.tenant || event.sequence <= self.cursor => {
+                    Ok(())
+                }
+                Ok(event) if event.sequence == self.cursor + 1 => self.deliver(&event).await,
+                // A gap or a lag: the store has everything that was published.
+                Ok(_) | Err(RecvError::Lagged(_)) => self.catch_up().await,
+                Err(RecvError::Closed) => return,
+            };
+            if result.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Sends every stored event after the cursor. Err means the client is gone.
+    async fn catch_up(&mut self) -> Result<(), ()> {
+        loop {
+            let page = match self
+                .store
+                .events_after(&self.tenant, self.cursor, 1_000)
+                .await
+            {
+                Ok(page) => page,
+                Err(error) => {
+                    let _ = self.tx.send(Err(error)).await;
+                    return Err(());
+                }
+            };
+            let full = page.len() == 1_000;
+            for event in &page {
+                self.deliver(event).await?;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn deliver(&mut self, event: &TimerEvent) -> Result<(), ()> {
+        self.cursor = event.sequence;
+        let wanted = (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
+            && (self.selector.is_empty()
+                || event
+                    .timer
+                    .as_ref()
+                    .is_some_and(|t| self.selector.matches(&t.labels)));
+        if wanted {
+            self.tx.send(Ok(event.clone())).await.map_err(|_| ())?;
+        }
+        Ok(())
+    }
+}
+
+/// Settles fired timers. Timers without actions settle at once; running actions is the action
+/// executor's job, so until one is configured a timer with actions stays FIRED.
+async fn dispatch(
+    mut fired: mpsc::UnboundedReceiver<FiredTimer>,
+    writer: Writer,
+    clock: Arc<dyn Clock>,
+    stop: CancellationToken,
+) {
+    let mut warned = false;
+    loop {
+        let first = tokio::select! {
+            () = stop.cancelled() => return,
+            first = fired.recv() => match first { Some(f) => f, None => return },
+        };
+        let mut batch = vec![first];
+        while let Ok(next) = fired.try_recv() {
+            batch.push(next);
+        }
+        let now = clock.now();
+        let mut settle = Vec::new();
+        for timer in batch {
+            if timer.has_actions {
+                if !warned {
+                    tracing::warn!(timer = %timer.id, tenant = %timer.tenant_id, "timer has actions but no action executor is configured; it stays FIRED");
+                    warned = true;
+                }
+            } else {
+                settle.push(system_transition(timer.id, TimerStatus::Settled, now));
+            }
+        }
+        if !settle.is_empty() {
+            let mut backoff = Duration::from_millis(50);
+            while let Err(error) = writer.enqueue(settle.clone()).await {
+                if stop.is_cancelled() || matches!(error, KernelError::ShuttingDown) {
+                    return;
+                }
+                tracing::warn!(%error, "settling fired timers failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+async fn purge(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: KernelConfig,
+    stop: CancellationToken,
+) {
+    loop {
+        let next = clock.now() + config.purge_interval.as_micros() as Micros;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = clock.sleep_until(next) => {}
+        }
+        let now = clock.now();
+        let timers_before = now - config.timer_retention.as_micros() as Micros;
+        let events_before = now - config.event_retention.as_micros() as Micros;
+        match store.purge(timers_before, events_before).await {
+            Ok((0, 0)) => {}
+            Ok((timers, events)) => tracing::info!(timers, events, "purged past retention"),
+            Err(error) => tracing::warn!(%error, "purge failed; will retry"),
+        }
+    }
+}
+
+fn encode_page_token(id: &str) -> String {
+    id.bytes().map(|b| format!("{:02x}", b ^ 0x5a)).collect()
+}
+
+fn decode_page_token(token: &str) -> Option<String> {
+    if token.len() % 2 != 0 || !token.is_ascii() {
+        return None;
+    }
+    let bytes = (0..token.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&token[i..i + 2], 16)
+                .ok()
+                .map(|b| b ^ 0x5a)
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    let id = String::from_utf8(bytes).ok()?;
+    uuid::Uuid::try_parse(&id).ok()?;
+    Some(id)
+}
+
+#[cfg(test)]
+mod tests;

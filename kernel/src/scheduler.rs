@@ -1,0 +1,222 @@
+//! The scheduler: owns the timing wheel, fires due timers in batches.
+//!
+//! It runs as one task that alone touches the wheel; the rest of the kernel talks to it through a
+//! channel. Firing is a durable transition ARMED -> FIRED queued on the group-commit writer; the
+//! store only accepts it from SCHEDULED or ARMED, which is what makes a cancel racing a fire safe
+//! (exactly one of them wins) and a restart unable to fire a timer twice.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use minoots_proto::v1::TimerStatus;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    clock::{Clock, Micros},
+    error::KernelError,
+    store::{Mutation, Outcome, Transition},
+    wheel::{EntryKey, Tick, TimingWheel},
+    writer::Writer,
+};
+
+type TimerKey = (u64, u64);
+
+#[derive(Debug)]
+pub(crate) struct ArmRequest {
+    pub id: String,
+    pub fire_at: Micros,
+    /// The timer is still SCHEDULED in the store: write the ARMED transition.
+    pub write_armed: bool,
+}
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Arm(Vec<ArmRequest>),
+    Disarm(String),
+}
+
+pub(crate) struct Scheduler {
+    clock: Arc<dyn Clock>,
+    writer: Writer,
+    commands: mpsc::UnboundedReceiver<Command>,
+    wheel: TimingWheel<TimerKey>,
+    entries: HashMap<TimerKey, EntryKey>,
+    /// Timers whose deadline had already passed when armed.
+    due: Vec<TimerKey>,
+    arm_writes: Vec<Mutation>,
+    /// Where write-completion tasks run (the scheduler may be on its own thread).
+    runtime: tokio::runtime::Handle,
+    stop: CancellationToken,
+}
+
+/// Ticks are whole milliseconds; a timer is due at the first tick at or after its fire time, so
+/// it never fires early.
+fn deadline_tick(fire_at: Micros) -> Tick {
+    (fire_at.max(0) as u64).div_ceil(1_000)
+}
+
+fn key_of(id: &str) -> Option<TimerKey> {
+    Uuid::try_parse(id).ok().map(|u| u.as_u64_pair())
+}
+
+impl Scheduler {
+    pub fn new(
+        clock: Arc<dyn Clock>,
+        writer: Writer,
+        commands: mpsc::UnboundedReceiver<Command>,
+        runtime: tokio::runtime::Handle,
+        stop: CancellationToken,
+    ) -> Self {
+        let now = (clock.now().max(0) / 1_000) as Tick;
+        Self {
+            clock,
+            writer,
+            commands,
+            wheel: TimingWheel::new(now),
+            entries: HashMap::new(),
+            due: Vec::new(),
+            arm_writes: Vec::new(),
+            runtime,
+            stop,
+        }
+    }
+
+    pub async fn run(mut self) {
+        let mut expired = Vec::new();
+        loop {
+            let now = self.clock.now();
+            self.wheel.poll((now.max(0) / 1_000) as Tick, &mut expired);
+            expired.append(&mut self.due);
+            if !expired.is_empty() {
+                self.fire(&mut expired, now);
+            }
+            let next = self
+                .wheel
+                .next_deadline()
+                .map(|tick| tick as Micros * 1_000);
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => break,
+                command = self.commands.recv() => {
+                    let Some(command) = command else { break };
+                    self.handle(command);
+                    while let Ok(command) = self.commands.try_recv() {
+                        self.handle(command);
+                    }
+                    self.flush_arm_writes();
+                }
+                () = self.clock.sleep_until(next.unwrap_or(Micros::MAX)), if next.is_some() => {}
+            }
+        }
+        tracing::debug!(armed = self.wheel.len(), "scheduler stopped");
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Arm(requests) => {
+                for request in requests {
+                    let Some(key) = key_of(&request.id) else {
+                        continue;
+                    };
+                    if self.entries.contains_key(&key) {
+                        continue;
+                    }
+                    match self.wheel.insert(deadline_tick(request.fire_at), key) {
+                        Ok(entry) => {
+                            self.entries.insert(key, entry);
+                        }
+                        Err(key) => self.due.push(key),
+                    }
+                    if request.write_armed {
+                        self.arm_writes.push(system_transition(
+                            request.id,
+                            TimerStatus::Armed,
+                            self.clock.now(),
+                        ));
+                    }
+                }
+            }
+            Command::Disarm(id) => {
+                if let Some(entry) = key_of(&id).and_then(|key| self.entries.remove(&key)) {
+                    self.wheel.remove(entry);
+                }
+            }
+        }
+    }
+
+    fn flush_arm_writes(&mut self) {
+        if !self.arm_writes.is_empty() {
+            let mutations = std::mem::take(&mut self.arm_writes);
+            self.commit(mutations);
+        }
+    }
+
+    fn fire(&mut self, expired: &mut Vec<TimerKey>, now: Micros) {
+        // Arm writes queued in this same loop must commit before the fires.
+        self.flush_arm_writes();
+        let mutations = expired
+            .drain(..)
+            .map(|key| {
+                self.entries.remove(&key);
+                system_transition(
+                    Uuid::from_u64_pair(key.0, key.1).to_string(),
+                    TimerStatus::Fired,
+                    now,
+                )
+            })
+            .collect();
+        self.commit(mutations);
+    }
+
+    /// Queues system transitions on the writer in call order and retries them until they commit:
+    /// a fire must not be lost to a transient store error.
+    fn commit(&self, mutations: Vec<Mutation>) {
+        let writer = self.writer.clone();
+        let stop = self.stop.clone();
+        let first = writer.enqueue(mutations.clone());
+        self.runtime.spawn(async move {
+            let mut result = first.await;
+            let mut backoff = Duration::from_millis(50);
+            while let Err(error) = &result {
+                if matches!(error, KernelError::ShuttingDown) || stop.is_cancelled() {
+                    // Still durable as SCHEDULED/ARMED: the next start fires it.
+                    return;
+                }
+                tracing::warn!(%error, retry_in = ?backoff, "scheduler write failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                result = writer.enqueue(mutations.clone()).await;
+            }
+            if let Ok(outcomes) = result {
+                for outcome in outcomes {
+                    // Losing a race against a cancel is the expected way for a fire to be refused.
+                    if let Outcome::Rejected(
+                        TimerStatus::Cancelled
+                        | TimerStatus::Fired
+                        | TimerStatus::Settled
+                        | TimerStatus::Failed,
+                    )
+                    | Outcome::NotFound = outcome
+                    {
+                        continue;
+                    }
+                    if let Outcome::Rejected(status) = outcome {
+                        tracing::warn!(?status, "scheduler transition rejected");
+                    }
+                }
+            }
+        });
+    }
+}
+
+pub(crate) fn system_transition(timer_id: String, to: TimerStatus, at: Micros) -> Mutation {
+    Mutation::Transition(Transition {
+        timer_id,
+        tenant_id: None,
+        to,
+        at,
+        reason: String::new(),
+        actor: String::new(),
+    })
+}

@@ -1,0 +1,538 @@
+//! One conformance suite for every store. `store_conformance!(module, async { store })` expands
+//! to the same tests for each implementation.
+
+use minoots_proto::v1::{Timer, TimerEventType, TimerStatus};
+
+use super::*;
+use crate::{clock::to_timestamp, labels::LabelSelector, validate::NewTimer};
+
+pub const T0: Micros = 1_763_900_000_000_000;
+
+pub fn new_timer(tenant: &str, name: &str, labels: &[(&str, &str)], key: &str) -> NewTimer {
+    new_timer_with(tenant, name, labels, key, "fp-1")
+}
+
+pub fn new_timer_with(
+    tenant: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    key: &str,
+    fingerprint: &str,
+) -> NewTimer {
+    NewTimer {
+        timer: Timer {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant.to_owned(),
+            name: name.to_owned(),
+            status: TimerStatus::Scheduled as i32,
+            created_at: Some(to_timestamp(T0)),
+            fire_at: Some(to_timestamp(T0 + 60_000_000)),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            idempotency_key: key.to_owned(),
+            state_version: 1,
+            ..Timer::default()
+        },
+        fingerprint: fingerprint.to_owned(),
+    }
+}
+
+pub fn to(id: &str, status: TimerStatus, at: Micros) -> Mutation {
+    Mutation::Transition(Transition {
+        timer_id: id.to_owned(),
+        tenant_id: None,
+        to: status,
+        at,
+        reason: String::new(),
+        actor: String::new(),
+    })
+}
+
+pub async fn create(store: &dyn Store, new: NewTimer) -> Timer {
+    match store
+        .apply(vec![Mutation::Create(new)])
+        .await
+        .unwrap()
+        .remove(0)
+    {
+        Outcome::Created(timer, _) => timer,
+        other => panic!("expected Created, got {other:?}"),
+    }
+}
+
+pub async fn create_then_get_is_tenant_scoped(store: &dyn Store) {
+    let timer = create(store, new_timer("acme", "a", &[], "")).await;
+    assert_eq!(
+        store.get("acme", &timer.id).await.unwrap(),
+        Some(timer.clone())
+    );
+    assert_eq!(store.get("other", &timer.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .get("acme", &uuid::Uuid::now_v7().to_string())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn idempotency_keys_are_per_tenant_and_check_the_request(store: &dyn Store) {
+    let first = create(store, new_timer("acme", "a", &[], "key-1")).await;
+    let again = store
+        .apply(vec![Mutation::Create(new_timer("acme", "a", &[], "key-1"))])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again[0], Outcome::Existing(t) if t.id == first.id),
+        "{again:?}"
+    );
+    let different = store
+        .apply(vec![Mutation::Create(new_timer_with(
+            "acme",
+            "b",
+            &[],
+            "key-1",
+            "fp-2",
+        ))])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&different[0], Outcome::Conflict { existing_id } if *existing_id == first.id),
+        "{different:?}"
+    );
+    let other_tenant = create(store, new_timer("globex", "a", &[], "key-1")).await;
+    assert_ne!(other_tenant.id, first.id);
+    // Two creates with one key in one batch: the second sees the first.
+    let batch = store
+        .apply(vec![
+            Mutation::Create(new_timer("acme", "c", &[], "key-2")),
+            Mutation::Create(new_timer("acme", "c", &[], "key-2")),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        matches!((&batch[0], &batch[1]), (Outcome::Created(a, _), Outcome::Existing(b)) if a.id == b.id),
+        "{batch:?}"
+    );
+}
+
+pub async fn transitions_follow_the_lifecycle_and_write_one_event_each(store: &dyn Store) {
+    let timer = create(store, new_timer("acme", "a", &[], "")).await;
+    let id = timer.id.clone();
+    let out = store
+        .apply(vec![to(&id, TimerStatus::Settled, T0 + 1)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(out[0], Outcome::Rejected(TimerStatus::Scheduled)),
+        "{out:?}"
+    );
+    let out = store
+        .apply(vec![
+            to(&id, TimerStatus::Armed, T0 + 1),
+            to(&id, TimerStatus::Fired, T0 + 60_000_500),
+            to(&id, TimerStatus::Settled, T0 + 60_001_000),
+        ])
+        .await
+        .unwrap();
+    let versions: Vec<(u64, i32)> = out
+        .iter()
+        .map(|o| match o {
+            Outcome::Transitioned(t, e) => {
+                assert_eq!(e.timer_id, id);
+                assert_eq!(e.dedupe_key, format!("{id}:{}", t.state_version));
+                (t.state_version, e.event_type)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        vec![
+            (2, TimerEventType::Armed as i32),
+            (3, TimerEventType::Fired as i32),
+            (4, TimerEventType::Settled as i32)
+        ]
+    );
+    let stored = store.get("acme", &id).await.unwrap().unwrap();
+    assert_eq!(stored.status, TimerStatus::Settled as i32);
+    assert_eq!(stored.jitter_ms, 0.5);
+    assert!(stored.fired_at.is_some() && stored.settled_at.is_some());
+    let events = store.events_after("acme", 0, 100).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    let payload: serde_json::Value = serde_json::from_slice(&events[2].payload).unwrap();
+    assert_eq!(payload["type"], "timer.fired");
+    assert_eq!(payload["data"]["id"], id.as_str());
+    for status in [
+        TimerStatus::Cancelled,
+        TimerStatus::Fired,
+        TimerStatus::Armed,
+    ] {
+        let out = store.apply(vec![to(&id, status, T0 + 2)]).await.unwrap();
+        assert!(
+            matches!(out[0], Outcome::Rejected(TimerStatus::Settled)),
+            "{status:?}: {out:?}"
+        );
+    }
+    assert_eq!(
+        store.events_after("acme", 0, 100).await.unwrap().len(),
+        4,
+        "rejections write no events"
+    );
+}
+
+pub async fn cancel_records_reason_and_is_tenant_checked(store: &dyn Store) {
+    let timer = create(store, new_timer("acme", "a", &[], "")).await;
+    let cancel = |tenant: &str| {
+        Mutation::Transition(Transition {
+            timer_id: timer.id.clone(),
+            tenant_id: Some(tenant.to_owned()),
+            to: TimerStatus::Cancelled,
+            at: T0 + 5,
+            reason: "no longer needed".into(),
+            actor: "ops".into(),
+        })
+    };
+    assert!(matches!(
+        store.apply(vec![cancel("globex")]).await.unwrap()[0],
+        Outcome::NotFound
+    ));
+    let out = store.apply(vec![cancel("acme")]).await.unwrap();
+    let Outcome::Transitioned(cancelled, _) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (
+            cancelled.cancel_reason.as_str(),
+            cancelled.cancelled_by.as_str()
+        ),
+        ("no longer needed", "ops")
+    );
+    assert!(matches!(
+        store
+            .apply(vec![to(&timer.id, TimerStatus::Fired, T0 + 6)])
+            .await
+            .unwrap()[0],
+        Outcome::Rejected(TimerStatus::Cancelled)
+    ));
+    assert!(matches!(
+        store
+            .apply(vec![to("nope", TimerStatus::Fired, T0)])
+            .await
+            .unwrap()[0],
+        Outcome::NotFound
+    ));
+}
+
+pub async fn sequences_are_per_tenant_and_consecutive(store: &dyn Store) {
+    let batch: Vec<Mutation> = (0..5)
+        .flat_map(|i| {
+            [
+                Mutation::Create(new_timer("acme", &format!("a{i}"), &[], "")),
+                Mutation::Create(new_timer("globex", "g", &[], "")),
+            ]
+        })
+        .collect();
+    store.apply(batch).await.unwrap();
+    for tenant in ["acme", "globex"] {
+        let events = store.events_after(tenant, 0, 100).await.unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5]
+        );
+        assert!(events.iter().all(|e| e.tenant_id == tenant));
+        assert_eq!(
+            store
+                .events_after(tenant, 3, 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.sequence)
+                .collect::<Vec<_>>(),
+            vec![4, 5]
+        );
+        assert_eq!(store.events_after(tenant, 1, 2).await.unwrap().len(), 2);
+        assert_eq!(
+            store.event_bounds(tenant).await.unwrap(),
+            EventBounds {
+                oldest: Some(1),
+                last: 5
+            }
+        );
+    }
+    assert_eq!(
+        store.event_bounds("nobody").await.unwrap(),
+        EventBounds::default()
+    );
+}
+
+pub async fn list_filters_and_pages(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let env = if i % 2 == 0 { "prod" } else { "dev" };
+        let mut labels = vec![("env", env), ("minoots.io/region", "us-east")];
+        if i % 5 == 0 {
+            labels.push(("urgent", ""));
+        }
+        let name = if i < 10 {
+            format!("report-{i}")
+        } else {
+            format!("reminder_{i}")
+        };
+        ids.push(
+            create(store, new_timer("acme", &name, &labels, ""))
+                .await
+                .id,
+        );
+    }
+    create(
+        store,
+        new_timer("globex", "report-x", &[("env", "prod")], ""),
+    )
+    .await;
+    store
+        .apply(vec![
+            to(&ids[0], TimerStatus::Cancelled, T0 + 1),
+            to(&ids[1], TimerStatus::Armed, T0 + 1),
+        ])
+        .await
+        .unwrap();
+
+    let query = |f: &dyn Fn(&mut ListQuery)| {
+        let mut q = ListQuery {
+            tenant_id: "acme".into(),
+            limit: 100,
+            ..ListQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let names = |timers: Vec<Timer>| timers.into_iter().map(|t| t.id).collect::<Vec<_>>();
+
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list(&query(&|q| {
+                q.limit = 10;
+                q.after_id = after.clone();
+            }))
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = Some(page.last().unwrap().id.clone());
+        paged.extend(names(page));
+    }
+    assert_eq!(
+        paged, ids,
+        "pages cover every timer once, in creation order, and only acme's"
+    );
+
+    let selected = |s: &str| query(&move |q| q.selector = LabelSelector::parse(s).unwrap());
+    assert_eq!(store.list(&selected("env=prod")).await.unwrap().len(), 13);
+    assert_eq!(store.list(&selected("env!=prod")).await.unwrap().len(), 12);
+    assert_eq!(store.list(&selected("urgent")).await.unwrap().len(), 5);
+    assert_eq!(
+        store
+            .list(&selected("!urgent,env=prod"))
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(
+        store
+            .list(&selected("minoots.io/region=us-east,env=dev"))
+            .await
+            .unwrap()
+            .len(),
+        12
+    );
+    assert_eq!(store.list(&selected("missing!=x")).await.unwrap().len(), 25);
+    assert_eq!(
+        store
+            .list(&query(&|q| q.name_prefix = "report-".into()))
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+    assert_eq!(
+        store
+            .list(&query(&|q| q.name_prefix = "rem%".into()))
+            .await
+            .unwrap()
+            .len(),
+        0,
+        "prefix is literal"
+    );
+    assert_eq!(
+        store
+            .list(&query(&|q| q.name_prefix = "reminder_".into()))
+            .await
+            .unwrap()
+            .len(),
+        15
+    );
+    assert_eq!(
+        names(
+            store
+                .list(&query(
+                    &|q| q.statuses = vec![TimerStatus::Cancelled, TimerStatus::Armed]
+                ))
+                .await
+                .unwrap()
+        ),
+        vec![ids[0].clone(), ids[1].clone()]
+    );
+    assert_eq!(
+        store
+            .list(&query(&|q| q.tenant_id = "globex".into()))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn pending_lists_only_unfinished_timers(store: &dyn Store) {
+    let a = create(store, new_timer("acme", "a", &[], "")).await;
+    let b = create(store, new_timer("acme", "b", &[], "")).await;
+    let c = create(store, new_timer("globex", "c", &[], "")).await;
+    let d = create(store, new_timer("globex", "d", &[], "")).await;
+    store
+        .apply(vec![
+            to(&b.id, TimerStatus::Armed, T0),
+            to(&c.id, TimerStatus::Fired, T0),
+            to(&d.id, TimerStatus::Cancelled, T0),
+        ])
+        .await
+        .unwrap();
+    let mut pending: Vec<(String, TimerStatus)> = store
+        .pending()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.id, p.status))
+        .collect();
+    pending.sort();
+    let mut expected = vec![
+        (a.id, TimerStatus::Scheduled),
+        (b.id, TimerStatus::Armed),
+        (c.id, TimerStatus::Fired),
+    ];
+    expected.sort();
+    assert_eq!(pending, expected);
+    assert!(
+        store
+            .pending()
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.fire_at == T0 + 60_000_000)
+    );
+}
+
+pub async fn purge_respects_retention_and_never_reuses_sequences(store: &dyn Store) {
+    let old = create(store, new_timer("acme", "old", &[], "k-old")).await;
+    let live = create(store, new_timer("acme", "live", &[], "")).await;
+    store
+        .apply(vec![to(&old.id, TimerStatus::Cancelled, T0 + 10)])
+        .await
+        .unwrap();
+    let (timers, events) = store.purge(T0 + 11, T0 + 5).await.unwrap();
+    assert_eq!(
+        (timers, events),
+        (1, 2),
+        "the finished timer and the two events before T0+5 go"
+    );
+    assert_eq!(store.get("acme", &old.id).await.unwrap(), None);
+    assert!(store.get("acme", &live.id).await.unwrap().is_some());
+    assert_eq!(
+        store.event_bounds("acme").await.unwrap(),
+        EventBounds {
+            oldest: Some(3),
+            last: 3
+        }
+    );
+    let next = store
+        .apply(vec![Mutation::Create(new_timer(
+            "acme",
+            "next",
+            &[],
+            "k-old",
+        ))])
+        .await
+        .unwrap();
+    let Outcome::Created(_, event) = &next[0] else {
+        panic!("a purged timer frees its idempotency key: {next:?}")
+    };
+    assert_eq!(event.sequence, 4);
+}
+
+macro_rules! store_conformance {
+    ($name:ident, $make:expr) => {
+        mod $name {
+            use super::*;
+            use crate::store::conformance as suite;
+
+            macro_rules! case {
+                ($case:ident) => {
+                    #[tokio::test]
+                    async fn $case() {
+                        let (store, _guard) = $make.await;
+                        suite::$case(&store).await;
+                    }
+                };
+            }
+            case!(create_then_get_is_tenant_scoped);
+            case!(idempotency_keys_are_per_tenant_and_check_the_request);
+            case!(transitions_follow_the_lifecycle_and_write_one_event_each);
+            case!(cancel_records_reason_and_is_tenant_checked);
+            case!(sequences_are_per_tenant_and_consecutive);
+            case!(list_filters_and_pages);
+            case!(pending_lists_only_unfinished_timers);
+            case!(purge_respects_retention_and_never_reuses_sequences);
+        }
+    };
+}
+
+async fn memory() -> (MemoryStore, ()) {
+    (MemoryStore::new(), ())
+}
+
+async fn sqlite() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("minoots.db"), Synchronous::Normal)
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+store_conformance!(memory_store, memory());
+store_conformance!(sqlite_store, sqlite());
+
+#[tokio::test]
+async fn sqlite_keeps_everything_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("minoots.db");
+    let store = SqliteStore::open(&path, Synchronous::Full).await.unwrap();
+    let timer = create(&store, new_timer("acme", "a", &[("k", "v")], "key")).await;
+    store
+        .apply(vec![to(&timer.id, TimerStatus::Armed, T0 + 1)])
+        .await
+        .unwrap();
+    store.close().await;
+    let store = SqliteStore::open(&path, Synchronous::Full).await.unwrap();
+    let got = store.get("acme", &timer.id).await.unwrap().unwrap();
+    assert_eq!(got.status, TimerStatus::Armed as i32);
+    assert_eq!(store.event_bounds("acme").await.unwrap().last, 2);
+    assert_eq!(store.pending().await.unwrap().len(), 1);
+}

@@ -1,0 +1,228 @@
+//! Durable state: timers, their events and per-tenant sequence counters.
+//!
+//! # Contract every implementation keeps
+//! - `apply` runs its mutations in order inside one transaction. When it returns `Ok`, every
+//!   outcome is durable (survives a kill -9 of the process); when it returns `Err`, none is.
+//!   Outcomes that reject a mutation (not found, wrong state, idempotency conflict) write nothing
+//!   for that mutation and do not abort the others.
+//! - Each successful transition writes the new timer state and exactly one event, whose sequence
+//!   is the tenant's previous sequence + 1. Sequences are never reused, even after events are
+//!   purged.
+//! - Reads see only committed data and are scoped to one tenant.
+//! - Only one writer calls `apply` at a time (the kernel's group-commit writer); implementations
+//!   may rely on that for sequence assignment.
+
+mod memory;
+mod sqlite;
+
+#[cfg(test)]
+mod conformance;
+
+pub use memory::MemoryStore;
+pub use sqlite::{SqliteStore, Synchronous};
+
+use async_trait::async_trait;
+use minoots_proto::v1::{Timer, TimerEvent, TimerEventType, TimerStatus};
+
+use crate::{
+    clock::{Micros, from_timestamp, to_timestamp},
+    error::Result,
+    json,
+    labels::LabelSelector,
+    validate::NewTimer,
+};
+
+#[derive(Debug, Clone)]
+pub enum Mutation {
+    Create(NewTimer),
+    Transition(Transition),
+}
+
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub timer_id: String,
+    /// Set for caller-initiated transitions: a timer of another tenant is reported NotFound.
+    pub tenant_id: Option<String>,
+    pub to: TimerStatus,
+    pub at: Micros,
+    /// Cancel reason or failure reason.
+    pub reason: String,
+    /// Who asked (cancelled_by).
+    pub actor: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Created(Timer, TimerEvent),
+    /// The idempotency key matched a timer created by the same request.
+    Existing(Timer),
+    /// The idempotency key is taken by a different request.
+    Conflict {
+        existing_id: String,
+    },
+    Transitioned(Timer, TimerEvent),
+    NotFound,
+    /// The timer's current status does not allow the transition.
+    Rejected(TimerStatus),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub tenant_id: String,
+    pub statuses: Vec<TimerStatus>,
+    pub selector: LabelSelector,
+    pub name_prefix: String,
+    /// Exclusive cursor: only ids greater than this.
+    pub after_id: Option<String>,
+    pub limit: usize,
+}
+
+/// A timer the scheduler must own after a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingTimer {
+    pub id: String,
+    pub tenant_id: String,
+    pub status: TimerStatus,
+    pub fire_at: Micros,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventBounds {
+    /// Smallest sequence still stored, if any.
+    pub oldest: Option<u64>,
+    /// Last sequence ever assigned (0 if none).
+    pub last: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn apply(&self, mutations: Vec<Mutation>) -> Result<Vec<Outcome>>;
+    async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>>;
+    /// Timers of one tenant ordered by id (creation order), at most `limit`.
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>>;
+    /// Events of one tenant with sequence > `after`, in order, at most `limit`.
+    async fn events_after(
+        &self,
+        tenant_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<TimerEvent>>;
+    async fn event_bounds(&self, tenant_id: &str) -> Result<EventBounds>;
+    /// Every SCHEDULED, ARMED or FIRED timer of every tenant.
+    async fn pending(&self) -> Result<Vec<PendingTimer>>;
+    /// Deletes final timers finished before `timers_before` and events that occurred before
+    /// `events_before`. Returns (timers, events) deleted.
+    async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)>;
+}
+
+pub(crate) fn allowed(from: TimerStatus, to: TimerStatus) -> bool {
+    use TimerStatus::*;
+    match to {
+        Armed => from == Scheduled,
+        // From SCHEDULED too: if an ARMED write was lost, the timer must still fire.
+        Fired => matches!(from, Scheduled | Armed),
+        Settled | Failed => from == Fired,
+        Cancelled => matches!(from, Scheduled | Armed),
+        Scheduled | Unspecified => false,
+    }
+}
+
+/// Applies `transition` to `timer` in memory, or says why it cannot.
+pub(crate) fn transition(timer: &mut Timer, t: &Transition) -> Result<TimerEventType, Outcome> {
+    if t.tenant_id
+        .as_ref()
+        .is_some_and(|tenant| *tenant != timer.tenant_id)
+    {
+        return Err(Outcome::NotFound);
+    }
+    let current = TimerStatus::try_from(timer.status).unwrap_or_default();
+    if !allowed(current, t.to) {
+        return Err(Outcome::Rejected(current));
+    }
+    let at = Some(to_timestamp(t.at));
+    timer.status = t.to as i32;
+    timer.state_version += 1;
+    timer.updated_at = at;
+    let event_type = match t.to {
+        TimerStatus::Armed => TimerEventType::Armed,
+        TimerStatus::Fired => {
+            timer.fired_at = at;
+            let due = timer.fire_at.as_ref().map(from_timestamp).unwrap_or(t.at);
+            timer.jitter_ms = (t.at - due) as f64 / 1_000.0;
+            TimerEventType::Fired
+        }
+        TimerStatus::Settled => {
+            timer.settled_at = at;
+            TimerEventType::Settled
+        }
+        TimerStatus::Failed => {
+            timer.settled_at = at;
+            timer.failure_reason = t.reason.clone();
+            TimerEventType::Failed
+        }
+        TimerStatus::Cancelled => {
+            timer.cancelled_at = at;
+            timer.cancel_reason = t.reason.clone();
+            timer.cancelled_by = t.actor.clone();
+            TimerEventType::Cancelled
+        }
+        TimerStatus::Scheduled | TimerStatus::Unspecified => unreachable!("rejected by allowed()"),
+    };
+    Ok(event_type)
+}
+
+/// Builds the event for a transition that produced `timer`.
+pub(crate) fn event(
+    timer: &Timer,
+    event_type: TimerEventType,
+    sequence: u64,
+    at: Micros,
+) -> TimerEvent {
+    let mut event = TimerEvent {
+        sequence,
+        envelope_id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: timer.tenant_id.clone(),
+        timer_id: timer.id.clone(),
+        event_type: event_type as i32,
+        occurred_at: Some(to_timestamp(at)),
+        dedupe_key: format!("{}:{}", timer.id, timer.state_version),
+        payload: Vec::new(),
+        content_type: "application/json".to_owned(),
+        signature: None,
+        timer: None,
+    };
+    event.payload = json::event_payload(&event, timer);
+    event.timer = Some(timer.clone());
+    event
+}
+
+/// When a final timer finished, for retention.
+pub(crate) fn finished_at(timer: &Timer) -> Option<Micros> {
+    let status = TimerStatus::try_from(timer.status).unwrap_or_default();
+    status
+        .is_final()
+        .then(|| {
+            timer
+                .settled_at
+                .as_ref()
+                .or(timer.cancelled_at.as_ref())
+                .map(from_timestamp)
+        })
+        .flatten()
+}
+
+pub(crate) fn fire_at(timer: &Timer) -> Micros {
+    timer
+        .fire_at
+        .as_ref()
+        .map(from_timestamp)
+        .unwrap_or_default()
+}
+
+pub(crate) fn created_at(timer: &Timer) -> Micros {
+    timer
+        .created_at
+        .as_ref()
+        .map(from_timestamp)
+        .unwrap_or_default()
+}

@@ -1,0 +1,133 @@
+//! Group commit. Every durable write goes through one writer task: it takes whatever requests
+//! are queued (up to a batch limit), applies them in one store transaction, then acknowledges each
+//! request and publishes the events, in commit order. Callers are answered only after their batch
+//! has committed; concurrent callers share one fsync.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    error::{KernelError, Result},
+    events::EventBus,
+    store::{Mutation, Outcome, Store},
+};
+use minoots_proto::v1::{TimerEventType, TimerStatus};
+
+const MAX_BATCH_MUTATIONS: usize = 8_192;
+
+struct Request {
+    mutations: Vec<Mutation>,
+    reply: oneshot::Sender<Result<Vec<Outcome>>>,
+}
+
+/// A timer that just fired, for the action dispatcher.
+#[derive(Debug, Clone)]
+pub(crate) struct FiredTimer {
+    pub tenant_id: String,
+    pub id: String,
+    pub has_actions: bool,
+}
+
+#[derive(Clone)]
+pub(crate) struct Writer {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl Writer {
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        bus: EventBus,
+        fired: mpsc::UnboundedSender<FiredTimer>,
+        stop: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(rx, store, bus, fired, stop));
+        (Self { tx }, task)
+    }
+
+    /// Queues `mutations` now (so the order of calls is the order of commits) and returns a
+    /// future that resolves once they are committed.
+    pub fn enqueue(
+        &self,
+        mutations: Vec<Mutation>,
+    ) -> impl Future<Output = Result<Vec<Outcome>>> + Send + 'static {
+        let (reply, rx) = oneshot::channel();
+        let sent = self.tx.send(Request { mutations, reply }).is_ok();
+        async move {
+            if !sent {
+                return Err(KernelError::ShuttingDown);
+            }
+            rx.await.unwrap_or(Err(KernelError::ShuttingDown))
+        }
+    }
+}
+
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<Request>,
+    store: Arc<dyn Store>,
+    bus: EventBus,
+    fired: mpsc::UnboundedSender<FiredTimer>,
+    stop: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            request = rx.recv() => match request { Some(r) => r, None => break },
+            // Stop only once the queue is drained: every accepted write gets its answer.
+            () = stop.cancelled() => match rx.try_recv() { Ok(r) => r, Err(_) => break },
+        };
+        let mut count = first.mutations.len();
+        let mut requests = vec![first];
+        while count < MAX_BATCH_MUTATIONS {
+            let Ok(next) = rx.try_recv() else { break };
+            count += next.mutations.len();
+            requests.push(next);
+        }
+        let mut sizes = Vec::with_capacity(requests.len());
+        let mut mutations = Vec::with_capacity(count);
+        let mut replies = Vec::with_capacity(requests.len());
+        for request in requests {
+            sizes.push(request.mutations.len());
+            mutations.extend(request.mutations);
+            replies.push(request.reply);
+        }
+        match store.apply(mutations).await {
+            Ok(outcomes) => {
+                publish(&outcomes, &bus, &fired);
+                let mut outcomes = outcomes.into_iter();
+                for (size, reply) in sizes.into_iter().zip(replies) {
+                    let _ = reply.send(Ok(outcomes.by_ref().take(size).collect()));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, mutations = count, "store write failed; the whole batch was rolled back");
+                for reply in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<FiredTimer>) {
+    for outcome in outcomes {
+        if let Outcome::Created(_, event) | Outcome::Transitioned(_, event) = outcome {
+            bus.publish(event.clone());
+        }
+        if let Outcome::Transitioned(timer, event) = outcome
+            && event.event_type == TimerEventType::Fired as i32
+            && timer.status == TimerStatus::Fired as i32
+        {
+            let has_actions = timer
+                .action_bundle
+                .as_ref()
+                .is_some_and(|b| !b.actions.is_empty());
+            let _ = fired.send(FiredTimer {
+                tenant_id: timer.tenant_id.clone(),
+                id: timer.id.clone(),
+                has_actions,
+            });
+        }
+    }
+}

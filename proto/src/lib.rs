@@ -1,0 +1,49 @@
+//! The `minoots.v1` contract as Rust types, generated from `proto/minoots/v1/*.proto`.
+//! Client and server stubs sit behind the `client` and `server` features so the SDK pulls only
+//! what it uses.
+
+#[allow(clippy::all, rust_2018_idioms, missing_docs)]
+pub mod v1 {
+    tonic::include_proto!("minoots.v1");
+}
+
+/// Encoded `FileDescriptorSet` of the contract, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/minoots_descriptor.bin"));
+
+pub use prost_types;
+
+impl v1::TimerStatus {
+    /// SETTLED, FAILED and CANCELLED are final: no transition leaves them.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Settled | Self::Failed | Self::Cancelled)
+    }
+
+    /// Lower-case name used in JSON payloads and logs (`scheduled`, `armed`, ...).
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Scheduled => "scheduled",
+            Self::Armed => "armed",
+            Self::Fired => "fired",
+            Self::Settled => "settled",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl v1::TimerEventType {
+    /// Event type name on the wire: `timer.scheduled`, `timer.fired`, ...
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::Unspecified => "timer.unspecified",
+            Self::Scheduled => "timer.scheduled",
+            Self::Armed => "timer.armed",
+            Self::Fired => "timer.fired",
+            Self::Settled => "timer.settled",
+            Self::Failed => "timer.failed",
+            Self::Cancelled => "timer.cancelled",
+        }
+    }
+}
