@@ -281,33 +281,54 @@ impl Kernel {
         self.create(new).await
     }
 
+    /// Writes each new timer and arms it in the same transaction: SCHEDULED then ARMED, two
+    /// events, one commit. The scheduler is told only after the commit.
     async fn create(&self, new: Vec<validate::NewTimer>) -> Result<Vec<ScheduleTimerResponse>> {
-        let outcomes = self
-            .inner
-            .writer
-            .enqueue(new.into_iter().map(Mutation::Create).collect())
-            .await?;
+        let now = self.now();
+        let mutations = new
+            .into_iter()
+            .flat_map(|n| {
+                let arm = system_transition(n.timer.id.clone(), TimerStatus::Armed, now);
+                [Mutation::Create(n), arm]
+            })
+            .collect();
+        let outcomes = self.inner.writer.enqueue(mutations).await?;
         let mut arm = Vec::new();
-        let mut responses = Vec::with_capacity(outcomes.len());
+        let mut responses = Vec::with_capacity(outcomes.len() / 2);
         let mut conflict = None;
-        for outcome in outcomes {
-            match outcome {
-                Outcome::Created(timer, _) => {
+        let mut outcomes = outcomes.into_iter();
+        while let (Some(created), Some(armed)) = (outcomes.next(), outcomes.next()) {
+            match (created, armed) {
+                (Outcome::Created(..), Outcome::Transitioned(timer, _)) => {
                     arm.push(ArmRequest {
                         id: timer.id.clone(),
                         fire_at: store::fire_at(&timer),
-                        write_armed: true,
+                        write_armed: false,
                     });
                     responses.push(ScheduleTimerResponse {
                         timer: Some(timer),
                         created: true,
                     });
                 }
-                Outcome::Existing(timer) => responses.push(ScheduleTimerResponse {
-                    timer: Some(timer),
-                    created: false,
-                }),
-                Outcome::Conflict { existing_id } => conflict = conflict.or(Some(existing_id)),
+                // A replay: the arm was refused (already armed) or armed a timer left SCHEDULED.
+                (Outcome::Existing(timer), armed) => {
+                    let timer = match armed {
+                        Outcome::Transitioned(timer, _) => {
+                            arm.push(ArmRequest {
+                                id: timer.id.clone(),
+                                fire_at: store::fire_at(&timer),
+                                write_armed: false,
+                            });
+                            timer
+                        }
+                        _ => timer,
+                    };
+                    responses.push(ScheduleTimerResponse {
+                        timer: Some(timer),
+                        created: false,
+                    });
+                }
+                (Outcome::Conflict { existing_id }, _) => conflict = conflict.or(Some(existing_id)),
                 other => {
                     return Err(KernelError::Internal(format!(
                         "unexpected create outcome {other:?}"

@@ -83,8 +83,12 @@ async fn a_timer_moves_through_its_lifecycle_on_time() {
         .unwrap()
         .timer
         .unwrap();
-    assert_eq!(late.status, TimerStatus::Scheduled as i32);
-    assert_eq!(late.state_version, 1);
+    assert_eq!(
+        late.status,
+        TimerStatus::Armed as i32,
+        "armed in the same commit as it was scheduled"
+    );
+    assert_eq!(late.state_version, 2);
 
     clock.set(T0 + 10 * SEC - 1_000);
     let fired = until(&mut events, TimerEventType::Fired, &early.id).await;

@@ -6,11 +6,11 @@ use std::{
 };
 
 use async_trait::async_trait;
-use minoots_proto::v1::{Timer, TimerEvent, TimerEventType, TimerStatus};
+use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
 
 use super::{
-    EventBounds, ListQuery, Mutation, Outcome, PendingTimer, Store, created_at, event, finished_at,
-    fire_at, transition,
+    EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Store, finished_at, fire_at,
+    plan, to_load,
 };
 use crate::{clock::Micros, error::Result};
 
@@ -35,85 +35,56 @@ impl MemoryStore {
     }
 }
 
-impl State {
-    fn next_sequence(&mut self, tenant: &str) -> u64 {
-        let sequence = self.sequences.entry(tenant.to_owned()).or_default();
-        *sequence += 1;
-        *sequence
-    }
-
-    fn record(&mut self, event: &TimerEvent) {
-        self.events
-            .insert((event.tenant_id.clone(), event.sequence), event.clone());
-    }
-}
-
 #[async_trait]
 impl Store for MemoryStore {
     async fn apply(&self, mutations: Vec<Mutation>) -> Result<Vec<Outcome>> {
-        // Nothing below can fail half-way, so applying in place under the lock is atomic.
         let mut state = self.state.lock().unwrap();
-        let outcomes = mutations
-            .into_iter()
-            .map(|mutation| match mutation {
-                Mutation::Create(new) => {
-                    let tenant = new.timer.tenant_id.clone();
-                    let key = new.timer.idempotency_key.clone();
-                    if !key.is_empty()
-                        && let Some(existing_id) =
-                            state.idempotency.get(&(tenant.clone(), key.clone()))
-                    {
-                        let (timer, fingerprint) =
-                            &state.timers[&(tenant.clone(), existing_id.clone())];
-                        return if *fingerprint == new.fingerprint {
-                            Outcome::Existing(timer.clone())
-                        } else {
-                            Outcome::Conflict {
-                                existing_id: existing_id.clone(),
-                            }
-                        };
-                    }
-                    let sequence = state.next_sequence(&tenant);
-                    let event = event(
-                        &new.timer,
-                        TimerEventType::Scheduled,
-                        sequence,
-                        created_at(&new.timer),
-                    );
-                    state.record(&event);
-                    if !key.is_empty() {
-                        state
-                            .idempotency
-                            .insert((tenant.clone(), key), new.timer.id.clone());
-                    }
-                    state.tenant_of.insert(new.timer.id.clone(), tenant.clone());
-                    state.timers.insert(
-                        (tenant, new.timer.id.clone()),
-                        (new.timer.clone(), new.fingerprint),
-                    );
-                    Outcome::Created(new.timer, event)
-                }
-                Mutation::Transition(t) => {
-                    let Some(tenant) = state.tenant_of.get(&t.timer_id).cloned() else {
-                        return Outcome::NotFound;
-                    };
-                    let mut timer = state.timers[&(tenant.clone(), t.timer_id.clone())]
-                        .0
-                        .clone();
-                    match transition(&mut timer, &t) {
-                        Err(outcome) => outcome,
-                        Ok(event_type) => {
-                            let sequence = state.next_sequence(&tenant);
-                            let event = event(&timer, event_type, sequence, t.at);
-                            state.record(&event);
-                            state.timers.get_mut(&(tenant, t.timer_id)).unwrap().0 = timer.clone();
-                            Outcome::Transitioned(timer, event)
-                        }
-                    }
-                }
-            })
-            .collect();
-        Ok(outcomes)
+        let (ids, keys) = to_load(&mutations);
+        let mut loaded = Loaded::default();
+        for id in ids {
+            if let Some(tenant) = state.tenant_of.get(&id) {
+                loaded
+                    .timers
+                    .insert(id.clone(), state.timers[&(tenant.clone(), id)].0.clone());
+            }
+        }
+        for key in keys {
+            if let Some(id) = state.idempotency.get(&key) {
+                loaded.idempotency.insert(
+                    key.clone(),
+                    state.timers[&(key.0.clone(), id.clone())].clone(),
+                );
+            }
+        }
+        loaded.sequences = state.sequences.clone();
+        let plan = plan(mutations, loaded);
+        // Nothing below can fail half-way, so writing in place under the lock is atomic.
+        for (timer, fingerprint) in plan.inserts {
+            if !timer.idempotency_key.is_empty() {
+                state.idempotency.insert(
+                    (timer.tenant_id.clone(), timer.idempotency_key.clone()),
+                    timer.id.clone(),
+                );
+            }
+            state
+                .tenant_of
+                .insert(timer.id.clone(), timer.tenant_id.clone());
+            state.timers.insert(
+                (timer.tenant_id.clone(), timer.id.clone()),
+                (timer, fingerprint),
+            );
+        }
+        for timer in plan.updates {
+            let key = (timer.tenant_id.clone(), timer.id.clone());
+            state.timers.get_mut(&key).unwrap().0 = timer;
+        }
+        for event in plan.events {
+            state
+                .events
+                .insert((event.tenant_id.clone(), event.sequence), event);
+        }
+        state.sequences.extend(plan.sequences);
+        Ok(plan.outcomes)
     }
 
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>> {

@@ -21,6 +21,8 @@ mod conformance;
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteStore, Synchronous};
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use minoots_proto::v1::{Timer, TimerEvent, TimerEventType, TimerStatus};
 
@@ -194,6 +196,161 @@ pub(crate) fn event(
     event.payload = json::event_payload(&event, timer);
     event.timer = Some(timer.clone());
     event
+}
+
+/// What the rows loaded for a batch look like, for [`plan`].
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    /// Timers the batch's transitions name, by id.
+    pub timers: HashMap<String, Timer>,
+    /// Timers holding the batch's idempotency keys: (tenant, key) -> (timer, fingerprint).
+    pub idempotency: HashMap<(String, String), (Timer, String)>,
+    /// Last sequence per tenant the batch touches (absent means 0).
+    pub sequences: HashMap<String, u64>,
+}
+
+/// The rows a batch writes, decided in memory from what was loaded.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub outcomes: Vec<Outcome>,
+    /// New timers in their final state after the batch, with their fingerprints.
+    pub inserts: Vec<(Timer, String)>,
+    /// Existing timers in their final state after the batch.
+    pub updates: Vec<Timer>,
+    pub events: Vec<TimerEvent>,
+    /// New last sequence per tenant.
+    pub sequences: HashMap<String, u64>,
+}
+
+/// Ids whose rows a batch must load before [`plan`]: transition targets not created in the
+/// batch itself, and idempotency keys.
+pub(crate) fn to_load(mutations: &[Mutation]) -> (Vec<String>, Vec<(String, String)>) {
+    let created: HashSet<&str> = mutations
+        .iter()
+        .filter_map(|m| {
+            if let Mutation::Create(n) = m {
+                Some(n.timer.id.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
+    let mut ids = Vec::new();
+    let mut keys = Vec::new();
+    let mut seen = HashSet::new();
+    for mutation in mutations {
+        match mutation {
+            Mutation::Transition(t)
+                if !created.contains(t.timer_id.as_str()) && seen.insert(t.timer_id.as_str()) =>
+            {
+                ids.push(t.timer_id.clone())
+            }
+            Mutation::Create(n) if !n.timer.idempotency_key.is_empty() => {
+                keys.push((n.timer.tenant_id.clone(), n.timer.idempotency_key.clone()))
+            }
+            _ => {}
+        }
+    }
+    (ids, keys)
+}
+
+/// Applies a batch in memory. Every store runs this same logic, between loading the rows it
+/// names and writing the rows it returns, so all stores decide transitions identically.
+pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
+    let mut plan = Plan::default();
+    let mut new_ids: HashMap<String, usize> = HashMap::new();
+    let mut dirty: Vec<String> = Vec::new();
+    let mut dirty_set: HashSet<String> = HashSet::new();
+    let next_sequence = |tenant: &str, sequences: &mut HashMap<String, u64>| {
+        let last = sequences
+            .entry(tenant.to_owned())
+            .or_insert_with(|| loaded.sequences.get(tenant).copied().unwrap_or(0));
+        *last += 1;
+        *last
+    };
+    for mutation in mutations {
+        let outcome = match mutation {
+            Mutation::Create(new) => {
+                let idempotency = (
+                    new.timer.tenant_id.clone(),
+                    new.timer.idempotency_key.clone(),
+                );
+                let existing = if idempotency.1.is_empty() {
+                    None
+                } else {
+                    loaded.idempotency.get(&idempotency)
+                };
+                match existing {
+                    Some((timer, fingerprint)) if *fingerprint == new.fingerprint => {
+                        // A timer created earlier in this batch is reported in its current state.
+                        let current = new_ids.get(&timer.id).map(|&i| plan.inserts[i].0.clone());
+                        Outcome::Existing(current.unwrap_or_else(|| {
+                            loaded
+                                .timers
+                                .get(&timer.id)
+                                .cloned()
+                                .unwrap_or_else(|| timer.clone())
+                        }))
+                    }
+                    Some((timer, _)) => Outcome::Conflict {
+                        existing_id: timer.id.clone(),
+                    },
+                    None => {
+                        let timer = new.timer;
+                        let sequence = next_sequence(&timer.tenant_id, &mut plan.sequences);
+                        let event = event(
+                            &timer,
+                            TimerEventType::Scheduled,
+                            sequence,
+                            created_at(&timer),
+                        );
+                        if !idempotency.1.is_empty() {
+                            loaded
+                                .idempotency
+                                .insert(idempotency, (timer.clone(), new.fingerprint.clone()));
+                        }
+                        new_ids.insert(timer.id.clone(), plan.inserts.len());
+                        plan.inserts.push((timer.clone(), new.fingerprint));
+                        plan.events.push(event.clone());
+                        Outcome::Created(timer, event)
+                    }
+                }
+            }
+            Mutation::Transition(t) => {
+                let current = match new_ids.get(&t.timer_id) {
+                    Some(&i) => Some(&mut plan.inserts[i].0),
+                    None => loaded.timers.get_mut(&t.timer_id),
+                };
+                match current {
+                    None => Outcome::NotFound,
+                    Some(timer) => {
+                        let mut next = timer.clone();
+                        match transition(&mut next, &t) {
+                            Err(outcome) => outcome,
+                            Ok(event_type) => {
+                                *timer = next.clone();
+                                if !new_ids.contains_key(&t.timer_id)
+                                    && dirty_set.insert(t.timer_id.clone())
+                                {
+                                    dirty.push(t.timer_id.clone());
+                                }
+                                let sequence = next_sequence(&next.tenant_id, &mut plan.sequences);
+                                let event = event(&next, event_type, sequence, t.at);
+                                plan.events.push(event.clone());
+                                Outcome::Transitioned(next, event)
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        plan.outcomes.push(outcome);
+    }
+    plan.updates = dirty
+        .into_iter()
+        .filter_map(|id| loaded.timers.remove(&id))
+        .collect();
+    plan
 }
 
 /// When a final timer finished, for retention.

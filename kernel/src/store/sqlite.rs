@@ -8,16 +8,16 @@
 use std::{collections::HashMap, path::Path, str::FromStr, time::Duration};
 
 use async_trait::async_trait;
-use minoots_proto::v1::{Timer, TimerEvent, TimerEventType, TimerStatus};
+use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
 use prost::Message;
 use sqlx::{
-    Row, Sqlite, SqlitePool, Transaction,
+    QueryBuilder, Row, Sqlite, SqlitePool, Transaction,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use super::{
-    EventBounds, ListQuery, Mutation, Outcome, PendingTimer, Store, created_at, event, finished_at,
-    fire_at, transition,
+    EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at,
+    fire_at, plan, to_load,
 };
 use crate::{
     clock::Micros,
@@ -97,52 +97,142 @@ fn decode_event(body: &[u8]) -> Result<TimerEvent> {
     TimerEvent::decode(body).map_err(|e| KernelError::Internal(format!("corrupt event row: {e}")))
 }
 
-struct Sequences(HashMap<String, u64>);
+/// Rows per multi-row statement, under SQLite's 32766 bound parameters.
+const CHUNK: usize = 1_000;
 
-impl Sequences {
-    async fn next(&mut self, tx: &mut Transaction<'_, Sqlite>, tenant: &str) -> Result<u64> {
-        if !self.0.contains_key(tenant) {
-            let last: Option<i64> = sqlx::query_scalar(
-                "SELECT last_sequence FROM tenant_sequences WHERE tenant_id = ?",
-            )
-            .bind(tenant)
-            .fetch_optional(&mut **tx)
-            .await?;
-            self.0.insert(tenant.to_owned(), last.unwrap_or(0) as u64);
+/// `(?, ?), (?, ?)` style placeholders are built by `QueryBuilder::push_values`; reads use `IN`.
+async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Result<Loaded> {
+    let (ids, keys) = to_load(mutations);
+    let mut loaded = Loaded::default();
+    for chunk in ids.chunks(CHUNK) {
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT body FROM timers WHERE id IN (");
+        let mut list = sql.separated(", ");
+        for id in chunk {
+            list.push_bind(id);
         }
-        let sequence = self.0.get_mut(tenant).unwrap();
-        *sequence += 1;
-        Ok(*sequence)
-    }
-
-    async fn save(self, tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
-        for (tenant, last) in self.0 {
-            sqlx::query(
-                "INSERT INTO tenant_sequences (tenant_id, last_sequence) VALUES (?, ?)
-                 ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = excluded.last_sequence",
-            )
-            .bind(tenant)
-            .bind(last as i64)
-            .execute(&mut **tx)
-            .await?;
+        sql.push(")");
+        let rows: Vec<Vec<u8>> = sql.build_query_scalar().fetch_all(&mut **tx).await?;
+        for body in rows {
+            let timer = decode_timer(&body)?;
+            loaded.timers.insert(timer.id.clone(), timer);
         }
-        Ok(())
     }
+    for chunk in keys.chunks(CHUNK) {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT request_hash, body FROM timers WHERE (tenant_id, idempotency_key) IN (VALUES ",
+        );
+        let mut list = sql.separated(", ");
+        for (tenant, key) in chunk {
+            list.push("(")
+                .push_bind_unseparated(tenant)
+                .push_unseparated(", ")
+                .push_bind_unseparated(key)
+                .push_unseparated(")");
+        }
+        sql.push(")");
+        for row in sql.build().fetch_all(&mut **tx).await? {
+            let timer = decode_timer(row.get("body"))?;
+            loaded.idempotency.insert(
+                (timer.tenant_id.clone(), timer.idempotency_key.clone()),
+                (timer, row.get("request_hash")),
+            );
+        }
+    }
+    let mut tenants: Vec<&str> = mutations
+        .iter()
+        .filter_map(|m| {
+            if let Mutation::Create(n) = m {
+                Some(n.timer.tenant_id.as_str())
+            } else {
+                None
+            }
+        })
+        .chain(loaded.timers.values().map(|t| t.tenant_id.as_str()))
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let mut sequences = HashMap::new();
+    for chunk in tenants.chunks(CHUNK) {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT tenant_id, last_sequence FROM tenant_sequences WHERE tenant_id IN (",
+        );
+        let mut list = sql.separated(", ");
+        for tenant in chunk {
+            list.push_bind(*tenant);
+        }
+        sql.push(")");
+        for row in sql.build().fetch_all(&mut **tx).await? {
+            sequences.insert(
+                row.get::<String, _>("tenant_id"),
+                row.get::<i64, _>("last_sequence") as u64,
+            );
+        }
+    }
+    loaded.sequences = sequences;
+    Ok(loaded)
 }
 
-async fn insert_event(
-    tx: &mut Transaction<'_, Sqlite>,
-    event: &TimerEvent,
-    at: Micros,
-) -> Result<()> {
-    sqlx::query("INSERT INTO events (tenant_id, sequence, timer_id, occurred_at_us, body) VALUES (?, ?, ?, ?, ?)")
-        .bind(&event.tenant_id)
-        .bind(event.sequence as i64)
-        .bind(&event.timer_id)
-        .bind(at)
-        .bind(event.encode_to_vec())
-        .execute(&mut **tx)
-        .await?;
+async fn write(tx: &mut Transaction<'_, Sqlite>, plan: &Plan) -> Result<()> {
+    for chunk in plan.inserts.chunks(CHUNK) {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO timers (id, tenant_id, status, name, fire_at_us, finished_at_us, labels, idempotency_key, request_hash, body) ",
+        );
+        sql.push_values(chunk, |mut row, (timer, fingerprint)| {
+            row.push_bind(&timer.id)
+                .push_bind(&timer.tenant_id)
+                .push_bind(timer.status)
+                .push_bind(&timer.name)
+                .push_bind(fire_at(timer))
+                .push_bind(finished_at(timer))
+                .push_bind(serde_json::to_string(&timer.labels).expect("labels serialise"))
+                .push_bind((!timer.idempotency_key.is_empty()).then_some(&timer.idempotency_key))
+                .push_bind(fingerprint)
+                .push_bind(timer.encode_to_vec());
+        });
+        sql.build().execute(&mut **tx).await?;
+    }
+    for chunk in plan.updates.chunks(CHUNK) {
+        let mut sql = QueryBuilder::<Sqlite>::new("WITH v (id, status, finished_at_us, body) AS (");
+        sql.push_values(chunk, |mut row, timer| {
+            row.push_bind(&timer.id)
+                .push_bind(timer.status)
+                .push_bind(finished_at(timer))
+                .push_bind(timer.encode_to_vec());
+        });
+        sql.push(
+            ") UPDATE timers SET status = v.status, finished_at_us = v.finished_at_us, body = v.body FROM v WHERE timers.id = v.id",
+        );
+        sql.build().execute(&mut **tx).await?;
+    }
+    for chunk in plan.events.chunks(CHUNK) {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (tenant_id, sequence, timer_id, occurred_at_us, body) ",
+        );
+        sql.push_values(chunk, |mut row, event| {
+            row.push_bind(&event.tenant_id)
+                .push_bind(event.sequence as i64)
+                .push_bind(&event.timer_id)
+                .push_bind(
+                    event
+                        .occurred_at
+                        .as_ref()
+                        .map(crate::clock::from_timestamp)
+                        .unwrap_or_default(),
+                )
+                .push_bind(event.encode_to_vec());
+        });
+        sql.build().execute(&mut **tx).await?;
+    }
+    let sequences: Vec<(&String, &u64)> = plan.sequences.iter().collect();
+    for chunk in sequences.chunks(CHUNK) {
+        let mut sql =
+            QueryBuilder::<Sqlite>::new("INSERT INTO tenant_sequences (tenant_id, last_sequence) ");
+        sql.push_values(chunk, |mut row, (tenant, last)| {
+            row.push_bind(*tenant).push_bind(**last as i64);
+        });
+        sql.push(" ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = excluded.last_sequence");
+        sql.build().execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -155,90 +245,11 @@ fn label_path(key: &str) -> String {
 impl Store for SqliteStore {
     async fn apply(&self, mutations: Vec<Mutation>) -> Result<Vec<Outcome>> {
         let mut tx = self.writer.begin().await?;
-        let mut sequences = Sequences(HashMap::new());
-        let mut outcomes = Vec::with_capacity(mutations.len());
-        for mutation in mutations {
-            let outcome = match mutation {
-                Mutation::Create(new) => {
-                    let timer = new.timer;
-                    let key = (!timer.idempotency_key.is_empty())
-                        .then_some(timer.idempotency_key.as_str());
-                    let existing = match key {
-                        Some(key) => sqlx::query("SELECT id, request_hash, body FROM timers WHERE tenant_id = ? AND idempotency_key = ?")
-                            .bind(&timer.tenant_id)
-                            .bind(key)
-                            .fetch_optional(&mut *tx)
-                            .await?,
-                        None => None,
-                    };
-                    if let Some(row) = existing {
-                        let fingerprint: String = row.get("request_hash");
-                        if fingerprint == new.fingerprint {
-                            Outcome::Existing(decode_timer(row.get("body"))?)
-                        } else {
-                            Outcome::Conflict {
-                                existing_id: row.get("id"),
-                            }
-                        }
-                    } else {
-                        let sequence = sequences.next(&mut tx, &timer.tenant_id).await?;
-                        let at = created_at(&timer);
-                        let event = event(&timer, TimerEventType::Scheduled, sequence, at);
-                        sqlx::query(
-                            "INSERT INTO timers (id, tenant_id, status, name, fire_at_us, labels, idempotency_key, request_hash, body)
-                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        )
-                        .bind(&timer.id)
-                        .bind(&timer.tenant_id)
-                        .bind(timer.status)
-                        .bind(&timer.name)
-                        .bind(fire_at(&timer))
-                        .bind(serde_json::to_string(&timer.labels).expect("labels serialise"))
-                        .bind(key)
-                        .bind(&new.fingerprint)
-                        .bind(timer.encode_to_vec())
-                        .execute(&mut *tx)
-                        .await?;
-                        insert_event(&mut tx, &event, at).await?;
-                        Outcome::Created(timer, event)
-                    }
-                }
-                Mutation::Transition(t) => {
-                    let body: Option<Vec<u8>> =
-                        sqlx::query_scalar("SELECT body FROM timers WHERE id = ?")
-                            .bind(&t.timer_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    match body {
-                        None => Outcome::NotFound,
-                        Some(body) => {
-                            let mut timer = decode_timer(&body)?;
-                            match transition(&mut timer, &t) {
-                                Err(outcome) => outcome,
-                                Ok(event_type) => {
-                                    let sequence =
-                                        sequences.next(&mut tx, &timer.tenant_id).await?;
-                                    let event = event(&timer, event_type, sequence, t.at);
-                                    sqlx::query("UPDATE timers SET status = ?, finished_at_us = ?, body = ? WHERE id = ?")
-                                        .bind(timer.status)
-                                        .bind(finished_at(&timer))
-                                        .bind(timer.encode_to_vec())
-                                        .bind(&timer.id)
-                                        .execute(&mut *tx)
-                                        .await?;
-                                    insert_event(&mut tx, &event, t.at).await?;
-                                    Outcome::Transitioned(timer, event)
-                                }
-                            }
-                        }
-                    }
-                }
-            };
-            outcomes.push(outcome);
-        }
-        sequences.save(&mut tx).await?;
+        let loaded = load(&mut tx, &mutations).await?;
+        let plan = plan(mutations, loaded);
+        write(&mut tx, &plan).await?;
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(plan.outcomes)
     }
 
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>> {

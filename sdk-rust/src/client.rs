@@ -1,0 +1,188 @@
+use std::{collections::BTreeMap, time::Duration};
+
+use minoots_proto::v1::{
+    CancelTimerRequest, GetTimerRequest, ListTimersRequest, ListTimersResponse,
+    ScheduleTimerRequest, ScheduleTimersRequest, StreamTimerEventsRequest, Timer, TimerEvent,
+    schedule_timer_request::Schedule, timer_service_client::TimerServiceClient,
+};
+use tokio_stream::{Stream, StreamExt};
+use tonic::{
+    metadata::AsciiMetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, Endpoint},
+};
+
+use crate::Error;
+
+/// What to schedule: a name and when, plus optional labels and an idempotency key. Anything the
+/// builder does not cover can be set on the raw request with [`TimerSpec::into_request`].
+#[derive(Debug, Clone)]
+pub struct TimerSpec {
+    request: ScheduleTimerRequest,
+}
+
+impl TimerSpec {
+    pub fn new(name: impl Into<String>, after: Duration) -> Self {
+        let after = prost_types::Duration {
+            seconds: after.as_secs() as i64,
+            nanos: after.subsec_nanos() as i32,
+        };
+        Self {
+            request: ScheduleTimerRequest {
+                name: name.into(),
+                schedule: Some(Schedule::Duration(after)),
+                ..Default::default()
+            },
+        }
+    }
+
+    pub fn at(name: impl Into<String>, fire_at: prost_types::Timestamp) -> Self {
+        Self {
+            request: ScheduleTimerRequest {
+                name: name.into(),
+                schedule: Some(Schedule::FireAt(fire_at)),
+                ..Default::default()
+            },
+        }
+    }
+
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.request.labels.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn labels(mut self, labels: BTreeMap<String, String>) -> Self {
+        self.request.labels.extend(labels);
+        self
+    }
+
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+
+    pub fn requested_by(mut self, who: impl Into<String>) -> Self {
+        self.request.requested_by = who.into();
+        self
+    }
+
+    pub fn into_request(self) -> ScheduleTimerRequest {
+        self.request
+    }
+}
+
+impl From<ScheduleTimerRequest> for TimerSpec {
+    fn from(request: ScheduleTimerRequest) -> Self {
+        Self { request }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TenantHeader(Option<AsciiMetadataValue>);
+
+impl Interceptor for TenantHeader {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(tenant) = &self.0 {
+            request.metadata_mut().insert("x-tenant-id", tenant.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A connection to a MINOOTS server, acting for one tenant. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: TimerServiceClient<InterceptedService<Channel, TenantHeader>>,
+}
+
+impl Client {
+    pub async fn connect(url: &str, tenant: &str) -> Result<Self, Error> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(|e| Error::InvalidArgument {
+                field: "url".into(),
+                message: e.to_string(),
+            })?
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true);
+        let tenant = AsciiMetadataValue::try_from(tenant).map_err(|_| Error::InvalidArgument {
+            field: "tenant_id".into(),
+            message: "must be ASCII".into(),
+        })?;
+        let channel = endpoint.connect().await?;
+        let inner = TimerServiceClient::with_interceptor(channel, TenantHeader(Some(tenant)))
+            .max_decoding_message_size(64 * 1024 * 1024);
+        Ok(Self { inner })
+    }
+
+    pub async fn schedule(&mut self, spec: impl Into<TimerSpec>) -> Result<Timer, Error> {
+        let response = self
+            .inner
+            .schedule_timer(spec.into().request)
+            .await?
+            .into_inner();
+        response
+            .timer
+            .ok_or_else(|| Error::Transport("response without a timer".into()))
+    }
+
+    /// Schedules all of `specs` in one durable write; a single invalid spec rejects the batch.
+    pub async fn schedule_many(
+        &mut self,
+        specs: impl IntoIterator<Item = TimerSpec>,
+    ) -> Result<Vec<Timer>, Error> {
+        let timers = specs.into_iter().map(|s| s.request).collect();
+        let response = self
+            .inner
+            .schedule_timers(ScheduleTimersRequest {
+                tenant_id: String::new(),
+                timers,
+            })
+            .await?
+            .into_inner();
+        Ok(response
+            .results
+            .into_iter()
+            .filter_map(|r| r.timer)
+            .collect())
+    }
+
+    pub async fn get(&mut self, id: &str) -> Result<Timer, Error> {
+        let response = self
+            .inner
+            .get_timer(GetTimerRequest {
+                tenant_id: String::new(),
+                id: id.to_owned(),
+            })
+            .await?
+            .into_inner();
+        response.timer.ok_or_else(|| Error::NotFound(id.to_owned()))
+    }
+
+    /// One page; pass `next_page_token` back to get the next.
+    pub async fn list(&mut self, request: ListTimersRequest) -> Result<ListTimersResponse, Error> {
+        Ok(self.inner.list_timers(request).await?.into_inner())
+    }
+
+    pub async fn cancel(&mut self, id: &str, reason: &str) -> Result<Timer, Error> {
+        let request = CancelTimerRequest {
+            id: id.to_owned(),
+            reason: reason.to_owned(),
+            ..Default::default()
+        };
+        let response = self.inner.cancel_timer(request).await?.into_inner();
+        response.timer.ok_or_else(|| Error::NotFound(id.to_owned()))
+    }
+
+    /// The tenant's lifecycle events. With `after_sequence`, retained events after it are
+    /// replayed before live ones.
+    pub async fn stream(
+        &mut self,
+        request: StreamTimerEventsRequest,
+    ) -> Result<impl Stream<Item = Result<TimerEvent, Error>> + Send + 'static, Error> {
+        let stream = self.inner.stream_timer_events(request).await?.into_inner();
+        Ok(stream.map(|item| item.map_err(Error::from)))
+    }
+}

@@ -1,0 +1,90 @@
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+/// Every failure a caller may want to tell apart. Bindings map each variant to their own error
+/// kind (a Python exception class, a JS `code`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("invalid argument: {field}: {message}")]
+    InvalidArgument { field: String, message: String },
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
+    #[error("out of range: {0}")]
+    OutOfRange(String),
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    #[error("quota exceeded: {message}")]
+    QuotaExceeded { message: String },
+    #[error("unavailable: {message}")]
+    Unavailable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("connection failed: {0}")]
+    Transport(String),
+    #[error("{code:?}: {message}")]
+    Other { code: Code, message: String },
+}
+
+impl Error {
+    /// Whether sending the same request again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Transport(_))
+    }
+}
+
+impl From<Status> for Error {
+    fn from(status: Status) -> Self {
+        let message = status.message().to_owned();
+        match status.code() {
+            Code::InvalidArgument => {
+                let violation = status
+                    .get_details_bad_request()
+                    .and_then(|b| b.field_violations.into_iter().next());
+                match violation {
+                    Some(v) => Self::InvalidArgument {
+                        field: v.field,
+                        message: v.description,
+                    },
+                    None => Self::InvalidArgument {
+                        field: String::new(),
+                        message,
+                    },
+                }
+            }
+            Code::NotFound => Self::NotFound(message),
+            Code::AlreadyExists => Self::AlreadyExists(message),
+            Code::FailedPrecondition => Self::FailedPrecondition(message),
+            Code::OutOfRange => Self::OutOfRange(message),
+            Code::Unauthenticated => Self::Unauthenticated(message),
+            Code::PermissionDenied => Self::PermissionDenied(message),
+            Code::ResourceExhausted => Self::QuotaExceeded { message },
+            Code::Unavailable => {
+                let retry_after = status
+                    .metadata()
+                    .get("retry-after-ms")
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .map(Duration::from_millis);
+                Self::Unavailable {
+                    message,
+                    retry_after,
+                }
+            }
+            code => Self::Other { code, message },
+        }
+    }
+}
+
+impl From<tonic::transport::Error> for Error {
+    fn from(error: tonic::transport::Error) -> Self {
+        Self::Transport(error.to_string())
+    }
+}
