@@ -289,7 +289,7 @@ impl Kernel {
             .into_iter()
             .flat_map(|n| {
                 let arm = system_transition(n.timer.id.clone(), TimerStatus::Armed, now);
-                [Mutation::Create(n), arm]
+                [Mutation::create(n), arm]
             })
             .collect();
         let outcomes = self.inner.writer.enqueue(mutations).await?;
@@ -671,7 +671,7 @@ fn encode_page_token(id: &str) -> String {
 }
 
 fn decode_page_token(token: &str) -> Option<String> {
-    if token.len() % 2 != 0 || !token.is_ascii() {
+    if !token.len().is_multiple_of(2) || !token.is_ascii() {
         return None;
     }
     let bytes = (0..token.len())

@@ -365,7 +365,7 @@ async fn a_fired_timer_left_unsettled_by_a_crash_settles_on_restart() {
     let id = new.timer.id.clone();
     store
         .apply(vec![
-            Mutation::Create(new),
+            Mutation::create(new),
             system_transition(id.clone(), TimerStatus::Fired, T0 + SEC),
         ])
         .await

@@ -52,7 +52,7 @@ pub fn to(id: &str, status: TimerStatus, at: Micros) -> Mutation {
 
 pub async fn create(store: &dyn Store, new: NewTimer) -> Timer {
     match store
-        .apply(vec![Mutation::Create(new)])
+        .apply(vec![Mutation::create(new)])
         .await
         .unwrap()
         .remove(0)
@@ -81,7 +81,7 @@ pub async fn create_then_get_is_tenant_scoped(store: &dyn Store) {
 pub async fn idempotency_keys_are_per_tenant_and_check_the_request(store: &dyn Store) {
     let first = create(store, new_timer("acme", "a", &[], "key-1")).await;
     let again = store
-        .apply(vec![Mutation::Create(new_timer("acme", "a", &[], "key-1"))])
+        .apply(vec![Mutation::create(new_timer("acme", "a", &[], "key-1"))])
         .await
         .unwrap();
     assert!(
@@ -89,7 +89,7 @@ pub async fn idempotency_keys_are_per_tenant_and_check_the_request(store: &dyn S
         "{again:?}"
     );
     let different = store
-        .apply(vec![Mutation::Create(new_timer_with(
+        .apply(vec![Mutation::create(new_timer_with(
             "acme",
             "b",
             &[],
@@ -107,8 +107,8 @@ pub async fn idempotency_keys_are_per_tenant_and_check_the_request(store: &dyn S
     // Two creates with one key in one batch: the second sees the first.
     let batch = store
         .apply(vec![
-            Mutation::Create(new_timer("acme", "c", &[], "key-2")),
-            Mutation::Create(new_timer("acme", "c", &[], "key-2")),
+            Mutation::create(new_timer("acme", "c", &[], "key-2")),
+            Mutation::create(new_timer("acme", "c", &[], "key-2")),
         ])
         .await
         .unwrap();
@@ -233,8 +233,8 @@ pub async fn sequences_are_per_tenant_and_consecutive(store: &dyn Store) {
     let batch: Vec<Mutation> = (0..5)
         .flat_map(|i| {
             [
-                Mutation::Create(new_timer("acme", &format!("a{i}"), &[], "")),
-                Mutation::Create(new_timer("globex", "g", &[], "")),
+                Mutation::create(new_timer("acme", &format!("a{i}"), &[], "")),
+                Mutation::create(new_timer("globex", "g", &[], "")),
             ]
         })
         .collect();
@@ -463,7 +463,7 @@ pub async fn purge_respects_retention_and_never_reuses_sequences(store: &dyn Sto
         }
     );
     let next = store
-        .apply(vec![Mutation::Create(new_timer(
+        .apply(vec![Mutation::create(new_timer(
             "acme",
             "next",
             &[],

@@ -36,8 +36,30 @@ use crate::{
 
 #[derive(Debug, Clone)]
 pub enum Mutation {
-    Create(NewTimer),
+    Create(Box<NewTimer>),
     Transition(Transition),
+}
+
+impl Mutation {
+    pub fn create(new: NewTimer) -> Self {
+        Self::Create(Box::new(new))
+    }
+}
+
+/// Why a transition was not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    NotFound,
+    Rejected(TimerStatus),
+}
+
+impl From<Refused> for Outcome {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::NotFound => Outcome::NotFound,
+            Refused::Rejected(status) => Outcome::Rejected(status),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,16 +152,16 @@ pub(crate) fn allowed(from: TimerStatus, to: TimerStatus) -> bool {
 }
 
 /// Applies `transition` to `timer` in memory, or says why it cannot.
-pub(crate) fn transition(timer: &mut Timer, t: &Transition) -> Result<TimerEventType, Outcome> {
+pub(crate) fn transition(timer: &mut Timer, t: &Transition) -> Result<TimerEventType, Refused> {
     if t.tenant_id
         .as_ref()
         .is_some_and(|tenant| *tenant != timer.tenant_id)
     {
-        return Err(Outcome::NotFound);
+        return Err(Refused::NotFound);
     }
     let current = TimerStatus::try_from(timer.status).unwrap_or_default();
     if !allowed(current, t.to) {
-        return Err(Outcome::Rejected(current));
+        return Err(Refused::Rejected(current));
     }
     let at = Some(to_timestamp(t.at));
     timer.status = t.to as i32;
@@ -326,7 +348,7 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                     Some(timer) => {
                         let mut next = timer.clone();
                         match transition(&mut next, &t) {
-                            Err(outcome) => outcome,
+                            Err(refused) => refused.into(),
                             Ok(event_type) => {
                                 *timer = next.clone();
                                 if !new_ids.contains_key(&t.timer_id)

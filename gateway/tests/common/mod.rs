@@ -1,0 +1,161 @@
+//! Helpers shared by the integration tests: start the real `minoots` binary or an in-process
+//! server on 127.0.0.1:0, and wait for readiness through the gRPC health service, never a sleep.
+
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use minoots_kernel::{Kernel, KernelConfig, SystemClock, store::SqliteStore};
+use tokio::{net::TcpListener, sync::oneshot};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// A `minoots serve` child process.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Server {
+    pub async fn start(data_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_minoots"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting minoots");
+        let stdout = child.stdout.take().unwrap();
+        let url = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let line = lines
+                .next()
+                .expect("minoots exited before listening")
+                .unwrap();
+            // Keep draining so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            line.strip_prefix("minoots listening on ")
+                .expect("unexpected first line")
+                .to_owned()
+        })
+        .await
+        .unwrap();
+        wait_healthy(&url).await;
+        Self { child, url }
+    }
+
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.id() as i32;
+        // SAFETY: plain kill(2) on our own child's pid.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal})");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn wait_healthy(url: &str) {
+    let check = async {
+        loop {
+            if let Ok(channel) = tonic::transport::Endpoint::from_shared(url.to_owned())
+                .unwrap()
+                .connect()
+                .await
+            {
+                let mut health = HealthClient::new(channel);
+                let request = HealthCheckRequest {
+                    service: "minoots.v1.TimerService".into(),
+                };
+                if let Ok(response) = health.check(request).await
+                    && response.into_inner().status == ServingStatus::Serving as i32
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, check)
+        .await
+        .expect("server never became healthy");
+}
+
+/// Kernel and gateway in this process, on SQLite in a temp dir, serving real gRPC.
+pub struct InProcess {
+    pub url: String,
+    pub kernel: Kernel,
+    stop: Option<oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(
+            &dir.path().join("minoots.db"),
+            minoots_kernel::store::Synchronous::Normal,
+        )
+        .await
+        .unwrap();
+        let kernel = Kernel::start(
+            Arc::new(store),
+            Arc::new(SystemClock::new()),
+            KernelConfig::default(),
+        )
+        .await
+        .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel();
+        let serving = {
+            let kernel = kernel.clone();
+            tokio::spawn(async move {
+                let shutdown = {
+                    let kernel = kernel.clone();
+                    async move {
+                        let _ = stopped.await;
+                        kernel.close_streams();
+                    }
+                };
+                minoots_gateway::serve(listener, kernel, shutdown)
+                    .await
+                    .unwrap();
+            })
+        };
+        wait_healthy(&url).await;
+        Self {
+            url,
+            kernel,
+            stop: Some(stop),
+            serving: Some(serving),
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.serving.take().unwrap().await.unwrap();
+        self.kernel.shutdown().await;
+    }
+}
