@@ -24,8 +24,9 @@ cargo fmt --all --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "rust tests"
-cargo nextest run --workspace --locked --no-fail-fast
-
 step "doc tests"
 cargo test --workspace --doc --locked
+
+# Last, so its summary closes the run.
+step "rust tests"
+cargo nextest run --workspace --locked --no-fail-fast

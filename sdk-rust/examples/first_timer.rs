@@ -1,0 +1,41 @@
+//! The README's first timer: schedule one, then watch its lifecycle on the event stream.
+//! Run `minoots serve`, then `cargo run -p minoots --example first_timer`.
+
+use minoots::{Client, TimerSpec, parse_duration, proto};
+use tokio_stream::StreamExt;
+
+#[tokio::main]
+async fn main() -> Result<(), minoots::Error> {
+    let url = std::env::var("MINOOTS_URL").unwrap_or_else(|_| "http://127.0.0.1:7070".into());
+    let mut client = Client::connect(&url, "tenant-local").await?;
+    let timer = client
+        .schedule(TimerSpec::new("first-timer", parse_duration("2s")?).label("team", "core"))
+        .await?;
+    println!(
+        "{} is {:?}, fires at {:?}",
+        timer.id,
+        timer.status(),
+        timer.fire_at
+    );
+
+    // The tenant's events from the start of the retained log, then live.
+    let mut events = client
+        .stream(proto::StreamTimerEventsRequest {
+            after_sequence: Some(0),
+            ..Default::default()
+        })
+        .await?;
+    while let Some(event) = events.next().await {
+        let event = event?;
+        println!(
+            "#{} {:?} {}",
+            event.sequence,
+            event.event_type(),
+            event.timer_id
+        );
+        if event.timer_id == timer.id && event.event_type() == proto::TimerEventType::Settled {
+            break;
+        }
+    }
+    Ok(())
+}
