@@ -24,6 +24,12 @@ pub enum KernelError {
     Unavailable(String),
     #[error("the kernel is shutting down")]
     ShuttingDown,
+    /// This kernel does not hold the lease; another one serves writes.
+    #[error("this kernel is not the leader; retry in {retry_after_ms} ms or on another kernel")]
+    NotLeader { retry_after_ms: u64 },
+    /// The store refused a write because the lease's token moved on.
+    #[error("write refused: fencing token {token} is no longer the lease's current token")]
+    Fenced { token: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -40,7 +46,7 @@ impl KernelError {
 
     /// Whether the same request may succeed if sent again unchanged.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::ShuttingDown)
+        matches!(self, Self::Unavailable(_) | Self::ShuttingDown | Self::NotLeader { .. } | Self::Fenced { .. })
     }
 
     /// Prefixes the field path, for errors of an item inside a batch.
@@ -76,6 +82,16 @@ impl From<KernelError> for Status {
             KernelError::NotFound { .. } => Status::not_found(message),
             KernelError::AlreadyExists(_) => Status::already_exists(message),
             KernelError::FailedPrecondition(_) => Status::failed_precondition(message),
+            KernelError::NotLeader { retry_after_ms } => {
+                let mut status = Status::failed_precondition(message);
+                status.metadata_mut().insert("retry-after-ms", retry_after_ms.into());
+                status
+            }
+            KernelError::Fenced { .. } => {
+                let mut status = Status::failed_precondition(message);
+                status.metadata_mut().insert("retry-after-ms", 100u64.into());
+                status
+            }
             KernelError::OutOfRange { .. } => Status::out_of_range(message),
             KernelError::Unavailable(_) | KernelError::ShuttingDown => Status::unavailable(message),
             KernelError::Internal(_) => Status::internal(message),

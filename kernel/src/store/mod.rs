@@ -13,12 +13,14 @@
 //!   may rely on that for sequence assignment.
 
 mod memory;
+mod postgres;
 mod sqlite;
 
 #[cfg(test)]
 mod conformance;
 
 pub use memory::MemoryStore;
+pub use postgres::{PgLease, PostgresStore, migrate as migrate_postgres};
 pub use sqlite::{SqliteStore, Synchronous};
 
 use std::collections::{HashMap, HashSet};
@@ -121,6 +123,9 @@ pub struct EventBounds {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn apply(&self, mutations: Vec<Mutation>) -> Result<Vec<Outcome>>;
+    /// From now on, refuse writes unless `fence` is the lease's current token (None: no check).
+    /// Stores without leadership (single-node) ignore it.
+    fn set_fence(&self, _fence: Option<crate::lease::Fence>) {}
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>>;
     /// Timers of one tenant ordered by id (creation order), at most `limit`.
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>>;

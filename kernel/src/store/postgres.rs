@@ -1,0 +1,362 @@
+//! Postgres store, for clusters: several kernels share one database, one of them (the lease
+//! holder) writes. Every write transaction first checks, under a share lock on the lease row, that
+//! this store's fencing token is still the current one, so a deposed leader's late write is
+//! refused by Postgres itself, however late it arrives.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
+use prost::Message;
+use sqlx::{
+    PgPool, Postgres, QueryBuilder, Row, Transaction,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+use super::{EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at, fire_at, plan, to_load};
+use crate::{
+    clock::{Micros, from_timestamp},
+    error::{KernelError, Result},
+    json,
+    labels::Requirement,
+    lease::{Fence, Lease},
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    fence: Arc<Mutex<Option<Fence>>>,
+}
+
+fn decode_timer(body: &[u8]) -> Result<Timer> {
+    Timer::decode(body).map_err(|e| KernelError::Internal(format!("corrupt timer row: {e}")))
+}
+
+fn decode_event(body: &[u8]) -> Result<TimerEvent> {
+    TimerEvent::decode(body).map_err(|e| KernelError::Internal(format!("corrupt event row: {e}")))
+}
+
+impl PostgresStore {
+    /// Connects and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options: PgConnectOptions =
+            url.parse().map_err(|e| KernelError::invalid("database_url", format!("not a Postgres URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        Ok(Self { pool, fence: Arc::new(Mutex::new(None)) })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A lease on this database, named `name`, held as `holder`.
+    pub fn lease(&self, name: &str, holder: &str, ttl: Duration) -> PgLease {
+        PgLease { pool: self.pool.clone(), name: name.to_owned(), holder: holder.to_owned(), ttl }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<()> {
+    MIGRATOR.run(pool).await.map_err(|e| KernelError::Unavailable(format!("migrating Postgres: {e}")))
+}
+
+/// Checks the fencing token inside `tx`. The share lock makes a takeover (which updates the row)
+/// wait for this transaction, so a write is either committed under a valid lease or refused.
+async fn check_fence(tx: &mut Transaction<'_, Postgres>, fence: &Fence) -> Result<()> {
+    let current: Option<i64> = sqlx::query_scalar(
+        "SELECT token FROM kernel_leases WHERE name = $1 AND holder = $2 AND token = $3 AND expires_at > now() FOR SHARE",
+    )
+    .bind(&fence.lease)
+    .bind(&fence.holder)
+    .bind(fence.token as i64)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match current {
+        Some(_) => Ok(()),
+        None => Err(KernelError::Fenced { token: fence.token }),
+    }
+}
+
+async fn load(tx: &mut Transaction<'_, Postgres>, mutations: &[Mutation]) -> Result<Loaded> {
+    let (ids, keys) = to_load(mutations);
+    let mut loaded = Loaded::default();
+    if !ids.is_empty() {
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM timers WHERE id = ANY($1)").bind(&ids).fetch_all(&mut **tx).await?;
+        for body in rows {
+            let timer = decode_timer(&body)?;
+            loaded.timers.insert(timer.id.clone(), timer);
+        }
+    }
+    if !keys.is_empty() {
+        let (tenants, keys): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+        let rows = sqlx::query(
+            "SELECT t.request_hash, t.body FROM timers t JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, key)
+             ON t.tenant_id = k.tenant_id AND t.idempotency_key = k.key",
+        )
+        .bind(&tenants)
+        .bind(&keys)
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in rows {
+            let timer = decode_timer(row.get("body"))?;
+            loaded.idempotency.insert((timer.tenant_id.clone(), timer.idempotency_key.clone()), (timer, row.get("request_hash")));
+        }
+    }
+    let mut tenants: Vec<String> = mutations
+        .iter()
+        .filter_map(|m| if let Mutation::Create(n) = m { Some(n.timer.tenant_id.clone()) } else { None })
+        .chain(loaded.timers.values().map(|t| t.tenant_id.clone()))
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let rows = sqlx::query("SELECT tenant_id, last_sequence FROM tenant_sequences WHERE tenant_id = ANY($1)")
+        .bind(&tenants)
+        .fetch_all(&mut **tx)
+        .await?;
+    loaded.sequences =
+        rows.iter().map(|row| (row.get::<String, _>("tenant_id"), row.get::<i64, _>("last_sequence") as u64)).collect::<HashMap<_, _>>();
+    Ok(loaded)
+}
+
+fn metadata_json(timer: &Timer) -> Option<serde_json::Value> {
+    timer.metadata.as_ref().map(json::struct_to_json)
+}
+
+async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
+    if !plan.inserts.is_empty() {
+        let timers = || plan.inserts.iter().map(|(t, _)| t);
+        sqlx::query(
+            "INSERT INTO timers (id, tenant_id, status, name, fire_at_us, finished_at_us, labels, metadata, idempotency_key, request_hash, body)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::int8[], $6::int8[], $7::jsonb[], $8::jsonb[], $9::text[], $10::text[], $11::bytea[])",
+        )
+        .bind(timers().map(|t| t.id.clone()).collect::<Vec<_>>())
+        .bind(timers().map(|t| t.tenant_id.clone()).collect::<Vec<_>>())
+        .bind(timers().map(|t| t.status as i16).collect::<Vec<_>>())
+        .bind(timers().map(|t| t.name.clone()).collect::<Vec<_>>())
+        .bind(timers().map(fire_at).collect::<Vec<_>>())
+        .bind(timers().map(finished_at).collect::<Vec<_>>())
+        .bind(timers().map(|t| serde_json::json!(t.labels)).collect::<Vec<_>>())
+        .bind(timers().map(metadata_json).collect::<Vec<_>>())
+        .bind(timers().map(|t| (!t.idempotency_key.is_empty()).then(|| t.idempotency_key.clone())).collect::<Vec<_>>())
+        .bind(plan.inserts.iter().map(|(_, fingerprint)| fingerprint.clone()).collect::<Vec<_>>())
+        .bind(timers().map(Message::encode_to_vec).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !plan.updates.is_empty() {
+        sqlx::query(
+            "UPDATE timers t SET status = v.status, finished_at_us = v.finished_at_us, body = v.body
+             FROM unnest($1::text[], $2::int2[], $3::int8[], $4::bytea[]) AS v(id, status, finished_at_us, body)
+             WHERE t.id = v.id",
+        )
+        .bind(plan.updates.iter().map(|t| t.id.clone()).collect::<Vec<_>>())
+        .bind(plan.updates.iter().map(|t| t.status as i16).collect::<Vec<_>>())
+        .bind(plan.updates.iter().map(finished_at).collect::<Vec<_>>())
+        .bind(plan.updates.iter().map(Message::encode_to_vec).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !plan.events.is_empty() {
+        sqlx::query(
+            "INSERT INTO events (tenant_id, sequence, timer_id, occurred_at_us, body)
+             SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::bytea[])",
+        )
+        .bind(plan.events.iter().map(|e| e.tenant_id.clone()).collect::<Vec<_>>())
+        .bind(plan.events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
+        .bind(plan.events.iter().map(|e| e.timer_id.clone()).collect::<Vec<_>>())
+        .bind(plan.events.iter().map(|e| e.occurred_at.as_ref().map(from_timestamp).unwrap_or_default()).collect::<Vec<_>>())
+        .bind(plan.events.iter().map(Message::encode_to_vec).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !plan.sequences.is_empty() {
+        let (tenants, lasts): (Vec<String>, Vec<i64>) = plan.sequences.iter().map(|(t, s)| (t.clone(), *s as i64)).unzip();
+        sqlx::query(
+            "INSERT INTO tenant_sequences (tenant_id, last_sequence) SELECT * FROM unnest($1::text[], $2::int8[])
+             ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = excluded.last_sequence",
+        )
+        .bind(tenants)
+        .bind(lasts)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn apply(&self, mutations: Vec<Mutation>) -> Result<Vec<Outcome>> {
+        let fence = self.fence.lock().unwrap().clone();
+        let mut tx = self.pool.begin().await?;
+        if let Some(fence) = &fence {
+            check_fence(&mut tx, fence).await?;
+        }
+        let loaded = load(&mut tx, &mutations).await?;
+        let plan = plan(mutations, loaded);
+        write(&mut tx, &plan).await?;
+        tx.commit().await?;
+        Ok(plan.outcomes)
+    }
+
+    fn set_fence(&self, fence: Option<Fence>) {
+        *self.fence.lock().unwrap() = fence;
+    }
+
+    async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>> {
+        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM timers WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        body.map(|b| decode_timer(&b)).transpose()
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>> {
+        let mut sql = QueryBuilder::<Postgres>::new("SELECT body FROM timers WHERE tenant_id = ");
+        sql.push_bind(&query.tenant_id);
+        if let Some(after) = &query.after_id {
+            sql.push(" AND id > ").push_bind(after);
+        }
+        if !query.statuses.is_empty() {
+            sql.push(" AND status = ANY(").push_bind(query.statuses.iter().map(|s| *s as i16).collect::<Vec<_>>()).push(")");
+        }
+        if !query.name_prefix.is_empty() {
+            sql.push(" AND starts_with(name, ").push_bind(&query.name_prefix).push(")");
+        }
+        for requirement in &query.selector.requirements {
+            match requirement {
+                Requirement::Equals(k, v) => {
+                    sql.push(" AND labels @> ").push_bind(serde_json::json!({ k: v }));
+                }
+                Requirement::NotEquals(k, v) => {
+                    sql.push(" AND NOT labels @> ").push_bind(serde_json::json!({ k: v }));
+                }
+                Requirement::Exists(k) => {
+                    sql.push(" AND labels ? ").push_bind(k);
+                }
+                Requirement::NotExists(k) => {
+                    sql.push(" AND NOT labels ? ").push_bind(k);
+                }
+            }
+        }
+        sql.push(" ORDER BY id LIMIT ").push_bind(query.limit as i64);
+        let rows: Vec<Vec<u8>> = sql.build_query_scalar().fetch_all(&self.pool).await?;
+        rows.iter().map(|b| decode_timer(b)).collect()
+    }
+
+    async fn events_after(&self, tenant_id: &str, after: u64, limit: usize) -> Result<Vec<TimerEvent>> {
+        let rows: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT body FROM events WHERE tenant_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3")
+                .bind(tenant_id)
+                .bind(after as i64)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|b| decode_event(b)).collect()
+    }
+
+    async fn event_bounds(&self, tenant_id: &str) -> Result<EventBounds> {
+        let row = sqlx::query(
+            "SELECT (SELECT min(sequence) FROM events WHERE tenant_id = $1) AS oldest,
+                    (SELECT last_sequence FROM tenant_sequences WHERE tenant_id = $1) AS last",
+        )
+        .bind(tenant_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let oldest: Option<i64> = row.get("oldest");
+        let last: Option<i64> = row.get("last");
+        Ok(EventBounds { oldest: oldest.map(|s| s as u64), last: last.unwrap_or(0) as u64 })
+    }
+
+    async fn pending(&self) -> Result<Vec<PendingTimer>> {
+        let rows = sqlx::query("SELECT id, tenant_id, status, fire_at_us FROM timers WHERE status IN (1, 2, 3)")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| PendingTimer {
+                id: row.get("id"),
+                tenant_id: row.get("tenant_id"),
+                status: TimerStatus::try_from(i32::from(row.get::<i16, _>("status"))).unwrap_or_default(),
+                fire_at: row.get("fire_at_us"),
+            })
+            .collect())
+    }
+
+    async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)> {
+        let mut tx = self.pool.begin().await?;
+        let timers = sqlx::query("DELETE FROM timers WHERE finished_at_us < $1").bind(timers_before).execute(&mut *tx).await?.rows_affected();
+        let events = sqlx::query("DELETE FROM events WHERE occurred_at_us < $1").bind(events_before).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok((timers, events))
+    }
+}
+
+/// A lease row in Postgres. Acquiring an expired (or own) lease increments its token; renewing
+/// keeps the token. Expiry is judged by the database's clock only, so kernels' clocks may differ.
+#[derive(Debug, Clone)]
+pub struct PgLease {
+    pool: PgPool,
+    name: String,
+    holder: String,
+    ttl: Duration,
+}
+
+#[async_trait]
+impl Lease for PgLease {
+    async fn try_acquire(&self) -> Result<Option<Fence>> {
+        let token: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO kernel_leases (name, holder, token, expires_at)
+             VALUES ($1, $2, 1, now() + make_interval(secs => $3))
+             ON CONFLICT (name) DO UPDATE
+                SET holder = excluded.holder, token = kernel_leases.token + 1, expires_at = excluded.expires_at
+                WHERE kernel_leases.expires_at < now() OR kernel_leases.holder = excluded.holder
+             RETURNING token",
+        )
+        .bind(&self.name)
+        .bind(&self.holder)
+        .bind(self.ttl.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(token.map(|token| Fence { lease: self.name.clone(), holder: self.holder.clone(), token: token as u64 }))
+    }
+
+    async fn renew(&self, fence: &Fence) -> Result<bool> {
+        let renewed = sqlx::query(
+            "UPDATE kernel_leases SET expires_at = now() + make_interval(secs => $4)
+             WHERE name = $1 AND holder = $2 AND token = $3 AND expires_at > now()",
+        )
+        .bind(&self.name)
+        .bind(&self.holder)
+        .bind(fence.token as i64)
+        .bind(self.ttl.as_secs_f64())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(renewed == 1)
+    }
+
+    async fn release(&self, fence: &Fence) -> Result<()> {
+        sqlx::query("UPDATE kernel_leases SET expires_at = now() WHERE name = $1 AND holder = $2 AND token = $3")
+            .bind(&self.name)
+            .bind(&self.holder)
+            .bind(fence.token as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
