@@ -1,15 +1,12 @@
 //! `minoots bench`: drives a real server over real gRPC and prints what it measured. Without
 //! `--target`, it starts one in-process on 127.0.0.1:0 (same code path as `minoots serve`).
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
-};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use minoots::{Client, TimerSpec, proto};
-use minoots_kernel::{Kernel, SystemClock};
+use minoots_kernel::Kernel;
 use tokio::{net::TcpListener, sync::oneshot};
 use tokio_stream::StreamExt;
 
@@ -34,6 +31,9 @@ pub struct Target {
     /// SQLite synchronous mode of the in-process server.
     #[arg(long, default_value = "full")]
     sqlite_synchronous: String,
+    /// Postgres URL of the in-process server with `--store postgres` (its tables are used as is).
+    #[arg(long, env = "KERNEL_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     #[arg(long, default_value = "bench")]
     tenant: String,
 }
@@ -90,21 +90,28 @@ impl Server {
         let args = ServeArgs {
             listen: "127.0.0.1:0".parse()?,
             data_dir: dir.path().to_owned(),
-            store: target.store,
+            store: Some(target.store),
             sqlite_synchronous: target
                 .sqlite_synchronous
                 .parse()
                 .map_err(anyhow::Error::msg)?,
             timer_retention: Duration::from_secs(3_600),
             event_retention: Duration::from_secs(3_600),
+            database_url: target.database_url.clone(),
+            node_id: Some("bench".into()),
+            lease_heartbeat_ms: 300,
+            lease_timeout_ms: 1_500,
         };
-        let store = crate::open_store(&args).await?;
-        let kernel = Kernel::start(
-            store,
-            Arc::new(SystemClock::new()),
-            crate::kernel_config(&args),
-        )
-        .await?;
+        let kernel = crate::start_kernel(&args).await?;
+        let waiting = Instant::now();
+        while !kernel.is_leader() {
+            if waiting.elapsed() > Duration::from_secs(10) {
+                bail!(
+                    "the in-process kernel did not acquire the lease within 10 s (another kernel holds it?)"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let listener = TcpListener::bind(args.listen).await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = oneshot::channel();

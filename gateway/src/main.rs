@@ -7,8 +7,8 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use minoots_kernel::{
-    Kernel, KernelConfig, SystemClock,
-    store::{MemoryStore, SqliteStore, Store, Synchronous},
+    Kernel, KernelConfig, Leadership, SystemClock,
+    store::{MemoryStore, PostgresStore, SqliteStore, Store, Synchronous},
 };
 use tokio::net::TcpListener;
 
@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run kernel and gateway in one process on one port (gRPC), on an embedded SQLite store.
     Serve(ServeArgs),
+    /// Apply the Postgres migrations and exit (a kernel on Postgres also applies them on start).
+    Migrate(MigrateArgs),
     /// Benchmarks over the real gRPC protocol (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -36,6 +38,8 @@ enum Command {
 pub enum StoreKind {
     /// A SQLite file in --data-dir (durable).
     Sqlite,
+    /// Postgres at --database-url: several kernels share it, one leads (lease with fencing).
+    Postgres,
     /// In memory only: everything is lost when the process exits. For tests and benchmarks.
     Memory,
 }
@@ -48,9 +52,23 @@ pub struct ServeArgs {
     /// Directory holding the SQLite database (created if missing).
     #[arg(long, env = "MINOOTS_DATA_DIR", default_value = "./minoots-data")]
     data_dir: PathBuf,
-    /// Where timers live.
-    #[arg(long, env = "MINOOTS_STORE", value_enum, default_value = "sqlite")]
-    store: StoreKind,
+    /// Where timers live [default: sqlite; the original KERNEL_STORE is read when MINOOTS_STORE
+    /// is unset].
+    #[arg(long, env = "MINOOTS_STORE", value_enum)]
+    store: Option<StoreKind>,
+    /// Postgres URL for `--store postgres` (the original DATABASE_URL is read when
+    /// KERNEL_DATABASE_URL is unset).
+    #[arg(long, env = "KERNEL_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// This kernel's name in the lease [default: kernel-<random>].
+    #[arg(long, env = "KERNEL_NODE_ID")]
+    node_id: Option<String>,
+    /// Lease heartbeat: how often the leader renews and followers try to take over, ms.
+    #[arg(long, env = "KERNEL_RAFT_HEARTBEAT_MS", default_value_t = 300)]
+    lease_heartbeat_ms: u64,
+    /// Lease timeout: a leader that has not renewed for this long is replaced, ms.
+    #[arg(long, env = "KERNEL_RAFT_ELECTION_TIMEOUT_MS", default_value_t = 1_500)]
+    lease_timeout_ms: u64,
     /// SQLite durability: `full` fsyncs every group commit (survives power loss); `normal`
     /// survives a process crash only.
     #[arg(long, env = "MINOOTS_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = parse_synchronous)]
@@ -61,6 +79,44 @@ pub struct ServeArgs {
     /// How long events stay replayable for stream resume, e.g. `24h`.
     #[arg(long, env = "MINOOTS_EVENT_RETENTION", default_value = "24h", value_parser = parse_duration)]
     event_retention: Duration,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct MigrateArgs {
+    /// Postgres URL (the original DATABASE_URL is read when KERNEL_DATABASE_URL is unset).
+    #[arg(long, env = "KERNEL_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+fn database_url(flag: &Option<String>) -> anyhow::Result<String> {
+    flag.clone()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .context("Postgres needs --database-url (or KERNEL_DATABASE_URL / DATABASE_URL)")
+}
+
+impl ServeArgs {
+    fn store_kind(&self) -> anyhow::Result<StoreKind> {
+        if let Some(store) = self.store {
+            return Ok(store);
+        }
+        match std::env::var("KERNEL_STORE") {
+            Ok(value) => StoreKind::from_str(&value, true).map_err(|_| {
+                anyhow::anyhow!("KERNEL_STORE: unknown store {value:?} (sqlite, postgres, memory)")
+            }),
+            Err(_) => Ok(StoreKind::Sqlite),
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.lease_heartbeat_ms == 0 || self.lease_timeout_ms < 2 * self.lease_heartbeat_ms {
+            anyhow::bail!(
+                "--lease-timeout-ms ({}) must be at least twice --lease-heartbeat-ms ({}), and the heartbeat positive",
+                self.lease_timeout_ms,
+                self.lease_heartbeat_ms
+            );
+        }
+        Ok(())
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -83,21 +139,60 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Bench(command) => bench::run(command).await,
+        Command::Migrate(args) => {
+            let store = PostgresStore::connect(&database_url(&args.database_url)?).await?;
+            println!("migrations applied");
+            store.close().await;
+            Ok(())
+        }
     }
 }
 
-pub async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(match args.store {
-        StoreKind::Memory => Arc::new(MemoryStore::new()),
+/// The store, and the leadership it needs (only Postgres is shared, so only it has a lease).
+pub async fn open_store(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Store>, Option<Leadership>)> {
+    args.validate()?;
+    Ok(match args.store_kind()? {
+        StoreKind::Memory => (Arc::new(MemoryStore::new()), None),
         StoreKind::Sqlite => {
             std::fs::create_dir_all(&args.data_dir)
                 .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
             let path = args.data_dir.join("minoots.db");
-            Arc::new(
-                SqliteStore::open(&path, args.sqlite_synchronous)
-                    .await
-                    .with_context(|| format!("opening {}", path.display()))?,
-            )
+            let store = SqliteStore::open(&path, args.sqlite_synchronous)
+                .await
+                .with_context(|| format!("opening {}", path.display()))?;
+            (Arc::new(store), None)
+        }
+        StoreKind::Postgres => {
+            let store = PostgresStore::connect(&database_url(&args.database_url)?)
+                .await
+                .context("connecting to Postgres")?;
+            let holder = args.node_id.clone().unwrap_or_else(|| {
+                format!(
+                    "kernel-{}",
+                    &uuid::Uuid::now_v7().simple().to_string()[24..]
+                )
+            });
+            let timeout = Duration::from_millis(args.lease_timeout_ms);
+            let leadership = Leadership {
+                lease: Arc::new(store.lease("kernel", &holder, timeout)),
+                name: "kernel".into(),
+                holder,
+                heartbeat: Duration::from_millis(args.lease_heartbeat_ms),
+                timeout,
+            };
+            (Arc::new(store), Some(leadership))
+        }
+    })
+}
+
+pub async fn start_kernel(args: &ServeArgs) -> anyhow::Result<Kernel> {
+    let (store, leadership) = open_store(args).await?;
+    let clock = Arc::new(SystemClock::new());
+    Ok(match leadership {
+        None => Kernel::start(store, clock, kernel_config(args)).await?,
+        Some(leadership) => {
+            tracing::info!(node = %leadership.holder, "clustered kernel: serving once it holds the lease");
+            Kernel::start_clustered(store, clock, kernel_config(args), leadership).await?
         }
     })
 }
@@ -111,13 +206,12 @@ pub fn kernel_config(args: &ServeArgs) -> KernelConfig {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = open_store(&args).await?;
-    let kernel = Kernel::start(store, Arc::new(SystemClock::new()), kernel_config(&args)).await?;
+    let kernel = start_kernel(&args).await?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, store = ?args.store, data_dir = %args.data_dir.display(), "minoots serving");
+    tracing::info!(%address, store = ?args.store_kind()?, data_dir = %args.data_dir.display(), "minoots serving");
     // Machine-readable for scripts and tests that start us on port 0.
     println!("minoots listening on http://{address}");
 

@@ -46,7 +46,13 @@ impl KernelError {
 
     /// Whether the same request may succeed if sent again unchanged.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::ShuttingDown | Self::NotLeader { .. } | Self::Fenced { .. })
+        matches!(
+            self,
+            Self::Unavailable(_)
+                | Self::ShuttingDown
+                | Self::NotLeader { .. }
+                | Self::Fenced { .. }
+        )
     }
 
     /// Prefixes the field path, for errors of an item inside a batch.
@@ -84,12 +90,16 @@ impl From<KernelError> for Status {
             KernelError::FailedPrecondition(_) => Status::failed_precondition(message),
             KernelError::NotLeader { retry_after_ms } => {
                 let mut status = Status::failed_precondition(message);
-                status.metadata_mut().insert("retry-after-ms", retry_after_ms.into());
+                status
+                    .metadata_mut()
+                    .insert("retry-after-ms", retry_after_ms.into());
                 status
             }
             KernelError::Fenced { .. } => {
                 let mut status = Status::failed_precondition(message);
-                status.metadata_mut().insert("retry-after-ms", 100u64.into());
+                status
+                    .metadata_mut()
+                    .insert("retry-after-ms", 100u64.into());
                 status
             }
             KernelError::OutOfRange { .. } => Status::out_of_range(message),

@@ -21,7 +21,13 @@ pub mod validate;
 pub mod wheel;
 mod writer;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use minoots_proto::v1::{
     CancelTimerRequest, ListTimersRequest, ListTimersResponse, ScheduleTimerRequest,
@@ -80,13 +86,18 @@ struct Inner {
     clock: Arc<dyn Clock>,
     writer: Writer,
     scheduler: mpsc::UnboundedSender<Command>,
+    /// Feeds the dispatcher fired-but-unsettled timers found by recovery.
+    fired: mpsc::UnboundedSender<FiredTimer>,
     bus: EventBus,
+    leader: AtomicBool,
+    retry_after_ms: u64,
     /// Stops the scheduler, dispatcher, janitor and, last, the writer.
     stop: CancellationToken,
     /// Stops the writer, after everything that feeds it has stopped.
     writer_stop: CancellationToken,
     /// Ends open event streams (so a graceful server shutdown does not wait on them).
-    streams: CancellationToken,
+    /// Replaced by a fresh token after each close, so a new leadership term gets new streams.
+    streams: std::sync::Mutex<CancellationToken>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     scheduler_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -99,17 +110,45 @@ impl std::fmt::Debug for Kernel {
 }
 
 impl Kernel {
-    /// Starts the kernel on `store`: re-arms every pending timer (overdue ones fire at once),
-    /// resumes settling fired ones, then serves requests.
+    /// Starts a single-node kernel on `store`: it leads at once, re-arms every pending timer
+    /// (overdue ones fire at once) and resumes settling fired ones.
     pub async fn start(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         config: KernelConfig,
     ) -> Result<Self> {
+        Self::start_inner(store, clock, config, None).await
+    }
+
+    /// Starts a kernel that leads only while it holds `leadership.lease`; until then (and after
+    /// losing it) it answers FAILED_PRECONDITION with a `retry-after-ms` hint.
+    pub async fn start_clustered(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: KernelConfig,
+        leadership: Leadership,
+    ) -> Result<Self> {
+        Self::start_inner(store, clock, config, Some(leadership)).await
+    }
+
+    async fn start_inner(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: KernelConfig,
+        leadership: Option<Leadership>,
+    ) -> Result<Self> {
         let stop = CancellationToken::new();
         let writer_stop = CancellationToken::new();
         let bus = EventBus::new(config.event_buffer);
         let (fired_tx, fired_rx) = mpsc::unbounded_channel();
+        if let Some(leadership) = &leadership {
+            // A token no lease ever has: until this kernel leads, the store refuses its writes.
+            store.set_fence(Some(lease::Fence {
+                lease: leadership.name.clone(),
+                holder: leadership.holder.clone(),
+                token: 0,
+            }));
+        }
         let (writer, writer_task) = Writer::spawn(
             store.clone(),
             bus.clone(),
@@ -117,37 +156,6 @@ impl Kernel {
             writer_stop.clone(),
         );
         let (scheduler_tx, scheduler_rx) = mpsc::unbounded_channel();
-
-        // Recovery: queue every pending timer before the scheduler starts.
-        let pending = store.pending().await?;
-        let mut arm = Vec::new();
-        for timer in pending {
-            match timer.status {
-                TimerStatus::Scheduled | TimerStatus::Armed => arm.push(ArmRequest {
-                    id: timer.id,
-                    fire_at: timer.fire_at,
-                    write_armed: timer.status == TimerStatus::Scheduled,
-                }),
-                TimerStatus::Fired => {
-                    let has_actions = store
-                        .get(&timer.tenant_id, &timer.id)
-                        .await?
-                        .and_then(|t| t.action_bundle)
-                        .is_some_and(|b| !b.actions.is_empty());
-                    let _ = fired_tx.send(FiredTimer {
-                        tenant_id: timer.tenant_id,
-                        id: timer.id,
-                        has_actions,
-                    });
-                }
-                _ => {}
-            }
-        }
-        tracing::info!(rearmed = arm.len(), "kernel recovered pending timers");
-        if !arm.is_empty() {
-            let _ = scheduler_tx.send(Command::Arm(arm));
-        }
-
         let scheduler = Scheduler::new(
             clock.clone(),
             writer.clone(),
@@ -180,30 +188,47 @@ impl Kernel {
             clock.clone(),
             stop.clone(),
         )));
-        tasks.push(tokio::spawn(purge(
-            store.clone(),
-            clock.clone(),
-            config.clone(),
-            stop.clone(),
-        )));
-        drop(fired_tx);
-
-        let inner = Inner {
+        let retry_after_ms = leadership
+            .as_ref()
+            .map_or(100, |l| l.heartbeat.as_millis() as u64);
+        let inner = Arc::new(Inner {
             store,
             clock,
             writer,
             scheduler: scheduler_tx,
+            fired: fired_tx,
             bus,
+            leader: AtomicBool::new(false),
+            retry_after_ms,
             stop,
             writer_stop,
-            streams: CancellationToken::new(),
-            tasks: Mutex::new(tasks),
+            streams: std::sync::Mutex::new(CancellationToken::new()),
+            tasks: Mutex::new(Vec::new()),
             writer_task: Mutex::new(Some(writer_task)),
             scheduler_thread: std::sync::Mutex::new(scheduler_thread),
-        };
-        Ok(Self {
-            inner: Arc::new(inner),
-        })
+        });
+        match leadership {
+            None => inner.take_lead().await?,
+            Some(leadership) => tasks.push(tokio::spawn(lead(inner.clone(), leadership))),
+        }
+        tasks.push(tokio::spawn(purge(inner.clone(), config)));
+        inner.tasks.lock().await.extend(tasks);
+        Ok(Self { inner })
+    }
+
+    /// Whether this kernel currently leads (always true for a single node once started).
+    pub fn is_leader(&self) -> bool {
+        self.inner.leader.load(Ordering::SeqCst)
+    }
+
+    fn ensure_leader(&self) -> Result<()> {
+        if self.is_leader() {
+            Ok(())
+        } else {
+            Err(KernelError::NotLeader {
+                retry_after_ms: self.inner.retry_after_ms,
+            })
+        }
     }
 
     pub fn now(&self) -> Micros {
@@ -212,7 +237,7 @@ impl Kernel {
 
     /// Ends every open event stream with UNAVAILABLE; call before a graceful server shutdown.
     pub fn close_streams(&self) {
-        self.inner.streams.cancel();
+        self.inner.streams.lock().unwrap().cancel();
     }
 
     /// Stops firing, drains the writer (every accepted write is committed and answered) and
@@ -238,6 +263,7 @@ impl Kernel {
         tenant: &str,
         request: ScheduleTimerRequest,
     ) -> Result<ScheduleTimerResponse> {
+        self.ensure_leader()?;
         validate::tenant_id(tenant)?;
         let new = validate::schedule(
             &request,
@@ -255,6 +281,7 @@ impl Kernel {
         tenant: &str,
         requests: Vec<ScheduleTimerRequest>,
     ) -> Result<Vec<ScheduleTimerResponse>> {
+        self.ensure_leader()?;
         validate::tenant_id(tenant)?;
         if requests.is_empty() {
             return Err(KernelError::invalid("timers", "must not be empty"));
@@ -353,6 +380,7 @@ impl Kernel {
     }
 
     pub async fn get(&self, tenant: &str, id: &str) -> Result<Timer> {
+        self.ensure_leader()?;
         validate::tenant_id(tenant)?;
         validate::timer_id(id)?;
         self.inner
@@ -367,6 +395,7 @@ impl Kernel {
         tenant: &str,
         request: ListTimersRequest,
     ) -> Result<ListTimersResponse> {
+        self.ensure_leader()?;
         validate::tenant_id(tenant)?;
         let statuses = request
             .statuses
@@ -421,6 +450,7 @@ impl Kernel {
     }
 
     pub async fn cancel(&self, tenant: &str, request: CancelTimerRequest) -> Result<Timer> {
+        self.ensure_leader()?;
         validate::tenant_id(tenant)?;
         validate::timer_id(&request.id)?;
         validate::reason("reason", &request.reason)?;
@@ -463,6 +493,7 @@ impl Kernel {
         tenant: &str,
         request: StreamTimerEventsRequest,
     ) -> Result<mpsc::Receiver<Result<TimerEvent>>> {
+        self.ensure_leader()?;
         validate::tenant_id(tenant)?;
         let event_types = request
             .event_types
@@ -512,7 +543,7 @@ impl Kernel {
             cursor,
             store: self.inner.store.clone(),
             tx,
-            closed: self.inner.streams.clone(),
+            closed: self.inner.streams.lock().unwrap().clone(),
         };
         tokio::spawn(stream.run(live));
         Ok(rx)
@@ -634,8 +665,13 @@ async fn dispatch(
         if !settle.is_empty() {
             let mut backoff = Duration::from_millis(50);
             while let Err(error) = writer.enqueue(settle.clone()).await {
-                if stop.is_cancelled() || matches!(error, KernelError::ShuttingDown) {
-                    return;
+                if stop.is_cancelled()
+                    || matches!(
+                        error,
+                        KernelError::ShuttingDown | KernelError::Fenced { .. }
+                    )
+                {
+                    break;
                 }
                 tracing::warn!(%error, "settling fired timers failed; retrying");
                 tokio::time::sleep(backoff).await;
@@ -645,17 +681,16 @@ async fn dispatch(
     }
 }
 
-async fn purge(
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    config: KernelConfig,
-    stop: CancellationToken,
-) {
+async fn purge(inner: Arc<Inner>, config: KernelConfig) {
+    let (store, clock, stop) = (inner.store.clone(), inner.clock.clone(), inner.stop.clone());
     loop {
         let next = clock.now() + config.purge_interval.as_micros() as Micros;
         tokio::select! {
             () = stop.cancelled() => return,
             () = clock.sleep_until(next) => {}
+        }
+        if !inner.leader.load(Ordering::SeqCst) {
+            continue;
         }
         let now = clock.now();
         let timers_before = now - config.timer_retention.as_micros() as Micros;
@@ -664,6 +699,146 @@ async fn purge(
             Ok((0, 0)) => {}
             Ok((timers, events)) => tracing::info!(timers, events, "purged past retention"),
             Err(error) => tracing::warn!(%error, "purge failed; will retry"),
+        }
+    }
+}
+
+/// Lease settings of a clustered kernel.
+#[derive(Clone)]
+pub struct Leadership {
+    pub lease: Arc<dyn lease::Lease>,
+    /// Lease name and this kernel's identity in it (the node id).
+    pub name: String,
+    pub holder: String,
+    /// How often the leader renews and a follower tries to take over.
+    pub heartbeat: Duration,
+    /// How long a lease lasts without renewal; a dead leader is replaced within about this.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Leadership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leadership")
+            .field("name", &self.name)
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    /// Becomes the leader: loads every pending timer into the scheduler (overdue ones fire at
+    /// once) and hands fired-but-unsettled ones to the dispatcher, then accepts requests.
+    async fn take_lead(&self) -> Result<()> {
+        let started = Instant::now();
+        let pending = self.store.pending().await?;
+        let mut arm = Vec::new();
+        let mut fired = 0;
+        for timer in pending {
+            match timer.status {
+                TimerStatus::Scheduled | TimerStatus::Armed => arm.push(ArmRequest {
+                    id: timer.id,
+                    fire_at: timer.fire_at,
+                    write_armed: timer.status == TimerStatus::Scheduled,
+                }),
+                TimerStatus::Fired => {
+                    let has_actions = self
+                        .store
+                        .get(&timer.tenant_id, &timer.id)
+                        .await?
+                        .and_then(|t| t.action_bundle)
+                        .is_some_and(|b| !b.actions.is_empty());
+                    let _ = self.fired.send(FiredTimer {
+                        tenant_id: timer.tenant_id,
+                        id: timer.id,
+                        has_actions,
+                    });
+                    fired += 1;
+                }
+                _ => {}
+            }
+        }
+        tracing::info!(rearmed = arm.len(), fired_unsettled = fired, took = ?started.elapsed(), "leading: recovered pending timers");
+        if !arm.is_empty() {
+            self.scheduler
+                .send(Command::Arm(arm))
+                .map_err(|_| KernelError::ShuttingDown)?;
+        }
+        self.leader.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn step_down(&self, why: &str) {
+        if self.leader.swap(false, Ordering::SeqCst) {
+            tracing::warn!(
+                why,
+                "no longer leading: dropping armed timers and closing streams"
+            );
+        }
+        // The store keeps the old fence: any write still in flight is refused by the database.
+        let _ = self.scheduler.send(Command::Reset);
+        let mut streams = self.streams.lock().unwrap();
+        streams.cancel();
+        *streams = CancellationToken::new();
+    }
+}
+
+/// Holds the lease while it can: acquires it when free, renews it every heartbeat, steps down
+/// when a renewal fails or has not succeeded for a whole lease timeout.
+async fn lead(inner: Arc<Inner>, leadership: Leadership) {
+    let mut fence: Option<lease::Fence> = None;
+    let mut renewed_at = Instant::now();
+    loop {
+        match &fence {
+            None => match leadership.lease.try_acquire().await {
+                Ok(Some(acquired)) => {
+                    tracing::info!(token = acquired.token, holder = %acquired.holder, "acquired the kernel lease");
+                    inner.store.set_fence(Some(acquired.clone()));
+                    renewed_at = Instant::now();
+                    match inner.take_lead().await {
+                        Ok(()) => fence = Some(acquired),
+                        Err(error) => {
+                            tracing::warn!(%error, "recovery failed; releasing the lease");
+                            let _ = leadership.lease.release(&acquired).await;
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "lease acquisition failed"),
+            },
+            Some(current) => {
+                let renewal =
+                    tokio::time::timeout(leadership.heartbeat, leadership.lease.renew(current))
+                        .await;
+                match renewal {
+                    Ok(Ok(true)) => renewed_at = Instant::now(),
+                    Ok(Ok(false)) => {
+                        inner.step_down("the lease was taken over");
+                        fence = None;
+                    }
+                    Ok(Err(_)) | Err(_) if renewed_at.elapsed() >= leadership.timeout => {
+                        inner.step_down("the lease could not be renewed within its timeout");
+                        fence = None;
+                    }
+                    Ok(Err(error)) => tracing::warn!(%error, "lease renewal failed; retrying"),
+                    Err(_) => tracing::warn!("lease renewal timed out; retrying"),
+                }
+            }
+        }
+        // Followers poll twice per heartbeat, so a free lease is noticed quickly.
+        let pause = if fence.is_some() {
+            leadership.heartbeat
+        } else {
+            leadership.heartbeat / 2
+        };
+        tokio::select! {
+            () = inner.stop.cancelled() => break,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+    if let Some(current) = fence {
+        inner.leader.store(false, Ordering::SeqCst);
+        if let Err(error) = leadership.lease.release(&current).await {
+            tracing::warn!(%error, "releasing the lease on shutdown failed; it expires on its own");
         }
     }
 }

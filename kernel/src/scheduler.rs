@@ -34,6 +34,8 @@ pub(crate) struct ArmRequest {
 pub(crate) enum Command {
     Arm(Vec<ArmRequest>),
     Disarm(String),
+    /// Leadership was lost: forget every armed timer (the next leader owns them).
+    Reset,
 }
 
 pub(crate) struct Scheduler {
@@ -137,6 +139,13 @@ impl Scheduler {
                     }
                 }
             }
+            Command::Reset => {
+                let now = (self.clock.now().max(0) / 1_000) as Tick;
+                self.wheel = TimingWheel::new(now);
+                self.entries.clear();
+                self.due.clear();
+                self.arm_writes.clear();
+            }
             Command::Disarm(id) => {
                 if let Some(entry) = key_of(&id).and_then(|key| self.entries.remove(&key)) {
                     self.wheel.remove(entry);
@@ -179,8 +188,12 @@ impl Scheduler {
             let mut result = first.await;
             let mut backoff = Duration::from_millis(50);
             while let Err(error) = &result {
-                if matches!(error, KernelError::ShuttingDown) || stop.is_cancelled() {
-                    // Still durable as SCHEDULED/ARMED: the next start fires it.
+                if matches!(
+                    error,
+                    KernelError::ShuttingDown | KernelError::Fenced { .. }
+                ) || stop.is_cancelled()
+                {
+                    // Still durable as SCHEDULED/ARMED: the next leader (or start) fires it.
                     return;
                 }
                 tracing::warn!(%error, retry_in = ?backoff, "scheduler write failed");

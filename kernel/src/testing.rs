@@ -24,9 +24,13 @@ fn required() -> bool {
 
 /// `url` with its database name replaced by `name`, keeping any query parameters.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
     let mut out = format!("{}/{}", &base[..path_start], name);
     if let Some(query) = query {
         out.push('?');
@@ -39,25 +43,42 @@ impl TestDatabase {
     /// Creates a fresh database, or returns None (after saying so on stderr) when no server is
     /// reachable and services are not required.
     pub async fn create(test: &str) -> Option<Self> {
-        let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
-        let connected = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin_url)).await;
+        let admin_url = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
+        let connected =
+            tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin_url)).await;
         let mut admin = match connected {
             Ok(Ok(connection)) => connection,
             Ok(Err(error)) if !required() => {
-                eprintln!("SKIPPED {test}: Postgres at {admin_url} is not reachable ({error}); set TEST_DATABASE_URL");
+                eprintln!(
+                    "SKIPPED {test}: Postgres at {admin_url} is not reachable ({error}); set TEST_DATABASE_URL"
+                );
                 return None;
             }
             Err(_) if !required() => {
-                eprintln!("SKIPPED {test}: Postgres at {admin_url} did not answer within 5 s; set TEST_DATABASE_URL");
+                eprintln!(
+                    "SKIPPED {test}: Postgres at {admin_url} did not answer within 5 s; set TEST_DATABASE_URL"
+                );
                 return None;
             }
-            Ok(Err(error)) => panic!("MINOOTS_REQUIRE_SERVICES=1 but Postgres at {admin_url} is not reachable: {error}"),
-            Err(_) => panic!("MINOOTS_REQUIRE_SERVICES=1 but Postgres at {admin_url} did not answer within 5 s"),
+            Ok(Err(error)) => panic!(
+                "MINOOTS_REQUIRE_SERVICES=1 but Postgres at {admin_url} is not reachable: {error}"
+            ),
+            Err(_) => panic!(
+                "MINOOTS_REQUIRE_SERVICES=1 but Postgres at {admin_url} did not answer within 5 s"
+            ),
         };
         let name = format!("minoots_t_{}", uuid::Uuid::now_v7().simple());
-        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("CREATE DATABASE");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("CREATE DATABASE");
         let _ = admin.close().await;
-        Some(Self { url: with_database(&admin_url, &name), admin_url, name })
+        Some(Self {
+            url: with_database(&admin_url, &name),
+            admin_url,
+            name,
+        })
     }
 }
 
@@ -66,10 +87,17 @@ impl Drop for TestDatabase {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop may run inside a runtime; do the async cleanup on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                    let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                    let _ = admin
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .await;
                 }
             });
         })
@@ -83,8 +111,17 @@ mod tests {
 
     #[test]
     fn database_name_is_replaced_and_parameters_kept() {
-        assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
-        assert_eq!(with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
-        assert_eq!(with_database("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
+        assert_eq!(
+            with_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
+        );
     }
 }

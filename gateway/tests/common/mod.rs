@@ -27,11 +27,33 @@ pub struct Server {
 
 impl Server {
     pub async fn start(data_dir: &Path) -> Self {
+        let args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
+        Self::start_with(&args, Stdio::inherit()).await
+    }
+
+    /// A kernel of a cluster on the Postgres database at `url`, logging to `stderr`.
+    pub async fn start_clustered(url: &str, node: &str, extra: &[&str], stderr: Stdio) -> Self {
+        let mut args: Vec<String> = [
+            "--store",
+            "postgres",
+            "--database-url",
+            url,
+            "--node-id",
+            node,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::start_with(&args, stderr).await
+    }
+
+    pub async fn start_with(args: &[String], stderr: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_minoots"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn,minoots_kernel=info")
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("starting minoots");
         let stdout = child.stdout.take().unwrap();

@@ -487,7 +487,9 @@ macro_rules! store_conformance {
                 ($case:ident) => {
                     #[tokio::test]
                     async fn $case() {
-                        let Some((store, _guard)) = $make.await else { return };
+                        let Some((store, _guard)) = $make.await else {
+                            return;
+                        };
                         suite::$case(&store).await;
                     }
                 };
@@ -510,7 +512,9 @@ async fn memory() -> Option<(MemoryStore, ())> {
 
 async fn sqlite() -> Option<(SqliteStore, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("minoots.db"), Synchronous::Normal).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("minoots.db"), Synchronous::Normal)
+        .await
+        .unwrap();
     Some((store, dir))
 }
 
@@ -529,12 +533,26 @@ store_conformance!(postgres_store, postgres());
 #[tokio::test]
 async fn postgres_refuses_writes_from_a_deposed_leader() {
     use crate::lease::Lease;
-    let Some(db) = crate::testing::TestDatabase::create("postgres fencing").await else { return };
+    let Some(db) = crate::testing::TestDatabase::create("postgres fencing").await else {
+        return;
+    };
     let old = PostgresStore::connect(&db.url).await.unwrap();
     let new = PostgresStore::connect(&db.url).await.unwrap();
     let ttl = std::time::Duration::from_millis(300);
-    let old_fence = old.lease("kernel", "old", ttl).try_acquire().await.unwrap().expect("free lease");
-    assert!(new.lease("kernel", "new", ttl).try_acquire().await.unwrap().is_none(), "held leases are not taken");
+    let old_fence = old
+        .lease("kernel", "old", ttl)
+        .try_acquire()
+        .await
+        .unwrap()
+        .expect("free lease");
+    assert!(
+        new.lease("kernel", "new", ttl)
+            .try_acquire()
+            .await
+            .unwrap()
+            .is_none(),
+        "held leases are not taken"
+    );
     old.set_fence(Some(old_fence.clone()));
     let timer = create(&old, new_timer("acme", "a", &[], "")).await;
 
@@ -548,12 +566,29 @@ async fn postgres_refuses_writes_from_a_deposed_leader() {
     assert!(new_fence.token > old_fence.token);
     new.set_fence(Some(new_fence));
 
-    let late = old.apply(vec![to(&timer.id, TimerStatus::Fired, T0 + 1)]).await;
-    assert!(matches!(late, Err(crate::KernelError::Fenced { .. })), "{late:?}");
-    assert!(!old.lease("kernel", "old", ttl).renew(&old_fence).await.unwrap());
-    let fired = new.apply(vec![to(&timer.id, TimerStatus::Fired, T0 + 2)]).await.unwrap();
+    let late = old
+        .apply(vec![to(&timer.id, TimerStatus::Fired, T0 + 1)])
+        .await;
+    assert!(
+        matches!(late, Err(crate::KernelError::Fenced { .. })),
+        "{late:?}"
+    );
+    assert!(
+        !old.lease("kernel", "old", ttl)
+            .renew(&old_fence)
+            .await
+            .unwrap()
+    );
+    let fired = new
+        .apply(vec![to(&timer.id, TimerStatus::Fired, T0 + 2)])
+        .await
+        .unwrap();
     assert!(matches!(fired[0], Outcome::Transitioned(..)));
-    assert_eq!(new.events_after("acme", 0, 10).await.unwrap().len(), 2, "scheduled + the new leader's fire; the refused write left none");
+    assert_eq!(
+        new.events_after("acme", 0, 10).await.unwrap().len(),
+        2,
+        "scheduled + the new leader's fire; the refused write left none"
+    );
 }
 
 #[tokio::test]

@@ -17,7 +17,10 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
-use super::{EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at, fire_at, plan, to_load};
+use super::{
+    EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at,
+    fire_at, plan, to_load,
+};
 use crate::{
     clock::{Micros, from_timestamp},
     error::{KernelError, Result},
@@ -45,15 +48,19 @@ fn decode_event(body: &[u8]) -> Result<TimerEvent> {
 impl PostgresStore {
     /// Connects and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        let options: PgConnectOptions =
-            url.parse().map_err(|e| KernelError::invalid("database_url", format!("not a Postgres URL: {e}")))?;
+        let options: PgConnectOptions = url.parse().map_err(|e| {
+            KernelError::invalid("database_url", format!("not a Postgres URL: {e}"))
+        })?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
         migrate(&pool).await?;
-        Ok(Self { pool, fence: Arc::new(Mutex::new(None)) })
+        Ok(Self {
+            pool,
+            fence: Arc::new(Mutex::new(None)),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -62,7 +69,12 @@ impl PostgresStore {
 
     /// A lease on this database, named `name`, held as `holder`.
     pub fn lease(&self, name: &str, holder: &str, ttl: Duration) -> PgLease {
-        PgLease { pool: self.pool.clone(), name: name.to_owned(), holder: holder.to_owned(), ttl }
+        PgLease {
+            pool: self.pool.clone(),
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            ttl,
+        }
     }
 
     pub async fn close(&self) {
@@ -71,7 +83,10 @@ impl PostgresStore {
 }
 
 pub async fn migrate(pool: &PgPool) -> Result<()> {
-    MIGRATOR.run(pool).await.map_err(|e| KernelError::Unavailable(format!("migrating Postgres: {e}")))
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| KernelError::Unavailable(format!("migrating Postgres: {e}")))
 }
 
 /// Checks the fencing token inside `tx`. The share lock makes a takeover (which updates the row)
@@ -95,7 +110,10 @@ async fn load(tx: &mut Transaction<'_, Postgres>, mutations: &[Mutation]) -> Res
     let (ids, keys) = to_load(mutations);
     let mut loaded = Loaded::default();
     if !ids.is_empty() {
-        let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM timers WHERE id = ANY($1)").bind(&ids).fetch_all(&mut **tx).await?;
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM timers WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await?;
         for body in rows {
             let timer = decode_timer(&body)?;
             loaded.timers.insert(timer.id.clone(), timer);
@@ -113,22 +131,40 @@ async fn load(tx: &mut Transaction<'_, Postgres>, mutations: &[Mutation]) -> Res
         .await?;
         for row in rows {
             let timer = decode_timer(row.get("body"))?;
-            loaded.idempotency.insert((timer.tenant_id.clone(), timer.idempotency_key.clone()), (timer, row.get("request_hash")));
+            loaded.idempotency.insert(
+                (timer.tenant_id.clone(), timer.idempotency_key.clone()),
+                (timer, row.get("request_hash")),
+            );
         }
     }
     let mut tenants: Vec<String> = mutations
         .iter()
-        .filter_map(|m| if let Mutation::Create(n) = m { Some(n.timer.tenant_id.clone()) } else { None })
+        .filter_map(|m| {
+            if let Mutation::Create(n) = m {
+                Some(n.timer.tenant_id.clone())
+            } else {
+                None
+            }
+        })
         .chain(loaded.timers.values().map(|t| t.tenant_id.clone()))
         .collect();
     tenants.sort_unstable();
     tenants.dedup();
-    let rows = sqlx::query("SELECT tenant_id, last_sequence FROM tenant_sequences WHERE tenant_id = ANY($1)")
-        .bind(&tenants)
-        .fetch_all(&mut **tx)
-        .await?;
-    loaded.sequences =
-        rows.iter().map(|row| (row.get::<String, _>("tenant_id"), row.get::<i64, _>("last_sequence") as u64)).collect::<HashMap<_, _>>();
+    let rows = sqlx::query(
+        "SELECT tenant_id, last_sequence FROM tenant_sequences WHERE tenant_id = ANY($1)",
+    )
+    .bind(&tenants)
+    .fetch_all(&mut **tx)
+    .await?;
+    loaded.sequences = rows
+        .iter()
+        .map(|row| {
+            (
+                row.get::<String, _>("tenant_id"),
+                row.get::<i64, _>("last_sequence") as u64,
+            )
+        })
+        .collect::<HashMap<_, _>>();
     Ok(loaded)
 }
 
@@ -175,16 +211,50 @@ async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
             "INSERT INTO events (tenant_id, sequence, timer_id, occurred_at_us, body)
              SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::int8[], $5::bytea[])",
         )
-        .bind(plan.events.iter().map(|e| e.tenant_id.clone()).collect::<Vec<_>>())
-        .bind(plan.events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
-        .bind(plan.events.iter().map(|e| e.timer_id.clone()).collect::<Vec<_>>())
-        .bind(plan.events.iter().map(|e| e.occurred_at.as_ref().map(from_timestamp).unwrap_or_default()).collect::<Vec<_>>())
-        .bind(plan.events.iter().map(Message::encode_to_vec).collect::<Vec<_>>())
+        .bind(
+            plan.events
+                .iter()
+                .map(|e| e.tenant_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            plan.events
+                .iter()
+                .map(|e| e.sequence as i64)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            plan.events
+                .iter()
+                .map(|e| e.timer_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            plan.events
+                .iter()
+                .map(|e| {
+                    e.occurred_at
+                        .as_ref()
+                        .map(from_timestamp)
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            plan.events
+                .iter()
+                .map(Message::encode_to_vec)
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut **tx)
         .await?;
     }
     if !plan.sequences.is_empty() {
-        let (tenants, lasts): (Vec<String>, Vec<i64>) = plan.sequences.iter().map(|(t, s)| (t.clone(), *s as i64)).unzip();
+        let (tenants, lasts): (Vec<String>, Vec<i64>) = plan
+            .sequences
+            .iter()
+            .map(|(t, s)| (t.clone(), *s as i64))
+            .unzip();
         sqlx::query(
             "INSERT INTO tenant_sequences (tenant_id, last_sequence) SELECT * FROM unnest($1::text[], $2::int8[])
              ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = excluded.last_sequence",
@@ -217,11 +287,12 @@ impl Store for PostgresStore {
     }
 
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>> {
-        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM timers WHERE id = $1 AND tenant_id = $2")
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let body: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT body FROM timers WHERE id = $1 AND tenant_id = $2")
+                .bind(id)
+                .bind(tenant_id)
+                .fetch_optional(&self.pool)
+                .await?;
         body.map(|b| decode_timer(&b)).transpose()
     }
 
@@ -232,18 +303,24 @@ impl Store for PostgresStore {
             sql.push(" AND id > ").push_bind(after);
         }
         if !query.statuses.is_empty() {
-            sql.push(" AND status = ANY(").push_bind(query.statuses.iter().map(|s| *s as i16).collect::<Vec<_>>()).push(")");
+            sql.push(" AND status = ANY(")
+                .push_bind(query.statuses.iter().map(|s| *s as i16).collect::<Vec<_>>())
+                .push(")");
         }
         if !query.name_prefix.is_empty() {
-            sql.push(" AND starts_with(name, ").push_bind(&query.name_prefix).push(")");
+            sql.push(" AND starts_with(name, ")
+                .push_bind(&query.name_prefix)
+                .push(")");
         }
         for requirement in &query.selector.requirements {
             match requirement {
                 Requirement::Equals(k, v) => {
-                    sql.push(" AND labels @> ").push_bind(serde_json::json!({ k: v }));
+                    sql.push(" AND labels @> ")
+                        .push_bind(serde_json::json!({ k: v }));
                 }
                 Requirement::NotEquals(k, v) => {
-                    sql.push(" AND NOT labels @> ").push_bind(serde_json::json!({ k: v }));
+                    sql.push(" AND NOT labels @> ")
+                        .push_bind(serde_json::json!({ k: v }));
                 }
                 Requirement::Exists(k) => {
                     sql.push(" AND labels ? ").push_bind(k);
@@ -253,12 +330,18 @@ impl Store for PostgresStore {
                 }
             }
         }
-        sql.push(" ORDER BY id LIMIT ").push_bind(query.limit as i64);
+        sql.push(" ORDER BY id LIMIT ")
+            .push_bind(query.limit as i64);
         let rows: Vec<Vec<u8>> = sql.build_query_scalar().fetch_all(&self.pool).await?;
         rows.iter().map(|b| decode_timer(b)).collect()
     }
 
-    async fn events_after(&self, tenant_id: &str, after: u64, limit: usize) -> Result<Vec<TimerEvent>> {
+    async fn events_after(
+        &self,
+        tenant_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<TimerEvent>> {
         let rows: Vec<Vec<u8>> =
             sqlx::query_scalar("SELECT body FROM events WHERE tenant_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3")
                 .bind(tenant_id)
@@ -279,19 +362,25 @@ impl Store for PostgresStore {
         .await?;
         let oldest: Option<i64> = row.get("oldest");
         let last: Option<i64> = row.get("last");
-        Ok(EventBounds { oldest: oldest.map(|s| s as u64), last: last.unwrap_or(0) as u64 })
+        Ok(EventBounds {
+            oldest: oldest.map(|s| s as u64),
+            last: last.unwrap_or(0) as u64,
+        })
     }
 
     async fn pending(&self) -> Result<Vec<PendingTimer>> {
-        let rows = sqlx::query("SELECT id, tenant_id, status, fire_at_us FROM timers WHERE status IN (1, 2, 3)")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, status, fire_at_us FROM timers WHERE status IN (1, 2, 3)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .iter()
             .map(|row| PendingTimer {
                 id: row.get("id"),
                 tenant_id: row.get("tenant_id"),
-                status: TimerStatus::try_from(i32::from(row.get::<i16, _>("status"))).unwrap_or_default(),
+                status: TimerStatus::try_from(i32::from(row.get::<i16, _>("status")))
+                    .unwrap_or_default(),
                 fire_at: row.get("fire_at_us"),
             })
             .collect())
@@ -299,8 +388,16 @@ impl Store for PostgresStore {
 
     async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)> {
         let mut tx = self.pool.begin().await?;
-        let timers = sqlx::query("DELETE FROM timers WHERE finished_at_us < $1").bind(timers_before).execute(&mut *tx).await?.rows_affected();
-        let events = sqlx::query("DELETE FROM events WHERE occurred_at_us < $1").bind(events_before).execute(&mut *tx).await?.rows_affected();
+        let timers = sqlx::query("DELETE FROM timers WHERE finished_at_us < $1")
+            .bind(timers_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let events = sqlx::query("DELETE FROM events WHERE occurred_at_us < $1")
+            .bind(events_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
         Ok((timers, events))
     }
@@ -332,7 +429,11 @@ impl Lease for PgLease {
         .bind(self.ttl.as_secs_f64())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(token.map(|token| Fence { lease: self.name.clone(), holder: self.holder.clone(), token: token as u64 }))
+        Ok(token.map(|token| Fence {
+            lease: self.name.clone(),
+            holder: self.holder.clone(),
+            token: token as u64,
+        }))
     }
 
     async fn renew(&self, fence: &Fence) -> Result<bool> {
