@@ -163,7 +163,8 @@ pub async fn open_store(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Store>, Opt
             (Arc::new(store), None)
         }
         StoreKind::Postgres => {
-            let store = PostgresStore::connect(&database_url(&args.database_url)?)
+            let timeout = Duration::from_millis(args.lease_timeout_ms);
+            let store = PostgresStore::connect_with(&database_url(&args.database_url)?, timeout)
                 .await
                 .context("connecting to Postgres")?;
             let holder = args.node_id.clone().unwrap_or_else(|| {
@@ -172,7 +173,6 @@ pub async fn open_store(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Store>, Opt
                     &uuid::Uuid::now_v7().simple().to_string()[24..]
                 )
             });
-            let timeout = Duration::from_millis(args.lease_timeout_ms);
             let leadership = Leadership {
                 lease: Arc::new(store.lease("kernel", &holder, timeout)),
                 name: "kernel".into(),

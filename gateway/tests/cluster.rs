@@ -208,3 +208,85 @@ async fn a_frozen_leader_that_resumes_cannot_write() {
         "fencing: the deposed leader's writes refused by Postgres: {refused} batch(es); 0 duplicate fires"
     );
 }
+
+/// `minoots migrate` and a kernel configured only through the original variable names
+/// (KERNEL_STORE, DATABASE_URL, KERNEL_NODE_ID).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_and_the_original_configuration_names_work() {
+    let Some(db) = TestDatabase::create("migrate").await else {
+        return;
+    };
+    let minoots = env!("CARGO_BIN_EXE_minoots");
+    let output = std::process::Command::new(minoots)
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("migrations applied"));
+
+    let missing = std::process::Command::new(minoots)
+        .args(["serve", "--store", "postgres"])
+        .env_remove("DATABASE_URL")
+        .env_remove("KERNEL_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("--database-url"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+
+    let mut child = std::process::Command::new(minoots)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("KERNEL_STORE", "postgres")
+        .env("DATABASE_URL", &db.url)
+        .env("KERNEL_NODE_ID", "legacy-node")
+        .env_remove("MINOOTS_STORE")
+        .env_remove("KERNEL_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let url = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let line = std::io::BufReader::new(stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .unwrap();
+        line.strip_prefix("minoots listening on ")
+            .unwrap()
+            .to_owned()
+    })
+    .await
+    .unwrap();
+    common::wait_healthy(&url).await;
+    let mut client = Client::connect(&url, "acme").await.unwrap();
+    until_leading(&mut client).await;
+    client
+        .schedule(TimerSpec::new("on-postgres", Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let holder: String =
+        sqlx::query_scalar("SELECT holder FROM kernel_leases WHERE name = 'kernel'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(holder, "legacy-node");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM timers WHERE name = 'on-postgres'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    pool.close().await;
+    let _ = child.kill();
+    let _ = child.wait();
+}

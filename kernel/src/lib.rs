@@ -89,7 +89,7 @@ struct Inner {
     /// Feeds the dispatcher fired-but-unsettled timers found by recovery.
     fired: mpsc::UnboundedSender<FiredTimer>,
     bus: EventBus,
-    leader: AtomicBool,
+    leader: Arc<AtomicBool>,
     retry_after_ms: u64,
     /// Stops the scheduler, dispatcher, janitor and, last, the writer.
     stop: CancellationToken,
@@ -198,7 +198,7 @@ impl Kernel {
             scheduler: scheduler_tx,
             fired: fired_tx,
             bus,
-            leader: AtomicBool::new(false),
+            leader: Arc::new(AtomicBool::new(false)),
             retry_after_ms,
             stop,
             writer_stop,
@@ -544,6 +544,8 @@ impl Kernel {
             store: self.inner.store.clone(),
             tx,
             closed: self.inner.streams.lock().unwrap().clone(),
+            leader: self.inner.leader.clone(),
+            retry_after_ms: self.inner.retry_after_ms,
         };
         tokio::spawn(stream.run(live));
         Ok(rx)
@@ -562,6 +564,8 @@ struct EventStream {
     store: Arc<dyn Store>,
     tx: mpsc::Sender<Result<TimerEvent>>,
     closed: CancellationToken,
+    leader: Arc<AtomicBool>,
+    retry_after_ms: u64,
 }
 
 impl EventStream {
@@ -572,7 +576,13 @@ impl EventStream {
         loop {
             let received = tokio::select! {
                 () = self.closed.cancelled() => {
-                    let _ = self.tx.send(Err(KernelError::ShuttingDown)).await;
+                    // Closed by a lost lease (reconnect to the new leader) or by shutdown.
+                    let error = if self.leader.load(Ordering::SeqCst) {
+                        KernelError::ShuttingDown
+                    } else {
+                        KernelError::NotLeader { retry_after_ms: self.retry_after_ms }
+                    };
+                    let _ = self.tx.send(Err(error)).await;
                     return;
                 }
                 () = self.tx.closed() => return,

@@ -14,6 +14,7 @@ use minoots_proto::{
 use tokio::sync::mpsc;
 
 use super::*;
+use crate::store::ListQuery;
 use crate::{
     clock::{to_duration, to_timestamp},
     store::MemoryStore,
@@ -812,5 +813,94 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         0,
         "nothing was written"
     );
+    kernel.shutdown().await;
+}
+
+/// A store whose first write blocks until released, recording the size of every write.
+struct GatedStore {
+    inner: MemoryStore,
+    gate: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+    entered: tokio::sync::Notify,
+    batches: std::sync::Mutex<Vec<usize>>,
+}
+
+#[async_trait::async_trait]
+impl Store for GatedStore {
+    async fn apply(&self, mutations: Vec<Mutation>) -> Result<Vec<Outcome>> {
+        self.batches.lock().unwrap().push(mutations.len());
+        let gate = self.gate.lock().unwrap().take();
+        if let Some(gate) = gate {
+            self.entered.notify_one();
+            let _ = gate.await;
+        }
+        self.inner.apply(mutations).await
+    }
+    async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>> {
+        self.inner.get(tenant_id, id).await
+    }
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>> {
+        self.inner.list(query).await
+    }
+    async fn events_after(
+        &self,
+        tenant_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<TimerEvent>> {
+        self.inner.events_after(tenant_id, after, limit).await
+    }
+    async fn event_bounds(&self, tenant_id: &str) -> Result<store::EventBounds> {
+        self.inner.event_bounds(tenant_id).await
+    }
+    async fn pending(&self) -> Result<Vec<store::PendingTimer>> {
+        self.inner.pending().await
+    }
+    async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)> {
+        self.inner.purge(timers_before, events_before).await
+    }
+}
+
+/// Group commit: callers that arrive while a write is in flight share the next transaction, and
+/// none of them is answered before that transaction commits.
+#[tokio::test(flavor = "current_thread")]
+async fn concurrent_writes_share_one_transaction_and_wait_for_it() {
+    let (release, gate) = tokio::sync::oneshot::channel();
+    let store = Arc::new(GatedStore {
+        inner: MemoryStore::new(),
+        gate: std::sync::Mutex::new(Some(gate)),
+        entered: tokio::sync::Notify::new(),
+        batches: std::sync::Mutex::new(Vec::new()),
+    });
+    let clock = ManualClock::new(T0);
+    let kernel = start(store.clone(), &clock).await;
+    let first = {
+        let kernel = kernel.clone();
+        tokio::spawn(async move { kernel.schedule("acme", request("first", 3_600 * SEC)).await })
+    };
+    store.entered.notified().await; // the first write is in flight, and stuck
+    let waiting: Vec<_> = (0..50)
+        .map(|i| {
+            let kernel = kernel.clone();
+            tokio::spawn(async move {
+                kernel
+                    .schedule("acme", request(&format!("t{i}"), 3_600 * SEC))
+                    .await
+            })
+        })
+        .collect();
+    // On this single-threaded runtime one yield runs every spawned task up to its wait for the
+    // writer, so all 50 are queued before the gate opens.
+    tokio::task::yield_now().await;
+    assert!(
+        waiting.iter().all(|t| !t.is_finished()),
+        "nobody is answered before a commit"
+    );
+    release.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    for task in waiting {
+        assert!(task.await.unwrap().unwrap().created);
+    }
+    // Each schedule is two mutations (create, arm): the first alone, then all 50 in one batch.
+    assert_eq!(*store.batches.lock().unwrap(), vec![2, 100]);
     kernel.shutdown().await;
 }

@@ -45,3 +45,11 @@ CREATE TABLE kernel_leases (
     token      BIGINT      NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
 );
+
+-- The fencing token of each lease, apart from its expiry: writers share-lock this row, renewals
+-- never touch it, so heavy write traffic cannot starve the lease's renewal; only a takeover
+-- updates it, and waits for the writes of the previous holder that are still in flight.
+CREATE TABLE kernel_fences (
+    name  TEXT PRIMARY KEY,
+    token BIGINT NOT NULL
+);

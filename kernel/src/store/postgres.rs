@@ -48,9 +48,20 @@ fn decode_event(body: &[u8]) -> Result<TimerEvent> {
 impl PostgresStore {
     /// Connects and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self> {
-        let options: PgConnectOptions = url.parse().map_err(|e| {
-            KernelError::invalid("database_url", format!("not a Postgres URL: {e}"))
-        })?;
+        Self::connect_with(url, Duration::from_secs(5)).await
+    }
+
+    /// As [`connect`](Self::connect); a session left idle inside a transaction for longer than
+    /// `idle_transaction_timeout` (a leader frozen mid-write) is ended by the server, releasing
+    /// its locks so a takeover does not wait on it. Use the lease timeout.
+    pub async fn connect_with(url: &str, idle_transaction_timeout: Duration) -> Result<Self> {
+        let options: PgConnectOptions = url
+            .parse::<PgConnectOptions>()
+            .map_err(|e| KernelError::invalid("database_url", format!("not a Postgres URL: {e}")))?
+            .options([(
+                "idle_in_transaction_session_timeout",
+                idle_transaction_timeout.as_millis().max(1).to_string(),
+            )]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -89,20 +100,19 @@ pub async fn migrate(pool: &PgPool) -> Result<()> {
         .map_err(|e| KernelError::Unavailable(format!("migrating Postgres: {e}")))
 }
 
-/// Checks the fencing token inside `tx`. The share lock makes a takeover (which updates the row)
-/// wait for this transaction, so a write is either committed under a valid lease or refused.
+/// Checks the fencing token inside `tx`. The share lock makes a takeover (which updates the fence
+/// row) wait for this transaction, so every write commits either before the takeover, under the
+/// old token, or not at all.
 async fn check_fence(tx: &mut Transaction<'_, Postgres>, fence: &Fence) -> Result<()> {
-    let current: Option<i64> = sqlx::query_scalar(
-        "SELECT token FROM kernel_leases WHERE name = $1 AND holder = $2 AND token = $3 AND expires_at > now() FOR SHARE",
-    )
-    .bind(&fence.lease)
-    .bind(&fence.holder)
-    .bind(fence.token as i64)
-    .fetch_optional(&mut **tx)
-    .await?;
-    match current {
-        Some(_) => Ok(()),
-        None => Err(KernelError::Fenced { token: fence.token }),
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT token FROM kernel_fences WHERE name = $1 FOR SHARE")
+            .bind(&fence.lease)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if current == Some(fence.token as i64) {
+        Ok(())
+    } else {
+        Err(KernelError::Fenced { token: fence.token })
     }
 }
 
@@ -416,6 +426,7 @@ pub struct PgLease {
 #[async_trait]
 impl Lease for PgLease {
     async fn try_acquire(&self) -> Result<Option<Fence>> {
+        let mut tx = self.pool.begin().await?;
         let token: Option<i64> = sqlx::query_scalar(
             "INSERT INTO kernel_leases (name, holder, token, expires_at)
              VALUES ($1, $2, 1, now() + make_interval(secs => $3))
@@ -427,9 +438,26 @@ impl Lease for PgLease {
         .bind(&self.name)
         .bind(&self.holder)
         .bind(self.ttl.as_secs_f64())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(token.map(|token| Fence {
+        let Some(token) = token else { return Ok(None) };
+        // Moving the fence waits for the previous holder's in-flight writes; bounded, so a stuck
+        // one makes this attempt fail and retry rather than hang.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SET LOCAL lock_timeout = {}",
+            self.ttl.as_millis().max(1)
+        )))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO kernel_fences (name, token) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET token = excluded.token",
+        )
+        .bind(&self.name)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Fence {
             lease: self.name.clone(),
             holder: self.holder.clone(),
             token: token as u64,
