@@ -333,6 +333,7 @@ impl Kernel {
                         id: timer.id.clone(),
                         fire_at: store::fire_at(&timer),
                         write_armed: false,
+                        has_actions: store::has_actions(&timer),
                     });
                     responses.push(ScheduleTimerResponse {
                         timer: Some(timer),
@@ -347,6 +348,7 @@ impl Kernel {
                                 id: timer.id.clone(),
                                 fire_at: store::fire_at(&timer),
                                 write_armed: false,
+                                has_actions: store::has_actions(&timer),
                             });
                             timer
                         }
@@ -749,18 +751,13 @@ impl Inner {
                     id: timer.id,
                     fire_at: timer.fire_at,
                     write_armed: timer.status == TimerStatus::Scheduled,
+                    has_actions: timer.has_actions,
                 }),
                 TimerStatus::Fired => {
-                    let has_actions = self
-                        .store
-                        .get(&timer.tenant_id, &timer.id)
-                        .await?
-                        .and_then(|t| t.action_bundle)
-                        .is_some_and(|b| !b.actions.is_empty());
                     let _ = self.fired.send(FiredTimer {
                         tenant_id: timer.tenant_id,
                         id: timer.id,
-                        has_actions,
+                        has_actions: timer.has_actions,
                     });
                     fired += 1;
                 }

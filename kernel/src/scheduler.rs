@@ -5,7 +5,11 @@
 //! store only accepts it from SCHEDULED or ARMED, which is what makes a cancel racing a fire safe
 //! (exactly one of them wins) and a restart unable to fire a timer twice.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use minoots_proto::v1::TimerStatus;
 use tokio::sync::mpsc;
@@ -28,6 +32,8 @@ pub(crate) struct ArmRequest {
     pub fire_at: Micros,
     /// The timer is still SCHEDULED in the store: write the ARMED transition.
     pub write_armed: bool,
+    /// Without actions a timer settles in the same transaction that fires it.
+    pub has_actions: bool,
 }
 
 #[derive(Debug)]
@@ -44,6 +50,8 @@ pub(crate) struct Scheduler {
     commands: mpsc::UnboundedReceiver<Command>,
     wheel: TimingWheel<TimerKey>,
     entries: HashMap<TimerKey, EntryKey>,
+    /// The few armed timers that have actions (they stay FIRED for the action executor).
+    with_actions: HashSet<TimerKey>,
     /// Timers whose deadline had already passed when armed.
     due: Vec<TimerKey>,
     arm_writes: Vec<Mutation>,
@@ -77,6 +85,7 @@ impl Scheduler {
             commands,
             wheel: TimingWheel::new(now),
             entries: HashMap::new(),
+            with_actions: HashSet::new(),
             due: Vec::new(),
             arm_writes: Vec::new(),
             runtime,
@@ -130,6 +139,9 @@ impl Scheduler {
                         }
                         Err(key) => self.due.push(key),
                     }
+                    if request.has_actions {
+                        self.with_actions.insert(key);
+                    }
                     if request.write_armed {
                         self.arm_writes.push(system_transition(
                             request.id,
@@ -143,12 +155,16 @@ impl Scheduler {
                 let now = (self.clock.now().max(0) / 1_000) as Tick;
                 self.wheel = TimingWheel::new(now);
                 self.entries.clear();
+                self.with_actions.clear();
                 self.due.clear();
                 self.arm_writes.clear();
             }
             Command::Disarm(id) => {
-                if let Some(entry) = key_of(&id).and_then(|key| self.entries.remove(&key)) {
-                    self.wheel.remove(entry);
+                if let Some(key) = key_of(&id) {
+                    self.with_actions.remove(&key);
+                    if let Some(entry) = self.entries.remove(&key) {
+                        self.wheel.remove(entry);
+                    }
                 }
             }
         }
@@ -164,17 +180,17 @@ impl Scheduler {
     fn fire(&mut self, expired: &mut Vec<TimerKey>, now: Micros) {
         // Arm writes queued in this same loop must commit before the fires.
         self.flush_arm_writes();
-        let mutations = expired
-            .drain(..)
-            .map(|key| {
-                self.entries.remove(&key);
-                system_transition(
-                    Uuid::from_u64_pair(key.0, key.1).to_string(),
-                    TimerStatus::Fired,
-                    now,
-                )
-            })
-            .collect();
+        let mut mutations = Vec::with_capacity(expired.len() * 2);
+        for key in expired.drain(..) {
+            self.entries.remove(&key);
+            let id = Uuid::from_u64_pair(key.0, key.1).to_string();
+            let settle = !self.with_actions.remove(&key);
+            mutations.push(system_transition(id.clone(), TimerStatus::Fired, now));
+            if settle {
+                // Nothing to run: FIRED then SETTLED, two events, one row write.
+                mutations.push(system_transition(id, TimerStatus::Settled, now));
+            }
+        }
         self.commit(mutations);
     }
 

@@ -904,3 +904,60 @@ async fn concurrent_writes_share_one_transaction_and_wait_for_it() {
     assert_eq!(*store.batches.lock().unwrap(), vec![2, 100]);
     kernel.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_timer_with_actions_fires_but_waits_for_an_executor_to_settle() {
+    let clock = ManualClock::new(T0);
+    let kernel = start(Arc::new(MemoryStore::new()), &clock).await;
+    let mut events = kernel.subscribe("acme", live()).await.unwrap();
+    let mut with_action = request("hook", SEC);
+    with_action.action_bundle = Some(ActionBundle {
+        actions: vec![Action {
+            id: "notify".into(),
+            kind: Some(Kind::Webhook(WebhookAction {
+                url: "https://example.com/hook".into(),
+                ..Default::default()
+            })),
+        }],
+        ..Default::default()
+    });
+    let hooked = kernel
+        .schedule("acme", with_action)
+        .await
+        .unwrap()
+        .timer
+        .unwrap();
+    let plain = kernel
+        .schedule("acme", request("plain", 2 * SEC))
+        .await
+        .unwrap()
+        .timer
+        .unwrap();
+    clock.advance(Duration::from_secs(2));
+    let mut order = Vec::new();
+    loop {
+        let event = next(&mut events).await;
+        if event.event_type == TimerEventType::Fired as i32
+            || event.event_type == TimerEventType::Settled as i32
+        {
+            order.push((event.timer_id.clone(), event.event_type));
+        }
+        if event.timer_id == plain.id && event.event_type == TimerEventType::Settled as i32 {
+            break;
+        }
+    }
+    use TimerEventType::*;
+    assert_eq!(
+        order,
+        vec![
+            (hooked.id.clone(), Fired as i32),
+            (plain.id.clone(), Fired as i32),
+            (plain.id.clone(), Settled as i32)
+        ]
+    );
+    assert_eq!(
+        kernel.get("acme", &hooked.id).await.unwrap().status,
+        TimerStatus::Fired as i32
+    );
+    kernel.shutdown().await;
+}

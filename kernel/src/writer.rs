@@ -13,7 +13,7 @@ use crate::{
     events::EventBus,
     store::{Mutation, Outcome, Store},
 };
-use minoots_proto::v1::{TimerEventType, TimerStatus};
+use minoots_proto::v1::TimerEventType;
 
 const MAX_BATCH_MUTATIONS: usize = 8_192;
 
@@ -115,18 +115,16 @@ fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<F
         if let Outcome::Created(_, event) | Outcome::Transitioned(_, event) = outcome {
             bus.publish(event.clone());
         }
+        // Timers without actions were settled in the same batch by the scheduler; the
+        // dispatcher only needs the ones with actions to run.
         if let Outcome::Transitioned(timer, event) = outcome
             && event.event_type == TimerEventType::Fired as i32
-            && timer.status == TimerStatus::Fired as i32
+            && crate::store::has_actions(timer)
         {
-            let has_actions = timer
-                .action_bundle
-                .as_ref()
-                .is_some_and(|b| !b.actions.is_empty());
             let _ = fired.send(FiredTimer {
                 tenant_id: timer.tenant_id.clone(),
                 id: timer.id.clone(),
-                has_actions,
+                has_actions: true,
             });
         }
     }

@@ -11,6 +11,7 @@ CREATE TABLE timers (
     metadata        JSONB,
     idempotency_key TEXT,
     request_hash    TEXT     NOT NULL,
+    has_actions     BOOLEAN  NOT NULL, -- false: settles in the fire transaction
     body            BYTEA    NOT NULL -- minoots.v1.Timer
 );
 CREATE INDEX timers_by_tenant ON timers (tenant_id, id);

@@ -9,6 +9,7 @@ CREATE TABLE timers (
     labels          TEXT    NOT NULL, -- JSON object, for label selectors
     idempotency_key TEXT,
     request_hash    TEXT    NOT NULL,
+    has_actions     INTEGER NOT NULL, -- 0/1: settles in the fire transaction when 0
     body            BLOB    NOT NULL  -- minoots.v1.Timer
 );
 CREATE INDEX timers_by_tenant ON timers (tenant_id, id);

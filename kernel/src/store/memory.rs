@@ -10,7 +10,7 @@ use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
 
 use super::{
     EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Store, finished_at, fire_at,
-    plan, to_load,
+    has_actions, plan, to_load,
 };
 use crate::{clock::Micros, error::Result};
 
@@ -162,6 +162,7 @@ impl Store for MemoryStore {
                     tenant_id: timer.tenant_id.clone(),
                     status,
                     fire_at: fire_at(timer),
+                    has_actions: has_actions(timer),
                 })
             })
             .collect())

@@ -110,6 +110,7 @@ pub struct PendingTimer {
     pub tenant_id: String,
     pub status: TimerStatus,
     pub fire_at: Micros,
+    pub has_actions: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -393,6 +394,13 @@ pub(crate) fn finished_at(timer: &Timer) -> Option<Micros> {
                 .map(from_timestamp)
         })
         .flatten()
+}
+
+pub(crate) fn has_actions(timer: &Timer) -> bool {
+    timer
+        .action_bundle
+        .as_ref()
+        .is_some_and(|b| !b.actions.is_empty())
 }
 
 pub(crate) fn fire_at(timer: &Timer) -> Micros {

@@ -19,7 +19,7 @@ use sqlx::{
 
 use super::{
     EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at,
-    fire_at, plan, to_load,
+    fire_at, has_actions, plan, to_load,
 };
 use crate::{
     clock::{Micros, from_timestamp},
@@ -186,8 +186,8 @@ async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
     if !plan.inserts.is_empty() {
         let timers = || plan.inserts.iter().map(|(t, _)| t);
         sqlx::query(
-            "INSERT INTO timers (id, tenant_id, status, name, fire_at_us, finished_at_us, labels, metadata, idempotency_key, request_hash, body)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::int8[], $6::int8[], $7::jsonb[], $8::jsonb[], $9::text[], $10::text[], $11::bytea[])",
+            "INSERT INTO timers (id, tenant_id, status, name, fire_at_us, finished_at_us, labels, metadata, idempotency_key, request_hash, has_actions, body)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::int8[], $6::int8[], $7::jsonb[], $8::jsonb[], $9::text[], $10::text[], $11::bool[], $12::bytea[])",
         )
         .bind(timers().map(|t| t.id.clone()).collect::<Vec<_>>())
         .bind(timers().map(|t| t.tenant_id.clone()).collect::<Vec<_>>())
@@ -199,6 +199,7 @@ async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
         .bind(timers().map(metadata_json).collect::<Vec<_>>())
         .bind(timers().map(|t| (!t.idempotency_key.is_empty()).then(|| t.idempotency_key.clone())).collect::<Vec<_>>())
         .bind(plan.inserts.iter().map(|(_, fingerprint)| fingerprint.clone()).collect::<Vec<_>>())
+        .bind(timers().map(has_actions).collect::<Vec<_>>())
         .bind(timers().map(Message::encode_to_vec).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
@@ -380,7 +381,7 @@ impl Store for PostgresStore {
 
     async fn pending(&self) -> Result<Vec<PendingTimer>> {
         let rows = sqlx::query(
-            "SELECT id, tenant_id, status, fire_at_us FROM timers WHERE status IN (1, 2, 3)",
+            "SELECT id, tenant_id, status, fire_at_us, has_actions FROM timers WHERE status IN (1, 2, 3)",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -392,6 +393,7 @@ impl Store for PostgresStore {
                 status: TimerStatus::try_from(i32::from(row.get::<i16, _>("status")))
                     .unwrap_or_default(),
                 fire_at: row.get("fire_at_us"),
+                has_actions: row.get("has_actions"),
             })
             .collect())
     }

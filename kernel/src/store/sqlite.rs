@@ -17,7 +17,7 @@ use sqlx::{
 
 use super::{
     EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at,
-    fire_at, plan, to_load,
+    fire_at, has_actions, plan, to_load,
 };
 use crate::{
     clock::Micros,
@@ -175,7 +175,7 @@ async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Resul
 async fn write(tx: &mut Transaction<'_, Sqlite>, plan: &Plan) -> Result<()> {
     for chunk in plan.inserts.chunks(CHUNK) {
         let mut sql = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO timers (id, tenant_id, status, name, fire_at_us, finished_at_us, labels, idempotency_key, request_hash, body) ",
+            "INSERT INTO timers (id, tenant_id, status, name, fire_at_us, finished_at_us, labels, idempotency_key, request_hash, has_actions, body) ",
         );
         sql.push_values(chunk, |mut row, (timer, fingerprint)| {
             row.push_bind(&timer.id)
@@ -187,6 +187,7 @@ async fn write(tx: &mut Transaction<'_, Sqlite>, plan: &Plan) -> Result<()> {
                 .push_bind(serde_json::to_string(&timer.labels).expect("labels serialise"))
                 .push_bind((!timer.idempotency_key.is_empty()).then_some(&timer.idempotency_key))
                 .push_bind(fingerprint)
+                .push_bind(has_actions(timer))
                 .push_bind(timer.encode_to_vec());
         });
         sql.build().execute(&mut **tx).await?;
@@ -351,7 +352,7 @@ impl Store for SqliteStore {
 
     async fn pending(&self) -> Result<Vec<PendingTimer>> {
         let rows = sqlx::query(
-            "SELECT id, tenant_id, status, fire_at_us FROM timers WHERE status IN (1, 2, 3)",
+            "SELECT id, tenant_id, status, fire_at_us, has_actions FROM timers WHERE status IN (1, 2, 3)",
         )
         .fetch_all(&self.reader)
         .await?;
@@ -362,6 +363,7 @@ impl Store for SqliteStore {
                 tenant_id: row.get("tenant_id"),
                 status: TimerStatus::try_from(row.get::<i32, _>("status")).unwrap_or_default(),
                 fire_at: row.get("fire_at_us"),
+                has_actions: row.get("has_actions"),
             })
             .collect())
     }
