@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use minoots::{Client, TimerSpec, proto};
 use minoots_kernel::Kernel;
-use tokio::{net::TcpListener, sync::oneshot};
+use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 
 use crate::{ServeArgs, StoreKind};
@@ -70,12 +70,7 @@ pub struct ScheduleArgs {
 
 struct Server {
     url: String,
-    stop: Option<(
-        oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-        Kernel,
-        tempfile::TempDir,
-    )>,
+    stop: Option<(minoots_gateway::Running, Kernel, tempfile::TempDir)>,
 }
 
 impl Server {
@@ -112,35 +107,23 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let listener = TcpListener::bind(args.listen).await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let (tx, rx) = oneshot::channel();
-        let serving = {
-            let kernel = kernel.clone();
-            tokio::spawn(async move {
-                let shutdown = {
-                    let kernel = kernel.clone();
-                    async move {
-                        let _ = rx.await;
-                        kernel.close_streams();
-                    }
-                };
-                if let Err(error) = minoots_gateway::serve(listener, kernel, shutdown).await {
-                    eprintln!("server failed: {error}");
-                }
-            })
-        };
-        eprintln!("in-process server on {url} ({:?} store)", target.store);
+        let running =
+            minoots_gateway::Running::spawn(TcpListener::bind(args.listen).await?, kernel.clone())?;
+        eprintln!(
+            "in-process server on {} ({:?} store)",
+            running.url, target.store
+        );
         Ok(Self {
-            url,
-            stop: Some((tx, serving, kernel, dir)),
+            url: running.url.clone(),
+            stop: Some((running, kernel, dir)),
         })
     }
 
     async fn stop(self) {
-        if let Some((tx, serving, kernel, _dir)) = self.stop {
-            let _ = tx.send(());
-            let _ = serving.await;
+        if let Some((running, kernel, _dir)) = self.stop {
+            if let Err(error) = running.stop().await {
+                eprintln!("server failed: {error}");
+            }
             kernel.shutdown().await;
         }
     }

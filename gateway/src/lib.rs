@@ -43,3 +43,43 @@ pub async fn serve(
         .await?;
     Ok(())
 }
+
+/// A server running in the background, for embedding (benchmarks, tests, other binaries).
+#[derive(Debug)]
+pub struct Running {
+    pub url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), GatewayError>>,
+}
+
+impl Running {
+    /// Serves `kernel` on `listener` until [`Running::stop`].
+    pub fn spawn(listener: TcpListener, kernel: Kernel) -> std::io::Result<Self> {
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = {
+                let kernel = kernel.clone();
+                async move {
+                    let _ = stopped.await;
+                    kernel.close_streams();
+                }
+            };
+            serve(listener, kernel, shutdown).await
+        });
+        Ok(Self {
+            url,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Ends open streams, drains in-flight calls and waits for the server to stop. The kernel
+    /// keeps running: shut it down after.
+    pub async fn stop(mut self) -> Result<(), GatewayError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.expect("the server task panicked")
+    }
+}

@@ -12,7 +12,7 @@ use std::{
 };
 
 use minoots_kernel::{Kernel, KernelConfig, SystemClock, store::SqliteStore};
-use tokio::{net::TcpListener, sync::oneshot};
+use tokio::net::TcpListener;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -126,8 +126,7 @@ pub async fn wait_healthy(url: &str) {
 pub struct InProcess {
     pub url: String,
     pub kernel: Kernel,
-    stop: Option<oneshot::Sender<()>>,
-    serving: Option<tokio::task::JoinHandle<()>>,
+    running: Option<minoots_gateway::Running>,
     _dir: tempfile::TempDir,
 }
 
@@ -147,37 +146,23 @@ impl InProcess {
         )
         .await
         .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel();
-        let serving = {
-            let kernel = kernel.clone();
-            tokio::spawn(async move {
-                let shutdown = {
-                    let kernel = kernel.clone();
-                    async move {
-                        let _ = stopped.await;
-                        kernel.close_streams();
-                    }
-                };
-                minoots_gateway::serve(listener, kernel, shutdown)
-                    .await
-                    .unwrap();
-            })
-        };
+        let running = minoots_gateway::Running::spawn(
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            kernel.clone(),
+        )
+        .unwrap();
+        let url = running.url.clone();
         wait_healthy(&url).await;
         Self {
             url,
             kernel,
-            stop: Some(stop),
-            serving: Some(serving),
+            running: Some(running),
             _dir: dir,
         }
     }
 
     pub async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.serving.take().unwrap().await.unwrap();
+        self.running.take().unwrap().stop().await.unwrap();
         self.kernel.shutdown().await;
     }
 }

@@ -282,6 +282,28 @@ pub(crate) fn to_load(mutations: &[Mutation]) -> (Vec<String>, Vec<(String, Stri
     (ids, keys)
 }
 
+/// Tenants whose sequence counters a batch may advance: those of its creates and of the timers
+/// its transitions load.
+pub(crate) fn tenants_touched(
+    mutations: &[Mutation],
+    loaded: &HashMap<String, Timer>,
+) -> Vec<String> {
+    let mut tenants: Vec<String> = mutations
+        .iter()
+        .filter_map(|m| {
+            if let Mutation::Create(n) = m {
+                Some(n.timer.tenant_id.clone())
+            } else {
+                None
+            }
+        })
+        .chain(loaded.values().map(|t| t.tenant_id.clone()))
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    tenants
+}
+
 /// Applies a batch in memory. Every store runs this same logic, between loading the rows it
 /// names and writing the rows it returns, so all stores decide transitions identically.
 pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {

@@ -19,7 +19,7 @@ use sqlx::{
 
 use super::{
     EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at,
-    fire_at, has_actions, plan, to_load,
+    fire_at, has_actions, plan, tenants_touched, to_load,
 };
 use crate::{
     clock::{Micros, from_timestamp},
@@ -147,19 +147,7 @@ async fn load(tx: &mut Transaction<'_, Postgres>, mutations: &[Mutation]) -> Res
             );
         }
     }
-    let mut tenants: Vec<String> = mutations
-        .iter()
-        .filter_map(|m| {
-            if let Mutation::Create(n) = m {
-                Some(n.timer.tenant_id.clone())
-            } else {
-                None
-            }
-        })
-        .chain(loaded.timers.values().map(|t| t.tenant_id.clone()))
-        .collect();
-    tenants.sort_unstable();
-    tenants.dedup();
+    let tenants = tenants_touched(mutations, &loaded.timers);
     let rows = sqlx::query(
         "SELECT tenant_id, last_sequence FROM tenant_sequences WHERE tenant_id = ANY($1)",
     )

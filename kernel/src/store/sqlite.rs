@@ -17,7 +17,7 @@ use sqlx::{
 
 use super::{
     EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at,
-    fire_at, has_actions, plan, to_load,
+    fire_at, has_actions, plan, tenants_touched, to_load,
 };
 use crate::{
     clock::Micros,
@@ -138,19 +138,7 @@ async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Resul
             );
         }
     }
-    let mut tenants: Vec<&str> = mutations
-        .iter()
-        .filter_map(|m| {
-            if let Mutation::Create(n) = m {
-                Some(n.timer.tenant_id.as_str())
-            } else {
-                None
-            }
-        })
-        .chain(loaded.timers.values().map(|t| t.tenant_id.as_str()))
-        .collect();
-    tenants.sort_unstable();
-    tenants.dedup();
+    let tenants = tenants_touched(mutations, &loaded.timers);
     let mut sequences = HashMap::new();
     for chunk in tenants.chunks(CHUNK) {
         let mut sql = QueryBuilder::<Sqlite>::new(
@@ -158,7 +146,7 @@ async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Resul
         );
         let mut list = sql.separated(", ");
         for tenant in chunk {
-            list.push_bind(*tenant);
+            list.push_bind(tenant);
         }
         sql.push(")");
         for row in sql.build().fetch_all(&mut **tx).await? {
