@@ -360,6 +360,8 @@ impl Kernel {
                     });
                 }
                 (Outcome::Conflict { existing_id }, _) => conflict = conflict.or(Some(existing_id)),
+                // Not written because another timer of this request conflicted.
+                (Outcome::Aborted, _) => {}
                 other => {
                     return Err(KernelError::Internal(format!(
                         "unexpected create outcome {other:?}"

@@ -32,6 +32,9 @@ pub struct NewTimer {
     pub timer: Timer,
     /// Hash of the request, to tell a retry (same request) from a reuse of its idempotency key.
     pub fingerprint: String,
+    /// Creates of one group (one request) are written all or none: if one of them reuses an
+    /// idempotency key for a different request, none is written. The writer numbers requests.
+    pub group: u64,
 }
 
 pub fn tenant_id(tenant: &str) -> Result<()> {
@@ -183,7 +186,11 @@ pub fn schedule(
         state_version: 1,
         ..Timer::default()
     };
-    Ok(NewTimer { timer, fingerprint })
+    Ok(NewTimer {
+        timer,
+        fingerprint,
+        group: 0,
+    })
 }
 
 fn action_bundle(bundle: &ActionBundle) -> Result<()> {

@@ -71,6 +71,7 @@ async fn run(
     fired: mpsc::UnboundedSender<FiredTimer>,
     stop: CancellationToken,
 ) {
+    let mut next_group = 0u64;
     loop {
         let first = tokio::select! {
             request = rx.recv() => match request { Some(r) => r, None => break },
@@ -87,7 +88,14 @@ async fn run(
         let mut sizes = Vec::with_capacity(requests.len());
         let mut mutations = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(requests.len());
-        for request in requests {
+        for mut request in requests {
+            // Each request is one all-or-nothing group of creates.
+            next_group += 1;
+            for mutation in &mut request.mutations {
+                if let Mutation::Create(new) = mutation {
+                    new.group = next_group;
+                }
+            }
             sizes.push(request.mutations.len());
             mutations.extend(request.mutations);
             replies.push(request.reply);

@@ -36,6 +36,7 @@ pub fn new_timer_with(
             ..Timer::default()
         },
         fingerprint: fingerprint.to_owned(),
+        group: 0,
     }
 }
 
@@ -116,6 +117,48 @@ pub async fn idempotency_keys_are_per_tenant_and_check_the_request(store: &dyn S
         matches!((&batch[0], &batch[1]), (Outcome::Created(a, _), Outcome::Existing(b)) if a.id == b.id),
         "{batch:?}"
     );
+}
+
+pub async fn a_request_with_a_conflicting_key_writes_nothing(store: &dyn Store) {
+    let taken = create(store, new_timer("acme", "taken", &[], "key-1")).await;
+    let fresh = new_timer("acme", "fresh", &[], "key-2");
+    let clash = new_timer_with("acme", "clash", &[], "key-1", "fp-other");
+    let out = store
+        .apply(vec![
+            Mutation::create(fresh.clone()),
+            Mutation::create(clash),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(out[0], Outcome::Aborted), "{out:?}");
+    assert!(
+        matches!(&out[1], Outcome::Conflict { existing_id } if *existing_id == taken.id),
+        "{out:?}"
+    );
+    assert_eq!(store.get("acme", &fresh.timer.id).await.unwrap(), None);
+    assert_eq!(
+        store.events_after("acme", 1, 10).await.unwrap().len(),
+        0,
+        "no event for the aborted request"
+    );
+
+    // Another request sharing the transaction is unaffected.
+    let mut other = new_timer("acme", "other", &[], "key-2");
+    other.group = 7;
+    let mut clash = new_timer_with("acme", "clash", &[], "key-1", "fp-other");
+    clash.group = 8;
+    let out = store
+        .apply(vec![
+            Mutation::create(other.clone()),
+            Mutation::create(clash),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        matches!(out[0], Outcome::Created(..)) && matches!(out[1], Outcome::Conflict { .. }),
+        "{out:?}"
+    );
+    assert!(store.get("acme", &other.timer.id).await.unwrap().is_some());
 }
 
 pub async fn transitions_follow_the_lifecycle_and_write_one_event_each(store: &dyn Store) {
@@ -497,6 +540,7 @@ macro_rules! store_conformance {
             case!(create_then_get_is_tenant_scoped);
             case!(idempotency_keys_are_per_tenant_and_check_the_request);
             case!(transitions_follow_the_lifecycle_and_write_one_event_each);
+            case!(a_request_with_a_conflicting_key_writes_nothing);
             case!(cancel_records_reason_and_is_tenant_checked);
             case!(sequences_are_per_tenant_and_consecutive);
             case!(list_filters_and_pages);

@@ -86,6 +86,8 @@ pub enum Outcome {
     Conflict {
         existing_id: String,
     },
+    /// Not written because another create of the same group conflicted.
+    Aborted,
     Transitioned(Timer, TimerEvent),
     NotFound,
     /// The timer's current status does not allow the transition.
@@ -304,6 +306,51 @@ pub(crate) fn tenants_touched(
     tenants
 }
 
+fn conflicts(new: &crate::validate::NewTimer, loaded: &Loaded) -> bool {
+    let key = (
+        new.timer.tenant_id.clone(),
+        new.timer.idempotency_key.clone(),
+    );
+    !key.1.is_empty()
+        && loaded
+            .idempotency
+            .get(&key)
+            .is_some_and(|(_, fingerprint)| *fingerprint != new.fingerprint)
+}
+
+/// Groups with a create whose idempotency key is taken by a different request, stored or earlier
+/// in this batch: none of their creates is written.
+fn conflicting_groups(mutations: &[Mutation], loaded: &Loaded) -> HashSet<u64> {
+    let mut aborted = HashSet::new();
+    let mut in_batch: HashMap<(String, String), (&str, u64)> = HashMap::new();
+    for mutation in mutations {
+        let Mutation::Create(new) = mutation else {
+            continue;
+        };
+        if new.timer.idempotency_key.is_empty() {
+            continue;
+        }
+        let key = (
+            new.timer.tenant_id.clone(),
+            new.timer.idempotency_key.clone(),
+        );
+        let conflict = match loaded.idempotency.get(&key) {
+            Some((_, fingerprint)) => *fingerprint != new.fingerprint,
+            None => in_batch.get(&key).is_some_and(|(fingerprint, group)| {
+                !aborted.contains(group) && *fingerprint != new.fingerprint
+            }),
+        };
+        if conflict {
+            aborted.insert(new.group);
+        } else {
+            in_batch
+                .entry(key)
+                .or_insert((new.fingerprint.as_str(), new.group));
+        }
+    }
+    aborted
+}
+
 /// Applies a batch in memory. Every store runs this same logic, between loading the rows it
 /// names and writing the rows it returns, so all stores decide transitions identically.
 pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
@@ -318,8 +365,12 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
         *last += 1;
         *last
     };
+    let aborted = conflicting_groups(&mutations, &loaded);
     for mutation in mutations {
         let outcome = match mutation {
+            Mutation::Create(new) if aborted.contains(&new.group) && !conflicts(&new, &loaded) => {
+                Outcome::Aborted
+            }
             Mutation::Create(new) => {
                 let idempotency = (
                     new.timer.tenant_id.clone(),
