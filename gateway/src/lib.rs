@@ -1,5 +1,9 @@
-//! The public door of MINOOTS. For now it serves `minoots.v1.TimerService` over gRPC, with the
-//! standard health and reflection services, on one listener in front of an in-process kernel.
+//! The public door of MINOOTS: one listener serving `minoots.v1.TimerService` over gRPC and
+//! gRPC-web (browsers, with CORS), the REST/JSON and Server-Sent Events API of the original control
+//! plane, and the standard gRPC health and reflection services, in front of an in-process kernel.
+
+pub mod http_error;
+pub mod rest;
 
 use std::future::Future;
 
@@ -34,14 +38,40 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(minoots_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let grpc = tonic::service::Routes::new(health_service)
+        .add_service(reflection)
+        .add_service(TimerService::new(kernel.clone()).into_server());
+    let routes = tonic::service::Routes::from(grpc.into_axum_router().merge(rest::router(kernel)));
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(TimerService::new(kernel).into_server())
+        // HTTP/1.1 for REST, SSE and gRPC-web; gRPC itself stays on HTTP/2.
+        .accept_http1(true)
+        .layer(cors())
+        .layer(tonic_web::GrpcWebLayer::new())
+        .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// Browsers may call from any origin (API keys, not cookies, authenticate); the gRPC-web status
+/// trailers are exposed to scripts.
+fn cors() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods(AllowMethods::any())
+        .allow_headers(AllowHeaders::any())
+        .expose_headers(
+            [
+                "grpc-status",
+                "grpc-message",
+                "grpc-status-details-bin",
+                "retry-after",
+            ]
+            .map(http::HeaderName::from_static),
+        )
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// A server running in the background, for embedding (benchmarks, tests, other binaries).

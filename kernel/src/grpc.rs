@@ -41,22 +41,32 @@ impl TimerService {
 /// The tenant a request acts for: the authenticated one, else the `x-tenant-id` header, else the
 /// request's tenant_id field; a field that disagrees is an error, never silently ignored.
 pub fn resolve_tenant<T>(request: &Request<T>, field: &str) -> Result<String, KernelError> {
-    let context = request
+    let authenticated = request
         .extensions()
         .get::<AuthenticatedTenant>()
-        .map(|t| (t.0.clone(), "the authenticated tenant"))
-        .or_else(|| {
-            request
-                .metadata()
-                .get(TENANT_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(|h| (h.to_owned(), "the x-tenant-id header"))
-        });
+        .map(|t| t.0.as_str());
+    let header = request
+        .metadata()
+        .get(TENANT_HEADER)
+        .and_then(|v| v.to_str().ok());
+    resolve_tenant_parts(authenticated, header, field)
+}
+
+/// The same rule for any protocol: authenticated tenant, else header, else field; a field that
+/// disagrees with the first two is an error.
+pub fn resolve_tenant_parts(
+    authenticated: Option<&str>,
+    header: Option<&str>,
+    field: &str,
+) -> Result<String, KernelError> {
+    let context = authenticated
+        .map(|t| (t, "the authenticated tenant"))
+        .or_else(|| header.map(|h| (h, "the x-tenant-id header")));
     match context {
         Some((tenant, source)) if !field.is_empty() && field != tenant => Err(
             KernelError::invalid("tenant_id", format!("{field:?} does not match {source}")),
         ),
-        Some((tenant, _)) => Ok(tenant),
+        Some((tenant, _)) => Ok(tenant.to_owned()),
         None => Ok(field.to_owned()),
     }
 }

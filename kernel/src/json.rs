@@ -1,5 +1,5 @@
-//! JSON rendering of timers for event payloads: the bytes delivered to webhooks and NATS.
-//! Field names follow the original control plane (camelCase).
+//! The JSON form of timers and requests, shared by event payloads (the bytes delivered to
+//! webhooks and NATS) and the REST API. Field names follow the original control plane (camelCase).
 
 use minoots_proto::{
     prost_types::{Struct, Value, value::Kind},
@@ -83,6 +83,9 @@ pub fn timer_to_json(timer: &Timer) -> serde_json::Value {
             .as_ref()
             .map_or(serde_json::Value::Null, struct_to_json),
     );
+    if let Some(bundle) = &timer.action_bundle {
+        put("actionBundle", action_bundle_to_json(bundle));
+    }
     if let Some(binding) = &timer.agent_binding {
         put(
             "agentBinding",
@@ -112,4 +115,289 @@ pub fn event_payload(event: &TimerEvent, timer: &Timer) -> Vec<u8> {
         "data": timer_to_json(timer),
     }))
     .expect("serialising a JSON value cannot fail")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The REST/JSON form of requests: JSON in, proto out. Errors name the field by its proto path
+// (`action_bundle.actions[0].kind`), as validation does.
+
+use std::collections::BTreeMap;
+
+use minoots_proto::v1::{
+    Action, ActionBundle, AgentAdapter, AgentPromptAction, CommandAction, FileAction,
+    FileWriteMode, RetryPolicy, WebhookAction, action,
+};
+use serde::Deserialize;
+
+use crate::error::KernelError;
+
+pub fn json_to_value(value: &serde_json::Value) -> Value {
+    let kind = match value {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(*b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => Kind::StringValue(s.clone()),
+        serde_json::Value::Array(items) => Kind::ListValue(minoots_proto::prost_types::ListValue {
+            values: items.iter().map(json_to_value).collect(),
+        }),
+        serde_json::Value::Object(map) => Kind::StructValue(object_to_struct(map)),
+    };
+    Value { kind: Some(kind) }
+}
+
+pub fn object_to_struct(map: &Map<String, serde_json::Value>) -> Struct {
+    Struct {
+        fields: map
+            .iter()
+            .map(|(k, v)| (k.clone(), json_to_value(v)))
+            .collect(),
+    }
+}
+
+/// A JSON object as a `Struct`; anything else is an error naming `field`.
+pub fn json_to_struct(field: &str, value: &serde_json::Value) -> Result<Struct, KernelError> {
+    match value {
+        serde_json::Value::Object(map) => Ok(object_to_struct(map)),
+        _ => Err(KernelError::invalid(field, "must be a JSON object")),
+    }
+}
+
+fn millis(ms: Option<u64>) -> Option<minoots_proto::prost_types::Duration> {
+    ms.map(|ms| minoots_proto::prost_types::Duration {
+        seconds: (ms / 1_000) as i64,
+        nanos: ((ms % 1_000) * 1_000_000) as i32,
+    })
+}
+
+fn to_millis(d: &Option<minoots_proto::prost_types::Duration>) -> serde_json::Value {
+    d.as_ref()
+        .map_or(serde_json::Value::Null, |d| json!(from_duration(d) / 1_000))
+}
+
+/// Every action kind's fields in one shape; `type` picks the kind.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ActionJson {
+    id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    url: Option<String>,
+    method: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+    body: Option<Map<String, serde_json::Value>>,
+    timeout_ms: Option<u64>,
+    program: Option<String>,
+    args: Option<Vec<String>>,
+    env: Option<BTreeMap<String, String>>,
+    working_dir: Option<String>,
+    path: Option<String>,
+    mode: Option<String>,
+    content: Option<String>,
+    adapter: Option<String>,
+    target: Option<String>,
+    tool: Option<String>,
+    prompt: Option<String>,
+    arguments: Option<Map<String, serde_json::Value>>,
+    ack_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RetryPolicyJson {
+    max_attempts: Option<u32>,
+    initial_backoff_ms: Option<u64>,
+    multiplier: Option<f64>,
+    max_backoff_ms: Option<u64>,
+    jitter: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ActionBundleJson {
+    #[serde(default)]
+    actions: Vec<serde_json::Value>,
+    retry_policy: Option<RetryPolicyJson>,
+    concurrency: Option<u32>,
+    fallback: Option<serde_json::Value>,
+    escalate_after_attempts: Option<u32>,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(
+    field: &str,
+    value: &serde_json::Value,
+) -> Result<T, KernelError> {
+    T::deserialize(value).map_err(|e| KernelError::invalid(field, e.to_string()))
+}
+
+fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, KernelError> {
+    let a: ActionJson = parse(field, value)?;
+    let kind = match a.kind.as_deref() {
+        Some("webhook") => action::Kind::Webhook(WebhookAction {
+            url: a.url.unwrap_or_default(),
+            method: a.method.unwrap_or_default(),
+            headers: a.headers.unwrap_or_default(),
+            body: a.body.as_ref().map(object_to_struct),
+            timeout: millis(a.timeout_ms),
+        }),
+        Some("command") => action::Kind::Command(CommandAction {
+            program: a.program.unwrap_or_default(),
+            args: a.args.unwrap_or_default(),
+            env: a.env.unwrap_or_default(),
+            working_dir: a.working_dir.unwrap_or_default(),
+            timeout: millis(a.timeout_ms),
+        }),
+        Some("file") => action::Kind::File(FileAction {
+            path: a.path.unwrap_or_default(),
+            mode: match a.mode.as_deref() {
+                None | Some("write") => FileWriteMode::Write as i32,
+                Some("append") => FileWriteMode::Append as i32,
+                Some(other) => {
+                    return Err(KernelError::invalid(
+                        format!("{field}.mode"),
+                        format!("unknown mode {other:?} (write or append)"),
+                    ));
+                }
+            },
+            content: a.content.unwrap_or_default(),
+        }),
+        Some("agent_prompt" | "agentPrompt") => action::Kind::AgentPrompt(AgentPromptAction {
+            adapter: match a.adapter.as_deref() {
+                Some("mcp") => AgentAdapter::Mcp as i32,
+                Some("http") => AgentAdapter::Http as i32,
+                Some("nats") => AgentAdapter::Nats as i32,
+                other => {
+                    return Err(KernelError::invalid(
+                        format!("{field}.adapter"),
+                        format!("unknown adapter {other:?} (mcp, http or nats)"),
+                    ));
+                }
+            },
+            target: a.target.unwrap_or_default(),
+            tool: a.tool.unwrap_or_default(),
+            prompt: a.prompt.unwrap_or_default(),
+            arguments: a.arguments.as_ref().map(object_to_struct),
+            ack_timeout: millis(a.ack_timeout_ms),
+        }),
+        other => {
+            return Err(KernelError::invalid(
+                format!("{field}.kind"),
+                format!(
+                    "unknown or missing action kind {other:?}; set \"type\" to webhook, command, file or agent_prompt"
+                ),
+            ));
+        }
+    };
+    Ok(Action {
+        id: a.id.unwrap_or_default(),
+        kind: Some(kind),
+    })
+}
+
+/// The REST form of an action bundle.
+pub fn action_bundle_from_json(value: &serde_json::Value) -> Result<ActionBundle, KernelError> {
+    let b: ActionBundleJson = parse("action_bundle", value)?;
+    let actions = b
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| action_from_json(&format!("action_bundle.actions[{i}]"), a))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ActionBundle {
+        actions,
+        retry_policy: b.retry_policy.map(|r| RetryPolicy {
+            max_attempts: r.max_attempts.unwrap_or_default(),
+            initial_backoff: millis(r.initial_backoff_ms),
+            multiplier: r.multiplier.unwrap_or_default(),
+            max_backoff: millis(r.max_backoff_ms),
+            jitter: r.jitter.unwrap_or_default(),
+        }),
+        concurrency: b.concurrency.unwrap_or_default(),
+        fallback: b
+            .fallback
+            .as_ref()
+            .map(|f| action_from_json("action_bundle.fallback", f))
+            .transpose()?,
+        escalate_after_attempts: b.escalate_after_attempts.unwrap_or_default(),
+    })
+}
+
+fn action_to_json(a: &Action) -> serde_json::Value {
+    let mut out = match &a.kind {
+        Some(action::Kind::Webhook(w)) => {
+            json!({"type": "webhook", "url": w.url, "method": w.method, "headers": w.headers,
+            "body": w.body.as_ref().map(struct_to_json), "timeoutMs": to_millis(&w.timeout)})
+        }
+        Some(action::Kind::Command(c)) => {
+            json!({"type": "command", "program": c.program, "args": c.args, "env": c.env,
+            "workingDir": c.working_dir, "timeoutMs": to_millis(&c.timeout)})
+        }
+        Some(action::Kind::File(f)) => json!({"type": "file", "path": f.path,
+            "mode": if f.mode == FileWriteMode::Append as i32 { "append" } else { "write" }, "content": f.content}),
+        Some(action::Kind::AgentPrompt(p)) => json!({"type": "agent_prompt",
+            "adapter": match AgentAdapter::try_from(p.adapter) { Ok(AgentAdapter::Mcp) => "mcp", Ok(AgentAdapter::Http) => "http", Ok(AgentAdapter::Nats) => "nats", _ => "unspecified" },
+            "target": p.target, "tool": p.tool, "prompt": p.prompt, "arguments": p.arguments.as_ref().map(struct_to_json),
+            "ackTimeoutMs": to_millis(&p.ack_timeout)}),
+        None => json!({"type": null}),
+    };
+    if !a.id.is_empty() {
+        out["id"] = json!(a.id);
+    }
+    if let serde_json::Value::Object(map) = &mut out {
+        map.retain(|_, v| !v.is_null());
+    }
+    out
+}
+
+pub fn action_bundle_to_json(b: &ActionBundle) -> serde_json::Value {
+    let mut out = json!({
+        "actions": b.actions.iter().map(action_to_json).collect::<Vec<_>>(),
+        "concurrency": b.concurrency,
+        "escalateAfterAttempts": b.escalate_after_attempts,
+    });
+    if let Some(r) = &b.retry_policy {
+        out["retryPolicy"] = json!({"maxAttempts": r.max_attempts, "initialBackoffMs": to_millis(&r.initial_backoff),
+            "multiplier": r.multiplier, "maxBackoffMs": to_millis(&r.max_backoff), "jitter": r.jitter});
+    }
+    if let Some(f) = &b.fallback {
+        out["fallback"] = action_to_json(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_bundles_round_trip_through_json() {
+        let input = json!({
+            "actions": [
+                {"id": "hook", "type": "webhook", "url": "https://example.com/x", "method": "POST", "headers": {"x-a": "1"}, "body": {"k": [1, "two"]}, "timeoutMs": 1500},
+                {"type": "command", "program": "echo", "args": ["hi"]},
+                {"type": "file", "path": "out/log.txt", "mode": "append", "content": "fired"},
+                {"type": "agent_prompt", "adapter": "mcp", "target": "http://127.0.0.1:9/mcp", "tool": "notify", "prompt": "wake up"}
+            ],
+            "retryPolicy": {"maxAttempts": 3, "initialBackoffMs": 100, "multiplier": 2.0, "maxBackoffMs": 1000, "jitter": 0.1},
+            "concurrency": 2
+        });
+        let bundle = action_bundle_from_json(&input).unwrap();
+        assert_eq!(bundle.actions.len(), 4);
+        let again = action_bundle_from_json(&action_bundle_to_json(&bundle)).unwrap();
+        assert_eq!(again, bundle);
+    }
+
+    #[test]
+    fn bad_actions_name_the_field() {
+        let unknown = action_bundle_from_json(
+            &json!({"actions": [{"type": "webhook", "url": "https://x"}, {"type": "fax"}]}),
+        );
+        assert!(
+            matches!(unknown, Err(KernelError::InvalidArgument { field, .. }) if field == "action_bundle.actions[1].kind")
+        );
+        let typo =
+            action_bundle_from_json(&json!({"actions": [{"type": "webhook", "ulr": "https://x"}]}));
+        assert!(
+            matches!(typo, Err(KernelError::InvalidArgument { field, message }) if field == "action_bundle.actions[0]" && message.contains("ulr"))
+        );
+    }
 }

@@ -11,7 +11,7 @@ pub mod clock;
 pub mod error;
 mod events;
 pub mod grpc;
-mod json;
+pub mod json;
 pub mod labels;
 pub mod lease;
 mod scheduler;
