@@ -13,6 +13,8 @@ use minoots_kernel::{
 };
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::pb::health_server::HealthServer;
+use tower::Layer as _;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -38,21 +40,37 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(minoots_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let grpc = tonic::service::Routes::new(health_service)
-        .add_service(reflection)
-        .add_service(TimerService::new(kernel.clone()).into_server());
-    let routes = tonic::service::Routes::from(grpc.into_axum_router().merge(rest::router(kernel)));
+    // gRPC-web is translated per gRPC service: applied server-wide it would refuse every plain
+    // HTTP/1.1 request, REST and SSE included.
+    let web = tonic_web::GrpcWebLayer::new();
+    let router = axum::Router::new()
+        .route_service(
+            &grpc_path::<TimerServiceServer<TimerService>>(),
+            web.layer(TimerService::new(kernel.clone()).into_server()),
+        )
+        .route_service(
+            &grpc_path::<HealthServer<HealthService>>(),
+            web.layer(health_service),
+        )
+        .route_service(REFLECTION_PATH, web.layer(reflection))
+        .merge(rest::router(kernel));
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
         // HTTP/1.1 for REST, SSE and gRPC-web; gRPC itself stays on HTTP/2.
         .accept_http1(true)
         .layer(cors())
-        .layer(tonic_web::GrpcWebLayer::new())
-        .add_routes(routes)
+        .add_routes(tonic::service::Routes::from(router))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
 }
+
+fn grpc_path<S: tonic::server::NamedService>() -> String {
+    format!("/{}/{{*method}}", S::NAME)
+}
+
+type HealthService = tonic_health::server::HealthService;
+const REFLECTION_PATH: &str = "/grpc.reflection.v1.ServerReflection/{*method}";
 
 /// Browsers may call from any origin (API keys, not cookies, authenticate); the gRPC-web status
 /// trailers are exposed to scripts.

@@ -1,0 +1,516 @@
+//! The REST/JSON, SSE and gRPC-web surface over real HTTP on the same port as gRPC.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{InProcess, WAIT};
+use prost::Message;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tokio_stream::StreamExt;
+
+fn http() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_and_its_status_codes() {
+    let server = InProcess::start().await;
+    let (url, http) = (server.url.clone(), http());
+    let acme = |r: reqwest::RequestBuilder| r.header("x-tenant-id", "acme");
+
+    let (status, body) = json_of(http.get(format!("{url}/healthz")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    assert_eq!(
+        http.get(format!("{url}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let create = json!({
+        "name": "deploy-check", "duration": "15m", "requestedBy": "agent-7",
+        "labels": {"env": "prod"}, "metadata": {"ticket": 42},
+        "ecosystem": {"source": "slack", "channel": "C123"},
+        "actionBundle": {"actions": [{"type": "webhook", "url": "https://example.com/hook"}]}
+    });
+    let response = acme(http.post(format!("{url}/timers")))
+        .json(&create)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let timer: Value = response.json().await.unwrap();
+    let id = timer["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/timers/{id}"));
+    assert_eq!(timer["status"], "armed");
+    assert_eq!(timer["durationMs"], 900_000);
+    assert_eq!(
+        timer["labels"]["ecosystem.source"], "slack",
+        "ecosystem projected into labels"
+    );
+    assert_eq!(
+        timer["metadata"]["ecosystem"]["channel"], "C123",
+        "and kept whole in metadata"
+    );
+    assert_eq!(
+        timer["actionBundle"]["actions"][0]["url"],
+        "https://example.com/hook"
+    );
+
+    // tenantId in the body works without the header; integer milliseconds too.
+    let (status, body) = json_of(
+        http.post(format!("{url}/timers"))
+            .json(&json!({"tenantId": "acme", "name": "ms", "duration": 60000}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["durationMs"].as_i64()),
+        (StatusCode::CREATED, Some(60_000))
+    );
+
+    let (status, got) = json_of(
+        acme(http.get(format!("{url}/timers/{id}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, got["name"].as_str()),
+        (StatusCode::OK, Some("deploy-check"))
+    );
+    let other = http
+        .get(format!("{url}/timers/{id}"))
+        .header("x-tenant-id", "globex")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::NOT_FOUND,
+        "another tenant's timer does not exist"
+    );
+
+    let (status, page) = json_of(
+        acme(http.get(format!("{url}/timers?pageSize=1")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["timers"].as_array().unwrap().len(), 1);
+    let token = page["nextPageToken"].as_str().unwrap();
+    let (_, rest) = json_of(
+        acme(http.get(format!("{url}/timers?pageSize=1&pageToken={token}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(rest["timers"].as_array().unwrap().len(), 1);
+    assert!(rest["nextPageToken"].is_null());
+    let (_, selected) = json_of(
+        acme(http.get(format!(
+            "{url}/timers?labelSelector=env%3Dprod&status=armed"
+        )))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(selected["timers"][0]["id"], id.as_str());
+
+    let (status, cancelled) = json_of(
+        acme(http.post(format!("{url}/timers/{id}/cancel")))
+            .json(&json!({"reason": "done", "requestedBy": "ops"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            cancelled["status"].as_str(),
+            cancelled["cancelReason"].as_str()
+        ),
+        (StatusCode::OK, Some("cancelled"), Some("done"))
+    );
+    let (status, again) = json_of(
+        acme(http.delete(format!("{url}/timers/{id}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("FAILED_PRECONDITION"))
+    );
+
+    // Idempotency: a replay is 200 with the same timer; a different request with the key is 409.
+    let keyed = json!({"name": "once", "duration": "1h", "idempotencyKey": "k-1"});
+    let first = acme(http.post(format!("{url}/timers")))
+        .json(&keyed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let replay = acme(http.post(format!("{url}/timers")))
+        .json(&keyed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::OK);
+    let clash = acme(http.post(format!("{url}/timers")))
+        .json(&json!({"name": "twice", "duration": "1h", "idempotencyKey": "k-1"}));
+    assert_eq!(clash.send().await.unwrap().status(), StatusCode::CONFLICT);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_400_naming_the_field_in_camel_case() {
+    let server = InProcess::start().await;
+    let (url, http) = (server.url.clone(), http());
+    let cases = [
+        (json!({"name": "x"}), "duration"),
+        (json!({"name": "x", "duration": "soon"}), "duration"),
+        (json!({"name": "x", "duration": -5}), "duration"),
+        (
+            json!({"name": "x", "duration": "1m", "fireAt": "2030-01-01T00:00:00Z"}),
+            "duration",
+        ),
+        (json!({"name": "x", "fireAt": "yesterday"}), "fireAt"),
+        (
+            json!({"name": "x", "fireAt": "2001-01-01T00:00:00Z"}),
+            "fireAt",
+        ),
+        (json!({"duration": "1m"}), "name"),
+        (
+            json!({"name": "x", "duration": "1m", "labels": {"bad key": "v"}}),
+            "labels",
+        ),
+        (
+            json!({"name": "x", "duration": "1m", "metadata": [1, 2]}),
+            "metadata",
+        ),
+        (
+            json!({"name": "x", "duration": "1m", "actionBundle": {"actions": [{"type": "fax"}]}}),
+            "actionBundle.actions[0].kind",
+        ),
+        (
+            json!({"name": "x", "duration": "1m", "actionBundle": {"actions": [{"type": "webhook", "url": "ftp://x"}]}}),
+            "actionBundle.actions[0].webhook.url",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = http
+            .post(format!("{url}/timers"))
+            .header("x-tenant-id", "acme")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, error) = json_of(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error["error"]["code"], "INVALID_ARGUMENT");
+        assert_eq!(
+            error["error"]["fieldViolations"][0]["field"], field,
+            "{body} -> {error}"
+        );
+    }
+    let malformed = http
+        .post(format!("{url}/timers"))
+        .header("x-tenant-id", "acme")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let no_tenant = http
+        .post(format!("{url}/timers"))
+        .json(&json!({"name": "x", "duration": "1m"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = json_of(no_tenant).await;
+    assert_eq!(
+        (
+            status,
+            error["error"]["fieldViolations"][0]["field"].as_str()
+        ),
+        (StatusCode::BAD_REQUEST, Some("tenantId"))
+    );
+    let bad_id = http
+        .get(format!("{url}/timers/nope"))
+        .header("x-tenant-id", "acme")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_id.status(), StatusCode::BAD_REQUEST);
+    let resume_ahead = http
+        .get(format!("{url}/timers/stream"))
+        .header("x-tenant-id", "acme")
+        .header("last-event-id", "999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resume_ahead.status(), StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
+
+/// Reads SSE frames (`event:`, `id:`, `data:`) from a response body.
+struct SseReader {
+    body: std::pin::Pin<Box<dyn tokio_stream::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl SseReader {
+    fn new(response: reqwest::Response) -> Self {
+        Self {
+            body: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event as (type, id, data); keep-alive comments are skipped.
+    async fn next(&mut self) -> (String, u64, Value) {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let (mut kind, mut id, mut data) = (String::new(), 0, String::new());
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        kind = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().unwrap();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if !kind.is_empty() {
+                    return (kind, id, serde_json::from_str(&data).unwrap());
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(WAIT, self.body.next())
+                .await
+                .expect("no SSE data")
+                .unwrap()
+                .unwrap();
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_streams_events_and_resumes_with_last_event_id() {
+    let server = InProcess::start().await;
+    let (url, http) = (server.url.clone(), http());
+    let open = |last: Option<u64>| {
+        let mut request = http
+            .get(format!("{url}/timers/stream"))
+            .header("x-tenant-id", "acme");
+        if let Some(last) = last {
+            request = request.header("last-event-id", last.to_string());
+        }
+        request.send()
+    };
+    let response = open(None).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut events = SseReader::new(response);
+    let created = http
+        .post(format!("{url}/timers"))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"name": "a", "duration": "200ms"}));
+    let id = created.send().await.unwrap().json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (kind, first, data) = events.next().await;
+    assert_eq!((kind.as_str(), first), ("timer.scheduled", 1));
+    assert_eq!(data["type"], "timer.scheduled");
+    assert_eq!(data["data"]["id"], id.as_str());
+    drop(events); // disconnect after event 1
+
+    // Wait for the timer to settle while disconnected.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let got = http
+                .get(format!("{url}/timers/{id}"))
+                .header("x-tenant-id", "acme")
+                .send()
+                .await
+                .unwrap();
+            if got.json::<Value>().await.unwrap()["status"] == "settled" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let mut resumed = SseReader::new(open(Some(first)).await.unwrap());
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (kind, sequence, _) = resumed.next().await;
+        seen.push((kind, sequence));
+    }
+    let expected = [("timer.armed", 2), ("timer.fired", 3), ("timer.settled", 4)]
+        .map(|(k, s)| (k.to_owned(), s));
+    assert_eq!(
+        seen,
+        expected.to_vec(),
+        "resumed right after Last-Event-ID: nothing missed, nothing repeated"
+    );
+    server.stop().await;
+}
+
+fn grpc_web_frame(message: &impl Message) -> Vec<u8> {
+    let bytes = message.encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&bytes);
+    frame
+}
+
+/// Splits a gRPC-web body into (flag, payload) frames; flag 0x80 marks the trailers.
+fn grpc_web_frames(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while body.len() >= 5 {
+        let len = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+        frames.push((body[0], body[5..5 + len].to_vec()));
+        body = &body[5 + len..];
+    }
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_web_unary_and_streaming_on_the_same_port() {
+    use minoots_proto::v1::{
+        ScheduleTimerRequest, ScheduleTimerResponse, StreamTimerEventsRequest, TimerEvent,
+        schedule_timer_request::Schedule,
+    };
+    let server = InProcess::start().await;
+    let (url, http) = (server.url.clone(), http());
+    let call = |method: &str, body: Vec<u8>| {
+        http.post(format!("{url}/minoots.v1.TimerService/{method}"))
+            .header("content-type", "application/grpc-web+proto")
+            .header("x-grpc-web", "1")
+            .header("x-tenant-id", "acme")
+            .header("origin", "http://dashboard.example")
+            .body(body)
+            .send()
+    };
+    let request = ScheduleTimerRequest {
+        name: "from-the-browser".into(),
+        schedule: Some(Schedule::Duration(minoots_proto::prost_types::Duration {
+            seconds: 0,
+            nanos: 100_000_000,
+        })),
+        ..Default::default()
+    };
+    let response = call("ScheduleTimer", grpc_web_frame(&request))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "*",
+        "CORS for browsers"
+    );
+    let frames = grpc_web_frames(&response.bytes().await.unwrap());
+    let scheduled = ScheduleTimerResponse::decode(frames[0].1.as_slice())
+        .unwrap()
+        .timer
+        .unwrap();
+    assert_eq!(scheduled.name, "from-the-browser");
+    let trailers = String::from_utf8_lossy(&frames.last().unwrap().1).to_lowercase();
+    assert!(
+        frames.last().unwrap().0 & 0x80 != 0 && trailers.contains("grpc-status:0"),
+        "{trailers}"
+    );
+
+    // Server streaming: the log from the start, until the timer settles.
+    let stream = StreamTimerEventsRequest {
+        after_sequence: Some(0),
+        ..Default::default()
+    };
+    let response = call("StreamTimerEvents", grpc_web_frame(&stream))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = Box::pin(response.bytes_stream());
+    let mut buffer = Vec::new();
+    let mut kinds = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while kinds.len() < 4 {
+            let Some(chunk) = body.next().await else {
+                panic!(
+                    "the stream ended after {kinds:?}; rest: {:?}",
+                    String::from_utf8_lossy(&buffer)
+                );
+            };
+            buffer.extend_from_slice(&chunk.unwrap());
+            while buffer.len() >= 5 {
+                let len = u32::from_be_bytes(buffer[1..5].try_into().unwrap()) as usize;
+                if buffer.len() < 5 + len {
+                    break;
+                }
+                let frame: Vec<u8> = buffer.drain(..5 + len).collect();
+                kinds.push(TimerEvent::decode(&frame[5..]).unwrap().event_type);
+            }
+        }
+    })
+    .await
+    .expect("the gRPC-web stream did not deliver the lifecycle");
+    assert_eq!(kinds, vec![1, 2, 3, 4], "scheduled, armed, fired, settled");
+
+    // An error is a trailers-only response: grpc-status in the headers (or a trailer frame).
+    let bad = call(
+        "ScheduleTimer",
+        grpc_web_frame(&ScheduleTimerRequest::default()),
+    )
+    .await
+    .unwrap();
+    let in_headers = bad
+        .headers()
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let frames = grpc_web_frames(&bad.bytes().await.unwrap());
+    let in_trailers = frames
+        .last()
+        .map(|(_, t)| String::from_utf8_lossy(t).to_lowercase())
+        .unwrap_or_default();
+    assert!(
+        in_headers.as_deref() == Some("3") || in_trailers.contains("grpc-status:3"),
+        "INVALID_ARGUMENT: {in_headers:?} {in_trailers}"
+    );
+    server.stop().await;
+}
