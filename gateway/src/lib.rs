@@ -3,6 +3,7 @@
 //! plane, and the standard gRPC health and reflection services, in front of an in-process kernel.
 
 pub mod http_error;
+pub mod metrics;
 pub mod rest;
 
 use std::future::Future;
@@ -53,7 +54,14 @@ pub async fn serve(
             web.layer(health_service),
         )
         .route_service(REFLECTION_PATH, web.layer(reflection))
-        .merge(rest::router(kernel));
+        .merge(rest::router(kernel.clone()));
+    let requests = std::sync::Arc::new(metrics::RequestMetrics::default());
+    let router = router
+        .route_layer(axum::middleware::from_fn_with_state(
+            requests.clone(),
+            metrics::count,
+        ))
+        .merge(metrics::router(kernel, requests));
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
         // HTTP/1.1 for REST, SSE and gRPC-web; gRPC itself stays on HTTP/2.

@@ -514,3 +514,88 @@ async fn grpc_web_unary_and_streaming_on_the_same_port() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_timers_and_lateness() {
+    let server = InProcess::start().await;
+    let (url, http) = (server.url.clone(), http());
+    let post = |body: Value| {
+        http.post(format!("{url}/timers"))
+            .header("x-tenant-id", "acme")
+            .json(&body)
+            .send()
+    };
+    let id = post(json!({"name": "m", "duration": "50ms"}))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let keep = post(json!({"name": "keep", "duration": "1h"}))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        post(json!({"name": "bad"})).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    http.post(format!("{url}/timers/{keep}/cancel"))
+        .header("x-tenant-id", "acme")
+        .send()
+        .await
+        .unwrap();
+    let mut grpc = minoots::Client::connect(&url, "acme").await.unwrap();
+    assert!(
+        grpc.get("0195a3c4-0000-7000-8000-000000000000")
+            .await
+            .is_err()
+    );
+
+    let metrics = tokio::time::timeout(WAIT, async {
+        loop {
+            let got = http
+                .get(format!("{url}/timers/{id}"))
+                .header("x-tenant-id", "acme")
+                .send()
+                .await
+                .unwrap();
+            if got.json::<Value>().await.unwrap()["status"] == "settled" {
+                let response = http.get(format!("{url}/metrics")).send().await.unwrap();
+                assert!(
+                    response.headers()["content-type"]
+                        .to_str()
+                        .unwrap()
+                        .starts_with("text/plain")
+                );
+                return response.text().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    for line in [
+        "minoots_requests_total{route=\"/timers\",code=\"201\"} 2",
+        "minoots_requests_total{route=\"/timers\",code=\"400\"} 1",
+        "minoots_requests_total{route=\"/timers/{id}/cancel\",code=\"200\"} 1",
+        "minoots_requests_total{route=\"/minoots.v1.TimerService/GetTimer\",code=\"5\"} 1",
+        "minoots_timers_scheduled_total 2",
+        "minoots_timers_fired_total 1",
+        "minoots_timers_settled_total 1",
+        "minoots_timers_cancelled_total 1",
+        "minoots_timers_armed ",
+        "minoots_fire_lateness_milliseconds_count 1",
+        "minoots_fire_lateness_milliseconds_bucket{le=\"+Inf\"} 1",
+    ] {
+        assert!(metrics.contains(line), "missing {line:?} in:\n{metrics}");
+    }
+    server.stop().await;
+}

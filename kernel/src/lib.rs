@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod json;
 pub mod labels;
 pub mod lease;
+pub mod metrics;
 mod scheduler;
 pub mod store;
 pub mod testing;
@@ -159,6 +160,7 @@ impl Kernel {
         let scheduler = Scheduler::new(
             clock.clone(),
             writer.clone(),
+            bus.metrics.clone(),
             scheduler_rx,
             tokio::runtime::Handle::current(),
             stop.clone(),
@@ -557,6 +559,14 @@ impl Kernel {
 
     pub fn stream_subscribers(&self) -> usize {
         self.inner.bus.subscribers()
+    }
+
+    /// This kernel's metrics in the Prometheus text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        self.inner
+            .bus
+            .metrics
+            .render(out, self.stream_subscribers());
     }
 }
 

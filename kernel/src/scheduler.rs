@@ -47,6 +47,7 @@ pub(crate) enum Command {
 pub(crate) struct Scheduler {
     clock: Arc<dyn Clock>,
     writer: Writer,
+    metrics: Arc<crate::metrics::Metrics>,
     commands: mpsc::UnboundedReceiver<Command>,
     wheel: TimingWheel<TimerKey>,
     entries: HashMap<TimerKey, EntryKey>,
@@ -74,6 +75,7 @@ impl Scheduler {
     pub fn new(
         clock: Arc<dyn Clock>,
         writer: Writer,
+        metrics: Arc<crate::metrics::Metrics>,
         commands: mpsc::UnboundedReceiver<Command>,
         runtime: tokio::runtime::Handle,
         stop: CancellationToken,
@@ -82,6 +84,7 @@ impl Scheduler {
         Self {
             clock,
             writer,
+            metrics,
             commands,
             wheel: TimingWheel::new(now),
             entries: HashMap::new(),
@@ -102,6 +105,10 @@ impl Scheduler {
             if !expired.is_empty() {
                 self.fire(&mut expired, now);
             }
+            self.metrics.armed.store(
+                self.wheel.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             let next = self
                 .wheel
                 .next_deadline()
