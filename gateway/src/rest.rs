@@ -448,12 +448,8 @@ async fn healthz() -> Response {
 
 /// Ready when this kernel leads and serves writes; a follower answers 503 with `retryAfterMs`.
 async fn readyz(State(kernel): State<Kernel>) -> Response {
-    if kernel.is_leader() {
-        Json(json!({ "status": "ready" })).into_response()
-    } else {
-        ApiError::from(KernelError::NotLeader {
-            retry_after_ms: 300,
-        })
-        .into_response()
+    match kernel.ensure_leader() {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(not_leader) => ApiError::from(not_leader).into_response(),
     }
 }

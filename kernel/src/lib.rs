@@ -223,7 +223,8 @@ impl Kernel {
         self.inner.leader.load(Ordering::SeqCst)
     }
 
-    fn ensure_leader(&self) -> Result<()> {
+    /// Ok when this kernel serves writes; otherwise NotLeader with the retry hint.
+    pub fn ensure_leader(&self) -> Result<()> {
         if self.is_leader() {
             Ok(())
         } else {
