@@ -100,6 +100,18 @@ async fn leader_killed_half_way_loses_no_timer() {
         ),
         "b follows"
     );
+    let ready = reqwest::get(format!("{}/readyz", b.url)).await.unwrap();
+    assert_eq!(
+        ready.status(),
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "a follower is not ready"
+    );
+    assert!(ready.headers().contains_key("retry-after"));
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(
+        body["error"]["retryAfterMs"], 300,
+        "the lease heartbeat as the retry hint"
+    );
 
     // 10,000 timers due evenly over the next 10 s.
     let start = now_micros() + 500_000;
@@ -117,6 +129,13 @@ async fn leader_killed_half_way_loses_no_timer() {
     let killed = Instant::now();
     a.kill();
     let takeover = until_leading(&mut on_b).await;
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", b.url))
+            .await
+            .unwrap()
+            .status(),
+        reqwest::StatusCode::OK
+    );
     let took_over_at = killed_at + takeover.as_micros() as i64;
 
     let fired = fires(&mut on_b, TIMERS).await;
