@@ -30,9 +30,62 @@ pub enum KernelError {
     /// The store refused a write because the lease's token moved on.
     #[error("write refused: fencing token {token} is no longer the lease's current token")]
     Fenced { token: u64 },
+    /// A tenant quota would be exceeded: `burst` (active timers) or `daily` (timers scheduled
+    /// this UTC day).
+    #[error("{limit_type} quota exceeded: tenant {tenant} is limited to {limit} {what}", what = limit_type.counts())]
+    QuotaExceeded {
+        tenant: String,
+        limit_type: LimitType,
+        limit: u64,
+    },
+    /// The API key sent more requests than its tier allows.
+    #[error("rate limit exceeded for this API key; retry in {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// Which limit refused a request; `limitType` in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitType {
+    Burst,
+    Daily,
+    Rate,
+}
+
+impl LimitType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Burst => "burst",
+            Self::Daily => "daily",
+            Self::Rate => "rate",
+        }
+    }
+
+    fn counts(self) -> &'static str {
+        match self {
+            Self::Burst => "active timers",
+            Self::Daily => "timers scheduled per UTC day",
+            Self::Rate => "requests per second",
+        }
+    }
+}
+
+impl std::fmt::Display for LimitType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `ErrorInfo` domain and reason of quota and rate-limit errors; `limitType` is in its
+/// metadata.
+pub const ERROR_DOMAIN: &str = "minoots.io";
+pub const QUOTA_REASON: &str = "QUOTA_EXCEEDED";
+pub const LIMIT_TYPE_KEY: &str = "limitType";
 
 pub type Result<T, E = KernelError> = std::result::Result<T, E>;
 
@@ -65,6 +118,32 @@ impl KernelError {
             other => other,
         }
     }
+}
+
+fn quota_details(
+    limit_type: LimitType,
+    limit: Option<u64>,
+    subject: &str,
+    message: &str,
+) -> ErrorDetails {
+    let mut metadata = std::collections::HashMap::from([(
+        LIMIT_TYPE_KEY.to_owned(),
+        limit_type.as_str().to_owned(),
+    )]);
+    if let Some(limit) = limit {
+        metadata.insert("limit".to_owned(), limit.to_string());
+    }
+    let mut details = ErrorDetails::with_error_info(QUOTA_REASON, ERROR_DOMAIN, metadata);
+    details.set_quota_failure(vec![tonic_types::QuotaViolation::new(subject, message)]);
+    details
+}
+
+/// The `limitType` of a RESOURCE_EXHAUSTED status, if it carries one.
+pub fn limit_type_of(status: &Status) -> Option<String> {
+    status
+        .get_details_error_info()
+        .filter(|info| info.domain == ERROR_DOMAIN)
+        .and_then(|info| info.metadata.get(LIMIT_TYPE_KEY).cloned())
 }
 
 impl From<sqlx::Error> for KernelError {
@@ -104,6 +183,28 @@ impl From<KernelError> for Status {
             }
             KernelError::OutOfRange { .. } => Status::out_of_range(message),
             KernelError::Unavailable(_) | KernelError::ShuttingDown => Status::unavailable(message),
+            KernelError::QuotaExceeded {
+                ref tenant,
+                limit_type,
+                limit,
+            } => Status::with_error_details(
+                Code::ResourceExhausted,
+                message.clone(),
+                quota_details(limit_type, Some(limit), tenant, &message),
+            ),
+            KernelError::RateLimited { retry_after_ms } => {
+                let mut status = Status::with_error_details(
+                    Code::ResourceExhausted,
+                    message.clone(),
+                    quota_details(LimitType::Rate, None, "api-key", &message),
+                );
+                status
+                    .metadata_mut()
+                    .insert("retry-after-ms", retry_after_ms.into());
+                status
+            }
+            KernelError::Unauthenticated(_) => Status::unauthenticated(message),
+            KernelError::PermissionDenied(_) => Status::permission_denied(message),
             KernelError::Internal(_) => Status::internal(message),
         }
     }

@@ -15,6 +15,7 @@ pub mod json;
 pub mod labels;
 pub mod lease;
 pub mod metrics;
+pub mod quota;
 mod scheduler;
 pub mod store;
 pub mod testing;
@@ -62,6 +63,10 @@ pub struct KernelConfig {
     pub event_buffer: usize,
     /// Run the scheduler on a dedicated OS thread (production); tests may keep it on the runtime.
     pub scheduler_thread: bool,
+    /// Quotas of tenants without their own (set with [`Kernel::set_tenant_limits`]).
+    pub default_limits: quota::Limits,
+    /// How often per-tenant limits are re-read from the store (other processes may change them).
+    pub limits_refresh: Duration,
 }
 
 impl Default for KernelConfig {
@@ -72,6 +77,11 @@ impl Default for KernelConfig {
             purge_interval: Duration::from_secs(60),
             event_buffer: 65_536,
             scheduler_thread: true,
+            default_limits: quota::Limits {
+                active_timers: Some(1_000_000),
+                daily_timers: Some(10_000_000),
+            },
+            limits_refresh: Duration::from_secs(10),
         }
     }
 }
@@ -86,6 +96,7 @@ struct Inner {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     writer: Writer,
+    usage: Arc<std::sync::Mutex<quota::Usage>>,
     scheduler: mpsc::UnboundedSender<Command>,
     /// Feeds the dispatcher fired-but-unsettled timers found by recovery.
     fired: mpsc::UnboundedSender<FiredTimer>,
@@ -150,10 +161,17 @@ impl Kernel {
                 token: 0,
             }));
         }
+        let usage = Arc::new(std::sync::Mutex::new(quota::Usage::new(
+            config.default_limits,
+        )));
         let (writer, writer_task) = Writer::spawn(
-            store.clone(),
-            bus.clone(),
-            fired_tx.clone(),
+            writer::WriterParts {
+                store: store.clone(),
+                bus: bus.clone(),
+                fired: fired_tx.clone(),
+                usage: usage.clone(),
+                clock: clock.clone(),
+            },
             writer_stop.clone(),
         );
         let (scheduler_tx, scheduler_rx) = mpsc::unbounded_channel();
@@ -197,6 +215,7 @@ impl Kernel {
             store,
             clock,
             writer,
+            usage,
             scheduler: scheduler_tx,
             fired: fired_tx,
             bus,
@@ -213,6 +232,10 @@ impl Kernel {
             None => inner.take_lead().await?,
             Some(leadership) => tasks.push(tokio::spawn(lead(inner.clone(), leadership))),
         }
+        tasks.push(tokio::spawn(refresh_limits(
+            inner.clone(),
+            config.limits_refresh,
+        )));
         tasks.push(tokio::spawn(purge(inner.clone(), config)));
         inner.tasks.lock().await.extend(tasks);
         Ok(Self { inner })
@@ -384,6 +407,29 @@ impl Kernel {
             )));
         }
         Ok(responses)
+    }
+
+    /// Stores `tenant`'s own limits (unset fields fall back to the defaults) and applies them at
+    /// once.
+    pub async fn set_tenant_limits(&self, tenant: &str, limits: quota::Limits) -> Result<()> {
+        validate::tenant_id(tenant)?;
+        self.inner.store.put_tenant_limits(tenant, limits).await?;
+        self.inner
+            .usage
+            .lock()
+            .unwrap()
+            .set_override(tenant, limits);
+        Ok(())
+    }
+
+    /// The limits in force for `tenant`.
+    pub fn tenant_limits(&self, tenant: &str) -> quota::Limits {
+        self.inner.usage.lock().unwrap().limits(tenant)
+    }
+
+    /// The store, for what lives beside timers (API keys, tenant limits).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.inner.store.clone()
     }
 
     pub async fn get(&self, tenant: &str, id: &str) -> Result<Timer> {
@@ -728,6 +774,21 @@ async fn purge(inner: Arc<Inner>, config: KernelConfig) {
     }
 }
 
+/// Re-reads per-tenant limits, which other processes (a gateway, `minoots tenants`) may change.
+async fn refresh_limits(inner: Arc<Inner>, every: Duration) {
+    loop {
+        let next = inner.clock.now() + every.as_micros() as Micros;
+        tokio::select! {
+            () = inner.stop.cancelled() => return,
+            () = inner.clock.sleep_until(next) => {}
+        }
+        match inner.store.tenant_limits().await {
+            Ok(overrides) => inner.usage.lock().unwrap().set_overrides(overrides),
+            Err(error) => tracing::warn!(%error, "reading tenant limits failed; will retry"),
+        }
+    }
+}
+
 /// Lease settings of a clustered kernel.
 #[derive(Clone)]
 pub struct Leadership {
@@ -756,6 +817,15 @@ impl Inner {
     async fn take_lead(&self) -> Result<()> {
         let started = Instant::now();
         let pending = self.store.pending().await?;
+        let now = self.clock.now();
+        let today = now - now.rem_euclid(quota::DAY_MICROS);
+        let scheduled_today = self.store.created_since(today).await?;
+        let overrides = self.store.tenant_limits().await?;
+        {
+            let mut usage = self.usage.lock().unwrap();
+            usage.seed(&pending, scheduled_today, now);
+            usage.set_overrides(overrides);
+        }
         let mut arm = Vec::new();
         let mut fired = 0;
         for timer in pending {

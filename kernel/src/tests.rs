@@ -1,7 +1,7 @@
 //! Kernel behaviour on a manual clock: nothing here depends on how fast the machine is. Tests
 //! wait on events (effects), never on sleeps; the timeouts only turn a hang into a failure.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use minoots_proto::{
     prost_types,
@@ -415,6 +415,127 @@ async fn idempotency_key_returns_the_first_timer_and_refuses_a_different_request
         kernel.schedule("globex", req).await.unwrap().created,
         "keys are per tenant"
     );
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
+async fn quotas_refuse_active_and_daily_excess_and_free_up_as_timers_finish() {
+    let clock = ManualClock::new(T0);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let config = KernelConfig {
+        scheduler_thread: false,
+        default_limits: crate::quota::Limits {
+            active_timers: Some(2),
+            daily_timers: Some(4),
+        },
+        ..KernelConfig::default()
+    };
+    let kernel = Kernel::start(store.clone(), Arc::new(clock.clone()), config.clone())
+        .await
+        .unwrap();
+    let quota = |result: Result<ScheduleTimerResponse>| match result {
+        Err(KernelError::QuotaExceeded {
+            limit_type, limit, ..
+        }) => (limit_type, limit),
+        other => panic!("expected a quota error, got {other:?}"),
+    };
+    let first = kernel
+        .schedule("acme", request("a", 10 * SEC))
+        .await
+        .unwrap();
+    kernel
+        .schedule("acme", request("b", 60 * SEC))
+        .await
+        .unwrap();
+    assert_eq!(
+        quota(kernel.schedule("acme", request("c", 60 * SEC)).await),
+        (crate::error::LimitType::Burst, 2)
+    );
+    let batch = kernel
+        .schedule_many(
+            "globex",
+            vec![request("x", SEC), request("y", SEC), request("z", SEC)],
+        )
+        .await;
+    assert!(
+        matches!(batch, Err(KernelError::QuotaExceeded { .. })),
+        "a batch over the limit is refused whole: {batch:?}"
+    );
+    assert!(
+        kernel
+            .list("globex", ListTimersRequest::default())
+            .await
+            .unwrap()
+            .timers
+            .is_empty()
+    );
+
+    // Cancelling frees a slot at once; firing does too.
+    let id = first.timer.unwrap().id;
+    kernel
+        .cancel(
+            "acme",
+            CancelTimerRequest {
+                id,
+                ..CancelTimerRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    let c = kernel.schedule("acme", request("c", SEC)).await.unwrap();
+    let mut events = kernel
+        .subscribe("acme", StreamTimerEventsRequest::default())
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(2));
+    until(&mut events, TimerEventType::Settled, &c.timer.unwrap().id).await;
+    // 3 scheduled today; one more fits the daily limit of 4, the next does not.
+    kernel
+        .schedule("acme", request("d", 60 * SEC))
+        .await
+        .unwrap();
+    assert_eq!(
+        quota(kernel.schedule("acme", request("e", 60 * SEC)).await),
+        (crate::error::LimitType::Daily, 4)
+    );
+    // Per-tenant limits override the defaults at once.
+    kernel
+        .set_tenant_limits(
+            "acme",
+            crate::quota::Limits {
+                active_timers: Some(10),
+                daily_timers: Some(10),
+            },
+        )
+        .await
+        .unwrap();
+    kernel
+        .schedule("acme", request("e", 60 * SEC))
+        .await
+        .unwrap();
+    kernel.shutdown().await;
+
+    // A restarted kernel counts what the store holds: 3 active, 5 scheduled today.
+    let kernel = Kernel::start(store.clone(), Arc::new(clock.clone()), config)
+        .await
+        .unwrap();
+    assert_eq!(kernel.tenant_limits("acme").active_timers, Some(10));
+    for name in ["f", "g", "h", "i", "j"] {
+        kernel
+            .schedule("acme", request(name, 60 * SEC))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        quota(kernel.schedule("acme", request("k", 60 * SEC)).await),
+        (crate::error::LimitType::Daily, 10)
+    );
+    // A new UTC day starts a new daily count.
+    clock.advance(Duration::from_secs(24 * 3_600));
+    kernel
+        .schedule("acme", request("k", 60 * SEC))
+        .await
+        .unwrap();
     kernel.shutdown().await;
 }
 
@@ -857,6 +978,27 @@ impl Store for GatedStore {
     }
     async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)> {
         self.inner.purge(timers_before, events_before).await
+    }
+    async fn created_since(&self, since: Micros) -> Result<HashMap<String, u64>> {
+        self.inner.created_since(since).await
+    }
+    async fn tenant_limits(&self) -> Result<HashMap<String, store::Limits>> {
+        self.inner.tenant_limits().await
+    }
+    async fn put_tenant_limits(&self, tenant_id: &str, limits: store::Limits) -> Result<()> {
+        self.inner.put_tenant_limits(tenant_id, limits).await
+    }
+    async fn put_api_key(&self, key: &store::ApiKey) -> Result<()> {
+        self.inner.put_api_key(key).await
+    }
+    async fn find_api_key(&self, digest: &str) -> Result<Option<store::ApiKey>> {
+        self.inner.find_api_key(digest).await
+    }
+    async fn list_api_keys(&self, tenant_id: Option<&str>) -> Result<Vec<store::ApiKey>> {
+        self.inner.list_api_keys(tenant_id).await
+    }
+    async fn revoke_api_key(&self, id: &str, at: Micros) -> Result<Option<store::ApiKey>> {
+        self.inner.revoke_api_key(id, at).await
     }
 }
 

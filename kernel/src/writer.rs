@@ -9,8 +9,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    clock::Clock,
     error::{KernelError, Result},
     events::EventBus,
+    quota::{Usage, create_tenants},
     store::{Mutation, Outcome, Store},
 };
 use minoots_proto::v1::TimerEventType;
@@ -35,15 +37,23 @@ pub(crate) struct Writer {
     tx: mpsc::UnboundedSender<Request>,
 }
 
+/// What the writer needs besides its queue.
+pub(crate) struct WriterParts {
+    pub store: Arc<dyn Store>,
+    pub bus: EventBus,
+    pub fired: mpsc::UnboundedSender<FiredTimer>,
+    /// Quota counts, checked and reserved per request before its batch is written.
+    pub usage: Arc<std::sync::Mutex<Usage>>,
+    pub clock: Arc<dyn Clock>,
+}
+
 impl Writer {
     pub fn spawn(
-        store: Arc<dyn Store>,
-        bus: EventBus,
-        fired: mpsc::UnboundedSender<FiredTimer>,
+        parts: WriterParts,
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(rx, store, bus, fired, stop));
+        let task = tokio::spawn(run(rx, parts, stop));
         (Self { tx }, task)
     }
 
@@ -66,11 +76,16 @@ impl Writer {
 
 async fn run(
     mut rx: mpsc::UnboundedReceiver<Request>,
-    store: Arc<dyn Store>,
-    bus: EventBus,
-    fired: mpsc::UnboundedSender<FiredTimer>,
+    parts: WriterParts,
     stop: CancellationToken,
 ) {
+    let WriterParts {
+        store,
+        bus,
+        fired,
+        usage,
+        clock,
+    } = parts;
     let mut next_group = 0u64;
     loop {
         let first = tokio::select! {
@@ -88,7 +103,13 @@ async fn run(
         let mut sizes = Vec::with_capacity(requests.len());
         let mut mutations = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(requests.len());
+        let now = clock.now();
         for mut request in requests {
+            let reserved = usage.lock().unwrap().reserve(&request.mutations, now);
+            if let Err(refused) = reserved {
+                let _ = request.reply.send(Err(refused));
+                continue;
+            }
             // Each request is one all-or-nothing group of creates.
             next_group += 1;
             for mutation in &mut request.mutations {
@@ -100,8 +121,14 @@ async fn run(
             mutations.extend(request.mutations);
             replies.push(request.reply);
         }
+        if mutations.is_empty() {
+            continue;
+        }
+        let tenants = create_tenants(&mutations);
+        let count = mutations.len();
         match store.apply(mutations).await {
             Ok(outcomes) => {
+                usage.lock().unwrap().settle(&tenants, &outcomes);
                 publish(&outcomes, &bus, &fired);
                 let mut outcomes = outcomes.into_iter();
                 for (size, reply) in sizes.into_iter().zip(replies) {
@@ -109,6 +136,7 @@ async fn run(
                 }
             }
             Err(error) => {
+                usage.lock().unwrap().release(&tenants);
                 tracing::error!(%error, mutations = count, "store write failed; the whole batch was rolled back");
                 for reply in replies {
                     let _ = reply.send(Err(error.clone()));

@@ -520,6 +520,96 @@ pub async fn purge_respects_retention_and_never_reuses_sequences(store: &dyn Sto
     assert_eq!(event.sequence, 4);
 }
 
+fn key(id: &str, tenant: &str, digest: &str) -> ApiKey {
+    ApiKey {
+        id: id.to_owned(),
+        tenant_id: tenant.to_owned(),
+        name: format!("{id} name"),
+        roles: vec!["timer.read".to_owned(), "timer.write".to_owned()],
+        tier: "standard".to_owned(),
+        digest: digest.to_owned(),
+        created_at: T0,
+        revoked_at: None,
+    }
+}
+
+pub async fn api_keys_are_found_by_digest_listed_and_revoked_once(store: &dyn Store) {
+    let a = key("key-a", "acme", "aa11");
+    let b = key("key-b", "globex", "bb22");
+    store.put_api_key(&a).await.unwrap();
+    store.put_api_key(&b).await.unwrap();
+    assert!(matches!(
+        store.put_api_key(&key("key-c", "acme", "aa11")).await,
+        Err(crate::KernelError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        store.put_api_key(&key("key-a", "acme", "cc33")).await,
+        Err(crate::KernelError::AlreadyExists(_))
+    ));
+    assert_eq!(store.find_api_key("aa11").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.find_api_key("ffff").await.unwrap(), None);
+    assert_eq!(
+        store.list_api_keys(Some("acme")).await.unwrap(),
+        vec![a.clone()]
+    );
+    assert_eq!(store.list_api_keys(None).await.unwrap(), vec![a, b]);
+    let revoked = store
+        .revoke_api_key("key-a", T0 + 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(T0 + 5));
+    let again = store
+        .revoke_api_key("key-a", T0 + 9)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.revoked_at,
+        Some(T0 + 5),
+        "the first revocation time stays"
+    );
+    assert_eq!(
+        store
+            .find_api_key("aa11")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(T0 + 5)
+    );
+    assert_eq!(store.revoke_api_key("nope", T0).await.unwrap(), None);
+}
+
+pub async fn tenant_limits_and_daily_counts_are_stored(store: &dyn Store) {
+    assert!(store.tenant_limits().await.unwrap().is_empty());
+    let limits = Limits {
+        active_timers: Some(5),
+        daily_timers: None,
+    };
+    store.put_tenant_limits("acme", limits).await.unwrap();
+    let raised = Limits {
+        active_timers: Some(7),
+        daily_timers: Some(100),
+    };
+    store.put_tenant_limits("globex", limits).await.unwrap();
+    store.put_tenant_limits("globex", raised).await.unwrap();
+    let stored = store.tenant_limits().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored["acme"], limits);
+    assert_eq!(stored["globex"], raised);
+
+    let before = crate::clock::Clock::now(&crate::clock::SystemClock::default()) - 1_000;
+    create(store, new_timer("acme", "a1", &[], "")).await;
+    create(store, new_timer("acme", "a2", &[], "")).await;
+    create(store, new_timer("globex", "g1", &[], "")).await;
+    let counts = store.created_since(before).await.unwrap();
+    assert_eq!(counts.get("acme"), Some(&2));
+    assert_eq!(counts.get("globex"), Some(&1));
+    let later = crate::clock::Clock::now(&crate::clock::SystemClock::default()) + 60_000_000;
+    assert!(store.created_since(later).await.unwrap().is_empty());
+}
+
 macro_rules! store_conformance {
     ($name:ident, $make:expr) => {
         mod $name {
@@ -546,6 +636,8 @@ macro_rules! store_conformance {
             case!(list_filters_and_pages);
             case!(pending_lists_only_unfinished_timers);
             case!(purge_respects_retention_and_never_reuses_sequences);
+            case!(api_keys_are_found_by_digest_listed_and_revoked_once);
+            case!(tenant_limits_and_daily_counts_are_stored);
         }
     };
 }

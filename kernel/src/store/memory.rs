@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
 
 use super::{
-    EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Store, finished_at, fire_at,
-    has_actions, plan, to_load,
+    ApiKey, EventBounds, Limits, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Store,
+    finished_at, fire_at, has_actions, key_taken, plan, to_load,
 };
 use crate::{clock::Micros, error::Result};
 
@@ -27,6 +27,8 @@ struct State {
     idempotency: HashMap<(String, String), String>,
     events: BTreeMap<(String, u64), TimerEvent>,
     sequences: HashMap<String, u64>,
+    limits: HashMap<String, Limits>,
+    api_keys: BTreeMap<String, ApiKey>,
 }
 
 impl MemoryStore {
@@ -195,5 +197,65 @@ impl Store for MemoryStore {
                 >= events_before
         });
         Ok((expired.len() as u64, (before - state.events.len()) as u64))
+    }
+
+    async fn created_since(&self, since: Micros) -> Result<HashMap<String, u64>> {
+        let floor = crate::quota::uuid_v7_floor(since);
+        let state = self.state.lock().unwrap();
+        let mut counts = HashMap::new();
+        for (tenant, id) in state.timers.keys() {
+            if *id >= floor {
+                *counts.entry(tenant.clone()).or_default() += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn tenant_limits(&self) -> Result<HashMap<String, Limits>> {
+        Ok(self.state.lock().unwrap().limits.clone())
+    }
+
+    async fn put_tenant_limits(&self, tenant_id: &str, limits: Limits) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        state.limits.insert(tenant_id.to_owned(), limits);
+        Ok(())
+    }
+
+    async fn put_api_key(&self, key: &ApiKey) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        if state.api_keys.contains_key(&key.id)
+            || state.api_keys.values().any(|k| k.digest == key.digest)
+        {
+            return Err(key_taken(key));
+        }
+        state.api_keys.insert(key.id.clone(), key.clone());
+        Ok(())
+    }
+
+    async fn find_api_key(&self, digest: &str) -> Result<Option<ApiKey>> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .api_keys
+            .values()
+            .find(|k| k.digest == digest)
+            .cloned())
+    }
+
+    async fn list_api_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKey>> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .api_keys
+            .values()
+            .filter(|k| tenant_id.is_none_or(|t| k.tenant_id == t))
+            .cloned()
+            .collect())
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: Micros) -> Result<Option<ApiKey>> {
+        let mut state = self.state.lock().unwrap();
+        Ok(state.api_keys.get_mut(id).map(|key| {
+            key.revoked_at.get_or_insert(at);
+            key.clone()
+        }))
     }
 }

@@ -28,6 +28,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use minoots_proto::v1::{Timer, TimerEvent, TimerEventType, TimerStatus};
 
+pub use crate::quota::Limits;
 use crate::{
     clock::{Micros, from_timestamp, to_timestamp},
     error::Result,
@@ -105,6 +106,20 @@ pub struct ListQuery {
     pub limit: usize,
 }
 
+/// An API key as stored: never the secret, only its SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub tier: String,
+    /// Lowercase hex SHA-256 of the secret.
+    pub digest: String,
+    pub created_at: Micros,
+    pub revoked_at: Option<Micros>,
+}
+
 /// A timer the scheduler must own after a restart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingTimer {
@@ -145,6 +160,82 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes final timers finished before `timers_before` and events that occurred before
     /// `events_before`. Returns (timers, events) deleted.
     async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)>;
+
+    /// Timers per tenant whose id (a UUIDv7) was minted at or after `since`, for daily quotas.
+    async fn created_since(&self, since: Micros) -> Result<HashMap<String, u64>>;
+    /// Per-tenant limits that differ from the defaults.
+    async fn tenant_limits(&self) -> Result<HashMap<String, Limits>>;
+    async fn put_tenant_limits(&self, tenant_id: &str, limits: Limits) -> Result<()>;
+
+    /// Stores a new key; AlreadyExists if its id or digest is taken.
+    async fn put_api_key(&self, key: &ApiKey) -> Result<()>;
+    /// The key whose secret has this digest, revoked or not.
+    async fn find_api_key(&self, digest: &str) -> Result<Option<ApiKey>>;
+    /// Keys of one tenant, or of every tenant, ordered by id.
+    async fn list_api_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKey>>;
+    /// Marks a key revoked (idempotent: the first revocation time is kept). None if unknown.
+    async fn revoke_api_key(&self, id: &str, at: Micros) -> Result<Option<ApiKey>>;
+}
+
+pub(crate) fn roles_column(roles: &[String]) -> String {
+    roles.join(",")
+}
+
+pub(crate) fn roles_from_column(column: &str) -> Vec<String> {
+    column
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An `api_keys` row, for the SQL stores.
+pub(crate) fn api_key_from_row<'r, R>(row: &'r R) -> ApiKey
+where
+    R: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    ApiKey {
+        id: row.get("id"),
+        tenant_id: row.get("tenant_id"),
+        name: row.get("name"),
+        roles: roles_from_column(&row.get::<String, _>("roles")),
+        tier: row.get("tier"),
+        digest: row.get("digest"),
+        created_at: row.get("created_at_us"),
+        revoked_at: row.get("revoked_at_us"),
+    }
+}
+
+/// A `tenant_limits` row, for the SQL stores.
+pub(crate) fn limits_from_row<'r, R>(row: &'r R) -> (String, Limits)
+where
+    R: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let limit = |column: &'static str| row.get::<Option<i64>, _>(column).map(|v| v.max(0) as u64);
+    (
+        row.get("tenant_id"),
+        Limits {
+            active_timers: limit("active_timer_limit"),
+            daily_timers: limit("daily_timer_limit"),
+        },
+    )
+}
+
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+pub(crate) fn key_taken(key: &ApiKey) -> crate::KernelError {
+    crate::KernelError::AlreadyExists(format!(
+        "an API key with id {} or the same secret already exists",
+        key.id
+    ))
 }
 
 pub(crate) fn allowed(from: TimerStatus, to: TimerStatus) -> bool {
