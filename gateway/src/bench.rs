@@ -10,7 +10,8 @@ use minoots_kernel::Kernel;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 
-use crate::{ServeArgs, StoreKind};
+use crate::{KernelOptions, StoreArgs, StoreKind};
+use minoots_gateway::auth::{AuthConfig, Role};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -36,6 +37,9 @@ pub struct Target {
     database_url: Option<String>,
     #[arg(long, default_value = "bench")]
     tenant: String,
+    /// API key for `--target` (the in-process server creates its own key, so auth is on).
+    #[arg(long, env = "MINOOTS_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +74,7 @@ pub struct ScheduleArgs {
 
 struct Server {
     url: String,
+    api_key: String,
     stop: Option<(minoots_gateway::Running, Kernel, tempfile::TempDir)>,
 }
 
@@ -78,26 +83,33 @@ impl Server {
         if let Some(url) = &target.target {
             return Ok(Self {
                 url: url.clone(),
+                api_key: target
+                    .api_key
+                    .clone()
+                    .context("--target needs --api-key (or MINOOTS_API_KEY)")?,
                 stop: None,
             });
         }
         let dir = tempfile::tempdir()?;
-        let args = ServeArgs {
-            listen: "127.0.0.1:0".parse()?,
+        let store = StoreArgs {
             data_dir: dir.path().to_owned(),
             store: Some(target.store),
             sqlite_synchronous: target
                 .sqlite_synchronous
                 .parse()
                 .map_err(anyhow::Error::msg)?,
-            timer_retention: Duration::from_secs(3_600),
-            event_retention: Duration::from_secs(3_600),
             database_url: target.database_url.clone(),
+        };
+        let options = KernelOptions {
             node_id: Some("bench".into()),
             lease_heartbeat_ms: 300,
             lease_timeout_ms: 1_500,
+            timer_retention: Duration::from_secs(3_600),
+            event_retention: Duration::from_secs(3_600),
+            quota_active_timers: 0,
+            quota_daily_timers: 0,
         };
-        let kernel = crate::start_kernel(&args).await?;
+        let kernel = crate::start_kernel(&store, &options).await?;
         let waiting = Instant::now();
         while !kernel.is_leader() {
             if waiting.elapsed() > Duration::from_secs(10) {
@@ -107,16 +119,31 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // Auth stays on: every call is authenticated with a real key, as in production.
+        let gateway = minoots_gateway::Gateway::local(kernel.clone(), AuthConfig::default())?;
+        let key = gateway
+            .auth()
+            .create_key(&target.tenant, "bench", &Role::ALL, Some("unlimited"))
+            .await?;
         let running =
-            minoots_gateway::Running::spawn(TcpListener::bind(args.listen).await?, kernel.clone())?;
+            minoots_gateway::Running::spawn(TcpListener::bind("127.0.0.1:0").await?, gateway)?;
         eprintln!(
             "in-process server on {} ({:?} store)",
             running.url, target.store
         );
         Ok(Self {
             url: running.url.clone(),
+            api_key: key.secret,
             stop: Some((running, kernel, dir)),
         })
+    }
+
+    async fn client(&self, tenant: &str) -> anyhow::Result<Client> {
+        Ok(Client::builder(self.url.clone())
+            .api_key(self.api_key.clone())
+            .tenant(tenant)
+            .connect()
+            .await?)
     }
 
     async fn stop(self) {
@@ -171,7 +198,7 @@ fn summary(label: &str, mut samples: Vec<f64>) -> String {
 
 async fn lateness(args: LatenessArgs) -> anyhow::Result<()> {
     let server = Server::start(&args.target).await?;
-    let mut client = Client::connect(&server.url, &args.target.tenant).await?;
+    let mut client = server.client(&args.target.tenant).await?;
     let fired_only = proto::StreamTimerEventsRequest {
         event_types: vec![proto::TimerEventType::Fired as i32],
         ..Default::default()
@@ -255,7 +282,7 @@ async fn lateness(args: LatenessArgs) -> anyhow::Result<()> {
 
 async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
     let server = Server::start(&args.target).await?;
-    let client = Client::connect(&server.url, &args.target.tenant).await?;
+    let client = server.client(&args.target.tenant).await?;
     let per_caller = args.timers.div_ceil(args.concurrency.max(1));
     let started = Instant::now();
     let mut callers = tokio::task::JoinSet::new();

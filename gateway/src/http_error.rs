@@ -1,5 +1,5 @@
 //! The one mapping from a gRPC `Status` to an HTTP error response:
-//! `{"error": {"code", "message", "fieldViolations", "retryAfterMs"}}`.
+//! `{"error": {"code", "message", "fieldViolations", "limitType", "retryAfterMs"}}`.
 
 use axum::{
     Json,
@@ -78,6 +78,9 @@ pub fn error_response(status: Status) -> Response {
             .map(|v| json!({ "field": camel_path(&v.field), "description": v.description }))
             .collect();
     }
+    if let Some(limit_type) = minoots_kernel::error::limit_type_of(&status) {
+        error["limitType"] = json!(limit_type);
+    }
     let retry_after =
         retry_after_ms(&status).or((http == StatusCode::SERVICE_UNAVAILABLE).then_some(1_000));
     if let Some(ms) = retry_after {
@@ -100,6 +103,12 @@ pub struct ApiError(pub Status);
 impl From<minoots_kernel::KernelError> for ApiError {
     fn from(error: minoots_kernel::KernelError) -> Self {
         Self(error.into())
+    }
+}
+
+impl From<Status> for ApiError {
+    fn from(status: Status) -> Self {
+        Self(status)
     }
 }
 

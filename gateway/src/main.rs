@@ -1,4 +1,5 @@
-//! `minoots`: runs MINOOTS (`serve`) and measures it (`bench`).
+//! `minoots`: runs MINOOTS (`serve`, or `kernel` + `gateway` split), manages API keys (`keys`)
+//! and measures it (`bench`).
 
 mod bench;
 
@@ -6,8 +7,15 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use minoots_gateway::{
+    Gateway,
+    admin::key_json,
+    auth::{Auth, AuthConfig, DEV_KEY, DEV_TENANT, Role, parse_tiers},
+    backend::{Regions, parse_region_targets},
+};
 use minoots_kernel::{
-    Kernel, KernelConfig, Leadership, SystemClock,
+    Clock, Kernel, KernelConfig, Leadership, SystemClock,
+    quota::Limits,
     store::{MemoryStore, PostgresStore, SqliteStore, Store, Synchronous},
 };
 use tokio::net::TcpListener;
@@ -25,8 +33,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run kernel and gateway in one process on one port (gRPC), on an embedded SQLite store.
+    /// Run kernel and gateway in one process on one port, on an embedded SQLite store.
     Serve(ServeArgs),
+    /// Run only a kernel, serving its gRPC TimerService to gateways (no API keys: bind it to a
+    /// private address).
+    Kernel(KernelArgs),
+    /// Run only a gateway in front of remote kernels (`--kernel URL` or regions).
+    Gateway(GatewayArgs),
+    /// Manage API keys directly in the store (the gateway also has admin endpoints).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Apply the Postgres migrations and exit (a kernel on Postgres also applies them on start).
     Migrate(MigrateArgs),
     /// Benchmarks over the real gRPC protocol (see docs/benchmarks.md).
@@ -44,41 +60,175 @@ pub enum StoreKind {
     Memory,
 }
 
+/// Where timers (and API keys, tenant limits) live.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Directory holding the SQLite database (created if missing).
+    #[arg(long, env = "MINOOTS_DATA_DIR", default_value = "./minoots-data")]
+    pub data_dir: PathBuf,
+    /// Where timers live [default: sqlite; the original KERNEL_STORE is read when MINOOTS_STORE
+    /// is unset].
+    #[arg(long, env = "MINOOTS_STORE", value_enum)]
+    pub store: Option<StoreKind>,
+    /// Postgres URL for `--store postgres` (the original DATABASE_URL is read when
+    /// KERNEL_DATABASE_URL is unset).
+    #[arg(long, env = "KERNEL_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// SQLite durability: `full` fsyncs every group commit (survives power loss); `normal`
+    /// survives a process crash only.
+    #[arg(long, env = "MINOOTS_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = parse_synchronous)]
+    pub sqlite_synchronous: Synchronous,
+}
+
+/// How a kernel runs: leadership, retention, quotas.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KernelOptions {
+    /// This kernel's name in the lease [default: kernel-<random>].
+    #[arg(long, env = "KERNEL_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Lease heartbeat: how often the leader renews and followers try to take over, ms.
+    #[arg(long, env = "KERNEL_RAFT_HEARTBEAT_MS", default_value_t = 300)]
+    pub lease_heartbeat_ms: u64,
+    /// Lease timeout: a leader that has not renewed for this long is replaced, ms.
+    #[arg(long, env = "KERNEL_RAFT_ELECTION_TIMEOUT_MS", default_value_t = 1_500)]
+    pub lease_timeout_ms: u64,
+    /// How long finished (settled, failed, cancelled) timers stay readable, e.g. `7d`.
+    #[arg(long, env = "MINOOTS_TIMER_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub timer_retention: Duration,
+    /// How long events stay replayable for stream resume, e.g. `24h`.
+    #[arg(long, env = "MINOOTS_EVENT_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub event_retention: Duration,
+    /// Default quota: SCHEDULED or ARMED timers a tenant may have at once (0: unlimited).
+    #[arg(long, env = "MINOOTS_QUOTA_ACTIVE_TIMERS", default_value_t = 1_000_000)]
+    pub quota_active_timers: u64,
+    /// Default quota: timers a tenant may schedule per UTC day (0: unlimited).
+    #[arg(long, env = "MINOOTS_QUOTA_DAILY_TIMERS", default_value_t = 10_000_000)]
+    pub quota_daily_timers: u64,
+}
+
+/// Who may call the gateway.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthArgs {
+    /// Development mode: seeds tenant `tenant-local` with the API key `local-dev-key` (every
+    /// role, unlimited rate). Never in production.
+    #[arg(long, env = "MINOOTS_DEV")]
+    pub dev: bool,
+    /// Request-rate tiers, `name=PER_SECOND[:BURST]` separated by commas (`unlimited` always
+    /// exists).
+    #[arg(
+        long,
+        env = "MINOOTS_RATE_LIMITS",
+        default_value = "standard=1000:2000"
+    )]
+    pub rate_limits: String,
+    /// Tier of keys created without one.
+    #[arg(long, env = "MINOOTS_DEFAULT_TIER", default_value = "standard")]
+    pub default_tier: String,
+    /// How long a verified key is trusted before the store is read again (revocations through
+    /// another process apply within this time).
+    #[arg(long, env = "MINOOTS_KEY_CACHE_TTL", default_value = "5s", value_parser = parse_duration)]
+    pub key_cache_ttl: Duration,
+}
+
+impl AuthArgs {
+    pub fn config(&self) -> anyhow::Result<AuthConfig> {
+        Ok(AuthConfig {
+            tiers: parse_tiers(&self.rate_limits)
+                .map_err(|e| anyhow::anyhow!("--rate-limits / MINOOTS_RATE_LIMITS: {e}"))?,
+            default_tier: self.default_tier.clone(),
+            key_cache_ttl: self.key_cache_ttl,
+        })
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed on start).
     #[arg(long, env = "MINOOTS_LISTEN", default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub kernel: KernelOptions,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct KernelArgs {
+    /// Address to listen on (private network: kernels trust `x-tenant-id`).
+    #[arg(long, env = "MINOOTS_LISTEN", default_value = "127.0.0.1:7071")]
     listen: SocketAddr,
-    /// Directory holding the SQLite database (created if missing).
-    #[arg(long, env = "MINOOTS_DATA_DIR", default_value = "./minoots-data")]
-    data_dir: PathBuf,
-    /// Where timers live [default: sqlite; the original KERNEL_STORE is read when MINOOTS_STORE
-    /// is unset].
-    #[arg(long, env = "MINOOTS_STORE", value_enum)]
-    store: Option<StoreKind>,
-    /// Postgres URL for `--store postgres` (the original DATABASE_URL is read when
-    /// KERNEL_DATABASE_URL is unset).
-    #[arg(long, env = "KERNEL_DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
-    /// This kernel's name in the lease [default: kernel-<random>].
-    #[arg(long, env = "KERNEL_NODE_ID")]
-    node_id: Option<String>,
-    /// Lease heartbeat: how often the leader renews and followers try to take over, ms.
-    #[arg(long, env = "KERNEL_RAFT_HEARTBEAT_MS", default_value_t = 300)]
-    lease_heartbeat_ms: u64,
-    /// Lease timeout: a leader that has not renewed for this long is replaced, ms.
-    #[arg(long, env = "KERNEL_RAFT_ELECTION_TIMEOUT_MS", default_value_t = 1_500)]
-    lease_timeout_ms: u64,
-    /// SQLite durability: `full` fsyncs every group commit (survives power loss); `normal`
-    /// survives a process crash only.
-    #[arg(long, env = "MINOOTS_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = parse_synchronous)]
-    sqlite_synchronous: Synchronous,
-    /// How long finished (settled, failed, cancelled) timers stay readable, e.g. `7d`.
-    #[arg(long, env = "MINOOTS_TIMER_RETENTION", default_value = "7d", value_parser = parse_duration)]
-    timer_retention: Duration,
-    /// How long events stay replayable for stream resume, e.g. `24h`.
-    #[arg(long, env = "MINOOTS_EVENT_RETENTION", default_value = "24h", value_parser = parse_duration)]
-    event_retention: Duration,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    kernel: KernelOptions,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewayArgs {
+    /// Address to listen on; port 0 picks a free port (printed on start).
+    #[arg(long, env = "MINOOTS_LISTEN", default_value = "127.0.0.1:7070")]
+    listen: SocketAddr,
+    /// A kernel to send calls to; repeat for several kernels of one region (tried in order).
+    #[arg(long = "kernel", env = "MINOOTS_KERNEL_URLS", value_delimiter = ',')]
+    kernels: Vec<String>,
+    /// Kernels by region: `us-east=http://10.0.0.1:7071,eu-west=http://10.1.0.1:7071`.
+    #[arg(long, env = "KERNEL_REGION_TARGETS")]
+    region_targets: Option<String>,
+    /// The region calls go to when neither a label nor a header names one [default: the first].
+    #[arg(long, env = "KERNEL_PRIMARY_REGION")]
+    primary_region: Option<String>,
+    /// Per-call timeout to a kernel; past it the call fails over to the next one.
+    #[arg(long, env = "MINOOTS_KERNEL_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    kernel_timeout: Duration,
+    /// Where API keys and tenant limits live: share the kernels' Postgres so limits apply there.
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key and print its secret (shown this once).
+    Create {
+        /// Tenant the key acts for.
+        #[arg(long)]
+        tenant: String,
+        /// Roles: timer.read, timer.write, timer.cancel, tenant.admin (repeat or comma-separate)
+        /// [default: timer.read,timer.write,timer.cancel].
+        #[arg(long = "role", value_delimiter = ',')]
+        roles: Vec<String>,
+        /// A label for people.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Rate-limit tier.
+        #[arg(long)]
+        tier: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -94,8 +244,8 @@ fn database_url(flag: &Option<String>) -> anyhow::Result<String> {
         .context("Postgres needs --database-url (or KERNEL_DATABASE_URL / DATABASE_URL)")
 }
 
-impl ServeArgs {
-    fn store_kind(&self) -> anyhow::Result<StoreKind> {
+impl StoreArgs {
+    fn kind(&self) -> anyhow::Result<StoreKind> {
         if let Some(store) = self.store {
             return Ok(store);
         }
@@ -106,7 +256,9 @@ impl ServeArgs {
             Err(_) => Ok(StoreKind::Sqlite),
         }
     }
+}
 
+impl KernelOptions {
     fn validate(&self) -> anyhow::Result<()> {
         if self.lease_heartbeat_ms == 0 || self.lease_timeout_ms < 2 * self.lease_heartbeat_ms {
             anyhow::bail!(
@@ -138,6 +290,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Kernel(args) => run_kernel(args).await,
+        Command::Gateway(args) => run_gateway(args).await,
+        Command::Keys(command) => keys(command).await,
         Command::Bench(command) => bench::run(command).await,
         Command::Migrate(args) => {
             let store = PostgresStore::connect(&database_url(&args.database_url)?).await?;
@@ -148,84 +303,264 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The store, and the leadership it needs (only Postgres is shared, so only it has a lease).
-pub async fn open_store(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Store>, Option<Leadership>)> {
-    args.validate()?;
-    Ok(match args.store_kind()? {
-        StoreKind::Memory => (Arc::new(MemoryStore::new()), None),
-        StoreKind::Sqlite => {
-            std::fs::create_dir_all(&args.data_dir)
-                .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
-            let path = args.data_dir.join("minoots.db");
-            let store = SqliteStore::open(&path, args.sqlite_synchronous)
+/// Opens the store without leadership (for keys and limits, or a single-node kernel).
+pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match args.kind()? {
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Sqlite => Arc::new(open_sqlite(args).await?),
+        StoreKind::Postgres => Arc::new(
+            PostgresStore::connect(&database_url(&args.database_url)?)
                 .await
-                .with_context(|| format!("opening {}", path.display()))?;
-            (Arc::new(store), None)
-        }
+                .context("connecting to Postgres")?,
+        ),
+    })
+}
+
+async fn open_sqlite(args: &StoreArgs) -> anyhow::Result<SqliteStore> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    let path = args.data_dir.join("minoots.db");
+    SqliteStore::open(&path, args.sqlite_synchronous)
+        .await
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+/// The kernel's store, and the leadership it needs (only Postgres is shared, so only it has a
+/// lease).
+async fn open_kernel_store(
+    store: &StoreArgs,
+    options: &KernelOptions,
+) -> anyhow::Result<(Arc<dyn Store>, Option<Leadership>)> {
+    options.validate()?;
+    Ok(match store.kind()? {
+        StoreKind::Memory => (Arc::new(MemoryStore::new()), None),
+        StoreKind::Sqlite => (Arc::new(open_sqlite(store).await?), None),
         StoreKind::Postgres => {
-            let timeout = Duration::from_millis(args.lease_timeout_ms);
-            let store = PostgresStore::connect_with(&database_url(&args.database_url)?, timeout)
+            let timeout = Duration::from_millis(options.lease_timeout_ms);
+            let pg = PostgresStore::connect_with(&database_url(&store.database_url)?, timeout)
                 .await
                 .context("connecting to Postgres")?;
-            let holder = args.node_id.clone().unwrap_or_else(|| {
+            let holder = options.node_id.clone().unwrap_or_else(|| {
                 format!(
                     "kernel-{}",
                     &uuid::Uuid::now_v7().simple().to_string()[24..]
                 )
             });
             let leadership = Leadership {
-                lease: Arc::new(store.lease("kernel", &holder, timeout)),
+                lease: Arc::new(pg.lease("kernel", &holder, timeout)),
                 name: "kernel".into(),
                 holder,
-                heartbeat: Duration::from_millis(args.lease_heartbeat_ms),
+                heartbeat: Duration::from_millis(options.lease_heartbeat_ms),
                 timeout,
             };
-            (Arc::new(store), Some(leadership))
+            (Arc::new(pg), Some(leadership))
         }
     })
 }
 
-pub async fn start_kernel(args: &ServeArgs) -> anyhow::Result<Kernel> {
-    let (store, leadership) = open_store(args).await?;
+pub async fn start_kernel(store: &StoreArgs, options: &KernelOptions) -> anyhow::Result<Kernel> {
+    let (store, leadership) = open_kernel_store(store, options).await?;
     let clock = Arc::new(SystemClock::new());
     Ok(match leadership {
-        None => Kernel::start(store, clock, kernel_config(args)).await?,
+        None => Kernel::start(store, clock, kernel_config(options)).await?,
         Some(leadership) => {
             tracing::info!(node = %leadership.holder, "clustered kernel: serving once it holds the lease");
-            Kernel::start_clustered(store, clock, kernel_config(args), leadership).await?
+            Kernel::start_clustered(store, clock, kernel_config(options), leadership).await?
         }
     })
 }
 
-pub fn kernel_config(args: &ServeArgs) -> KernelConfig {
+pub fn kernel_config(options: &KernelOptions) -> KernelConfig {
+    let limit = |n: u64| (n > 0).then_some(n);
     KernelConfig {
-        timer_retention: args.timer_retention,
-        event_retention: args.event_retention,
+        timer_retention: options.timer_retention,
+        event_retention: options.event_retention,
+        default_limits: Limits {
+            active_timers: limit(options.quota_active_timers),
+            daily_timers: limit(options.quota_daily_timers),
+        },
         ..KernelConfig::default()
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let kernel = start_kernel(&args).await?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let address = listener.local_addr()?;
-    tracing::info!(%address, store = ?args.store_kind()?, data_dir = %args.data_dir.display(), "minoots serving");
-    // Machine-readable for scripts and tests that start us on port 0.
-    println!("minoots listening on http://{address}");
+async fn seed_dev(gateway: &Gateway, auth: &AuthArgs) -> anyhow::Result<()> {
+    if !auth.dev {
+        return Ok(());
+    }
+    let created = gateway.auth().seed_dev_key().await?;
+    tracing::warn!(
+        tenant = DEV_TENANT,
+        key = DEV_KEY,
+        created,
+        "--dev: the development API key is active (every role, no rate limit); never use --dev in production"
+    );
+    Ok(())
+}
 
+async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    // Machine-readable for scripts and tests that start us on port 0.
+    println!("minoots listening on http://{}", listener.local_addr()?);
+    Ok(listener)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let kernel = start_kernel(&args.store, &args.kernel).await?;
+    let gateway = Gateway::local(kernel.clone(), args.auth.config()?)?;
+    seed_dev(&gateway, &args.auth).await?;
+    let listener = bind(args.listen).await?;
+    tracing::info!(address = %listener.local_addr()?, store = ?args.store.kind()?, data_dir = %args.store.data_dir.display(), "minoots serving");
+    let shutdown = {
+        let gateway = gateway.clone();
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: draining calls and committing accepted writes");
+            gateway.close_streams();
+        }
+    };
+    minoots_gateway::serve(listener, gateway, shutdown).await?;
+    kernel.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_kernel(args: KernelArgs) -> anyhow::Result<()> {
+    let kernel = start_kernel(&args.store, &args.kernel).await?;
+    let listener = bind(args.listen).await?;
+    tracing::info!(address = %listener.local_addr()?, store = ?args.store.kind()?, "minoots kernel serving (no API keys: keep it on a private network)");
     let shutdown = {
         let kernel = kernel.clone();
         async move {
             shutdown_signal().await;
-            tracing::info!("shutting down: draining calls and committing accepted writes");
             kernel.close_streams();
         }
     };
-    minoots_gateway::serve(listener, kernel.clone(), shutdown).await?;
+    minoots_gateway::serve_kernel(listener, kernel.clone(), shutdown).await?;
     kernel.shutdown().await;
-    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let mut targets = match &args.region_targets {
+        Some(text) => parse_region_targets(text)
+            .map_err(|e| anyhow::anyhow!("--region-targets / KERNEL_REGION_TARGETS: {e}"))?,
+        None => Vec::new(),
+    };
+    let default_region = args
+        .primary_region
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    targets.extend(
+        args.kernels
+            .iter()
+            .map(|url| (default_region.clone(), url.clone())),
+    );
+    if targets.is_empty() {
+        anyhow::bail!("a gateway needs kernels: --kernel URL or --region-targets REGION=URL,...");
+    }
+    let regions = Regions::new(
+        &targets,
+        args.primary_region.as_deref(),
+        args.kernel_timeout,
+    )
+    .map_err(anyhow::Error::msg)?;
+    tracing::info!(regions = ?regions.names(), "minoots gateway in front of remote kernels");
+    let store = open_store(&args.store).await?;
+    let gateway = Gateway::remote(regions, store, args.auth.config()?)?;
+    seed_dev(&gateway, &args.auth).await?;
+    let listener = bind(args.listen).await?;
+    let shutdown = {
+        let gateway = gateway.clone();
+        async move {
+            shutdown_signal().await;
+            gateway.close_streams();
+        }
+    };
+    minoots_gateway::serve(listener, gateway, shutdown).await?;
+    Ok(())
+}
+
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Create {
+            tenant,
+            roles,
+            name,
+            tier,
+            json,
+            store,
+            auth,
+        } => {
+            let roles = if roles.is_empty() {
+                vec![Role::TimerRead, Role::TimerWrite, Role::TimerCancel]
+            } else {
+                roles
+                    .iter()
+                    .map(|r| r.parse::<Role>().map_err(anyhow::Error::msg))
+                    .collect::<anyhow::Result<_>>()?
+            };
+            let auth =
+                Auth::new(open_store(&store).await?, auth.config()?).map_err(anyhow::Error::msg)?;
+            let created = auth
+                .create_key(&tenant, &name, &roles, tier.as_deref())
+                .await?;
+            if json {
+                let mut out = key_json(&created.key);
+                out["secret"] = created.secret.into();
+                println!("{out}");
+            } else {
+                println!("id:     {}", created.key.id);
+                println!("tenant: {}", created.key.tenant_id);
+                println!("roles:  {}", created.key.roles.join(","));
+                println!("tier:   {}", created.key.tier);
+                println!("secret: {}", created.secret);
+                eprintln!("the secret is shown this once; only its SHA-256 digest is stored");
+            }
+        }
+        KeysCommand::List {
+            tenant,
+            json,
+            store,
+        } => {
+            let keys = open_store(&store)
+                .await?
+                .list_api_keys(tenant.as_deref())
+                .await?;
+            if json {
+                let keys: Vec<_> = keys.iter().map(key_json).collect();
+                println!("{}", serde_json::Value::from(keys));
+            } else {
+                println!(
+                    "{:<40} {:<20} {:<8} {:<10} ROLES",
+                    "ID", "TENANT", "STATE", "TIER"
+                );
+                for key in keys {
+                    let state = if key.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{:<40} {:<20} {:<8} {:<10} {}",
+                        key.id,
+                        key.tenant_id,
+                        state,
+                        key.tier,
+                        key.roles.join(",")
+                    );
+                }
+            }
+        }
+        KeysCommand::Revoke { id, store } => {
+            let at = SystemClock::new().now();
+            match open_store(&store).await?.revoke_api_key(&id, at).await? {
+                Some(_) => println!("revoked {id}"),
+                None => anyhow::bail!("no API key with id {id:?}"),
+            }
+        }
+    }
     Ok(())
 }
 

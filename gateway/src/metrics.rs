@@ -69,30 +69,36 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
-pub fn router(kernel: Kernel, metrics: Arc<RequestMetrics>) -> Router {
+pub fn router(kernel: Option<Kernel>, metrics: Arc<RequestMetrics>) -> Router {
     Router::new().route(
         "/metrics",
-        get(move || async move {
-            let mut out = String::new();
-            let _ = writeln!(
-                out,
-                "# HELP minoots_requests_total Requests by route and status code."
-            );
-            let _ = writeln!(out, "# TYPE minoots_requests_total counter");
-            for ((route, code), n) in metrics.counts.lock().unwrap().iter() {
+        get(move || {
+            let kernel = kernel.clone();
+            let metrics = metrics.clone();
+            async move {
+                let mut out = String::new();
                 let _ = writeln!(
                     out,
-                    "minoots_requests_total{{route=\"{}\",code=\"{}\"}} {n}",
-                    escape(route),
-                    escape(code)
+                    "# HELP minoots_requests_total Requests by route and status code."
                 );
+                let _ = writeln!(out, "# TYPE minoots_requests_total counter");
+                for ((route, code), n) in metrics.counts.lock().unwrap().iter() {
+                    let _ = writeln!(
+                        out,
+                        "minoots_requests_total{{route=\"{}\",code=\"{}\"}} {n}",
+                        escape(route),
+                        escape(code)
+                    );
+                }
+                if let Some(kernel) = &kernel {
+                    kernel.render_metrics(&mut out);
+                }
+                (
+                    [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                    out,
+                )
+                    .into_response()
             }
-            kernel.render_metrics(&mut out);
-            (
-                [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-                out,
-            )
-                .into_response()
         }),
     )
 }

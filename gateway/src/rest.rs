@@ -7,8 +7,8 @@ use std::{collections::BTreeMap, convert::Infallible, str::FromStr, time::Durati
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{FromRequestParts, Path, Query, State},
-    http::{HeaderMap, StatusCode, request::Parts},
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -16,8 +16,7 @@ use axum::{
     routing::{get, post},
 };
 use minoots_kernel::{
-    Kernel, KernelError,
-    grpc::{AuthenticatedTenant, TENANT_HEADER, resolve_tenant_parts},
+    KernelError,
     json::{action_bundle_from_json, json_to_struct, timer_to_json},
     labels,
 };
@@ -30,53 +29,26 @@ use minoots_proto::{
 };
 use serde::Deserialize;
 use serde_json::json;
-use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
+use tokio_stream::{Stream, StreamExt};
 
-use crate::http_error::ApiError;
+use crate::{Gateway, auth::Role, backend::Backend, http_error::ApiError};
 
-pub fn router(kernel: Kernel) -> Router {
+pub fn router(gateway: Gateway) -> Router {
     Router::new()
         .route("/timers", post(create).get(list))
         .route("/timers/stream", get(stream))
         .route("/timers/{id}", get(get_timer).delete(delete_timer))
         .route("/timers/{id}/cancel", post(cancel))
+        .with_state(gateway.clone())
+        .merge(probes(gateway.backend().clone()))
+}
+
+/// `GET /healthz` (the process answers) and `GET /readyz` (it can serve timer calls).
+pub fn probes(backend: Backend) -> Router {
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(kernel)
-}
-
-/// Who is calling: the authenticated tenant (set by an auth layer) and the `x-tenant-id` header.
-struct Caller {
-    authenticated: Option<String>,
-    header: Option<String>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(Self {
-            authenticated: parts
-                .extensions
-                .get::<AuthenticatedTenant>()
-                .map(|t| t.0.clone()),
-            header: parts
-                .headers
-                .get(TENANT_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        })
-    }
-}
-
-impl Caller {
-    fn tenant(&self, field: Option<&str>) -> Result<String, KernelError> {
-        resolve_tenant_parts(
-            self.authenticated.as_deref(),
-            self.header.as_deref(),
-            field.unwrap_or_default(),
-        )
-    }
+        .with_state(backend)
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
@@ -215,16 +187,22 @@ fn body_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> 
 }
 
 async fn create(
-    State(kernel): State<Kernel>,
-    caller: Caller,
+    State(gateway): State<Gateway>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body: CreateTimerBody = body_json(&body)?;
-    let tenant = caller.tenant(body.tenant_id.as_deref())?;
+    let target = gateway
+        .authorize(
+            &headers,
+            Role::TimerWrite,
+            body.tenant_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
     let idempotency = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let response = kernel
-        .schedule(&tenant, body.into_request(idempotency)?)
+    let response = gateway
+        .backend()
+        .schedule(&target, body.into_request(idempotency)?)
         .await?;
     let timer = response.timer.unwrap_or_default();
     let status = if response.created {
@@ -266,11 +244,17 @@ fn parse_status(name: &str) -> Result<i32, ApiError> {
 }
 
 async fn list(
-    State(kernel): State<Kernel>,
-    caller: Caller,
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let tenant = caller.tenant(query.tenant_id.as_deref())?;
+    let target = gateway
+        .authorize(
+            &headers,
+            Role::TimerRead,
+            query.tenant_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
     let statuses = match &query.status {
         None => Vec::new(),
         Some(list) => list
@@ -287,7 +271,7 @@ async fn list(
         page_size: query.page_size.unwrap_or_default(),
         page_token: query.page_token.unwrap_or_default(),
     };
-    let page = kernel.list(&tenant, request).await?;
+    let page = gateway.backend().list(&target, request).await?;
     let timers: Vec<_> = page.timers.iter().map(timer_to_json).collect();
     let next = (!page.next_page_token.is_empty()).then_some(page.next_page_token);
     Ok(Json(json!({ "timers": timers, "nextPageToken": next })).into_response())
@@ -300,13 +284,20 @@ struct TenantQuery {
 }
 
 async fn get_timer(
-    State(kernel): State<Kernel>,
-    caller: Caller,
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Query(query): Query<TenantQuery>,
 ) -> Result<Response, ApiError> {
-    let tenant = caller.tenant(query.tenant_id.as_deref())?;
-    Ok(Json(timer_to_json(&kernel.get(&tenant, &id).await?)).into_response())
+    let target = gateway
+        .authorize(
+            &headers,
+            Role::TimerRead,
+            query.tenant_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
+    let timer = gateway.backend().get(&target, &id).await?;
+    Ok(Json(timer_to_json(&timer)).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -318,33 +309,40 @@ struct CancelBody {
 }
 
 async fn cancel_with(
-    kernel: &Kernel,
-    caller: &Caller,
+    gateway: &Gateway,
+    headers: &HeaderMap,
     id: String,
     body: CancelBody,
 ) -> Result<Response, ApiError> {
-    let tenant = caller.tenant(body.tenant_id.as_deref())?;
+    let target = gateway
+        .authorize(
+            headers,
+            Role::TimerCancel,
+            body.tenant_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
     let request = CancelTimerRequest {
         tenant_id: String::new(),
         id,
         reason: body.reason.unwrap_or_default(),
         requested_by: body.requested_by.unwrap_or_default(),
     };
-    Ok(Json(timer_to_json(&kernel.cancel(&tenant, request).await?)).into_response())
+    let timer = gateway.backend().cancel(&target, request).await?;
+    Ok(Json(timer_to_json(&timer)).into_response())
 }
 
 async fn cancel(
-    State(kernel): State<Kernel>,
-    caller: Caller,
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    cancel_with(&kernel, &caller, id, body_json(&body)?).await
+    cancel_with(&gateway, &headers, id, body_json(&body)?).await
 }
 
 async fn delete_timer(
-    State(kernel): State<Kernel>,
-    caller: Caller,
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Query(query): Query<TenantQuery>,
 ) -> Result<Response, ApiError> {
@@ -353,7 +351,7 @@ async fn delete_timer(
         reason: Some("deleted".into()),
         requested_by: None,
     };
-    cancel_with(&kernel, &caller, id, body).await
+    cancel_with(&gateway, &headers, id, body).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -389,12 +387,17 @@ fn parse_event_type(name: &str) -> Result<i32, ApiError> {
 /// `GET /timers/stream`: `event: <type>`, `id: <sequence>`, `data: <the delivered payload>`.
 /// Resumes after `Last-Event-ID` (or `afterSequence`); keep-alive comments every 15 s.
 async fn stream(
-    State(kernel): State<Kernel>,
-    caller: Caller,
+    State(gateway): State<Gateway>,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let tenant = caller.tenant(query.tenant_id.as_deref())?;
+    let target = gateway
+        .authorize(
+            &headers,
+            Role::TimerRead,
+            query.tenant_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
     let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(value) => Some(
@@ -419,8 +422,8 @@ async fn stream(
         event_types,
         label_selector: query.label_selector.unwrap_or_default(),
     };
-    let events = kernel.subscribe(&tenant, request).await?;
-    let stream = ReceiverStream::new(events).map(|item| {
+    let events = gateway.subscribe(&target, request).await?;
+    let stream = events.map(|item| {
         Ok(match item {
             Ok(event) => Event::default()
                 .event(
@@ -430,13 +433,10 @@ async fn stream(
                 )
                 .id(event.sequence.to_string())
                 .data(String::from_utf8_lossy(&event.payload)),
-            Err(error) => {
-                let status: tonic::Status = error.into();
-                Event::default().event("error").data(
-                    json!({"code": format!("{:?}", status.code()), "message": status.message()})
-                        .to_string(),
-                )
-            }
+            Err(status) => Event::default().event("error").data(
+                json!({"code": format!("{:?}", status.code()), "message": status.message()})
+                    .to_string(),
+            ),
         })
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
@@ -446,10 +446,10 @@ async fn healthz() -> Response {
     Json(json!({ "status": "ok" })).into_response()
 }
 
-/// Ready when this kernel leads and serves writes; a follower answers 503 with `retryAfterMs`.
-async fn readyz(State(kernel): State<Kernel>) -> Response {
-    match kernel.ensure_leader() {
+/// Ready when timer calls can be served; a follower kernel answers 503 with `retryAfterMs`.
+async fn readyz(State(backend): State<Backend>) -> Response {
+    match backend.ready() {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
-        Err(not_leader) => ApiError::from(not_leader).into_response(),
+        Err(not_ready) => ApiError(not_ready).into_response(),
     }
 }

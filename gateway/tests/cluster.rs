@@ -89,10 +89,10 @@ async fn leader_killed_half_way_loses_no_timer() {
         return;
     };
     let mut a = Server::start_clustered(&db.url, "kernel-a", &[], Stdio::null()).await;
-    let mut on_a = Client::connect(&a.url, "acme").await.unwrap();
+    let mut on_a = common::client(&a.url, "acme").await;
     until_leading(&mut on_a).await;
     let b = Server::start_clustered(&db.url, "kernel-b", &[], Stdio::null()).await;
-    let mut on_b = Client::connect(&b.url, "acme").await.unwrap();
+    let mut on_b = common::client(&b.url, "acme").await;
     assert!(
         matches!(
             on_b.get("0195a3c4-0000-7000-8000-000000000000").await,
@@ -176,10 +176,10 @@ async fn a_frozen_leader_that_resumes_cannot_write() {
         std::fs::File::create(&a_log).unwrap().into(),
     )
     .await;
-    let mut on_a = Client::connect(&a.url, "acme").await.unwrap();
+    let mut on_a = common::client(&a.url, "acme").await;
     until_leading(&mut on_a).await;
     let b = Server::start_clustered(&db.url, "kernel-b", &lease, Stdio::null()).await;
-    let mut on_b = Client::connect(&b.url, "acme").await.unwrap();
+    let mut on_b = common::client(&b.url, "acme").await;
 
     let start = now_micros() + 1_500_000;
     let specs: Vec<TimerSpec> = (0..TIMERS)
@@ -266,6 +266,7 @@ async fn migrate_and_the_original_configuration_names_work() {
         .env("KERNEL_STORE", "postgres")
         .env("DATABASE_URL", &db.url)
         .env("KERNEL_NODE_ID", "legacy-node")
+        .env("MINOOTS_DEV", "true")
         .env_remove("MINOOTS_STORE")
         .env_remove("KERNEL_DATABASE_URL")
         .stdout(Stdio::piped())
@@ -287,7 +288,7 @@ async fn migrate_and_the_original_configuration_names_work() {
     .await
     .unwrap();
     common::wait_healthy(&url).await;
-    let mut client = Client::connect(&url, "acme").await.unwrap();
+    let mut client = common::client(&url, "acme").await;
     until_leading(&mut client).await;
     client
         .schedule(TimerSpec::new("on-postgres", Duration::from_secs(60)))

@@ -5,8 +5,7 @@ mod common;
 use std::{collections::HashSet, time::Duration};
 
 use common::{InProcess, WAIT};
-use minoots::{Client, Error, TimerSpec, proto};
-use minoots_proto::v1::timer_service_client::TimerServiceClient;
+use minoots::{Error, TimerSpec, proto};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -14,7 +13,7 @@ use tonic_types::StatusExt;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedule_get_list_cancel_round_trip() {
     let server = InProcess::start().await;
-    let mut client = Client::connect(&server.url, "acme").await.unwrap();
+    let mut client = common::client(&server.url, "acme").await;
     let timer = client
         .schedule(
             TimerSpec::new("deploy-check", Duration::from_secs(900))
@@ -63,9 +62,7 @@ fn uuid_like() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_invalid_argument_with_the_field_in_the_details() {
     let server = InProcess::start().await;
-    let mut raw = TimerServiceClient::connect(server.url.clone())
-        .await
-        .unwrap();
+    let mut raw = common::raw_client(&server.url).await;
     let bad = proto::ScheduleTimerRequest {
         tenant_id: "acme".into(),
         name: "x".into(),
@@ -79,7 +76,7 @@ async fn bad_input_is_invalid_argument_with_the_field_in_the_details() {
         .field_violations;
     assert_eq!(violations[0].field, "duration");
 
-    // No tenant anywhere.
+    // No tenant anywhere: the call acts for the key's own tenant.
     let status = raw
         .get_timer(proto::GetTimerRequest {
             tenant_id: String::new(),
@@ -87,13 +84,21 @@ async fn bad_input_is_invalid_argument_with_the_field_in_the_details() {
         })
         .await
         .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let status = raw
+        .get_timer(proto::GetTimerRequest {
+            tenant_id: String::new(),
+            id: "not-a-uuid".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(
         status.get_details_bad_request().unwrap().field_violations[0].field,
-        "tenant_id"
+        "id"
     );
 
     // The SDK surfaces the field of a bad item in a batch.
-    let mut client = Client::connect(&server.url, "acme").await.unwrap();
+    let mut client = common::client(&server.url, "acme").await;
     let specs = vec![
         TimerSpec::new("ok", Duration::from_secs(60)),
         TimerSpec::new("zero", Duration::ZERO),
@@ -127,8 +132,8 @@ async fn bad_input_is_invalid_argument_with_the_field_in_the_details() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_are_isolated_over_the_wire() {
     let server = InProcess::start().await;
-    let mut acme = Client::connect(&server.url, "acme").await.unwrap();
-    let mut globex = Client::connect(&server.url, "globex").await.unwrap();
+    let mut acme = common::client(&server.url, "acme").await;
+    let mut globex = common::client(&server.url, "globex").await;
     let mut globex_events = globex
         .stream(proto::StreamTimerEventsRequest {
             after_sequence: Some(0),
@@ -181,9 +186,7 @@ async fn tenants_are_isolated_over_the_wire() {
         tenant_id: "acme".into(),
         id: secret.id.clone(),
     };
-    let mut raw = TimerServiceClient::connect(server.url.clone())
-        .await
-        .unwrap();
+    let mut raw = common::raw_client(&server.url).await;
     let mut request = tonic::Request::new(request);
     request
         .metadata_mut()
@@ -200,7 +203,7 @@ async fn tenants_are_isolated_over_the_wire() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_resume_after_disconnect_misses_and_repeats_nothing() {
     let server = InProcess::start().await;
-    let mut client = Client::connect(&server.url, "acme").await.unwrap();
+    let mut client = common::client(&server.url, "acme").await;
     let mut stream = client
         .stream(proto::StreamTimerEventsRequest::default())
         .await

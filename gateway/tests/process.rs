@@ -5,7 +5,7 @@ mod common;
 use std::{process::Command, time::Duration};
 
 use common::{Server, WAIT};
-use minoots::{Client, Error, TimerSpec, proto};
+use minoots::{Error, TimerSpec, proto};
 use tokio_stream::StreamExt;
 
 #[test]
@@ -46,7 +46,7 @@ fn bad_flags_fail_with_a_message_naming_them() {
 async fn sigterm_ends_streams_exits_zero_and_keeps_every_timer() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path()).await;
-    let mut client = Client::connect(&server.url, "acme").await.unwrap();
+    let mut client = common::client(&server.url, "acme").await;
     let mut stream = client
         .stream(proto::StreamTimerEventsRequest::default())
         .await
@@ -78,7 +78,7 @@ async fn sigterm_ends_streams_exits_zero_and_keeps_every_timer() {
     assert!(status.success(), "exit status {status:?}");
 
     let server = Server::start(dir.path()).await;
-    let mut client = Client::connect(&server.url, "acme").await.unwrap();
+    let mut client = common::client(&server.url, "acme").await;
     let kept = client.get(&timer.id).await.unwrap();
     assert_eq!(kept.status, proto::TimerStatus::Armed as i32);
 }

@@ -6,16 +6,11 @@ use std::time::Duration;
 
 use common::{InProcess, WAIT};
 use prost::Message;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
 
-fn http() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
+use common::http;
 
 async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
@@ -247,13 +242,27 @@ async fn bad_input_is_400_naming_the_field_in_camel_case() {
         .await
         .unwrap();
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
-    let no_tenant = http
+    let (status, own) = json_of(
+        http.post(format!("{url}/timers"))
+            .json(&json!({"name": "x", "duration": "1m"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, own["tenantId"].as_str()),
+        (StatusCode::CREATED, Some("tenant-local")),
+        "without x-tenant-id a call acts for the key's tenant"
+    );
+    let disagreeing = http
         .post(format!("{url}/timers"))
-        .json(&json!({"name": "x", "duration": "1m"}))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"tenantId": "globex", "name": "x", "duration": "1m"}))
         .send()
         .await
         .unwrap();
-    let (status, error) = json_of(no_tenant).await;
+    let (status, error) = json_of(disagreeing).await;
     assert_eq!(
         (
             status,
@@ -552,7 +561,7 @@ async fn metrics_count_requests_timers_and_lateness() {
         .send()
         .await
         .unwrap();
-    let mut grpc = minoots::Client::connect(&url, "acme").await.unwrap();
+    let mut grpc = common::client(&url, "acme").await;
     assert!(
         grpc.get("0195a3c4-0000-7000-8000-000000000000")
             .await

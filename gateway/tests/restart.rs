@@ -9,7 +9,7 @@ use std::{
 };
 
 use common::{Server, WAIT};
-use minoots::{Client, TimerSpec, proto};
+use minoots::{TimerSpec, proto};
 use tokio_stream::StreamExt;
 
 const TIMERS: usize = 1_000;
@@ -32,7 +32,7 @@ fn now_micros() -> i64 {
 async fn kill_9_while_firing_loses_nothing_and_fires_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path()).await;
-    let mut client = Client::connect(&server.url, "acme").await.unwrap();
+    let mut client = common::client(&server.url, "acme").await;
     let fired_only = || proto::StreamTimerEventsRequest {
         event_types: vec![proto::TimerEventType::Fired as i32],
         ..Default::default()
@@ -71,7 +71,7 @@ async fn kill_9_while_firing_loses_nothing_and_fires_nothing_twice() {
     drop(live);
 
     let server = Server::start(dir.path()).await;
-    let mut client = Client::connect(&server.url, "acme").await.unwrap();
+    let mut client = common::client(&server.url, "acme").await;
     // Wait for every timer to settle, then a marker that is last in the log.
     let mut log = client
         .stream(proto::StreamTimerEventsRequest {

@@ -1,5 +1,6 @@
 //! The README's first timer: schedule one, then watch its lifecycle on the event stream.
-//! Run `minoots serve`, then `cargo run -p minoots --example first_timer`.
+//! Run `minoots serve --dev`, then `cargo run -p minoots --example first_timer`
+//! (MINOOTS_URL and MINOOTS_API_KEY override the defaults).
 
 use minoots::{Client, TimerSpec, parse_duration, proto};
 use tokio_stream::StreamExt;
@@ -7,7 +8,8 @@ use tokio_stream::StreamExt;
 #[tokio::main]
 async fn main() -> Result<(), minoots::Error> {
     let url = std::env::var("MINOOTS_URL").unwrap_or_else(|_| "http://127.0.0.1:7070".into());
-    let mut client = Client::connect(&url, "tenant-local").await?;
+    let key = std::env::var("MINOOTS_API_KEY").unwrap_or_else(|_| "local-dev-key".into());
+    let mut client = Client::builder(url).api_key(key).connect().await?;
     let timer = client
         .schedule(TimerSpec::new("first-timer", parse_duration("2s")?).label("team", "core"))
         .await?;

@@ -77,44 +77,101 @@ impl From<ScheduleTimerRequest> for TimerSpec {
     }
 }
 
-#[derive(Debug, Clone)]
-struct TenantHeader(Option<AsciiMetadataValue>);
+/// Headers sent with every call: API key, tenant, region.
+#[derive(Debug, Clone, Default)]
+pub struct CallHeaders(Vec<(&'static str, AsciiMetadataValue)>);
 
-impl Interceptor for TenantHeader {
+impl Interceptor for CallHeaders {
     fn call(
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(tenant) = &self.0 {
-            request.metadata_mut().insert("x-tenant-id", tenant.clone());
+        for (name, value) in &self.0 {
+            request.metadata_mut().insert(*name, value.clone());
         }
         Ok(request)
+    }
+}
+
+/// How to reach a server and who to be: `Client::builder(url).api_key(k).tenant(t).connect()`.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    url: String,
+    api_key: Option<String>,
+    tenant: Option<String>,
+    region: Option<String>,
+    connect_timeout: Duration,
+}
+
+impl ClientBuilder {
+    /// Sent as `x-api-key`.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The tenant to act for (`x-tenant-id`); by default the API key's own.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// The region to send calls to (`x-minoots-region`; `*` lists and streams every region).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    pub async fn connect(self) -> Result<Client, Error> {
+        let endpoint = Endpoint::from_shared(self.url)
+            .map_err(|e| Error::InvalidArgument {
+                field: "url".into(),
+                message: e.to_string(),
+            })?
+            .connect_timeout(self.connect_timeout)
+            .tcp_nodelay(true);
+        let mut headers = Vec::new();
+        for (name, field, value) in [
+            ("x-api-key", "api_key", self.api_key),
+            ("x-tenant-id", "tenant_id", self.tenant),
+            ("x-minoots-region", "region", self.region),
+        ] {
+            if let Some(value) = value {
+                let value =
+                    AsciiMetadataValue::try_from(value).map_err(|_| Error::InvalidArgument {
+                        field: field.into(),
+                        message: "must be printable ASCII".into(),
+                    })?;
+                headers.push((name, value));
+            }
+        }
+        let channel = endpoint.connect().await?;
+        let inner = TimerServiceClient::with_interceptor(channel, CallHeaders(headers))
+            .max_decoding_message_size(64 * 1024 * 1024);
+        Ok(Client { inner })
     }
 }
 
 /// A connection to a MINOOTS server, acting for one tenant. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Client {
-    inner: TimerServiceClient<InterceptedService<Channel, TenantHeader>>,
+    inner: TimerServiceClient<InterceptedService<Channel, CallHeaders>>,
 }
 
 impl Client {
-    pub async fn connect(url: &str, tenant: &str) -> Result<Self, Error> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|e| Error::InvalidArgument {
-                field: "url".into(),
-                message: e.to_string(),
-            })?
-            .connect_timeout(Duration::from_secs(10))
-            .tcp_nodelay(true);
-        let tenant = AsciiMetadataValue::try_from(tenant).map_err(|_| Error::InvalidArgument {
-            field: "tenant_id".into(),
-            message: "must be ASCII".into(),
-        })?;
-        let channel = endpoint.connect().await?;
-        let inner = TimerServiceClient::with_interceptor(channel, TenantHeader(Some(tenant)))
-            .max_decoding_message_size(64 * 1024 * 1024);
-        Ok(Self { inner })
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            api_key: None,
+            tenant: None,
+            region: None,
+            connect_timeout: Duration::from_secs(10),
+        }
     }
 
     pub async fn schedule(&mut self, spec: impl Into<TimerSpec>) -> Result<Timer, Error> {

@@ -21,8 +21,14 @@ pub enum Error {
     Unauthenticated(String),
     #[error("permission denied: {0}")]
     PermissionDenied(String),
-    #[error("quota exceeded: {message}")]
-    QuotaExceeded { message: String },
+    /// A tenant quota (`limit_type` "burst" or "daily") or the key's request rate ("rate", with
+    /// `retry_after`).
+    #[error("quota exceeded ({limit_type}): {message}")]
+    QuotaExceeded {
+        limit_type: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
     #[error("unavailable: {message}")]
     Unavailable {
         message: String,
@@ -66,21 +72,29 @@ impl From<Status> for Error {
             Code::OutOfRange => Self::OutOfRange(message),
             Code::Unauthenticated => Self::Unauthenticated(message),
             Code::PermissionDenied => Self::PermissionDenied(message),
-            Code::ResourceExhausted => Self::QuotaExceeded { message },
-            Code::Unavailable => {
-                let retry_after = status
-                    .metadata()
-                    .get("retry-after-ms")
-                    .and_then(|v| v.to_str().ok()?.parse().ok())
-                    .map(Duration::from_millis);
-                Self::Unavailable {
-                    message,
-                    retry_after,
-                }
-            }
+            Code::ResourceExhausted => Self::QuotaExceeded {
+                limit_type: status
+                    .get_details_error_info()
+                    .and_then(|info| info.metadata.get("limitType").cloned())
+                    .unwrap_or_default(),
+                retry_after: retry_after(&status),
+                message,
+            },
+            Code::Unavailable => Self::Unavailable {
+                retry_after: retry_after(&status),
+                message,
+            },
             code => Self::Other { code, message },
         }
     }
+}
+
+fn retry_after(status: &Status) -> Option<Duration> {
+    status
+        .metadata()
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .map(Duration::from_millis)
 }
 
 impl From<tonic::transport::Error> for Error {

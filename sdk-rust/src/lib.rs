@@ -3,7 +3,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), minoots::Error> {
-//! let mut client = minoots::Client::connect("http://127.0.0.1:7070", "tenant-local").await?;
+//! let mut client = minoots::Client::builder("http://127.0.0.1:7070")
+//!     .api_key("local-dev-key")
+//!     .connect()
+//!     .await?;
 //! let timer = client.schedule(minoots::TimerSpec::new("standup", minoots::parse_duration("15m")?)).await?;
 //! println!("{} fires at {:?}", timer.id, timer.fire_at);
 //! # Ok(()) }
@@ -13,7 +16,7 @@ mod client;
 mod duration;
 mod error;
 
-pub use client::{Client, TimerSpec};
+pub use client::{Client, ClientBuilder, TimerSpec};
 pub use duration::parse_duration;
 pub use error::Error;
 pub use minoots_proto::v1 as proto;

@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use minoots_gateway::auth::AuthConfig;
 use minoots_kernel::{Kernel, KernelConfig, SystemClock, store::SqliteStore};
 use tokio::net::TcpListener;
 use tonic_health::pb::{
@@ -18,6 +19,64 @@ use tonic_health::pb::{
 };
 
 pub const WAIT: Duration = Duration::from_secs(60);
+
+/// The key `--dev` seeds (tenant `tenant-local`, every role, so it may act for any tenant).
+pub const DEV_KEY: &str = "local-dev-key";
+
+/// An SDK client acting for `tenant` with the development key.
+pub async fn client(url: &str, tenant: &str) -> minoots::Client {
+    client_with_key(url, DEV_KEY, tenant).await
+}
+
+pub async fn client_with_key(url: &str, key: &str, tenant: &str) -> minoots::Client {
+    minoots::Client::builder(url)
+        .api_key(key)
+        .tenant(tenant)
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Sends the development key on every gRPC call.
+#[derive(Debug, Clone)]
+pub struct DevKey;
+
+impl tonic::service::Interceptor for DevKey {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("x-api-key", DEV_KEY.parse().unwrap());
+        Ok(request)
+    }
+}
+
+pub type RawClient = minoots_proto::v1::timer_service_client::TimerServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, DevKey>,
+>;
+
+/// A raw generated gRPC client sending the development key.
+pub async fn raw_client(url: &str) -> RawClient {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    minoots_proto::v1::timer_service_client::TimerServiceClient::with_interceptor(channel, DevKey)
+}
+
+/// An HTTP client sending the development key on every request.
+pub fn http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-api-key", DEV_KEY.parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
 
 /// A `minoots serve` child process.
 pub struct Server {
@@ -47,9 +106,17 @@ impl Server {
         Self::start_with(&args, stderr).await
     }
 
+    /// `minoots serve --dev` with `args`.
     pub async fn start_with(args: &[String], stderr: Stdio) -> Self {
+        let mut all = vec!["--dev".to_owned()];
+        all.extend_from_slice(args);
+        Self::run("serve", &all, stderr).await
+    }
+
+    /// `minoots <command> --listen 127.0.0.1:0 <args>`, once it reports healthy.
+    pub async fn run(command: &str, args: &[String], stderr: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_minoots"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args([command, "--listen", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", "warn,minoots_kernel=info")
             .stdout(Stdio::piped())
@@ -146,9 +213,12 @@ impl InProcess {
         )
         .await
         .unwrap();
+        let gateway =
+            minoots_gateway::Gateway::local(kernel.clone(), AuthConfig::default()).unwrap();
+        gateway.auth().seed_dev_key().await.unwrap();
         let running = minoots_gateway::Running::spawn(
             TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            kernel.clone(),
+            gateway,
         )
         .unwrap();
         let url = running.url.clone();

@@ -1,0 +1,591 @@
+//! Where the gateway sends timer calls: the kernel in this process, or remote kernels grouped in
+//! regions.
+//!
+//! With regions, a call goes to the region named by the timer's `minoots.io/region` label, else
+//! the `x-minoots-region` header, else the primary region; scheduling stamps the label with the
+//! region that accepted the timer. A call fails over to the next target, then the next region,
+//! when a kernel is unavailable, times out or is not the leader. Get and cancel look in every
+//! region (a timer id does not say where it lives). `x-minoots-region: *` makes list and stream
+//! span every region.
+
+use std::{pin::Pin, time::Duration};
+
+use minoots_kernel::{Kernel, KernelError, grpc::TENANT_HEADER};
+use minoots_proto::v1::{
+    CancelTimerRequest, GetTimerRequest, ListTimersRequest, ListTimersResponse,
+    ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest, StreamTimerEventsRequest,
+    Timer, TimerEvent, timer_service_client::TimerServiceClient,
+};
+use tokio_stream::{Stream, StreamExt, StreamMap, wrappers::ReceiverStream};
+use tonic::{Code, Request, Status, transport::Channel};
+
+pub const REGION_LABEL: &str = "minoots.io/region";
+/// `x-minoots-region` value that makes list and stream span every region.
+pub const ALL_REGIONS: &str = "*";
+
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<TimerEvent, Status>> + Send>>;
+
+/// Which tenant a call acts for and which region it asked for.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub tenant: String,
+    pub region: Option<String>,
+}
+
+#[derive(Clone)]
+pub enum Backend {
+    Local(Kernel),
+    Remote(std::sync::Arc<Regions>),
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local(_) => f.write_str("Backend::Local"),
+            Self::Remote(regions) => f
+                .debug_tuple("Backend::Remote")
+                .field(&regions.names())
+                .finish(),
+        }
+    }
+}
+
+pub struct Region {
+    pub name: String,
+    targets: Vec<TimerServiceClient<Channel>>,
+}
+
+pub struct Regions {
+    regions: Vec<Region>,
+    primary: usize,
+}
+
+/// Parses `us-east=http://a:7070,eu-west=http://b:7070` (a region named twice gets several
+/// targets, tried in order).
+pub fn parse_region_targets(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let (name, url) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("region target {entry:?}: expected REGION=URL"))?;
+            let name = name.trim();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            {
+                return Err(format!(
+                    "region target {entry:?}: a region name uses letters, digits, '-', '_' and '.'"
+                ));
+            }
+            Ok((name.to_owned(), url.trim().to_owned()))
+        })
+        .collect()
+}
+
+impl Regions {
+    /// Lazily connected clients for every (region, url); `primary` must be one of the regions.
+    pub fn new(
+        targets: &[(String, String)],
+        primary: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let mut regions: Vec<Region> = Vec::new();
+        for (name, url) in targets {
+            let endpoint = Channel::from_shared(url.clone())
+                .map_err(|e| format!("kernel URL {url:?} of region {name}: {e}"))?
+                .connect_timeout(timeout)
+                .timeout(timeout)
+                .tcp_nodelay(true);
+            let client = TimerServiceClient::new(endpoint.connect_lazy())
+                .max_decoding_message_size(64 * 1024 * 1024);
+            match regions.iter_mut().find(|r| r.name == *name) {
+                Some(region) => region.targets.push(client),
+                None => regions.push(Region {
+                    name: name.clone(),
+                    targets: vec![client],
+                }),
+            }
+        }
+        if regions.is_empty() {
+            return Err("no kernel targets given".to_owned());
+        }
+        let primary = match primary {
+            None => 0,
+            Some(name) => regions.iter().position(|r| r.name == name).ok_or_else(|| {
+                format!(
+                    "the primary region {name:?} has no kernel target (regions: {})",
+                    regions
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?,
+        };
+        Ok(Self { regions, primary })
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.regions.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    fn index(&self, name: Option<&str>, field: &str) -> Result<usize, Status> {
+        match name {
+            None => Ok(self.primary),
+            Some(name) => self
+                .regions
+                .iter()
+                .position(|r| r.name == name)
+                .ok_or_else(|| {
+                    KernelError::invalid(
+                        field,
+                        format!(
+                            "unknown region {name:?} (regions: {})",
+                            self.names().join(", ")
+                        ),
+                    )
+                    .into()
+                }),
+        }
+    }
+
+    /// Region indexes starting at `first`, then the others in configured order.
+    fn order(&self, first: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(first).chain((0..self.regions.len()).filter(move |&i| i != first))
+    }
+
+    /// Calls `call` on each target of each region in failover order until one answers with
+    /// something other than a failover error (or, with `not_found_moves_on`, NOT_FOUND).
+    async fn call<T, F, Fut>(
+        &self,
+        first: usize,
+        not_found_moves_on: bool,
+        mut call: F,
+    ) -> Result<(usize, T), Status>
+    where
+        F: FnMut(TimerServiceClient<Channel>, &str) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let mut last: Option<Status> = None;
+        for index in self.order(first) {
+            let region = &self.regions[index];
+            for client in &region.targets {
+                match call(client.clone(), &region.name).await {
+                    Ok(value) => return Ok((index, value)),
+                    Err(status) if fails_over(&status) => {
+                        tracing::warn!(region = %region.name, code = ?status.code(), message = status.message(), "kernel call failed; trying the next target");
+                        if last.as_ref().is_none_or(|l| l.code() == Code::NotFound) {
+                            last = Some(status);
+                        }
+                    }
+                    Err(status) if not_found_moves_on && status.code() == Code::NotFound => {
+                        last.get_or_insert(status);
+                    }
+                    Err(status) => return Err(status),
+                }
+            }
+        }
+        Err(last.map_or_else(|| Status::unavailable("no kernel target"), unavailable_hint))
+    }
+}
+
+/// Errors after which another kernel may succeed: unreachable, too slow, or not the leader.
+fn fails_over(status: &Status) -> bool {
+    match status.code() {
+        Code::Unavailable | Code::DeadlineExceeded => true,
+        Code::FailedPrecondition => status.metadata().contains_key("retry-after-ms"),
+        _ => false,
+    }
+}
+
+/// Every target failed: answer UNAVAILABLE with a retry hint (503 `retryAfterMs` over REST).
+fn unavailable_hint(status: Status) -> Status {
+    if !fails_over(&status) {
+        return status;
+    }
+    let retry = status
+        .metadata()
+        .get("retry-after-ms")
+        .cloned()
+        .unwrap_or_else(|| 1_000u64.into());
+    let mut unavailable = Status::unavailable(format!(
+        "no kernel could serve the call: {}",
+        status.message()
+    ));
+    unavailable.metadata_mut().insert("retry-after-ms", retry);
+    unavailable
+}
+
+fn with_tenant<T>(message: T, tenant: &str) -> Result<Request<T>, Status> {
+    let mut request = Request::new(message);
+    let value = tenant.parse().map_err(|_| {
+        Status::from(KernelError::invalid(
+            "tenant_id",
+            "is not a valid header value",
+        ))
+    })?;
+    request.metadata_mut().insert(TENANT_HEADER, value);
+    Ok(request)
+}
+
+fn is_all(region: Option<&str>) -> bool {
+    region == Some(ALL_REGIONS)
+}
+
+/// The page token of a list spanning regions: `region:token` pairs joined by commas (kernel
+/// tokens are hex; region names have no ':' or ',').
+fn split_page_token(token: &str) -> Result<Vec<(String, String)>, Status> {
+    token
+        .split(',')
+        .map(|pair| {
+            pair.split_once(':')
+                .map(|(r, t)| (r.to_owned(), t.to_owned()))
+                .ok_or_else(|| {
+                    KernelError::invalid("page_token", "is not a token this server issued").into()
+                })
+        })
+        .collect()
+}
+
+impl Backend {
+    pub async fn schedule(
+        &self,
+        target: &Target,
+        request: ScheduleTimerRequest,
+    ) -> Result<ScheduleTimerResponse, Status> {
+        match self {
+            Self::Local(kernel) => Ok(kernel.schedule(&target.tenant, request).await?),
+            Self::Remote(regions) => {
+                let first = match request.labels.get(REGION_LABEL) {
+                    Some(label) => regions.index(Some(label), "labels")?,
+                    None => regions.index(target.region.as_deref(), "x-minoots-region")?,
+                };
+                let (_, response) = regions
+                    .call(first, false, |mut client, region| {
+                        let mut request = request.clone();
+                        request
+                            .labels
+                            .insert(REGION_LABEL.to_owned(), region.to_owned());
+                        let tenant = target.tenant.clone();
+                        async move {
+                            client
+                                .schedule_timer(with_tenant(request, &tenant)?)
+                                .await
+                                .map(tonic::Response::into_inner)
+                        }
+                    })
+                    .await?;
+                Ok(response)
+            }
+        }
+    }
+
+    /// A batch goes to one region: every timer in it must name the same region (or none).
+    pub async fn schedule_many(
+        &self,
+        target: &Target,
+        timers: Vec<ScheduleTimerRequest>,
+    ) -> Result<Vec<ScheduleTimerResponse>, Status> {
+        match self {
+            Self::Local(kernel) => Ok(kernel.schedule_many(&target.tenant, timers).await?),
+            Self::Remote(regions) => {
+                let mut named = None;
+                for (i, timer) in timers.iter().enumerate() {
+                    if let Some(label) = timer.labels.get(REGION_LABEL) {
+                        let field = format!("timers[{i}].labels");
+                        let index = regions.index(Some(label), &field)?;
+                        if named.is_some_and(|n| n != index) {
+                            return Err(KernelError::invalid(
+                                field,
+                                "every timer of a batch must name the same region",
+                            )
+                            .into());
+                        }
+                        named = Some(index);
+                    }
+                }
+                let first = match named {
+                    Some(index) => index,
+                    None => regions.index(target.region.as_deref(), "x-minoots-region")?,
+                };
+                let (_, response) = regions
+                    .call(first, false, |mut client, region| {
+                        let mut timers = timers.clone();
+                        for timer in &mut timers {
+                            timer
+                                .labels
+                                .insert(REGION_LABEL.to_owned(), region.to_owned());
+                        }
+                        let request = ScheduleTimersRequest {
+                            tenant_id: String::new(),
+                            timers,
+                        };
+                        let tenant = target.tenant.clone();
+                        async move {
+                            client
+                                .schedule_timers(with_tenant(request, &tenant)?)
+                                .await
+                                .map(tonic::Response::into_inner)
+                        }
+                    })
+                    .await?;
+                Ok(response.results)
+            }
+        }
+    }
+
+    pub async fn get(&self, target: &Target, id: &str) -> Result<Timer, Status> {
+        match self {
+            Self::Local(kernel) => Ok(kernel.get(&target.tenant, id).await?),
+            Self::Remote(regions) => {
+                let first = regions.index(
+                    target.region.as_deref().filter(|r| *r != ALL_REGIONS),
+                    "x-minoots-region",
+                )?;
+                let (_, response) = regions
+                    .call(first, true, |mut client, _| {
+                        let request = GetTimerRequest {
+                            tenant_id: String::new(),
+                            id: id.to_owned(),
+                        };
+                        let tenant = target.tenant.clone();
+                        async move {
+                            client
+                                .get_timer(with_tenant(request, &tenant)?)
+                                .await
+                                .map(tonic::Response::into_inner)
+                        }
+                    })
+                    .await?;
+                response
+                    .timer
+                    .ok_or_else(|| Status::internal("the kernel answered without a timer"))
+            }
+        }
+    }
+
+    pub async fn cancel(
+        &self,
+        target: &Target,
+        request: CancelTimerRequest,
+    ) -> Result<Timer, Status> {
+        match self {
+            Self::Local(kernel) => Ok(kernel.cancel(&target.tenant, request).await?),
+            Self::Remote(regions) => {
+                let first = regions.index(
+                    target.region.as_deref().filter(|r| *r != ALL_REGIONS),
+                    "x-minoots-region",
+                )?;
+                let (_, response) = regions
+                    .call(first, true, |mut client, _| {
+                        let request = request.clone();
+                        let tenant = target.tenant.clone();
+                        async move {
+                            client
+                                .cancel_timer(with_tenant(request, &tenant)?)
+                                .await
+                                .map(tonic::Response::into_inner)
+                        }
+                    })
+                    .await?;
+                response
+                    .timer
+                    .ok_or_else(|| Status::internal("the kernel answered without a timer"))
+            }
+        }
+    }
+
+    pub async fn list(
+        &self,
+        target: &Target,
+        request: ListTimersRequest,
+    ) -> Result<ListTimersResponse, Status> {
+        let regions = match self {
+            Self::Local(kernel) => return Ok(kernel.list(&target.tenant, request).await?),
+            Self::Remote(regions) => regions,
+        };
+        if !is_all(target.region.as_deref()) {
+            let first = regions.index(target.region.as_deref(), "x-minoots-region")?;
+            let (_, response) = regions
+                .call(first, false, |client, _| {
+                    list_one(client, request.clone(), target.tenant.clone())
+                })
+                .await?;
+            return Ok(response);
+        }
+        // Every region, each paging on its own.
+        let pages: Vec<(usize, String)> = if request.page_token.is_empty() {
+            (0..regions.regions.len())
+                .map(|i| (i, String::new()))
+                .collect()
+        } else {
+            split_page_token(&request.page_token)?
+                .into_iter()
+                .map(|(name, token)| Ok((regions.index(Some(&name), "page_token")?, token)))
+                .collect::<Result<_, Status>>()?
+        };
+        let mut merged = ListTimersResponse::default();
+        let mut next = Vec::new();
+        for (index, token) in pages {
+            let region = &regions.regions[index];
+            let mut request = request.clone();
+            request.page_token = token;
+            let mut last = None;
+            let mut page = None;
+            for client in &region.targets {
+                match list_one(client.clone(), request.clone(), target.tenant.clone()).await {
+                    Ok(response) => {
+                        page = Some(response);
+                        break;
+                    }
+                    Err(status) if fails_over(&status) => last = Some(status),
+                    Err(status) => return Err(status),
+                }
+            }
+            let page = page.ok_or_else(|| {
+                unavailable_hint(last.unwrap_or_else(|| Status::unavailable("no kernel target")))
+            })?;
+            if !page.next_page_token.is_empty() {
+                next.push(format!("{}:{}", region.name, page.next_page_token));
+            }
+            merged.timers.extend(page.timers);
+        }
+        merged.next_page_token = next.join(",");
+        Ok(merged)
+    }
+
+    pub async fn subscribe(
+        &self,
+        target: &Target,
+        request: StreamTimerEventsRequest,
+    ) -> Result<EventStream, Status> {
+        let regions = match self {
+            Self::Local(kernel) => {
+                let events = kernel.subscribe(&target.tenant, request).await?;
+                return Ok(Box::pin(
+                    ReceiverStream::new(events).map(|e| e.map_err(Status::from)),
+                ));
+            }
+            Self::Remote(regions) => regions,
+        };
+        if !is_all(target.region.as_deref()) {
+            let first = regions.index(target.region.as_deref(), "x-minoots-region")?;
+            let (_, stream) = regions
+                .call(first, false, |client, _| {
+                    stream_one(client, request.clone(), target.tenant.clone())
+                })
+                .await?;
+            return Ok(stream);
+        }
+        if request.after_sequence.is_some_and(|after| after > 0) {
+            return Err(KernelError::invalid(
+                "after_sequence",
+                "sequences are per region: resume one region at a time (x-minoots-region)",
+            )
+            .into());
+        }
+        let mut merged = StreamMap::new();
+        for region in &regions.regions {
+            let mut opened = None;
+            for client in &region.targets {
+                if let Ok(stream) =
+                    stream_one(client.clone(), request.clone(), target.tenant.clone()).await
+                {
+                    opened = Some(stream);
+                    break;
+                }
+            }
+            match opened {
+                Some(stream) => {
+                    merged.insert(region.name.clone(), stream);
+                }
+                None => {
+                    tracing::warn!(region = %region.name, "no kernel of this region could stream; streaming the others")
+                }
+            }
+        }
+        if merged.is_empty() {
+            return Err(unavailable_hint(Status::unavailable(
+                "no region could open an event stream",
+            )));
+        }
+        Ok(Box::pin(merged.map(|(_, event)| event)))
+    }
+
+    /// Ready when this process's kernel leads, or for remote kernels always (each call finds a
+    /// serving kernel or answers 503 itself).
+    pub fn ready(&self) -> Result<(), Status> {
+        match self {
+            Self::Local(kernel) => Ok(kernel.ensure_leader()?),
+            Self::Remote(_) => Ok(()),
+        }
+    }
+}
+
+async fn list_one(
+    mut client: TimerServiceClient<Channel>,
+    request: ListTimersRequest,
+    tenant: String,
+) -> Result<ListTimersResponse, Status> {
+    Ok(client
+        .list_timers(with_tenant(request, &tenant)?)
+        .await?
+        .into_inner())
+}
+
+async fn stream_one(
+    mut client: TimerServiceClient<Channel>,
+    request: StreamTimerEventsRequest,
+    tenant: String,
+) -> Result<EventStream, Status> {
+    let stream = client
+        .stream_timer_events(with_tenant(request, &tenant)?)
+        .await?
+        .into_inner();
+    Ok(Box::pin(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_targets_parse_and_bad_ones_are_named() {
+        assert_eq!(
+            parse_region_targets("us-east=http://a:1, eu-west=http://b:2,us-east=http://c:3")
+                .unwrap(),
+            vec![
+                ("us-east".to_owned(), "http://a:1".to_owned()),
+                ("eu-west".to_owned(), "http://b:2".to_owned()),
+                ("us-east".to_owned(), "http://c:3".to_owned()),
+            ]
+        );
+        assert!(
+            parse_region_targets("http://a:1")
+                .unwrap_err()
+                .contains("REGION=URL")
+        );
+        assert!(
+            parse_region_targets("a b=http://x")
+                .unwrap_err()
+                .contains("region name")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_primary_must_be_a_known_region() {
+        let targets = parse_region_targets("us-east=http://127.0.0.1:1").unwrap();
+        let error = Regions::new(&targets, Some("mars"), Duration::from_secs(1))
+            .err()
+            .unwrap();
+        assert!(
+            error.contains("mars") && error.contains("us-east"),
+            "{error}"
+        );
+        let regions = Regions::new(&targets, None, Duration::from_secs(1)).unwrap();
+        assert_eq!(regions.names(), ["us-east"]);
+    }
+}
