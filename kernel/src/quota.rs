@@ -155,11 +155,6 @@ impl Usage {
             }
         }
     }
-
-    #[cfg(test)]
-    pub fn active(&self, tenant: &str) -> u64 {
-        self.active.get(tenant).copied().unwrap_or(0)
-    }
 }
 
 /// The tenant of each create in `mutations` (None for transitions), for [`Usage::settle`].

@@ -37,6 +37,28 @@ pub async fn client_with_key(url: &str, key: &str, tenant: &str) -> minoots::Cli
         .unwrap()
 }
 
+/// `minoots keys create` against the store in `data_dir`; returns (id, secret).
+/// `extra` takes further flags (`--tier slow --rate-limits slow=2:2`).
+pub fn create_key(data_dir: &Path, tenant: &str, roles: &str, extra: &[&str]) -> (String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minoots"));
+    command
+        .args(["keys", "create", "--json", "--data-dir"])
+        .arg(data_dir);
+    command.args(["--tenant", tenant, "--role", roles, "--name", "test"]);
+    command.args(extra);
+    let output = command.output().expect("running minoots keys create");
+    assert!(
+        output.status.success(),
+        "keys create failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    (
+        created["id"].as_str().unwrap().to_owned(),
+        created["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
 /// Sends the development key on every gRPC call.
 #[derive(Debug, Clone)]
 pub struct DevKey;
