@@ -12,9 +12,11 @@ use std::{pin::Pin, time::Duration};
 
 use minoots_kernel::{Kernel, KernelError, grpc::TENANT_HEADER};
 use minoots_proto::v1::{
-    CancelTimerRequest, GetTimerRequest, ListTimersRequest, ListTimersResponse,
-    ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest, StreamTimerEventsRequest,
-    Timer, TimerEvent, timer_service_client::TimerServiceClient,
+    CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTimerRequest, ListDeadLettersRequest,
+    ListTimersRequest, ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,
+    ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest,
+    StreamTimerEventsRequest, Timer, TimerEvent,
+    dead_letter_service_client::DeadLetterServiceClient, timer_service_client::TimerServiceClient,
 };
 use tokio_stream::{Stream, StreamExt, StreamMap, wrappers::ReceiverStream};
 use tonic::{Code, Request, Status, transport::Channel};
@@ -52,7 +54,14 @@ impl std::fmt::Debug for Backend {
 
 pub struct Region {
     pub name: String,
-    targets: Vec<TimerServiceClient<Channel>>,
+    targets: Vec<KernelClient>,
+}
+
+/// The services of one remote kernel, over one connection.
+#[derive(Clone)]
+pub struct KernelClient {
+    timers: TimerServiceClient<Channel>,
+    dead_letters: DeadLetterServiceClient<Channel>,
 }
 
 pub struct Regions {
@@ -99,8 +108,12 @@ impl Regions {
                 .connect_timeout(timeout)
                 .timeout(timeout)
                 .tcp_nodelay(true);
-            let client = TimerServiceClient::new(endpoint.connect_lazy())
-                .max_decoding_message_size(64 * 1024 * 1024);
+            let channel = endpoint.connect_lazy();
+            let client = KernelClient {
+                timers: TimerServiceClient::new(channel.clone())
+                    .max_decoding_message_size(64 * 1024 * 1024),
+                dead_letters: DeadLetterServiceClient::new(channel),
+            };
             match regions.iter_mut().find(|r| r.name == *name) {
                 Some(region) => region.targets.push(client),
                 None => regions.push(Region {
@@ -166,7 +179,7 @@ impl Regions {
         mut call: F,
     ) -> Result<(usize, T), Status>
     where
-        F: FnMut(TimerServiceClient<Channel>, &str) -> Fut,
+        F: FnMut(KernelClient, &str) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let mut last: Option<Status> = None;
@@ -272,6 +285,7 @@ impl Backend {
                         let tenant = target.tenant.clone();
                         async move {
                             client
+                                .timers
                                 .schedule_timer(with_tenant(request, &tenant)?)
                                 .await
                                 .map(tonic::Response::into_inner)
@@ -326,6 +340,7 @@ impl Backend {
                         let tenant = target.tenant.clone();
                         async move {
                             client
+                                .timers
                                 .schedule_timers(with_tenant(request, &tenant)?)
                                 .await
                                 .map(tonic::Response::into_inner)
@@ -354,6 +369,7 @@ impl Backend {
                         let tenant = target.tenant.clone();
                         async move {
                             client
+                                .timers
                                 .get_timer(with_tenant(request, &tenant)?)
                                 .await
                                 .map(tonic::Response::into_inner)
@@ -385,6 +401,7 @@ impl Backend {
                         let tenant = target.tenant.clone();
                         async move {
                             client
+                                .timers
                                 .cancel_timer(with_tenant(request, &tenant)?)
                                 .await
                                 .map(tonic::Response::into_inner)
@@ -515,6 +532,146 @@ impl Backend {
         Ok(Box::pin(merged.map(|(_, event)| event)))
     }
 
+    /// Dead letters of the chosen region (or every region with `*`).
+    pub async fn dead_letters(
+        &self,
+        target: &Target,
+        request: ListDeadLettersRequest,
+    ) -> Result<Vec<DeadLetter>, Status> {
+        let regions = match self {
+            Self::Local(kernel) => {
+                return Ok(kernel.dead_letters(&target.tenant, &request).await?);
+            }
+            Self::Remote(regions) => regions,
+        };
+        let indexes: Vec<usize> = if is_all(target.region.as_deref()) {
+            (0..regions.regions.len()).collect()
+        } else {
+            vec![regions.index(target.region.as_deref(), "x-minoots-region")?]
+        };
+        let mut letters = Vec::new();
+        for first in indexes {
+            let (_, page) = regions
+                .call(first, false, |client, _| {
+                    let (request, tenant) = (request.clone(), target.tenant.clone());
+                    async move {
+                        let mut dead_letters = client.dead_letters;
+                        Ok(dead_letters
+                            .list_dead_letters(with_tenant(request, &tenant)?)
+                            .await?
+                            .into_inner()
+                            .dead_letters)
+                    }
+                })
+                .await?;
+            letters.extend(page);
+        }
+        Ok(letters)
+    }
+
+    /// A dead letter by id, wherever it lives.
+    pub async fn dead_letter(&self, target: &Target, id: &str) -> Result<DeadLetter, Status> {
+        let regions = match self {
+            Self::Local(kernel) => return Ok(kernel.dead_letter(&target.tenant, id).await?),
+            Self::Remote(regions) => regions,
+        };
+        let first = regions.index(
+            target.region.as_deref().filter(|r| *r != ALL_REGIONS),
+            "x-minoots-region",
+        )?;
+        let request = GetDeadLetterRequest {
+            tenant_id: String::new(),
+            id: id.to_owned(),
+        };
+        let (_, letter) = regions
+            .call(first, true, |client, _| {
+                let (request, tenant) = (request.clone(), target.tenant.clone());
+                async move {
+                    let mut dead_letters = client.dead_letters;
+                    Ok(dead_letters
+                        .get_dead_letter(with_tenant(request, &tenant)?)
+                        .await?
+                        .into_inner())
+                }
+            })
+            .await?;
+        Ok(letter)
+    }
+
+    pub async fn replay_dead_letter(
+        &self,
+        target: &Target,
+        id: &str,
+    ) -> Result<ReplayResult, Status> {
+        let regions = match self {
+            Self::Local(kernel) => {
+                return Ok(kernel.replay_dead_letter(&target.tenant, id).await?);
+            }
+            Self::Remote(regions) => regions,
+        };
+        let first = regions.index(
+            target.region.as_deref().filter(|r| *r != ALL_REGIONS),
+            "x-minoots-region",
+        )?;
+        let request = ReplayDeadLetterRequest {
+            tenant_id: String::new(),
+            id: id.to_owned(),
+        };
+        let (_, result) = regions
+            .call(first, true, |client, _| {
+                let (request, tenant) = (request.clone(), target.tenant.clone());
+                async move {
+                    let mut dead_letters = client.dead_letters;
+                    Ok(dead_letters
+                        .replay_dead_letter(with_tenant(request, &tenant)?)
+                        .await?
+                        .into_inner())
+                }
+            })
+            .await?;
+        Ok(result)
+    }
+
+    pub async fn replay_dead_letters(
+        &self,
+        target: &Target,
+        request: ReplayDeadLettersRequest,
+    ) -> Result<Vec<ReplayResult>, Status> {
+        let regions = match self {
+            Self::Local(kernel) => {
+                let since = request
+                    .since
+                    .as_ref()
+                    .map_or(0, minoots_kernel::clock::from_timestamp);
+                return Ok(kernel.replay_dead_letters(&target.tenant, since).await?);
+            }
+            Self::Remote(regions) => regions,
+        };
+        let indexes: Vec<usize> = if is_all(target.region.as_deref()) {
+            (0..regions.regions.len()).collect()
+        } else {
+            vec![regions.index(target.region.as_deref(), "x-minoots-region")?]
+        };
+        let mut results = Vec::new();
+        for first in indexes {
+            let (_, replayed) = regions
+                .call(first, false, |client, _| {
+                    let (request, tenant) = (request.clone(), target.tenant.clone());
+                    async move {
+                        let mut dead_letters = client.dead_letters;
+                        Ok(dead_letters
+                            .replay_dead_letters(with_tenant(request, &tenant)?)
+                            .await?
+                            .into_inner()
+                            .results)
+                    }
+                })
+                .await?;
+            results.extend(replayed);
+        }
+        Ok(results)
+    }
+
     /// Ready when this process's kernel leads, or for remote kernels always (each call finds a
     /// serving kernel or answers 503 itself).
     pub fn ready(&self) -> Result<(), Status> {
@@ -526,22 +683,24 @@ impl Backend {
 }
 
 async fn list_one(
-    mut client: TimerServiceClient<Channel>,
+    mut client: KernelClient,
     request: ListTimersRequest,
     tenant: String,
 ) -> Result<ListTimersResponse, Status> {
     Ok(client
+        .timers
         .list_timers(with_tenant(request, &tenant)?)
         .await?
         .into_inner())
 }
 
 async fn stream_one(
-    mut client: TimerServiceClient<Channel>,
+    mut client: KernelClient,
     request: StreamTimerEventsRequest,
     tenant: String,
 ) -> Result<EventStream, Status> {
     let stream = client
+        .timers
         .stream_timer_events(with_tenant(request, &tenant)?)
         .await?
         .into_inner();

@@ -108,8 +108,9 @@ impl Server {
             event_retention: Duration::from_secs(3_600),
             quota_active_timers: 0,
             quota_daily_timers: 0,
+            actions: crate::ActionArgs::default(),
         };
-        let kernel = crate::start_kernel(&store, &options).await?;
+        let kernel = crate::start_kernel(&store, &options, false).await?;
         let waiting = Instant::now();
         while !kernel.is_leader() {
             if waiting.elapsed() > Duration::from_secs(10) {

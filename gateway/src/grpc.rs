@@ -2,9 +2,12 @@
 //! tenant, rate limit) and then sent to the backend. Handlers hold no other logic.
 
 use minoots_proto::v1::{
-    CancelTimerRequest, CancelTimerResponse, GetTimerRequest, GetTimerResponse, ListTimersRequest,
-    ListTimersResponse, ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest,
-    ScheduleTimersResponse, StreamTimerEventsRequest, timer_service_server,
+    CancelTimerRequest, CancelTimerResponse, DeadLetter, GetDeadLetterRequest, GetTimerRequest,
+    GetTimerResponse, ListDeadLettersRequest, ListDeadLettersResponse, ListTimersRequest,
+    ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,
+    ReplayDeadLettersResponse, ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse,
+    ScheduleTimersRequest, ScheduleTimersResponse, StreamTimerEventsRequest,
+    dead_letter_service_server, timer_service_server,
 };
 use tonic::{Request, Response, Status};
 
@@ -145,5 +148,103 @@ impl timer_service_server::TimerService for TimerService {
             .subscribe(&target, request.into_inner())
             .await?;
         Ok(Response::new(events))
+    }
+}
+
+/// `minoots.v1.DeadLetterService` as the gateway serves it: reading needs `timer.read`,
+/// replaying `timer.write`.
+#[derive(Debug, Clone)]
+pub struct DeadLetterService {
+    gateway: Gateway,
+}
+
+impl DeadLetterService {
+    pub fn new(gateway: Gateway) -> DeadLetterServiceServer<Self> {
+        DeadLetterServiceServer::new(Self { gateway })
+    }
+}
+
+pub use dead_letter_service_server::DeadLetterServiceServer;
+
+#[tonic::async_trait]
+impl dead_letter_service_server::DeadLetterService for DeadLetterService {
+    async fn list_dead_letters(
+        &self,
+        request: Request<ListDeadLettersRequest>,
+    ) -> Result<Response<ListDeadLettersResponse>, Status> {
+        let target = self
+            .gateway
+            .authorize(
+                request.metadata().as_ref(),
+                Role::TimerRead,
+                &request.get_ref().tenant_id,
+            )
+            .await?;
+        let dead_letters = self
+            .gateway
+            .backend()
+            .dead_letters(&target, request.into_inner())
+            .await?;
+        Ok(Response::new(ListDeadLettersResponse { dead_letters }))
+    }
+
+    async fn get_dead_letter(
+        &self,
+        request: Request<GetDeadLetterRequest>,
+    ) -> Result<Response<DeadLetter>, Status> {
+        let target = self
+            .gateway
+            .authorize(
+                request.metadata().as_ref(),
+                Role::TimerRead,
+                &request.get_ref().tenant_id,
+            )
+            .await?;
+        let letter = self
+            .gateway
+            .backend()
+            .dead_letter(&target, &request.get_ref().id)
+            .await?;
+        Ok(Response::new(letter))
+    }
+
+    async fn replay_dead_letter(
+        &self,
+        request: Request<ReplayDeadLetterRequest>,
+    ) -> Result<Response<ReplayResult>, Status> {
+        let target = self
+            .gateway
+            .authorize(
+                request.metadata().as_ref(),
+                Role::TimerWrite,
+                &request.get_ref().tenant_id,
+            )
+            .await?;
+        let result = self
+            .gateway
+            .backend()
+            .replay_dead_letter(&target, &request.get_ref().id)
+            .await?;
+        Ok(Response::new(result))
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        request: Request<ReplayDeadLettersRequest>,
+    ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
+        let target = self
+            .gateway
+            .authorize(
+                request.metadata().as_ref(),
+                Role::TimerWrite,
+                &request.get_ref().tenant_id,
+            )
+            .await?;
+        let results = self
+            .gateway
+            .backend()
+            .replay_dead_letters(&target, request.into_inner())
+            .await?;
+        Ok(Response::new(ReplayDeadLettersResponse { results }))
     }
 }

@@ -154,6 +154,10 @@ pub async fn serve(
 ) -> Result<(), GatewayError> {
     let router = grpc_routes(grpc::TimerService::new(gateway.clone()))
         .await?
+        .route_service(
+            &grpc_path::<grpc::DeadLetterServiceServer<grpc::DeadLetterService>>(),
+            tonic_web::GrpcWebLayer::new().layer(grpc::DeadLetterService::new(gateway.clone())),
+        )
         .merge(rest::router(gateway.clone()))
         .merge(admin::router(gateway.clone()));
     let requests = Arc::new(metrics::RequestMetrics::default());
@@ -175,8 +179,17 @@ pub async fn serve_kernel(
 ) -> Result<(), GatewayError> {
     let service = minoots_kernel::grpc::TimerService::new(kernel.clone()).into_server();
     let requests = Arc::new(metrics::RequestMetrics::default());
+    let dead_letters = minoots_kernel::grpc::DeadLetterService::new(kernel.clone());
     let router = grpc_routes(service)
         .await?
+        .route_service(
+            &grpc_path::<
+                minoots_kernel::grpc::DeadLetterServiceServer<
+                    minoots_kernel::grpc::DeadLetterService,
+                >,
+            >(),
+            dead_letters,
+        )
         .merge(rest::probes(gateway_probe(kernel.clone())))
         .route_layer(axum::middleware::from_fn_with_state(
             requests.clone(),

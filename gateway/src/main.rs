@@ -15,7 +15,10 @@ use minoots_gateway::{
 };
 use minoots_kernel::{
     Clock, Kernel, KernelConfig, Leadership, SystemClock,
+    actions::{ActionConfig, net::AddressPolicy},
+    outbox::Publishing,
     quota::Limits,
+    signing::{DEV_SECRET, Signer},
     store::{MemoryStore, PostgresStore, SqliteStore, Store, Synchronous},
 };
 use tokio::net::TcpListener;
@@ -104,6 +107,114 @@ pub struct KernelOptions {
     /// Default quota: timers a tenant may schedule per UTC day (0: unlimited).
     #[arg(long, env = "MINOOTS_QUOTA_DAILY_TIMERS", default_value_t = 10_000_000)]
     pub quota_daily_timers: u64,
+    #[command(flatten)]
+    pub actions: ActionArgs,
+}
+
+/// What actions may do, and where events are published.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ActionArgs {
+    /// Standard Webhooks secrets (`whsec_<base64>`), comma-separated; every one signs, so a
+    /// receiver can rotate. The original EVENT_ENVELOPE_SECRET is read when unset. Without one,
+    /// webhook actions fail rather than deliver unsigned (`--dev` supplies a development secret).
+    #[arg(long, env = "MINOOTS_SIGNING_SECRETS", hide_env_values = true)]
+    pub signing_secrets: Option<String>,
+    /// Non-public addresses (IPs or CIDRs, comma-separated) webhook and agent actions may reach.
+    #[arg(long, env = "MINOOTS_WEBHOOK_ALLOW", default_value = "")]
+    pub webhook_allow: String,
+    /// Executables command actions may run, comma-separated (exactly as actions name them).
+    #[arg(long, env = "MINOOTS_COMMAND_ALLOW", default_value = "")]
+    pub command_allow: String,
+    /// Directory file actions write under; without it file actions are refused.
+    #[arg(long, env = "MINOOTS_FILE_SANDBOX")]
+    pub file_sandbox: Option<PathBuf>,
+    /// Timeout of one action attempt when the action sets none.
+    #[arg(long, env = "MINOOTS_ACTION_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub action_timeout: Duration,
+    /// NATS server: events are published to JetStream (through the outbox) and agent prompts may
+    /// use the `nats` adapter.
+    #[arg(long, env = "MINOOTS_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// JetStream stream, created or updated on start.
+    #[arg(long, env = "MINOOTS_NATS_STREAM", default_value = "MINOOTS_TIMER")]
+    pub nats_stream: String,
+    /// Subject prefix: `<prefix>.fired`, `<prefix>.settled`, ..., `<prefix>.dlq`.
+    #[arg(
+        long,
+        env = "MINOOTS_NATS_SUBJECT_PREFIX",
+        default_value = "minoots.timer"
+    )]
+    pub nats_subject_prefix: String,
+}
+
+impl ActionArgs {
+    fn signer(&self, dev: bool) -> anyhow::Result<Signer> {
+        if let Some(list) = &self.signing_secrets {
+            return Signer::from_list(list)
+                .map_err(|e| anyhow::anyhow!("--signing-secrets / MINOOTS_SIGNING_SECRETS: {e}"));
+        }
+        if let Ok(secret) = std::env::var("EVENT_ENVELOPE_SECRET") {
+            // The original took any string; a non-base64 one is used as the raw key.
+            use base64::Engine as _;
+            let secret = match Signer::from_list(&secret) {
+                Ok(signer) => return Ok(signer),
+                Err(_) => base64::engine::general_purpose::STANDARD.encode(secret.as_bytes()),
+            };
+            return Signer::new(&[secret])
+                .map_err(|e| anyhow::anyhow!("EVENT_ENVELOPE_SECRET: {e}"));
+        }
+        if dev {
+            tracing::warn!("--dev: signing deliveries with the development secret {DEV_SECRET}");
+            return Ok(Signer::new(&[DEV_SECRET]).expect("valid development secret"));
+        }
+        tracing::warn!(
+            "no signing secret (MINOOTS_SIGNING_SECRETS): webhook and HTTP agent actions will fail until one is set"
+        );
+        Ok(Signer::default())
+    }
+
+    /// Action settings and, with a NATS URL, event publishing.
+    async fn configure(&self, dev: bool) -> anyhow::Result<(ActionConfig, Option<Publishing>)> {
+        let signer = self.signer(dev)?;
+        let nats = match &self.nats_url {
+            None => None,
+            Some(url) => Some(
+                async_nats::ConnectOptions::new()
+                    .name("minoots")
+                    .retry_on_initial_connect()
+                    .connect(url.as_str())
+                    .await
+                    .with_context(|| format!("NATS at {url}"))?,
+            ),
+        };
+        let config = ActionConfig {
+            signer: signer.clone(),
+            address_policy: AddressPolicy::from_list(&self.webhook_allow)
+                .map_err(|e| anyhow::anyhow!("--webhook-allow / MINOOTS_WEBHOOK_ALLOW: {e}"))?,
+            commands: self
+                .command_allow
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            file_sandbox: self.file_sandbox.clone(),
+            nats: nats.clone(),
+            default_timeout: if self.action_timeout.is_zero() {
+                Duration::from_secs(10)
+            } else {
+                self.action_timeout
+            },
+            ..ActionConfig::default()
+        };
+        let publishing = nats.map(|client| Publishing {
+            client,
+            stream: self.nats_stream.clone(),
+            subject_prefix: self.nats_subject_prefix.clone(),
+            signer,
+        });
+        Ok((config, publishing))
+    }
 }
 
 /// Who may call the gateway.
@@ -358,29 +469,37 @@ async fn open_kernel_store(
     })
 }
 
-pub async fn start_kernel(store: &StoreArgs, options: &KernelOptions) -> anyhow::Result<Kernel> {
+pub async fn start_kernel(
+    store: &StoreArgs,
+    options: &KernelOptions,
+    dev: bool,
+) -> anyhow::Result<Kernel> {
     let (store, leadership) = open_kernel_store(store, options).await?;
     let clock = Arc::new(SystemClock::new());
+    let config = kernel_config(options, dev).await?;
     Ok(match leadership {
-        None => Kernel::start(store, clock, kernel_config(options)).await?,
+        None => Kernel::start(store, clock, config).await?,
         Some(leadership) => {
             tracing::info!(node = %leadership.holder, "clustered kernel: serving once it holds the lease");
-            Kernel::start_clustered(store, clock, kernel_config(options), leadership).await?
+            Kernel::start_clustered(store, clock, config, leadership).await?
         }
     })
 }
 
-pub fn kernel_config(options: &KernelOptions) -> KernelConfig {
+pub async fn kernel_config(options: &KernelOptions, dev: bool) -> anyhow::Result<KernelConfig> {
     let limit = |n: u64| (n > 0).then_some(n);
-    KernelConfig {
+    let (actions, publishing) = options.actions.configure(dev).await?;
+    Ok(KernelConfig {
         timer_retention: options.timer_retention,
         event_retention: options.event_retention,
         default_limits: Limits {
             active_timers: limit(options.quota_active_timers),
             daily_timers: limit(options.quota_daily_timers),
         },
+        actions,
+        publishing,
         ..KernelConfig::default()
-    }
+    })
 }
 
 async fn seed_dev(gateway: &Gateway, auth: &AuthArgs) -> anyhow::Result<()> {
@@ -407,7 +526,7 @@ async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let kernel = start_kernel(&args.store, &args.kernel).await?;
+    let kernel = start_kernel(&args.store, &args.kernel, args.auth.dev).await?;
     let gateway = Gateway::local(kernel.clone(), args.auth.config()?)?;
     seed_dev(&gateway, &args.auth).await?;
     let listener = bind(args.listen).await?;
@@ -427,7 +546,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn run_kernel(args: KernelArgs) -> anyhow::Result<()> {
-    let kernel = start_kernel(&args.store, &args.kernel).await?;
+    let kernel = start_kernel(&args.store, &args.kernel, false).await?;
     let listener = bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, store = ?args.store.kind()?, "minoots kernel serving (no API keys: keep it on a private network)");
     let shutdown = {

@@ -17,14 +17,18 @@ use axum::{
 };
 use minoots_kernel::{
     KernelError,
-    json::{action_bundle_from_json, json_to_struct, timer_to_json},
+    json::{
+        action_bundle_from_json, action_result_to_json, dead_letter_to_json, json_to_struct,
+        timer_to_json,
+    },
     labels,
 };
 use minoots_proto::{
     prost_types,
     v1::{
-        AgentBinding, CancelTimerRequest, ListTimersRequest, ScheduleTimerRequest,
-        StreamTimerEventsRequest, TimerEventType, TimerStatus, schedule_timer_request::Schedule,
+        AgentBinding, CancelTimerRequest, ListDeadLettersRequest, ListTimersRequest,
+        ReplayDeadLettersRequest, ReplayResult, ScheduleTimerRequest, StreamTimerEventsRequest,
+        TimerEventType, TimerStatus, schedule_timer_request::Schedule,
     },
 };
 use serde::Deserialize;
@@ -39,6 +43,10 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/timers/stream", get(stream))
         .route("/timers/{id}", get(get_timer).delete(delete_timer))
         .route("/timers/{id}/cancel", post(cancel))
+        .route("/dead-letters", get(list_dead_letters))
+        .route("/dead-letters/replay", post(replay_dead_letters))
+        .route("/dead-letters/{id}", get(get_dead_letter))
+        .route("/dead-letters/{id}/replay", post(replay_dead_letter))
         .with_state(gateway.clone())
         .merge(probes(gateway.backend().clone()))
 }
@@ -440,6 +448,128 @@ async fn stream(
         })
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn parse_time(field: &str, text: &str) -> Result<prost_types::Timestamp, ApiError> {
+    prost_types::Timestamp::from_str(text)
+        .map_err(|_| invalid(field, format!("{text:?} is not an RFC 3339 time")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeadLetterQuery {
+    tenant_id: Option<String>,
+    since: Option<String>,
+    #[serde(default)]
+    include_resolved: bool,
+    limit: Option<u32>,
+}
+
+fn replay_json(result: &ReplayResult) -> serde_json::Value {
+    json!({
+        "deadLetter": result.dead_letter.as_ref().map(dead_letter_to_json),
+        "result": result.result.as_ref().map(action_result_to_json),
+        "timer": result.timer.as_ref().map(timer_to_json),
+    })
+}
+
+/// `GET /dead-letters?since=&includeResolved=&limit=`
+async fn list_dead_letters(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Query(query): Query<DeadLetterQuery>,
+) -> Result<Response, ApiError> {
+    let target = gateway
+        .authorize(
+            &headers,
+            Role::TimerRead,
+            query.tenant_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
+    let request = ListDeadLettersRequest {
+        tenant_id: String::new(),
+        since: query
+            .since
+            .as_deref()
+            .map(|t| parse_time("since", t))
+            .transpose()?,
+        include_resolved: query.include_resolved,
+        limit: query.limit.unwrap_or_default(),
+    };
+    let letters = gateway.backend().dead_letters(&target, request).await?;
+    let letters: Vec<_> = letters.iter().map(dead_letter_to_json).collect();
+    Ok(Json(json!({ "deadLetters": letters })).into_response())
+}
+
+async fn get_dead_letter(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<TenantQuery>,
+) -> Result<Response, ApiError> {
+    let target = gateway
+        .authorize(
+            &headers,
+            Role::TimerRead,
+            query.tenant_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
+    let letter = gateway.backend().dead_letter(&target, &id).await?;
+    Ok(Json(dead_letter_to_json(&letter)).into_response())
+}
+
+async fn replay_dead_letter(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<TenantQuery>,
+) -> Result<Response, ApiError> {
+    let target = gateway
+        .authorize(
+            &headers,
+            Role::TimerWrite,
+            query.tenant_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
+    let result = gateway.backend().replay_dead_letter(&target, &id).await?;
+    Ok(Json(replay_json(&result)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplayAllBody {
+    tenant_id: Option<String>,
+    since: Option<String>,
+}
+
+/// `POST /dead-letters/replay` `{since}`: every unresolved dead letter created since then.
+async fn replay_dead_letters(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: ReplayAllBody = body_json(&body)?;
+    let target = gateway
+        .authorize(
+            &headers,
+            Role::TimerWrite,
+            body.tenant_id.as_deref().unwrap_or_default(),
+        )
+        .await?;
+    let request = ReplayDeadLettersRequest {
+        tenant_id: String::new(),
+        since: body
+            .since
+            .as_deref()
+            .map(|t| parse_time("since", t))
+            .transpose()?,
+    };
+    let results = gateway
+        .backend()
+        .replay_dead_letters(&target, request)
+        .await?;
+    let results: Vec<_> = results.iter().map(replay_json).collect();
+    Ok(Json(json!({ "results": results })).into_response())
 }
 
 async fn healthz() -> Response {

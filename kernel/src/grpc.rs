@@ -4,9 +4,12 @@
 use std::pin::Pin;
 
 use minoots_proto::v1::{
-    CancelTimerRequest, CancelTimerResponse, GetTimerRequest, GetTimerResponse, ListTimersRequest,
-    ListTimersResponse, ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest,
-    ScheduleTimersResponse, StreamTimerEventsRequest, TimerEvent, timer_service_server,
+    CancelTimerRequest, CancelTimerResponse, DeadLetter, GetDeadLetterRequest, GetTimerRequest,
+    GetTimerResponse, ListDeadLettersRequest, ListDeadLettersResponse, ListTimersRequest,
+    ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,
+    ReplayDeadLettersResponse, ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse,
+    ScheduleTimersRequest, ScheduleTimersResponse, StreamTimerEventsRequest, TimerEvent,
+    timer_service_server,
 };
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
@@ -135,5 +138,69 @@ impl timer_service_server::TimerService for TimerService {
         let events = self.kernel.subscribe(&tenant, request.into_inner()).await?;
         let stream = ReceiverStream::new(events).map(|event| event.map_err(Status::from));
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// `minoots.v1.DeadLetterService` on a kernel (tenant from `x-tenant-id`, like TimerService).
+#[derive(Debug, Clone)]
+pub struct DeadLetterService {
+    kernel: Kernel,
+}
+
+impl DeadLetterService {
+    pub fn new(kernel: Kernel) -> DeadLetterServiceServer<Self> {
+        DeadLetterServiceServer::new(Self { kernel })
+    }
+}
+
+pub use minoots_proto::v1::dead_letter_service_server::DeadLetterServiceServer;
+
+#[tonic::async_trait]
+impl minoots_proto::v1::dead_letter_service_server::DeadLetterService for DeadLetterService {
+    async fn list_dead_letters(
+        &self,
+        request: Request<ListDeadLettersRequest>,
+    ) -> Result<Response<ListDeadLettersResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let dead_letters = self.kernel.dead_letters(&tenant, request.get_ref()).await?;
+        Ok(Response::new(ListDeadLettersResponse { dead_letters }))
+    }
+
+    async fn get_dead_letter(
+        &self,
+        request: Request<GetDeadLetterRequest>,
+    ) -> Result<Response<DeadLetter>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        Ok(Response::new(
+            self.kernel
+                .dead_letter(&tenant, &request.get_ref().id)
+                .await?,
+        ))
+    }
+
+    async fn replay_dead_letter(
+        &self,
+        request: Request<ReplayDeadLetterRequest>,
+    ) -> Result<Response<ReplayResult>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        Ok(Response::new(
+            self.kernel
+                .replay_dead_letter(&tenant, &request.get_ref().id)
+                .await?,
+        ))
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        request: Request<ReplayDeadLettersRequest>,
+    ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let since = request
+            .get_ref()
+            .since
+            .as_ref()
+            .map_or(0, crate::clock::from_timestamp);
+        let results = self.kernel.replay_dead_letters(&tenant, since).await?;
+        Ok(Response::new(ReplayDeadLettersResponse { results }))
     }
 }

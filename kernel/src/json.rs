@@ -100,11 +100,52 @@ pub fn timer_to_json(timer: &Timer) -> serde_json::Value {
         put("jitterMs", json!(timer.jitter_ms));
     }
     put("idempotencyKey", text(&timer.idempotency_key));
+    if !timer.action_results.is_empty() {
+        put(
+            "actionResults",
+            timer
+                .action_results
+                .iter()
+                .map(action_result_to_json)
+                .collect(),
+        );
+    }
     serde_json::Value::Object(out)
 }
 
 /// The delivered payload: `{"type", "timestamp", "data": {timer}}`, the shape Standard Webhooks
 /// recommends.
+pub fn dead_letter_to_json(letter: &minoots_proto::v1::DeadLetter) -> serde_json::Value {
+    json!({
+        "id": letter.id,
+        "tenantId": letter.tenant_id,
+        "timerId": letter.timer_id,
+        "actionIndex": letter.action_index,
+        "action": letter.action.as_ref().map(action_to_json),
+        "idempotencyKey": letter.idempotency_key,
+        "attempts": letter.attempts,
+        "lastError": letter.last_error,
+        "createdAt": letter.created_at.as_ref().map(ToString::to_string),
+        "resolvedAt": letter.resolved_at.as_ref().map(ToString::to_string),
+        "replays": letter.replays,
+    })
+}
+
+pub fn action_result_to_json(r: &minoots_proto::v1::ActionResult) -> serde_json::Value {
+    json!({
+        "index": r.index,
+        "actionId": r.action_id,
+        "kind": r.kind,
+        "ok": r.ok,
+        "attempts": r.attempts,
+        "detail": r.detail,
+        "output": r.output,
+        "fallback": r.fallback,
+        "finishedAt": r.finished_at.as_ref().map(ToString::to_string),
+        "idempotencyKey": r.idempotency_key,
+    })
+}
+
 pub fn event_payload(event: &TimerEvent, timer: &Timer) -> Vec<u8> {
     let event_type = TimerEventType::try_from(event.event_type).unwrap_or_default();
     let timestamp = event.occurred_at.as_ref().map(ToString::to_string);

@@ -7,6 +7,7 @@
 //! Every write goes through one group-commit writer ([`writer`]), so a transition and its event
 //! are one durable write, and an answer is sent only after it committed.
 
+pub mod actions;
 pub mod clock;
 pub mod error;
 mod events;
@@ -15,8 +16,10 @@ pub mod json;
 pub mod labels;
 pub mod lease;
 pub mod metrics;
+pub mod outbox;
 pub mod quota;
 mod scheduler;
+pub mod signing;
 pub mod store;
 pub mod testing;
 pub mod validate;
@@ -32,9 +35,9 @@ use std::{
 };
 
 use minoots_proto::v1::{
-    CancelTimerRequest, ListTimersRequest, ListTimersResponse, ScheduleTimerRequest,
-    ScheduleTimerResponse, StreamTimerEventsRequest, Timer, TimerEvent, TimerEventType,
-    TimerStatus,
+    CancelTimerRequest, DeadLetter, ListDeadLettersRequest, ListTimersRequest, ListTimersResponse,
+    ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse, StreamTimerEventsRequest, Timer,
+    TimerEvent, TimerEventType, TimerStatus,
 };
 use tokio::sync::{Mutex, broadcast::error::RecvError, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -67,6 +70,10 @@ pub struct KernelConfig {
     pub default_limits: quota::Limits,
     /// How often per-tenant limits are re-read from the store (other processes may change them).
     pub limits_refresh: Duration,
+    /// What actions may do (secrets, allow-lists, sandbox, timeouts, default retries).
+    pub actions: actions::ActionConfig,
+    /// Publish every event to NATS JetStream through the outbox.
+    pub publishing: Option<outbox::Publishing>,
 }
 
 impl Default for KernelConfig {
@@ -82,6 +89,8 @@ impl Default for KernelConfig {
                 daily_timers: Some(10_000_000),
             },
             limits_refresh: Duration::from_secs(10),
+            actions: actions::ActionConfig::default(),
+            publishing: None,
         }
     }
 }
@@ -97,6 +106,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     writer: Writer,
     usage: Arc<std::sync::Mutex<quota::Usage>>,
+    executor: actions::Executor,
     scheduler: mpsc::UnboundedSender<Command>,
     /// Feeds the dispatcher fired-but-unsettled timers found by recovery.
     fired: mpsc::UnboundedSender<FiredTimer>,
@@ -202,11 +212,16 @@ impl Kernel {
             tasks.push(tokio::spawn(scheduler.run()));
             None
         };
+        let executor = actions::Executor::new(config.actions.clone(), bus.metrics.clone());
         tasks.push(tokio::spawn(dispatch(
             fired_rx,
-            writer.clone(),
-            clock.clone(),
-            stop.clone(),
+            Dispatch {
+                writer: writer.clone(),
+                clock: clock.clone(),
+                store: store.clone(),
+                executor: executor.clone(),
+                stop: stop.clone(),
+            },
         )));
         let retry_after_ms = leadership
             .as_ref()
@@ -216,6 +231,7 @@ impl Kernel {
             clock,
             writer,
             usage,
+            executor,
             scheduler: scheduler_tx,
             fired: fired_tx,
             bus,
@@ -236,6 +252,9 @@ impl Kernel {
             inner.clone(),
             config.limits_refresh,
         )));
+        if let Some(publishing) = config.publishing.clone() {
+            tasks.push(tokio::spawn(outbox::run(inner.clone(), publishing)));
+        }
         tasks.push(tokio::spawn(purge(inner.clone(), config)));
         inner.tasks.lock().await.extend(tasks);
         Ok(Self { inner })
@@ -427,6 +446,140 @@ impl Kernel {
         self.inner.usage.lock().unwrap().limits(tenant)
     }
 
+    /// Unresolved (or all) dead letters of `tenant` created at or after `since`.
+    pub async fn dead_letters(
+        &self,
+        tenant: &str,
+        request: &ListDeadLettersRequest,
+    ) -> Result<Vec<DeadLetter>> {
+        validate::tenant_id(tenant)?;
+        let since = request.since.as_ref().map_or(0, clock::from_timestamp);
+        let limit = match request.limit {
+            0 => 100,
+            n @ 1..=1_000 => n as usize,
+            _ => return Err(KernelError::invalid("limit", "must be 1..=1000")),
+        };
+        self.inner
+            .store
+            .list_dead_letters(tenant, since, request.include_resolved, limit)
+            .await
+    }
+
+    pub async fn dead_letter(&self, tenant: &str, id: &str) -> Result<DeadLetter> {
+        validate::tenant_id(tenant)?;
+        self.inner
+            .store
+            .get_dead_letter(tenant, id)
+            .await?
+            .ok_or_else(|| KernelError::NotFound { id: id.to_owned() })
+    }
+
+    /// Runs a dead-lettered action again, with its original idempotency key and the bundle's
+    /// retry policy. When it succeeds and nothing else of its timer is dead, a FAILED timer
+    /// becomes SETTLED.
+    pub async fn replay_dead_letter(&self, tenant: &str, id: &str) -> Result<ReplayResult> {
+        self.ensure_leader()?;
+        let mut letter = self.dead_letter(tenant, id).await?;
+        if letter.resolved_at.is_some() {
+            return Err(KernelError::FailedPrecondition(format!(
+                "dead letter {id} was already replayed successfully"
+            )));
+        }
+        let timer = self.get(tenant, &letter.timer_id).await?;
+        let action = letter
+            .action
+            .clone()
+            .ok_or_else(|| KernelError::Internal(format!("dead letter {id} holds no action")))?;
+        let clock = self.inner.clock.clone();
+        let now = move || clock.now();
+        let result = self
+            .inner
+            .executor
+            .replay(&timer, &action, letter.action_index as usize, &now)
+            .await;
+        letter.replays += 1;
+        letter.attempts += result.attempts;
+        if result.ok {
+            letter.resolved_at = Some(clock::to_timestamp(self.now()));
+        } else {
+            letter.last_error = result.detail.clone();
+        }
+        self.inner
+            .store
+            .put_dead_letters(std::slice::from_ref(&letter))
+            .await?;
+        let mut timer = timer;
+        let unresolved = self
+            .inner
+            .store
+            .timer_dead_letters(&timer.id)
+            .await?
+            .iter()
+            .any(|l| l.resolved_at.is_none());
+        if result.ok && !unresolved && timer.status == TimerStatus::Failed as i32 {
+            let mut results = timer.action_results.clone();
+            match results
+                .iter_mut()
+                .find(|r| !r.fallback && r.index == result.index)
+            {
+                Some(slot) => *slot = result.clone(),
+                None => results.push(result.clone()),
+            }
+            let transition = Transition {
+                timer_id: timer.id.clone(),
+                tenant_id: Some(tenant.to_owned()),
+                to: TimerStatus::Settled,
+                at: self.now(),
+                reason: String::new(),
+                actor: "dead-letter replay".into(),
+                results,
+            };
+            let outcomes = self
+                .inner
+                .writer
+                .enqueue(vec![Mutation::Transition(transition)])
+                .await?;
+            if let Some(Outcome::Transitioned(settled, _)) = outcomes.into_iter().next() {
+                timer = settled;
+            }
+        }
+        Ok(ReplayResult {
+            dead_letter: Some(letter),
+            result: Some(result),
+            timer: Some(timer),
+        })
+    }
+
+    /// Replays every unresolved dead letter of `tenant` created at or after `since`, oldest
+    /// first.
+    pub async fn replay_dead_letters(
+        &self,
+        tenant: &str,
+        since: Micros,
+    ) -> Result<Vec<ReplayResult>> {
+        self.ensure_leader()?;
+        validate::tenant_id(tenant)?;
+        let mut replayed = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self
+                .inner
+                .store
+                .list_dead_letters(tenant, since, false, 1_000)
+                .await?;
+            let fresh: Vec<DeadLetter> = page
+                .into_iter()
+                .filter(|l| seen.insert(l.id.clone()))
+                .collect();
+            if fresh.is_empty() {
+                return Ok(replayed);
+            }
+            for letter in fresh {
+                replayed.push(self.replay_dead_letter(tenant, &letter.id).await?);
+            }
+        }
+    }
+
     /// The store, for what lives beside timers (API keys, tenant limits).
     pub fn store(&self) -> Arc<dyn Store> {
         self.inner.store.clone()
@@ -515,6 +668,7 @@ impl Kernel {
             at: self.now(),
             reason: request.reason,
             actor: request.requested_by,
+            results: Vec::new(),
         };
         let outcome = self
             .inner
@@ -705,51 +859,114 @@ impl EventStream {
 
 /// Settles fired timers. Timers without actions settle at once; running actions is the action
 /// executor's job, so until one is configured a timer with actions stays FIRED.
-async fn dispatch(
-    mut fired: mpsc::UnboundedReceiver<FiredTimer>,
+#[derive(Clone)]
+struct Dispatch {
     writer: Writer,
     clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+    executor: actions::Executor,
     stop: CancellationToken,
-) {
-    let mut warned = false;
+}
+
+/// Settles fired timers: those without actions at once, the others after running their actions
+/// (each timer in its own task; a restart re-runs the actions of timers left FIRED).
+async fn dispatch(mut fired: mpsc::UnboundedReceiver<FiredTimer>, parts: Dispatch) {
+    let mut running = tokio::task::JoinSet::new();
     loop {
         let first = tokio::select! {
-            () = stop.cancelled() => return,
-            first = fired.recv() => match first { Some(f) => f, None => return },
+            () = parts.stop.cancelled() => break,
+            Some(_) = running.join_next(), if !running.is_empty() => continue,
+            first = fired.recv() => match first { Some(f) => f, None => break },
         };
         let mut batch = vec![first];
         while let Ok(next) = fired.try_recv() {
             batch.push(next);
         }
-        let now = clock.now();
+        let now = parts.clock.now();
         let mut settle = Vec::new();
         for timer in batch {
             if timer.has_actions {
-                if !warned {
-                    tracing::warn!(timer = %timer.id, tenant = %timer.tenant_id, "timer has actions but no action executor is configured; it stays FIRED");
-                    warned = true;
-                }
+                running.spawn(execute(parts.clone(), timer));
             } else {
                 settle.push(system_transition(timer.id, TimerStatus::Settled, now));
             }
         }
-        if !settle.is_empty() {
-            let mut backoff = Duration::from_millis(50);
-            while let Err(error) = writer.enqueue(settle.clone()).await {
-                if stop.is_cancelled()
-                    || matches!(
-                        error,
-                        KernelError::ShuttingDown | KernelError::Fenced { .. }
-                    )
-                {
-                    break;
+        commit(&parts, settle).await;
+    }
+    // Unfinished executions are dropped; their timers stay FIRED and run again on the next lead.
+    running.abort_all();
+}
+
+/// Writes system transitions, retrying while the store is unavailable.
+async fn commit(parts: &Dispatch, mutations: Vec<Mutation>) {
+    if mutations.is_empty() {
+        return;
+    }
+    let mut backoff = Duration::from_millis(50);
+    while let Err(error) = parts.writer.enqueue(mutations.clone()).await {
+        if parts.stop.is_cancelled()
+            || matches!(
+                error,
+                KernelError::ShuttingDown | KernelError::Fenced { .. }
+            )
+        {
+            return;
+        }
+        tracing::warn!(%error, "writing transitions failed; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Runs one fired timer's actions, records dead letters, then settles or fails it.
+async fn execute(parts: Dispatch, fired: FiredTimer) {
+    let timer = loop {
+        match parts.store.get(&fired.tenant_id, &fired.id).await {
+            Ok(Some(timer)) if timer.status == TimerStatus::Fired as i32 => break timer,
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(%error, timer = %fired.id, "loading a fired timer failed; retrying");
+                tokio::select! {
+                    () = parts.stop.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
                 }
-                tracing::warn!(%error, "settling fired timers failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
             }
         }
+    };
+    let clock = parts.clock.clone();
+    let outcome = parts
+        .executor
+        .run_bundle(&timer, &move || clock.now())
+        .await;
+    if !outcome.dead_letters.is_empty() {
+        let mut backoff = Duration::from_millis(50);
+        while let Err(error) = parts.store.put_dead_letters(&outcome.dead_letters).await {
+            tracing::warn!(%error, timer = %timer.id, "writing dead letters failed; retrying");
+            tokio::select! {
+                () = parts.stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+        parts
+            .executor
+            .metrics()
+            .dead_letters
+            .add(outcome.dead_letters.len() as u64);
     }
+    let (to, reason) = if outcome.succeeded() {
+        (TimerStatus::Settled, String::new())
+    } else {
+        (TimerStatus::Failed, outcome.failure_reason())
+    };
+    let Mutation::Transition(mut transition) =
+        system_transition(timer.id.clone(), to, parts.clock.now())
+    else {
+        unreachable!("system_transition builds a transition")
+    };
+    transition.reason = reason;
+    transition.results = outcome.results;
+    commit(&parts, vec![Mutation::Transition(transition)]).await;
 }
 
 async fn purge(inner: Arc<Inner>, config: KernelConfig) {

@@ -26,6 +26,26 @@ pub struct Metrics {
     lateness_sum_us: AtomicU64,
     /// Timers the scheduler holds, set by the scheduler.
     pub(crate) armed: AtomicU64,
+    /// Events JetStream acknowledged.
+    pub(crate) events_published: Counter,
+    /// Action attempts, by outcome.
+    pub(crate) action_attempts_ok: Counter,
+    pub(crate) action_attempts_failed: Counter,
+    pub(crate) dead_letters: Counter,
+}
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl Metrics {
@@ -80,6 +100,26 @@ impl Metrics {
                 "minoots_timers_cancelled_total",
                 "Timers cancelled.",
                 get(&self.cancelled),
+            ),
+            (
+                "minoots_events_published_total",
+                "Events JetStream acknowledged.",
+                self.events_published.get(),
+            ),
+            (
+                "minoots_action_attempts_succeeded_total",
+                "Action attempts that succeeded.",
+                self.action_attempts_ok.get(),
+            ),
+            (
+                "minoots_action_attempts_failed_total",
+                "Action attempts that failed (each retry counts).",
+                self.action_attempts_failed.get(),
+            ),
+            (
+                "minoots_dead_letters_total",
+                "Actions that exhausted their retries.",
+                self.dead_letters.get(),
             ),
         ] {
             let _ = writeln!(

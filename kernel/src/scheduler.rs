@@ -254,5 +254,6 @@ pub(crate) fn system_transition(timer_id: String, to: TimerStatus, at: Micros) -
         at,
         reason: String::new(),
         actor: String::new(),
+        results: Vec::new(),
     })
 }

@@ -979,6 +979,10 @@ impl Store for GatedStore {
     async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)> {
         self.inner.purge(timers_before, events_before).await
     }
+}
+
+#[async_trait::async_trait]
+impl store::SideTables for GatedStore {
     async fn created_since(&self, since: Micros) -> Result<HashMap<String, u64>> {
         self.inner.created_since(since).await
     }
@@ -999,6 +1003,42 @@ impl Store for GatedStore {
     }
     async fn revoke_api_key(&self, id: &str, at: Micros) -> Result<Option<store::ApiKey>> {
         self.inner.revoke_api_key(id, at).await
+    }
+    async fn put_dead_letters(&self, letters: &[minoots_proto::v1::DeadLetter]) -> Result<()> {
+        self.inner.put_dead_letters(letters).await
+    }
+    async fn list_dead_letters(
+        &self,
+        tenant_id: &str,
+        since: Micros,
+        include_resolved: bool,
+        limit: usize,
+    ) -> Result<Vec<minoots_proto::v1::DeadLetter>> {
+        self.inner
+            .list_dead_letters(tenant_id, since, include_resolved, limit)
+            .await
+    }
+    async fn get_dead_letter(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<minoots_proto::v1::DeadLetter>> {
+        self.inner.get_dead_letter(tenant_id, id).await
+    }
+    async fn timer_dead_letters(
+        &self,
+        timer_id: &str,
+    ) -> Result<Vec<minoots_proto::v1::DeadLetter>> {
+        self.inner.timer_dead_letters(timer_id).await
+    }
+    async fn publish_cursors(&self) -> Result<HashMap<String, u64>> {
+        self.inner.publish_cursors().await
+    }
+    async fn set_publish_cursor(&self, tenant_id: &str, sequence: u64) -> Result<()> {
+        self.inner.set_publish_cursor(tenant_id, sequence).await
+    }
+    async fn event_heads(&self) -> Result<HashMap<String, u64>> {
+        self.inner.event_heads().await
     }
 }
 

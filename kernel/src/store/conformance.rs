@@ -48,6 +48,7 @@ pub fn to(id: &str, status: TimerStatus, at: Micros) -> Mutation {
         at,
         reason: String::new(),
         actor: String::new(),
+        results: Vec::new(),
     })
 }
 
@@ -239,6 +240,7 @@ pub async fn cancel_records_reason_and_is_tenant_checked(store: &dyn Store) {
             at: T0 + 5,
             reason: "no longer needed".into(),
             actor: "ops".into(),
+            results: Vec::new(),
         })
     };
     assert!(matches!(

@@ -6,13 +6,16 @@ use std::{
 };
 
 use async_trait::async_trait;
-use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
+use minoots_proto::v1::{DeadLetter, Timer, TimerEvent, TimerStatus};
 
 use super::{
-    ApiKey, EventBounds, Limits, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Store,
-    finished_at, fire_at, has_actions, key_taken, plan, to_load,
+    ApiKey, EventBounds, Limits, ListQuery, Loaded, Mutation, Outcome, PendingTimer, SideTables,
+    Store, finished_at, fire_at, has_actions, key_taken, plan, to_load,
 };
-use crate::{clock::Micros, error::Result};
+use crate::{
+    clock::{Micros, from_timestamp},
+    error::Result,
+};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -29,6 +32,8 @@ struct State {
     sequences: HashMap<String, u64>,
     limits: HashMap<String, Limits>,
     api_keys: BTreeMap<String, ApiKey>,
+    dead_letters: BTreeMap<String, DeadLetter>,
+    publish_cursors: HashMap<String, u64>,
 }
 
 impl MemoryStore {
@@ -198,7 +203,10 @@ impl Store for MemoryStore {
         });
         Ok((expired.len() as u64, (before - state.events.len()) as u64))
     }
+}
 
+#[async_trait]
+impl SideTables for MemoryStore {
     async fn created_since(&self, since: Micros) -> Result<HashMap<String, u64>> {
         let floor = crate::quota::uuid_v7_floor(since);
         let state = self.state.lock().unwrap();
@@ -257,5 +265,76 @@ impl Store for MemoryStore {
             key.revoked_at.get_or_insert(at);
             key.clone()
         }))
+    }
+
+    async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        for letter in letters {
+            state.dead_letters.insert(letter.id.clone(), letter.clone());
+        }
+        Ok(())
+    }
+
+    async fn list_dead_letters(
+        &self,
+        tenant_id: &str,
+        since: Micros,
+        include_resolved: bool,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>> {
+        let state = self.state.lock().unwrap();
+        let mut letters: Vec<DeadLetter> = state
+            .dead_letters
+            .values()
+            .filter(|l| {
+                l.tenant_id == tenant_id
+                    && l.created_at.as_ref().map_or(0, from_timestamp) >= since
+                    && (include_resolved || l.resolved_at.is_none())
+            })
+            .cloned()
+            .collect();
+        letters.sort_by_key(|l| {
+            (
+                l.created_at.as_ref().map_or(0, from_timestamp),
+                l.id.clone(),
+            )
+        });
+        letters.truncate(limit);
+        Ok(letters)
+    }
+
+    async fn get_dead_letter(&self, tenant_id: &str, id: &str) -> Result<Option<DeadLetter>> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .dead_letters
+            .get(id)
+            .filter(|l| l.tenant_id == tenant_id)
+            .cloned())
+    }
+
+    async fn timer_dead_letters(&self, timer_id: &str) -> Result<Vec<DeadLetter>> {
+        let state = self.state.lock().unwrap();
+        let mut letters: Vec<DeadLetter> = state
+            .dead_letters
+            .values()
+            .filter(|l| l.timer_id == timer_id)
+            .cloned()
+            .collect();
+        letters.sort_by_key(|l| l.action_index);
+        Ok(letters)
+    }
+
+    async fn publish_cursors(&self) -> Result<HashMap<String, u64>> {
+        Ok(self.state.lock().unwrap().publish_cursors.clone())
+    }
+
+    async fn set_publish_cursor(&self, tenant_id: &str, sequence: u64) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        state.publish_cursors.insert(tenant_id.to_owned(), sequence);
+        Ok(())
+    }
+
+    async fn event_heads(&self) -> Result<HashMap<String, u64>> {
+        Ok(self.state.lock().unwrap().sequences.clone())
     }
 }

@@ -12,6 +12,8 @@
 //! - Only one writer calls `apply` at a time (the kernel's group-commit writer); implementations
 //!   may rely on that for sequence assignment.
 
+#[macro_use]
+mod side;
 mod memory;
 mod postgres;
 mod sqlite;
@@ -26,7 +28,7 @@ pub use sqlite::{SqliteStore, Synchronous};
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use minoots_proto::v1::{Timer, TimerEvent, TimerEventType, TimerStatus};
+use minoots_proto::v1::{DeadLetter, Timer, TimerEvent, TimerEventType, TimerStatus};
 
 pub use crate::quota::Limits;
 use crate::{
@@ -76,6 +78,8 @@ pub struct Transition {
     pub reason: String,
     /// Who asked (cancelled_by).
     pub actor: String,
+    /// For SETTLED and FAILED after actions ran: what each action did.
+    pub results: Vec<minoots_proto::v1::ActionResult>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,7 +143,7 @@ pub struct EventBounds {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SideTables + Send + Sync + 'static {
     async fn apply(&self, mutations: Vec<Mutation>) -> Result<Vec<Outcome>>;
     /// From now on, refuse writes unless `fence` is the lease's current token (None: no check).
     /// Stores without leadership (single-node) ignore it.
@@ -160,7 +164,12 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes final timers finished before `timers_before` and events that occurred before
     /// `events_before`. Returns (timers, events) deleted.
     async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)>;
+}
 
+/// What lives beside timers: quota counts and limits, API keys, dead letters, the NATS publish
+/// cursor. Every store has it; the SQL stores share one implementation ([`side`]).
+#[async_trait]
+pub trait SideTables: Send + Sync {
     /// Timers per tenant whose id (a UUIDv7) was minted at or after `since`, for daily quotas.
     async fn created_since(&self, since: Micros) -> Result<HashMap<String, u64>>;
     /// Per-tenant limits that differ from the defaults.
@@ -175,6 +184,25 @@ pub trait Store: Send + Sync + 'static {
     async fn list_api_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKey>>;
     /// Marks a key revoked (idempotent: the first revocation time is kept). None if unknown.
     async fn revoke_api_key(&self, id: &str, at: Micros) -> Result<Option<ApiKey>>;
+
+    /// Stores dead letters; one per (timer, action), a second write of the same one replaces it.
+    async fn put_dead_letters(&self, letters: &[DeadLetter]) -> Result<()>;
+    /// Unresolved (or all) dead letters of a tenant created at or after `since`, oldest first.
+    async fn list_dead_letters(
+        &self,
+        tenant_id: &str,
+        since: Micros,
+        include_resolved: bool,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>>;
+    async fn get_dead_letter(&self, tenant_id: &str, id: &str) -> Result<Option<DeadLetter>>;
+    async fn timer_dead_letters(&self, timer_id: &str) -> Result<Vec<DeadLetter>>;
+
+    /// Last event sequence published to NATS, per tenant.
+    async fn publish_cursors(&self) -> Result<HashMap<String, u64>>;
+    async fn set_publish_cursor(&self, tenant_id: &str, sequence: u64) -> Result<()>;
+    /// Last event sequence assigned, per tenant.
+    async fn event_heads(&self) -> Result<HashMap<String, u64>>;
 }
 
 pub(crate) fn roles_column(roles: &[String]) -> String {
@@ -244,7 +272,9 @@ pub(crate) fn allowed(from: TimerStatus, to: TimerStatus) -> bool {
         Armed => from == Scheduled,
         // From SCHEDULED too: if an ARMED write was lost, the timer must still fire.
         Fired => matches!(from, Scheduled | Armed),
-        Settled | Failed => from == Fired,
+        Failed => from == Fired,
+        // From FAILED when replaying its dead letters succeeded.
+        Settled => matches!(from, Fired | Failed),
         Cancelled => matches!(from, Scheduled | Armed),
         Scheduled | Unspecified => false,
     }
@@ -276,11 +306,16 @@ pub(crate) fn transition(timer: &mut Timer, t: &Transition) -> Result<TimerEvent
         }
         TimerStatus::Settled => {
             timer.settled_at = at;
+            timer.failure_reason.clear();
+            if !t.results.is_empty() {
+                timer.action_results = t.results.clone();
+            }
             TimerEventType::Settled
         }
         TimerStatus::Failed => {
             timer.settled_at = at;
             timer.failure_reason = t.reason.clone();
+            timer.action_results = t.results.clone();
             TimerEventType::Failed
         }
         TimerStatus::Cancelled => {
@@ -581,4 +616,9 @@ pub(crate) fn created_at(timer: &Timer) -> Micros {
         .as_ref()
         .map(from_timestamp)
         .unwrap_or_default()
+}
+
+pub(crate) fn decode_dead_letter(body: &[u8]) -> Result<DeadLetter> {
+    prost::Message::decode(body)
+        .map_err(|e| crate::KernelError::Internal(format!("corrupt dead letter row: {e}")))
 }

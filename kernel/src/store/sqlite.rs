@@ -16,9 +16,8 @@ use sqlx::{
 };
 
 use super::{
-    ApiKey, EventBounds, Limits, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store,
-    api_key_from_row, finished_at, fire_at, has_actions, is_unique_violation, key_taken,
-    limits_from_row, plan, roles_column, tenants_touched, to_load,
+    EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at,
+    fire_at, has_actions, plan, tenants_touched, to_load,
 };
 use crate::{
     clock::Micros,
@@ -374,91 +373,6 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok((timers, events))
     }
-
-    async fn created_since(&self, since: Micros) -> Result<HashMap<String, u64>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT tenant_id, count(*) FROM timers WHERE id >= $1 GROUP BY tenant_id",
-        )
-        .bind(crate::quota::uuid_v7_floor(since))
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows.into_iter().map(|(t, n)| (t, n as u64)).collect())
-    }
-
-    async fn tenant_limits(&self) -> Result<HashMap<String, Limits>> {
-        let rows = sqlx::query(
-            "SELECT tenant_id, active_timer_limit, daily_timer_limit FROM tenant_limits",
-        )
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows.iter().map(limits_from_row).collect())
-    }
-
-    async fn put_tenant_limits(&self, tenant_id: &str, limits: Limits) -> Result<()> {
-        let limit = |v: Option<u64>| v.map(|v| v.min(i64::MAX as u64) as i64);
-        sqlx::query(
-            "INSERT INTO tenant_limits (tenant_id, active_timer_limit, daily_timer_limit) VALUES ($1, $2, $3)
-             ON CONFLICT (tenant_id) DO UPDATE SET active_timer_limit = excluded.active_timer_limit,
-                 daily_timer_limit = excluded.daily_timer_limit",
-        )
-        .bind(tenant_id)
-        .bind(limit(limits.active_timers))
-        .bind(limit(limits.daily_timers))
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    async fn put_api_key(&self, key: &ApiKey) -> Result<()> {
-        let inserted = sqlx::query(
-            "INSERT INTO api_keys (id, tenant_id, name, roles, tier, digest, created_at_us, revoked_at_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&key.id)
-        .bind(&key.tenant_id)
-        .bind(&key.name)
-        .bind(roles_column(&key.roles))
-        .bind(&key.tier)
-        .bind(&key.digest)
-        .bind(key.created_at)
-        .bind(key.revoked_at)
-        .execute(&self.writer)
-        .await;
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(error) if is_unique_violation(&error) => Err(key_taken(key)),
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    async fn find_api_key(&self, digest: &str) -> Result<Option<ApiKey>> {
-        let row = sqlx::query("SELECT id, tenant_id, name, roles, tier, digest, created_at_us, revoked_at_us FROM api_keys WHERE digest = $1")
-            .bind(digest)
-            .fetch_optional(&self.reader)
-            .await?;
-        Ok(row.as_ref().map(api_key_from_row))
-    }
-
-    async fn list_api_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query(
-            "SELECT id, tenant_id, name, roles, tier, digest, created_at_us, revoked_at_us FROM api_keys
-             WHERE $1 IS NULL OR tenant_id = $1 ORDER BY id",
-        )
-        .bind(tenant_id)
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows.iter().map(api_key_from_row).collect())
-    }
-
-    async fn revoke_api_key(&self, id: &str, at: Micros) -> Result<Option<ApiKey>> {
-        let row = sqlx::query(
-            "UPDATE api_keys SET revoked_at_us = COALESCE(revoked_at_us, $2) WHERE id = $1
-             RETURNING id, tenant_id, name, roles, tier, digest, created_at_us, revoked_at_us",
-        )
-        .bind(id)
-        .bind(at)
-        .fetch_optional(&self.writer)
-        .await?;
-        Ok(row.as_ref().map(api_key_from_row))
-    }
 }
+
+sql_side_tables!(SqliteStore, reader, writer);

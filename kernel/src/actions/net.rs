@@ -1,0 +1,236 @@
+//! Outbound HTTP for actions, with an SSRF guard: targets that resolve to loopback, private,
+//! link-local, shared (CGNAT), multicast or unspecified addresses are refused unless an allow-list
+//! entry (an address or CIDR) permits them. The guard runs in the HTTP client's resolver, on the
+//! addresses actually connected to, so DNS rebinding cannot slip past it; redirects are not
+//! followed.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// An address or network, `127.0.0.1`, `10.0.0.0/8`, `::1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let network: IpAddr = address
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: prefix must be 0..={max}"))?,
+        };
+        Ok(Self { network, prefix })
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, canonical(ip)) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Why an address is not public, if it is not.
+pub fn non_public(ip: IpAddr) -> Option<&'static str> {
+    match canonical(ip) {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            if v4.is_loopback() {
+                Some("loopback")
+            } else if v4.is_private() {
+                Some("private")
+            } else if v4.is_link_local() {
+                Some("link-local")
+            } else if a == 100 && (64..128).contains(&b) {
+                Some("shared (CGNAT)")
+            } else if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() || a == 0 {
+                Some("not routable")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            if v6.is_loopback() {
+                Some("loopback")
+            } else if first & 0xfe00 == 0xfc00 {
+                Some("private (unique local)")
+            } else if first & 0xffc0 == 0xfe80 {
+                Some("link-local")
+            } else if v6.is_unspecified() || v6.is_multicast() {
+                Some("not routable")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Which targets actions may reach.
+#[derive(Debug, Clone, Default)]
+pub struct AddressPolicy {
+    pub allow: Vec<Cidr>,
+}
+
+impl AddressPolicy {
+    /// Parses a comma-separated allow-list (`MINOOTS_WEBHOOK_ALLOW`).
+    pub fn from_list(list: &str) -> Result<Self, String> {
+        let allow = list
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { allow })
+    }
+
+    pub fn check(&self, ip: IpAddr) -> Result<(), String> {
+        match non_public(ip) {
+            Some(why) if !self.allow.iter().any(|c| c.contains(ip)) => Err(format!(
+                "refused: {ip} is a {why} address (allow it with MINOOTS_WEBHOOK_ALLOW)"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a URL before it is requested: scheme, and the host when it is an address literal
+    /// (names are checked by the resolver, after resolution).
+    pub fn check_url(&self, url: &reqwest::Url) -> Result<(), String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "refused: scheme {:?} (http or https only)",
+                url.scheme()
+            ));
+        }
+        match url.host() {
+            Some(url::Host::Ipv4(ip)) => self.check(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => self.check(IpAddr::V6(ip)),
+            Some(url::Host::Domain(_)) => Ok(()),
+            None => Err("refused: the URL has no host".to_owned()),
+        }
+    }
+}
+
+/// Resolves with the system resolver, then drops every address the policy refuses.
+struct GuardedResolver {
+    policy: Arc<AddressPolicy>,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refused = None;
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| match policy.check(a.ip()) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        refused = Some(why);
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refused.unwrap_or_else(|| format!("{host} has no address"));
+                return Err(why.into());
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The HTTP client of webhook and agent actions.
+pub fn client(policy: Arc<AddressPolicy>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(GuardedResolver { policy }))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("minoots/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("building the action HTTP client")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_refused_unless_allowed() {
+        let policy = AddressPolicy::default();
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(policy.check(ip.parse().unwrap()).is_err(), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111"] {
+            assert!(policy.check(ip.parse().unwrap()).is_ok(), "{ip}");
+        }
+        let policy = AddressPolicy::from_list("127.0.0.1, 10.0.0.0/8").unwrap();
+        assert!(policy.check("127.0.0.1".parse().unwrap()).is_ok());
+        assert!(policy.check("127.0.0.2".parse().unwrap()).is_err());
+        assert!(policy.check("10.9.9.9".parse().unwrap()).is_ok());
+        assert!(
+            AddressPolicy::from_list("10.0.0.0/33")
+                .unwrap_err()
+                .contains("prefix")
+        );
+        let url = reqwest::Url::parse("file:///etc/passwd").unwrap();
+        assert!(policy.check_url(&url).unwrap_err().contains("scheme"));
+    }
+}
