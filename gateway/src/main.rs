@@ -46,6 +46,9 @@ enum Command {
     /// Manage API keys directly in the store (the gateway also has admin endpoints).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Dead letters: actions that exhausted their retries (talks to a running server).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
     /// Apply the Postgres migrations and exit (a kernel on Postgres also applies them on start).
     Migrate(MigrateArgs),
     /// Benchmarks over the real gRPC protocol (see docs/benchmarks.md).
@@ -342,6 +345,164 @@ enum KeysCommand {
     },
 }
 
+/// How the CLI reaches a running server.
+#[derive(Debug, Clone, clap::Args)]
+struct ConnectArgs {
+    #[arg(long, env = "MINOOTS_URL", default_value = "http://127.0.0.1:7070")]
+    url: String,
+    #[arg(long, env = "MINOOTS_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Act for this tenant (a tenant.admin key may name any).
+    #[arg(long, env = "MINOOTS_TENANT")]
+    tenant: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ConnectArgs {
+    async fn client(&self) -> anyhow::Result<minoots::Client> {
+        let mut builder = minoots::Client::builder(self.url.clone());
+        if let Some(key) = &self.api_key {
+            builder = builder.api_key(key.clone());
+        }
+        if let Some(tenant) = &self.tenant {
+            builder = builder.tenant(tenant.clone());
+        }
+        builder
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {}", self.url))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// Unresolved dead letters, oldest first.
+    List {
+        /// Only those created since: an RFC 3339 time, or a duration ago (`24h`).
+        #[arg(long)]
+        since: Option<String>,
+        /// Replayed ones too.
+        #[arg(long)]
+        include_resolved: bool,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// One dead letter.
+    Show {
+        id: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Run a dead-lettered action again (same idempotency key): `replay ID`, or
+    /// `replay --all [--since T]`.
+    Replay {
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        since: Option<String>,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+}
+
+/// An RFC 3339 time, or a duration before now.
+fn parse_since(text: &str) -> anyhow::Result<minoots_proto::prost_types::Timestamp> {
+    use std::str::FromStr as _;
+    if let Ok(at) = minoots_proto::prost_types::Timestamp::from_str(text) {
+        return Ok(at);
+    }
+    let ago = minoots::parse_duration(text).map_err(|_| {
+        anyhow::anyhow!("--since {text:?}: not an RFC 3339 time or a duration like 24h")
+    })?;
+    let at = std::time::SystemTime::now() - ago;
+    Ok(at.into())
+}
+
+async fn dlq(command: DlqCommand) -> anyhow::Result<()> {
+    use minoots_kernel::json::{action_result_to_json, dead_letter_to_json, timer_to_json};
+    let print_letter = |letter: &minoots_proto::v1::DeadLetter, json: bool| {
+        if json {
+            println!("{}", dead_letter_to_json(letter));
+        } else {
+            let state = if letter.resolved_at.is_some() {
+                "resolved"
+            } else {
+                "dead"
+            };
+            println!(
+                "{}  {state:<8}  attempts {:<3} replays {:<2}  {}",
+                letter.id, letter.attempts, letter.replays, letter.last_error
+            );
+        }
+    };
+    let print_replay = |result: &minoots_proto::v1::ReplayResult, json: bool| {
+        if json {
+            let out = serde_json::json!({
+                "deadLetter": result.dead_letter.as_ref().map(dead_letter_to_json),
+                "result": result.result.as_ref().map(action_result_to_json),
+                "timer": result.timer.as_ref().map(timer_to_json),
+            });
+            println!("{out}");
+        } else {
+            let letter = result.dead_letter.as_ref().map_or("", |l| l.id.as_str());
+            let outcome = result.result.as_ref().map_or(String::new(), |r| {
+                format!(
+                    "{} ({})",
+                    if r.ok { "ok" } else { "failed again" },
+                    r.detail
+                )
+            });
+            let status = result.timer.as_ref().map_or("", |t| t.status().wire_name());
+            println!("{letter}  {outcome}  timer {status}");
+        }
+    };
+    match command {
+        DlqCommand::List {
+            since,
+            include_resolved,
+            connect,
+        } => {
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let letters = connect
+                .client()
+                .await?
+                .dead_letters(since, include_resolved)
+                .await?;
+            for letter in &letters {
+                print_letter(letter, connect.json);
+            }
+        }
+        DlqCommand::Show { id, connect } => {
+            let letter = connect.client().await?.dead_letter(&id).await?;
+            print_letter(&letter, true);
+        }
+        DlqCommand::Replay {
+            id,
+            all,
+            since,
+            connect,
+        } => {
+            let mut client = connect.client().await?;
+            match (id, all) {
+                (Some(id), false) => {
+                    print_replay(&client.replay_dead_letter(&id).await?, connect.json)
+                }
+                (None, true) => {
+                    let since = since.as_deref().map(parse_since).transpose()?;
+                    for result in client.replay_dead_letters(since).await? {
+                        print_replay(&result, connect.json);
+                    }
+                }
+                _ => anyhow::bail!("give a dead letter id, or --all (with an optional --since)"),
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, clap::Args)]
 struct MigrateArgs {
     /// Postgres URL (the original DATABASE_URL is read when KERNEL_DATABASE_URL is unset).
@@ -404,6 +565,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Kernel(args) => run_kernel(args).await,
         Command::Gateway(args) => run_gateway(args).await,
         Command::Keys(command) => keys(command).await,
+        Command::Dlq(command) => dlq(command).await,
         Command::Bench(command) => bench::run(command).await,
         Command::Migrate(args) => {
             let store = PostgresStore::connect(&database_url(&args.database_url)?).await?;

@@ -6,9 +6,9 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use minoots_proto::{
     prost_types,
     v1::{
-        Action, ActionBundle, CommandAction, FileAction, ListTimersRequest, ScheduleTimerRequest,
-        StreamTimerEventsRequest, TimerEvent, TimerEventType, TimerStatus, WebhookAction,
-        action::Kind, schedule_timer_request::Schedule,
+        Action, ActionBundle, CommandAction, FileAction, ListDeadLettersRequest, ListTimersRequest,
+        ScheduleTimerRequest, StreamTimerEventsRequest, TimerEvent, TimerEventType, TimerStatus,
+        WebhookAction, action::Kind, schedule_timer_request::Schedule,
     },
 };
 use tokio::sync::mpsc;
@@ -1088,59 +1088,101 @@ async fn concurrent_writes_share_one_transaction_and_wait_for_it() {
 }
 
 #[tokio::test]
-async fn a_timer_with_actions_fires_but_waits_for_an_executor_to_settle() {
+async fn actions_run_after_the_fire_and_decide_settled_or_failed() {
     let clock = ManualClock::new(T0);
-    let kernel = start(Arc::new(MemoryStore::new()), &clock).await;
+    let config = KernelConfig {
+        scheduler_thread: false,
+        actions: crate::actions::ActionConfig {
+            commands: vec!["true".into()],
+            ..Default::default()
+        },
+        ..KernelConfig::default()
+    };
+    let kernel = Kernel::start(
+        Arc::new(MemoryStore::new()),
+        Arc::new(clock.clone()),
+        config,
+    )
+    .await
+    .unwrap();
     let mut events = kernel.subscribe("acme", live()).await.unwrap();
-    let mut with_action = request("hook", SEC);
-    with_action.action_bundle = Some(ActionBundle {
-        actions: vec![Action {
-            id: "notify".into(),
-            kind: Some(Kind::Webhook(WebhookAction {
-                url: "https://example.com/hook".into(),
-                ..Default::default()
-            })),
-        }],
-        ..Default::default()
-    });
-    let hooked = kernel
-        .schedule("acme", with_action)
+    let with = |name: &str, action: Kind| {
+        let mut request = request(name, SEC);
+        request.action_bundle = Some(ActionBundle {
+            actions: vec![Action {
+                id: name.into(),
+                kind: Some(action),
+            }],
+            ..Default::default()
+        });
+        request
+    };
+    let ok = kernel
+        .schedule(
+            "acme",
+            with(
+                "ok",
+                Kind::Command(CommandAction {
+                    program: "true".into(),
+                    ..Default::default()
+                }),
+            ),
+        )
         .await
         .unwrap()
         .timer
         .unwrap();
-    let plain = kernel
-        .schedule("acme", request("plain", 2 * SEC))
+    // A private address that no allow-list permits: refused at once, never retried.
+    let refused = kernel
+        .schedule(
+            "acme",
+            with(
+                "refused",
+                Kind::Webhook(WebhookAction {
+                    url: "http://10.0.0.1/hook".into(),
+                    ..Default::default()
+                }),
+            ),
+        )
         .await
         .unwrap()
         .timer
         .unwrap();
-    clock.advance(Duration::from_secs(2));
-    let mut order = Vec::new();
-    loop {
+    clock.advance(Duration::from_secs(1));
+    // Both finish, in either order.
+    let (mut settled, mut failed) = (None, None);
+    while settled.is_none() || failed.is_none() {
         let event = next(&mut events).await;
-        if event.event_type == TimerEventType::Fired as i32
-            || event.event_type == TimerEventType::Settled as i32
+        if event.event_type == TimerEventType::Settled as i32 && event.timer_id == ok.id {
+            settled = event.timer;
+        } else if event.event_type == TimerEventType::Failed as i32 && event.timer_id == refused.id
         {
-            order.push((event.timer_id.clone(), event.event_type));
-        }
-        if event.timer_id == plain.id && event.event_type == TimerEventType::Settled as i32 {
-            break;
+            failed = event.timer;
         }
     }
-    use TimerEventType::*;
+    let results = settled.unwrap().action_results;
     assert_eq!(
-        order,
-        vec![
-            (hooked.id.clone(), Fired as i32),
-            (plain.id.clone(), Fired as i32),
-            (plain.id.clone(), Settled as i32)
-        ]
+        (results.len(), results[0].ok, results[0].attempts),
+        (1, true, 1)
     );
+    assert_eq!(results[0].detail, "exit status: 0");
+    let failed = failed.unwrap();
     assert_eq!(
-        kernel.get("acme", &hooked.id).await.unwrap().status,
-        TimerStatus::Fired as i32
+        failed.action_results[0].attempts, 1,
+        "refusals are not retried"
     );
+    assert!(
+        failed.failure_reason.contains("private address"),
+        "{}",
+        failed.failure_reason
+    );
+    let letters = kernel
+        .dead_letters("acme", &ListDeadLettersRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].id, format!("{}.0", refused.id));
+    assert_eq!(letters[0].idempotency_key, format!("{}:0", refused.id));
     kernel.shutdown().await;
 }
 

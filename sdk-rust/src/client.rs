@@ -1,8 +1,10 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use minoots_proto::v1::{
-    CancelTimerRequest, GetTimerRequest, ListTimersRequest, ListTimersResponse,
-    ScheduleTimerRequest, ScheduleTimersRequest, StreamTimerEventsRequest, Timer, TimerEvent,
+    CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTimerRequest, ListDeadLettersRequest,
+    ListTimersRequest, ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,
+    ReplayResult, ScheduleTimerRequest, ScheduleTimersRequest, StreamTimerEventsRequest, Timer,
+    TimerEvent, dead_letter_service_client::DeadLetterServiceClient,
     schedule_timer_request::Schedule, timer_service_client::TimerServiceClient,
 };
 use tokio_stream::{Stream, StreamExt};
@@ -151,9 +153,14 @@ impl ClientBuilder {
             }
         }
         let channel = endpoint.connect().await?;
-        let inner = TimerServiceClient::with_interceptor(channel, CallHeaders(headers))
+        let headers = CallHeaders(headers);
+        let inner = TimerServiceClient::with_interceptor(channel.clone(), headers.clone())
             .max_decoding_message_size(64 * 1024 * 1024);
-        Ok(Client { inner })
+        let dead_letters = DeadLetterServiceClient::with_interceptor(channel, headers);
+        Ok(Client {
+            inner,
+            dead_letters,
+        })
     }
 }
 
@@ -161,6 +168,7 @@ impl ClientBuilder {
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: TimerServiceClient<InterceptedService<Channel, CallHeaders>>,
+    dead_letters: DeadLetterServiceClient<InterceptedService<Channel, CallHeaders>>,
 }
 
 impl Client {
@@ -241,5 +249,67 @@ impl Client {
     ) -> Result<impl Stream<Item = Result<TimerEvent, Error>> + Send + 'static, Error> {
         let stream = self.inner.stream_timer_events(request).await?.into_inner();
         Ok(stream.map(|item| item.map_err(Error::from)))
+    }
+
+    /// Unresolved dead letters (actions that exhausted their retries) created at or after
+    /// `since`; with `include_resolved`, replayed ones too.
+    pub async fn dead_letters(
+        &mut self,
+        since: Option<prost_types::Timestamp>,
+        include_resolved: bool,
+    ) -> Result<Vec<DeadLetter>, Error> {
+        let request = ListDeadLettersRequest {
+            since,
+            include_resolved,
+            ..Default::default()
+        };
+        Ok(self
+            .dead_letters
+            .list_dead_letters(request)
+            .await?
+            .into_inner()
+            .dead_letters)
+    }
+
+    pub async fn dead_letter(&mut self, id: &str) -> Result<DeadLetter, Error> {
+        let request = GetDeadLetterRequest {
+            tenant_id: String::new(),
+            id: id.to_owned(),
+        };
+        Ok(self
+            .dead_letters
+            .get_dead_letter(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Runs a dead-lettered action again with its original idempotency key.
+    pub async fn replay_dead_letter(&mut self, id: &str) -> Result<ReplayResult, Error> {
+        let request = ReplayDeadLetterRequest {
+            tenant_id: String::new(),
+            id: id.to_owned(),
+        };
+        Ok(self
+            .dead_letters
+            .replay_dead_letter(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Replays every unresolved dead letter created at or after `since`.
+    pub async fn replay_dead_letters(
+        &mut self,
+        since: Option<prost_types::Timestamp>,
+    ) -> Result<Vec<ReplayResult>, Error> {
+        let request = ReplayDeadLettersRequest {
+            tenant_id: String::new(),
+            since,
+        };
+        Ok(self
+            .dead_letters
+            .replay_dead_letters(request)
+            .await?
+            .into_inner()
+            .results)
     }
 }

@@ -117,8 +117,17 @@ pub(crate) struct Escalation<'a> {
     after: u32,
 }
 
-/// One attempt's answer: Ok(detail, output) or Err(error, output).
-pub(crate) type Attempt = Result<(String, String), (String, String)>;
+/// Why an attempt failed. A permanent failure (a refusal: not allow-listed, a private address,
+/// no secret) is not retried.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub detail: String,
+    pub output: String,
+    pub permanent: bool,
+}
+
+/// One attempt's answer: Ok((detail, output)) or the failure.
+pub(crate) type Attempt = Result<(String, String), Failure>;
 
 #[derive(Clone)]
 pub struct Executor {
@@ -318,7 +327,7 @@ impl Executor {
                     }
                     Err(failed) => {
                         metrics.action_attempts_failed.add(1);
-                        tracing::warn!(timer = %timer.id, action = ?index, attempts, error = %failed.0, "action attempt failed");
+                        tracing::warn!(timer = %timer.id, action = ?index, attempts, error = %failed.detail, "action attempt failed");
                         if let Some(e) = escalation
                             && attempts == e.after
                         {
@@ -328,7 +337,7 @@ impl Executor {
                                 })
                                 .await;
                         }
-                        if attempts >= policy.max_attempts {
+                        if attempts >= policy.max_attempts || failed.permanent {
                             break Err(failed);
                         }
                         tokio::time::sleep(backoff(policy, attempts, noise())).await;
@@ -337,7 +346,7 @@ impl Executor {
             };
             let (ok, (detail, output)) = match last {
                 Ok(done) => (true, done),
-                Err(failed) => (false, failed),
+                Err(failed) => (false, (failed.detail, failed.output)),
             };
             ActionResult {
                 index: index.unwrap_or(0) as u32,

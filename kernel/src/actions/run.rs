@@ -8,7 +8,7 @@ use minoots_proto::v1::{
 };
 use serde_json::{Value, json};
 
-use super::{Attempt, Executor, to_std};
+use super::{Attempt, Executor, Failure, to_std};
 use crate::json::{struct_to_json, timer_to_json};
 
 fn truncate(mut text: String, limit: usize) -> String {
@@ -38,8 +38,22 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// A failure retrying cannot fix.
 fn refused(why: impl Into<String>) -> Attempt {
-    Err((why.into(), String::new()))
+    Err(Failure {
+        detail: why.into(),
+        output: String::new(),
+        permanent: true,
+    })
+}
+
+/// A failure another attempt may not have.
+fn failed(detail: impl Into<String>, output: String) -> Attempt {
+    Err(Failure {
+        detail: detail.into(),
+        output,
+        permanent: false,
+    })
 }
 
 impl Executor {
@@ -91,7 +105,11 @@ impl Executor {
         }
         let response = match request.body(body).send().await {
             Ok(response) => response,
-            Err(error) => return Err((describe(&error), String::new())),
+            // The guard refusing an address surfaces here, from the resolver.
+            Err(error) if describe(&error).contains("refused: ") => {
+                return refused(describe(&error));
+            }
+            Err(error) => return failed(describe(&error), String::new()),
         };
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
@@ -100,7 +118,7 @@ impl Executor {
         if status.is_success() {
             Ok((detail, output))
         } else {
-            Err((detail, output))
+            failed(detail, output)
         }
     }
 
@@ -160,7 +178,12 @@ impl Executor {
         }
         let timeout = self.timeout(command.timeout.as_ref());
         let output = match tokio::time::timeout(timeout, process.output()).await {
-            Err(_) => return refused(format!("timed out after {timeout:?} (killed)")),
+            Err(_) => {
+                return failed(
+                    format!("timed out after {timeout:?} (killed)"),
+                    String::new(),
+                );
+            }
             Ok(Err(error)) => {
                 return refused(format!("could not start {:?}: {error}", command.program));
             }
@@ -173,7 +196,7 @@ impl Executor {
         if output.status.success() {
             Ok((detail, text))
         } else {
-            Err((detail, text))
+            failed(detail, text)
         }
     }
 
@@ -183,17 +206,18 @@ impl Executor {
                 "refused: file actions need a sandbox directory (MINOOTS_FILE_SANDBOX)",
             );
         };
-        let relative = std::path::Path::new(&file.path);
+        // The path may use the same placeholders as the content; the rendered path is checked.
+        let rendered_path = render(&file.path, timer, key);
+        let relative = std::path::Path::new(&rendered_path);
         let escapes = relative.components().any(|c| {
             matches!(
                 c,
                 Component::ParentDir | Component::RootDir | Component::Prefix(_)
             )
         });
-        if file.path.is_empty() || escapes {
+        if rendered_path.is_empty() || escapes {
             return refused(format!(
-                "refused: path {:?} must stay inside the sandbox (relative, no `..`)",
-                file.path
+                "refused: path {rendered_path:?} must stay inside the sandbox (relative, no `..`)"
             ));
         }
         let content = if file.content.is_empty() {
@@ -236,7 +260,8 @@ impl Executor {
                 format!("wrote {} bytes to {}", content.len(), file.path),
                 String::new(),
             )),
-            Err(error) => refused(error.to_string()),
+            Err(error) if error.to_string().starts_with("refused") => refused(error.to_string()),
+            Err(error) => failed(error.to_string(), String::new()),
         }
     }
 
@@ -291,7 +316,10 @@ impl Executor {
                     self.inner.config.output_limit,
                 ),
             )),
-            Err(error) => refused(format!("no acknowledgement on {}: {error}", prompt.target)),
+            Err(error) => failed(
+                format!("no acknowledgement on {}: {error}", prompt.target),
+                String::new(),
+            ),
         }
     }
 
@@ -361,12 +389,18 @@ impl Executor {
                 Ok::<Value, String>(result)
             };
         let result = match tokio::time::timeout(timeout, called).await {
-            Err(_) => return refused(format!("MCP call timed out after {timeout:?}")),
-            Ok(Err(why)) => return refused(why),
+            Err(_) => {
+                return failed(
+                    format!("MCP call timed out after {timeout:?}"),
+                    String::new(),
+                );
+            }
+            Ok(Err(why)) if why.contains("refused: ") => return refused(why),
+            Ok(Err(why)) => return failed(why, String::new()),
             Ok(Ok(result)) => result,
         };
         if let Some(error) = result.get("error") {
-            return refused(format!("MCP error: {error}"));
+            return failed(format!("MCP error: {error}"), String::new());
         }
         let text: String = result
             .pointer("/result/content")
@@ -382,7 +416,7 @@ impl Executor {
         let output = truncate(text, self.inner.config.output_limit);
         let tool = &prompt.tool;
         if result.pointer("/result/isError").and_then(Value::as_bool) == Some(true) {
-            Err((format!("MCP tool {tool} reported an error"), output))
+            failed(format!("MCP tool {tool} reported an error"), output)
         } else {
             Ok((format!("MCP tool {tool} called"), output))
         }
