@@ -125,3 +125,29 @@ mod tests {
         );
     }
 }
+
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// The NATS server at `NATS_URL` (default `nats://127.0.0.1:4222`), or None after saying so when
+/// it is not reachable and services are not required (a failure with
+/// `MINOOTS_REQUIRE_SERVICES=1`).
+pub async fn nats(test: &str) -> Option<(String, async_nats::Client)> {
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| DEFAULT_NATS_URL.to_owned());
+    let connected =
+        tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url.as_str())).await;
+    match connected {
+        Ok(Ok(client)) => Some((url, client)),
+        Ok(Err(error)) if !required() => {
+            eprintln!("SKIPPED {test}: NATS at {url} is not reachable ({error}); set NATS_URL");
+            None
+        }
+        Err(_) if !required() => {
+            eprintln!("SKIPPED {test}: NATS at {url} did not answer within 5 s; set NATS_URL");
+            None
+        }
+        Ok(Err(error)) => {
+            panic!("MINOOTS_REQUIRE_SERVICES=1 but NATS at {url} is not reachable: {error}")
+        }
+        Err(_) => panic!("MINOOTS_REQUIRE_SERVICES=1 but NATS at {url} did not answer within 5 s"),
+    }
+}
