@@ -27,6 +27,19 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "doc tests"
 cargo test --workspace --doc --locked
 
-# Last, so its summary closes the run.
 step "rust tests"
 cargo nextest run --workspace --locked --no-fail-fast
+
+# The suites in other languages drive the binary the Rust tests just built.
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+cargo build --locked -p minoots-gateway --bin minoots
+export MINOOTS_BIN="$(cd "$TARGET_DIR/debug" && pwd)/minoots"
+
+step "python tests (published standardwebhooks and mcp packages)"
+VENV="$TARGET_DIR/test-venv"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r gateway/tests/python/requirements.txt
+"$VENV/bin/python" -m pytest -q gateway/tests/python
+
+step "node tests (published standardwebhooks package)"
+(cd gateway/tests/node && npm ci --no-audit --no-fund --silent && node --test)
