@@ -420,3 +420,65 @@ async fn command_and_file_actions_and_their_refusals() {
         "actionBundle.actions[0].file.path"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_runs_the_fallback_once_and_agents_are_called_over_http() {
+    let (dir, sandbox) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = serve(dir.path(), sandbox.path()).await;
+    let (broken, broken_url) = Receiver::start(&[], 503).await;
+    let (pager, pager_url) = Receiver::start(&[], 200).await;
+    let (agent, agent_url) = Receiver::start(&[], 200).await;
+    let mut client = common::client(&server.url, "acme").await;
+    let mut events = client
+        .stream(proto::StreamTimerEventsRequest::default())
+        .await
+        .unwrap();
+
+    let timer = schedule(
+        &server.url,
+        json!({"name": "escalating", "duration": "10ms", "actionBundle": {
+            "actions": [
+                {"id": "primary", "type": "webhook", "url": broken_url},
+                {"id": "agent", "type": "agent_prompt", "adapter": "http", "target": agent_url,
+                 "prompt": "summarise the incident", "arguments": {"severity": "high"}},
+            ],
+            "concurrency": 1,
+            "retryPolicy": {"maxAttempts": 4, "initialBackoffMs": 10, "jitter": 0.0},
+            "escalateAfterAttempts": 2,
+            "fallback": {"id": "page", "type": "webhook", "url": pager_url},
+        }}),
+    )
+    .await;
+    let done = finished(&mut events, timer["id"].as_str().unwrap()).await;
+    assert_eq!(done.status(), proto::TimerStatus::Failed);
+    assert_eq!(broken.hits().len(), 4, "the primary kept its retries");
+    assert_eq!(
+        pager.hits().len(),
+        1,
+        "the fallback ran once, after the second failure"
+    );
+    let results: Vec<(&str, bool, bool)> = done
+        .action_results
+        .iter()
+        .map(|r| (r.action_id.as_str(), r.ok, r.fallback))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("primary", false, false),
+            ("agent", true, false),
+            ("page", true, true)
+        ]
+    );
+    assert_eq!(
+        pager.hits()[0].headers["webhook-id"],
+        format!("{}:fallback", done.id).as_str()
+    );
+    // With concurrency 1 the agent ran after the primary gave up.
+    assert!(agent.hits()[0].at > broken.hits()[3].at);
+    let prompt: Value = serde_json::from_slice(&agent.hits()[0].body).unwrap();
+    assert_eq!(prompt["input"], "summarise the incident");
+    assert_eq!(prompt["arguments"]["severity"], "high");
+    assert_eq!(prompt["timer"]["id"], done.id.as_str());
+    assert_signed(&agent.hits()[0], DEV_SECRET);
+}

@@ -275,3 +275,113 @@ async fn events_written_while_nats_is_down_arrive_once_in_order_when_it_is_back(
             .contains("private address")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_prompt_over_nats_waits_for_the_agents_acknowledgement() {
+    let Some((nats_url, nats)) = minoots_kernel::testing::nats("nats agent").await else {
+        return;
+    };
+    let subject = format!("agents.{}.inbox", uuid::Uuid::now_v7().simple());
+    let mut inbox = nats.subscribe(subject.clone()).await.unwrap();
+    // The agent: acknowledges each prompt with a reply.
+    let agent = {
+        let nats = nats.clone();
+        tokio::spawn(async move {
+            let mut prompts = Vec::new();
+            while let Some(message) = inbox.next().await {
+                let body: Value = serde_json::from_slice(&message.payload).unwrap();
+                prompts.push(body.clone());
+                if let Some(reply) = message.reply {
+                    nats.publish(
+                        reply,
+                        format!("ack {}", body["prompt"].as_str().unwrap()).into(),
+                    )
+                    .await
+                    .unwrap();
+                    nats.flush().await.unwrap();
+                }
+                if prompts.len() == 1 {
+                    return prompts;
+                }
+            }
+            prompts
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = [
+        "--dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--nats-url",
+        &nats_url,
+        "--nats-stream",
+        &format!("MINOOTS_AGENT_{}", uuid::Uuid::now_v7().simple()),
+        "--nats-subject-prefix",
+        &format!("agent{}.timer", uuid::Uuid::now_v7().simple()),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let server = Server::run("serve", &args, Stdio::inherit()).await;
+    let mut client = common::client(&server.url, "acme").await;
+    let mut events = client
+        .stream(proto::StreamTimerEventsRequest::default())
+        .await
+        .unwrap();
+    let timer: Value = common::http()
+        .post(format!("{}/timers", server.url))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"name": "nudge", "duration": "10ms", "actionBundle": {"actions": [
+            {"type": "agent_prompt", "adapter": "nats", "target": subject, "prompt": "check the deploy", "ackTimeoutMs": 5000},
+        ]}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = timer["id"].as_str().unwrap().to_owned();
+    let done = tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.next().await.unwrap().unwrap();
+            if event.timer_id == id && event.event_type() == proto::TimerEventType::Settled {
+                return event.timer.unwrap();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(done.action_results[0].output, "ack check the deploy");
+    let prompts = agent.await.unwrap();
+    assert_eq!(prompts[0]["timer"]["id"], id.as_str());
+
+    // Nobody listening: no acknowledgement, the timer fails.
+    let lonely: Value = common::http()
+        .post(format!("{}/timers", server.url))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"name": "unheard", "duration": "10ms", "actionBundle": {
+            "actions": [{"type": "agent_prompt", "adapter": "nats", "target": "agents.nobody.inbox", "prompt": "hello?", "ackTimeoutMs": 500}],
+            "retryPolicy": {"maxAttempts": 1},
+        }}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lonely_id = lonely["id"].as_str().unwrap().to_owned();
+    let failed = tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.next().await.unwrap().unwrap();
+            if event.timer_id == lonely_id && event.event_type() == proto::TimerEventType::Failed {
+                return event.timer.unwrap();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        failed.failure_reason.contains("no acknowledgement"),
+        "{}",
+        failed.failure_reason
+    );
+}

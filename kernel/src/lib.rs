@@ -983,7 +983,12 @@ async fn purge(inner: Arc<Inner>, config: KernelConfig) {
         let now = clock.now();
         let timers_before = now - config.timer_retention.as_micros() as Micros;
         let events_before = now - config.event_retention.as_micros() as Micros;
-        match store.purge(timers_before, events_before).await {
+        // With NATS publishing, events the outbox has not sent yet outlive their retention.
+        let keep_unpublished = config.publishing.is_some();
+        match store
+            .purge(timers_before, events_before, keep_unpublished)
+            .await
+        {
             Ok((0, 0)) => {}
             Ok((timers, events)) => tracing::info!(timers, events, "purged past retention"),
             Err(error) => tracing::warn!(%error, "purge failed; will retry"),

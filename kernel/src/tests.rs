@@ -693,7 +693,7 @@ async fn resume_points_outside_the_retained_log_are_refused() {
             .await
             .unwrap();
     }
-    store.purge(T0, T0 + 1).await.unwrap();
+    store.purge(T0, T0 + 1, false).await.unwrap();
     let from = |after| StreamTimerEventsRequest {
         after_sequence: Some(after),
         ..live()
@@ -976,8 +976,15 @@ impl Store for GatedStore {
     async fn pending(&self) -> Result<Vec<store::PendingTimer>> {
         self.inner.pending().await
     }
-    async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)> {
-        self.inner.purge(timers_before, events_before).await
+    async fn purge(
+        &self,
+        timers_before: Micros,
+        events_before: Micros,
+        keep_unpublished: bool,
+    ) -> Result<(u64, u64)> {
+        self.inner
+            .purge(timers_before, events_before, keep_unpublished)
+            .await
     }
 }
 

@@ -175,7 +175,12 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)> {
+    async fn purge(
+        &self,
+        timers_before: Micros,
+        events_before: Micros,
+        keep_unpublished: bool,
+    ) -> Result<(u64, u64)> {
         let mut state = self.state.lock().unwrap();
         let expired: Vec<(String, String)> = state
             .timers
@@ -193,13 +198,17 @@ impl Store for MemoryStore {
             }
         }
         let before = state.events.len();
-        state.events.retain(|_, event| {
-            event
+        let cursors = state.publish_cursors.clone();
+        state.events.retain(|(tenant, sequence), event| {
+            let recent = event
                 .occurred_at
                 .as_ref()
                 .map(crate::clock::from_timestamp)
                 .unwrap_or(0)
-                >= events_before
+                >= events_before;
+            let unpublished =
+                keep_unpublished && *sequence > cursors.get(tenant).copied().unwrap_or(0);
+            recent || unpublished
         });
         Ok((expired.len() as u64, (before - state.events.len()) as u64))
     }

@@ -162,8 +162,14 @@ pub trait Store: SideTables + Send + Sync + 'static {
     /// Every SCHEDULED, ARMED or FIRED timer of every tenant.
     async fn pending(&self) -> Result<Vec<PendingTimer>>;
     /// Deletes final timers finished before `timers_before` and events that occurred before
-    /// `events_before`. Returns (timers, events) deleted.
-    async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)>;
+    /// `events_before`, except, with `keep_unpublished`, events the NATS outbox has not
+    /// published yet. Returns (timers, events) deleted.
+    async fn purge(
+        &self,
+        timers_before: Micros,
+        events_before: Micros,
+        keep_unpublished: bool,
+    ) -> Result<(u64, u64)>;
 }
 
 /// What lives beside timers: quota counts and limits, API keys, dead letters, the NATS publish
@@ -204,6 +210,11 @@ pub trait SideTables: Send + Sync {
     /// Last event sequence assigned, per tenant.
     async fn event_heads(&self) -> Result<HashMap<String, u64>>;
 }
+
+/// Events past retention, sparing those behind the publish cursor when asked ($2).
+pub(crate) const PURGE_EVENTS: &str = "DELETE FROM events WHERE occurred_at_us < $1
+     AND (NOT $2 OR sequence <= COALESCE(
+         (SELECT last_sequence FROM publish_cursors c WHERE c.tenant_id = events.tenant_id), 0))";
 
 pub(crate) fn roles_column(roles: &[String]) -> String {
     roles.join(",")

@@ -386,15 +386,21 @@ impl Store for PostgresStore {
             .collect())
     }
 
-    async fn purge(&self, timers_before: Micros, events_before: Micros) -> Result<(u64, u64)> {
+    async fn purge(
+        &self,
+        timers_before: Micros,
+        events_before: Micros,
+        keep_unpublished: bool,
+    ) -> Result<(u64, u64)> {
         let mut tx = self.pool.begin().await?;
         let timers = sqlx::query("DELETE FROM timers WHERE finished_at_us < $1")
             .bind(timers_before)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        let events = sqlx::query("DELETE FROM events WHERE occurred_at_us < $1")
+        let events = sqlx::query(super::PURGE_EVENTS)
             .bind(events_before)
+            .bind(keep_unpublished)
             .execute(&mut *tx)
             .await?
             .rows_affected();
