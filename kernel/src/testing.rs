@@ -105,27 +105,6 @@ impl Drop for TestDatabase {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn database_name_is_replaced_and_parameters_kept() {
-        assert_eq!(
-            with_database("postgres://u@h:5432/test", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/test?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://u@h:5432", "x"),
-            "postgres://u@h:5432/x"
-        );
-    }
-}
-
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 
 /// The NATS server at `NATS_URL` (default `nats://127.0.0.1:4222`), or None after saying so when
@@ -149,5 +128,26 @@ pub async fn nats(test: &str) -> Option<(String, async_nats::Client)> {
             panic!("MINOOTS_REQUIRE_SERVICES=1 but NATS at {url} is not reachable: {error}")
         }
         Err(_) => panic!("MINOOTS_REQUIRE_SERVICES=1 but NATS at {url} did not answer within 5 s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced_and_parameters_kept() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
+        );
     }
 }

@@ -221,8 +221,8 @@ impl Executor {
         let mut policy = timer
             .action_bundle
             .as_ref()
-            .and_then(|b| b.retry_policy.clone())
-            .unwrap_or_else(|| self.inner.config.default_retry.clone());
+            .and_then(|b| b.retry_policy)
+            .unwrap_or(self.inner.config.default_retry);
         if policy.max_attempts == 0 {
             policy.max_attempts = self.inner.config.default_retry.max_attempts.max(1);
         }
@@ -272,7 +272,6 @@ impl Executor {
             .collect();
         let mut results: Vec<ActionResult> =
             stream::iter(runs).buffered(concurrency).collect().await;
-        drop(escalation);
         if let Some(fallback) = cell.into_inner() {
             results.push(fallback);
         }
