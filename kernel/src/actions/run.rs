@@ -148,8 +148,7 @@ impl Executor {
 
     async fn command(&self, timer: &Timer, command: &CommandAction, key: &str) -> Attempt {
         let config = &self.inner.config;
-        if !config.commands.contains(&command.program)
-        {
+        if !config.commands.contains(&command.program) {
             return refused(format!(
                 "refused: {:?} is not an allow-listed command (MINOOTS_COMMAND_ALLOW)",
                 command.program
