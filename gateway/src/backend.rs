@@ -241,6 +241,12 @@ fn with_tenant<T>(message: T, tenant: &str) -> Result<Request<T>, Status> {
         ))
     })?;
     request.metadata_mut().insert(TENANT_HEADER, value);
+    // The kernel continues this call's trace.
+    if let Some(traceparent) = minoots_kernel::trace::current_traceparent()
+        && let Ok(value) = traceparent.parse()
+    {
+        request.metadata_mut().insert("traceparent", value);
+    }
     Ok(request)
 }
 

@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod http_error;
 pub mod metrics;
 pub mod rest;
+pub mod telemetry;
 
 use std::{convert::Infallible, future::Future, sync::Arc};
 
@@ -166,6 +167,10 @@ pub async fn serve(
             requests.clone(),
             metrics::count,
         ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            "minoots.gateway",
+            trace_request,
+        ))
         .merge(metrics::router(gateway.kernel().cloned(), requests));
     serve_router(listener, router, shutdown).await
 }
@@ -195,8 +200,60 @@ pub async fn serve_kernel(
             requests.clone(),
             metrics::count,
         ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            "horology.kernel.rpc",
+            trace_request,
+        ))
         .merge(metrics::router(Some(kernel), requests));
     serve_router(listener, router, shutdown).await
+}
+
+/// One server span per request, `<prefix>.<gRPC method>` or `<prefix>.<HTTP method> <route>`,
+/// continuing the caller's trace when the request carries a `traceparent`.
+async fn trace_request(
+    axum::extract::State(prefix): axum::extract::State<&'static str>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let grpc = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/grpc"));
+    let operation = if grpc {
+        request
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or_else(
+                || request.uri().path().to_owned(),
+                |p| p.as_str().to_owned(),
+            );
+        format!("{} {route}", request.method())
+    };
+    let name = format!("{prefix}.{operation}");
+    let span = if prefix.starts_with("horology") {
+        tracing::info_span!("horology.kernel.request", otel.name = %name, otel.kind = "server")
+    } else {
+        tracing::info_span!("minoots.gateway.request", otel.name = %name, otel.kind = "server")
+    };
+    let parent = minoots_kernel::trace::from_headers(request.headers());
+    if opentelemetry::trace::TraceContextExt::span(&parent)
+        .span_context()
+        .is_valid()
+    {
+        let _ = span.set_parent(parent);
+    }
+    next.run(request).instrument(span).await
 }
 
 fn gateway_probe(kernel: Kernel) -> Backend {

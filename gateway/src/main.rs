@@ -2,16 +2,18 @@
 //! and measures it (`bench`).
 
 mod bench;
+mod config;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 use minoots_gateway::{
     Gateway,
     admin::key_json,
     auth::{Auth, AuthConfig, DEV_KEY, DEV_TENANT, Role, parse_tiers},
     backend::{Regions, parse_region_targets},
+    telemetry::{self, LogFormat},
 };
 use minoots_kernel::{
     Clock, Kernel, KernelConfig, Leadership, SystemClock,
@@ -30,6 +32,19 @@ use tokio::net::TcpListener;
     about = "Durable timers for AI agents and automation"
 )]
 struct Cli {
+    /// Log format on stderr.
+    #[arg(
+        long,
+        env = "MINOOTS_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
+    /// Configuration file (TOML, flag names as keys) [default: ./minoots.toml when present].
+    /// Its values sit below environment variables and flags.
+    #[arg(long, env = "MINOOTS_CONFIG", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +64,9 @@ enum Command {
     /// Dead letters: actions that exhausted their retries (talks to a running server).
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Show the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Apply the Postgres migrations and exit (a kernel on Postgres also applies them on start).
     Migrate(MigrateArgs),
     /// Benchmarks over the real gRPC protocol (see docs/benchmarks.md).
@@ -345,6 +363,23 @@ enum KeysCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// The settings a command would run with (defaults, file, environment, and the flags after
+    /// `--`), where each comes from, secrets masked; fails on an invalid one.
+    Print {
+        /// serve, kernel, gateway, keys or dlq.
+        #[arg(default_value = "serve")]
+        command: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Flags of that command, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
 /// How the CLI reaches a running server.
 #[derive(Debug, Clone, clap::Args)]
 struct ConnectArgs {
@@ -551,21 +586,69 @@ fn parse_synchronous(s: &str) -> Result<Synchronous, String> {
     s.parse()
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let loaded = config::FileConfig::load(config::locate(&args))
+        .and_then(|file| Ok((file.apply(Cli::command())?, file)));
+    let (clap_command, file) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let matches = clap_command.clone().get_matches_from(&args);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let service = match cli.command {
+        Command::Serve(_) => "minoots",
+        Command::Kernel(_) => "minoots-kernel",
+        Command::Gateway(_) => "minoots-gateway",
+        _ => "minoots-cli",
+    };
+    let telemetry = match telemetry::init(service, cli.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: setting up logs and traces: {error:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the Tokio runtime");
+    let result = runtime.block_on(run(cli, file, clap_command));
+    // Spans still buffered are exported after the servers stopped, outside the runtime.
+    drop(runtime);
+    drop(telemetry);
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(
+    cli: Cli,
+    file: config::FileConfig,
+    clap_command: clap::Command,
+) -> anyhow::Result<()> {
+    validate(&cli.command)?;
+    match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Kernel(args) => run_kernel(args).await,
         Command::Gateway(args) => run_gateway(args).await,
         Command::Keys(command) => keys(command).await,
         Command::Dlq(command) => dlq(command).await,
+        Command::Config(ConfigCommand::Print {
+            command,
+            json,
+            args,
+        }) => print_config(&file, &clap_command, &command, json, &args),
         Command::Bench(command) => bench::run(command).await,
         Command::Migrate(args) => {
             let store = PostgresStore::connect(&database_url(&args.database_url)?).await?;
@@ -576,6 +659,74 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+fn print_config(
+    file: &config::FileConfig,
+    clap_command: &clap::Command,
+    command: &str,
+    json: bool,
+    args: &[String],
+) -> anyhow::Result<()> {
+    if !config::SECTIONS.contains(&command) {
+        anyhow::bail!(
+            "unknown command {command:?} ({})",
+            config::SECTIONS.join(", ")
+        );
+    }
+    let argv = ["minoots", command]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(args.iter().cloned());
+    let matches = clap_command
+        .clone()
+        .try_get_matches_from(argv)
+        .map_err(|e| anyhow::anyhow!("{}", e.render()))?;
+    let parsed = Cli::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!("{}", e.render()))?;
+    validate(&parsed.command)?;
+    let (_, sub) = matches.subcommand().expect("a subcommand was given");
+    let settings = file.describe(command, sub, clap_command);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&settings)?);
+    } else {
+        if let Some(path) = &file.path {
+            println!("# config file: {}", path.display());
+        }
+        for setting in settings {
+            println!(
+                "{:<24} = {:<40} # {}",
+                setting.name, setting.value, setting.source
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Checks what clap cannot: values that must agree, lists with their own syntax.
+fn validate(command: &Command) -> anyhow::Result<()> {
+    let kernel = |options: &KernelOptions, dev: bool| -> anyhow::Result<()> {
+        options.validate()?;
+        options.actions.signer(dev)?;
+        AddressPolicy::from_list(&options.actions.webhook_allow)
+            .map_err(|e| anyhow::anyhow!("--webhook-allow / MINOOTS_WEBHOOK_ALLOW: {e}"))?;
+        Ok(())
+    };
+    match command {
+        Command::Serve(args) => {
+            kernel(&args.kernel, args.auth.dev)?;
+            args.auth.config()?;
+        }
+        Command::Kernel(args) => kernel(&args.kernel, false)?,
+        Command::Gateway(args) => {
+            args.auth.config()?;
+            if let Some(text) = &args.region_targets {
+                parse_region_targets(text).map_err(|e| {
+                    anyhow::anyhow!("--region-targets / KERNEL_REGION_TARGETS: {e}")
+                })?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
 /// Opens the store without leadership (for keys and limits, or a single-node kernel).
 pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match args.kind()? {

@@ -100,6 +100,7 @@ pub fn timer_to_json(timer: &Timer) -> serde_json::Value {
         put("jitterMs", json!(timer.jitter_ms));
     }
     put("idempotencyKey", text(&timer.idempotency_key));
+    put("traceParent", text(&timer.trace_parent));
     if !timer.action_results.is_empty() {
         put(
             "actionResults",
@@ -149,13 +150,16 @@ pub fn action_result_to_json(r: &minoots_proto::v1::ActionResult) -> serde_json:
 pub fn event_payload(event: &TimerEvent, timer: &Timer) -> Vec<u8> {
     let event_type = TimerEventType::try_from(event.event_type).unwrap_or_default();
     let timestamp = event.occurred_at.as_ref().map(ToString::to_string);
-    serde_json::to_vec(&json!({
+    let mut payload = json!({
         "type": event_type.wire_name(),
         "timestamp": timestamp,
         "sequence": event.sequence,
         "data": timer_to_json(timer),
-    }))
-    .expect("serialising a JSON value cannot fail")
+    });
+    if !event.trace_id.is_empty() {
+        payload["traceId"] = json!(event.trace_id);
+    }
+    serde_json::to_vec(&payload).expect("serialising a JSON value cannot fail")
 }
 
 // ---------------------------------------------------------------------------------------------

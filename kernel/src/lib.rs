@@ -22,6 +22,7 @@ mod scheduler;
 pub mod signing;
 pub mod store;
 pub mod testing;
+pub mod trace;
 pub mod validate;
 pub mod wheel;
 mod writer;
@@ -303,6 +304,7 @@ impl Kernel {
         }
     }
 
+    #[tracing::instrument(name = "horology.kernel.schedule", skip_all, fields(tenant = %tenant))]
     pub async fn schedule(
         &self,
         tenant: &str,
@@ -310,17 +312,19 @@ impl Kernel {
     ) -> Result<ScheduleTimerResponse> {
         self.ensure_leader()?;
         validate::tenant_id(tenant)?;
-        let new = validate::schedule(
+        let mut new = validate::schedule(
             &request,
             tenant,
             uuid::Uuid::now_v7().to_string(),
             self.now(),
         )?;
+        new.timer.trace_parent = trace::current_traceparent().unwrap_or_default();
         let mut responses = self.create(vec![new]).await?;
         Ok(responses.remove(0))
     }
 
     /// Schedules a batch in one write. Any invalid item rejects the whole batch.
+    #[tracing::instrument(name = "horology.kernel.schedule_many", skip_all, fields(tenant = %tenant, timers = requests.len()))]
     pub async fn schedule_many(
         &self,
         tenant: &str,
@@ -338,6 +342,7 @@ impl Kernel {
             ));
         }
         let now = self.now();
+        let trace_parent = trace::current_traceparent().unwrap_or_default();
         let new = requests
             .iter()
             .enumerate()
@@ -348,8 +353,11 @@ impl Kernel {
                         "differs from the batch's tenant",
                     ));
                 }
-                validate::schedule(request, tenant, uuid::Uuid::now_v7().to_string(), now)
-                    .map_err(|e| e.within(&format!("timers[{i}]")))
+                let mut new =
+                    validate::schedule(request, tenant, uuid::Uuid::now_v7().to_string(), now)
+                        .map_err(|e| e.within(&format!("timers[{i}]")))?;
+                new.timer.trace_parent.clone_from(&trace_parent);
+                Ok(new)
             })
             .collect::<Result<Vec<_>>>()?;
         self.create(new).await
@@ -655,6 +663,7 @@ impl Kernel {
         })
     }
 
+    #[tracing::instrument(name = "horology.kernel.cancel", skip_all, fields(tenant = %tenant))]
     pub async fn cancel(&self, tenant: &str, request: CancelTimerRequest) -> Result<Timer> {
         self.ensure_leader()?;
         validate::tenant_id(tenant)?;
@@ -934,10 +943,15 @@ async fn execute(parts: Dispatch, fired: FiredTimer) {
         }
     };
     let clock = parts.clock.clone();
-    let outcome = parts
-        .executor
-        .run_bundle(&timer, &move || clock.now())
-        .await;
+    // The fire joins the trace of the call that scheduled the timer.
+    let span =
+        tracing::info_span!("horology.kernel.fire", timer = %timer.id, tenant = %timer.tenant_id);
+    trace::set_parent(&span, &timer.trace_parent);
+    let outcome = tracing::Instrument::instrument(
+        parts.executor.run_bundle(&timer, &move || clock.now()),
+        span,
+    )
+    .await;
     if !outcome.dead_letters.is_empty() {
         let mut backoff = Duration::from_millis(50);
         while let Err(error) = parts.store.put_dead_letters(&outcome.dead_letters).await {

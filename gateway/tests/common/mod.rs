@@ -137,9 +137,20 @@ impl Server {
 
     /// `minoots <command> --listen 127.0.0.1:0 <args>`, once it reports healthy.
     pub async fn run(command: &str, args: &[String], stderr: Stdio) -> Self {
+        Self::run_with_env(command, args, &[], stderr).await
+    }
+
+    /// The same with extra environment variables.
+    pub async fn run_with_env(
+        command: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_minoots"))
             .args([command, "--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn,minoots_kernel=info")
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -316,7 +316,14 @@ impl Executor {
                 attempts += 1;
                 let attempt = {
                     let _permit = self.inner.in_flight.acquire().await;
-                    self.attempt(timer, action, &key).await
+                    let span = tracing::info_span!(
+                        "horology.kernel.action",
+                        kind = kind_name(action),
+                        index = ?index,
+                        attempt = attempts,
+                        idempotency_key = %key,
+                    );
+                    tracing::Instrument::instrument(self.attempt(timer, action, &key), span).await
                 };
                 let metrics = &self.inner.metrics;
                 match attempt {
@@ -382,6 +389,7 @@ impl Executor {
             "type": "timer.fired",
             "timestamp": timer.fired_at.as_ref().map(ToString::to_string),
             "idempotencyKey": key,
+            "traceId": crate::trace::trace_id(&timer.trace_parent),
             "data": timer_to_json(timer),
         }))
         .expect("serialising a JSON value cannot fail")

@@ -100,6 +100,10 @@ impl Executor {
             .timeout(timeout)
             .header("content-type", "application/json")
             .header("idempotency-key", key);
+        // The receiver continues the trace from this action's span.
+        if let Some(traceparent) = crate::trace::current_traceparent() {
+            request = request.header("traceparent", traceparent);
+        }
         for (name, value) in signed.headers() {
             request = request.header(name, value);
         }
@@ -444,6 +448,9 @@ impl McpSession<'_> {
         }
         if let Some(version) = version {
             request = request.header("mcp-protocol-version", version);
+        }
+        if let Some(traceparent) = crate::trace::current_traceparent() {
+            request = request.header("traceparent", traceparent);
         }
         request
     }

@@ -359,6 +359,9 @@ pub(crate) fn event(
         content_type: "application/json".to_owned(),
         signature: None,
         timer: None,
+        trace_id: crate::trace::trace_id(&timer.trace_parent)
+            .unwrap_or_default()
+            .to_owned(),
     };
     event.payload = json::event_payload(&event, timer);
     event.timer = Some(timer.clone());
