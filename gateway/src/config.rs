@@ -146,7 +146,11 @@ impl FileConfig {
             .map_or_else(String::new, |p| p.display().to_string());
         for (section, values) in &self.values {
             let known: BTreeSet<String> = if section.is_empty() {
-                SECTIONS.iter().flat_map(|s| ids(&cli, s)).collect()
+                SECTIONS
+                    .iter()
+                    .flat_map(|s| ids(&cli, s))
+                    .chain(global_ids(&cli))
+                    .collect()
             } else {
                 ids(&cli, section)
             };
@@ -162,6 +166,13 @@ impl FileConfig {
                         key.replace('_', "-")
                     );
                 }
+            }
+        }
+        // Settings of the whole program (`log-format`) from the top level of the file.
+        for id in global_ids(&cli) {
+            if let Some(value) = self.values.get("").and_then(|v| v.get(&id)).cloned() {
+                let value: &'static str = Box::leak(value.into_boxed_str());
+                cli = cli.mut_arg(id.as_str(), |a| a.default_value(value));
             }
         }
         for section in SECTIONS {
@@ -234,6 +245,14 @@ impl FileConfig {
             })
             .collect()
     }
+}
+
+/// Flags of the program itself that a file may set (not `--config`, which names the file).
+fn global_ids(cli: &Command) -> Vec<String> {
+    cli.get_arguments()
+        .map(|a| a.get_id().to_string())
+        .filter(|id| !matches!(id.as_str(), "config" | "help" | "version"))
+        .collect()
 }
 
 fn mask(id: &str, value: &str) -> String {

@@ -54,6 +54,7 @@ fn defaults_then_file_then_environment_then_flags() {
         dir.path().join("minoots.toml"),
         r#"
 listen = "127.0.0.1:9999"
+log-format = "text"
 timer-retention = "2d"
 quota_active_timers = 5
 event-retention = "3h"
