@@ -203,6 +203,37 @@ impl Regions {
         }
         Err(last.map_or_else(|| Status::unavailable("no kernel target"), unavailable_hint))
     }
+    /// A call about one timer or dead letter: the requested region first, then every other
+    /// (an id does not say where it lives), moving on past NOT_FOUND.
+    async fn find<T, F, Fut>(&self, target: &Target, call: F) -> Result<T, Status>
+    where
+        F: FnMut(KernelClient, &str) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let first = self.index(
+            target.region.as_deref().filter(|r| *r != ALL_REGIONS),
+            "x-minoots-region",
+        )?;
+        Ok(self.call(first, true, call).await?.1)
+    }
+
+    /// A call to the requested region, or to every region with `*`, each with failover.
+    async fn each<T, F, Fut>(&self, target: &Target, mut call: F) -> Result<Vec<T>, Status>
+    where
+        F: FnMut(KernelClient, &str) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let indexes: Vec<usize> = if is_all(target.region.as_deref()) {
+            (0..self.regions.len()).collect()
+        } else {
+            vec![self.index(target.region.as_deref(), "x-minoots-region")?]
+        };
+        let mut answers = Vec::with_capacity(indexes.len());
+        for first in indexes {
+            answers.push(self.call(first, false, &mut call).await?.1);
+        }
+        Ok(answers)
+    }
 }
 
 /// Errors after which another kernel may succeed: unreachable, too slow, or not the leader.
@@ -359,34 +390,23 @@ impl Backend {
     }
 
     pub async fn get(&self, target: &Target, id: &str) -> Result<Timer, Status> {
-        match self {
-            Self::Local(kernel) => Ok(kernel.get(&target.tenant, id).await?),
-            Self::Remote(regions) => {
-                let first = regions.index(
-                    target.region.as_deref().filter(|r| *r != ALL_REGIONS),
-                    "x-minoots-region",
-                )?;
-                let (_, response) = regions
-                    .call(first, true, |mut client, _| {
-                        let request = GetTimerRequest {
-                            tenant_id: String::new(),
-                            id: id.to_owned(),
-                        };
-                        let tenant = target.tenant.clone();
-                        async move {
-                            client
-                                .timers
-                                .get_timer(with_tenant(request, &tenant)?)
-                                .await
-                                .map(tonic::Response::into_inner)
-                        }
-                    })
-                    .await?;
-                response
-                    .timer
-                    .ok_or_else(|| Status::internal("the kernel answered without a timer"))
-            }
-        }
+        let regions = match self {
+            Self::Local(kernel) => return Ok(kernel.get(&target.tenant, id).await?),
+            Self::Remote(regions) => regions,
+        };
+        let request = GetTimerRequest {
+            tenant_id: String::new(),
+            id: id.to_owned(),
+        };
+        let response = regions
+            .find(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
+                async move { Ok(client.timers.get_timer(request?).await?.into_inner()) }
+            })
+            .await?;
+        response
+            .timer
+            .ok_or_else(|| Status::internal("the kernel answered without a timer"))
     }
 
     pub async fn cancel(
@@ -394,31 +414,19 @@ impl Backend {
         target: &Target,
         request: CancelTimerRequest,
     ) -> Result<Timer, Status> {
-        match self {
-            Self::Local(kernel) => Ok(kernel.cancel(&target.tenant, request).await?),
-            Self::Remote(regions) => {
-                let first = regions.index(
-                    target.region.as_deref().filter(|r| *r != ALL_REGIONS),
-                    "x-minoots-region",
-                )?;
-                let (_, response) = regions
-                    .call(first, true, |mut client, _| {
-                        let request = request.clone();
-                        let tenant = target.tenant.clone();
-                        async move {
-                            client
-                                .timers
-                                .cancel_timer(with_tenant(request, &tenant)?)
-                                .await
-                                .map(tonic::Response::into_inner)
-                        }
-                    })
-                    .await?;
-                response
-                    .timer
-                    .ok_or_else(|| Status::internal("the kernel answered without a timer"))
-            }
-        }
+        let regions = match self {
+            Self::Local(kernel) => return Ok(kernel.cancel(&target.tenant, request).await?),
+            Self::Remote(regions) => regions,
+        };
+        let response = regions
+            .find(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
+                async move { Ok(client.timers.cancel_timer(request?).await?.into_inner()) }
+            })
+            .await?;
+        response
+            .timer
+            .ok_or_else(|| Status::internal("the kernel answered without a timer"))
     }
 
     pub async fn list(
@@ -550,29 +558,16 @@ impl Backend {
             }
             Self::Remote(regions) => regions,
         };
-        let indexes: Vec<usize> = if is_all(target.region.as_deref()) {
-            (0..regions.regions.len()).collect()
-        } else {
-            vec![regions.index(target.region.as_deref(), "x-minoots-region")?]
-        };
-        let mut letters = Vec::new();
-        for first in indexes {
-            let (_, page) = regions
-                .call(first, false, |client, _| {
-                    let (request, tenant) = (request.clone(), target.tenant.clone());
-                    async move {
-                        let mut dead_letters = client.dead_letters;
-                        Ok(dead_letters
-                            .list_dead_letters(with_tenant(request, &tenant)?)
-                            .await?
-                            .into_inner()
-                            .dead_letters)
-                    }
-                })
-                .await?;
-            letters.extend(page);
-        }
-        Ok(letters)
+        let pages = regions
+            .each(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
+                async move {
+                    let page = client.dead_letters.list_dead_letters(request?).await?;
+                    Ok(page.into_inner().dead_letters)
+                }
+            })
+            .await?;
+        Ok(pages.into_iter().flatten().collect())
     }
 
     /// A dead letter by id, wherever it lives.
@@ -581,27 +576,22 @@ impl Backend {
             Self::Local(kernel) => return Ok(kernel.dead_letter(&target.tenant, id).await?),
             Self::Remote(regions) => regions,
         };
-        let first = regions.index(
-            target.region.as_deref().filter(|r| *r != ALL_REGIONS),
-            "x-minoots-region",
-        )?;
         let request = GetDeadLetterRequest {
             tenant_id: String::new(),
             id: id.to_owned(),
         };
-        let (_, letter) = regions
-            .call(first, true, |client, _| {
-                let (request, tenant) = (request.clone(), target.tenant.clone());
+        regions
+            .find(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
                 async move {
-                    let mut dead_letters = client.dead_letters;
-                    Ok(dead_letters
-                        .get_dead_letter(with_tenant(request, &tenant)?)
+                    Ok(client
+                        .dead_letters
+                        .get_dead_letter(request?)
                         .await?
                         .into_inner())
                 }
             })
-            .await?;
-        Ok(letter)
+            .await
     }
 
     pub async fn replay_dead_letter(
@@ -615,27 +605,22 @@ impl Backend {
             }
             Self::Remote(regions) => regions,
         };
-        let first = regions.index(
-            target.region.as_deref().filter(|r| *r != ALL_REGIONS),
-            "x-minoots-region",
-        )?;
         let request = ReplayDeadLetterRequest {
             tenant_id: String::new(),
             id: id.to_owned(),
         };
-        let (_, result) = regions
-            .call(first, true, |client, _| {
-                let (request, tenant) = (request.clone(), target.tenant.clone());
+        regions
+            .find(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
                 async move {
-                    let mut dead_letters = client.dead_letters;
-                    Ok(dead_letters
-                        .replay_dead_letter(with_tenant(request, &tenant)?)
+                    Ok(client
+                        .dead_letters
+                        .replay_dead_letter(request?)
                         .await?
                         .into_inner())
                 }
             })
-            .await?;
-        Ok(result)
+            .await
     }
 
     pub async fn replay_dead_letters(
@@ -653,29 +638,16 @@ impl Backend {
             }
             Self::Remote(regions) => regions,
         };
-        let indexes: Vec<usize> = if is_all(target.region.as_deref()) {
-            (0..regions.regions.len()).collect()
-        } else {
-            vec![regions.index(target.region.as_deref(), "x-minoots-region")?]
-        };
-        let mut results = Vec::new();
-        for first in indexes {
-            let (_, replayed) = regions
-                .call(first, false, |client, _| {
-                    let (request, tenant) = (request.clone(), target.tenant.clone());
-                    async move {
-                        let mut dead_letters = client.dead_letters;
-                        Ok(dead_letters
-                            .replay_dead_letters(with_tenant(request, &tenant)?)
-                            .await?
-                            .into_inner()
-                            .results)
-                    }
-                })
-                .await?;
-            results.extend(replayed);
-        }
-        Ok(results)
+        let replayed = regions
+            .each(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
+                async move {
+                    let replayed = client.dead_letters.replay_dead_letters(request?).await?;
+                    Ok(replayed.into_inner().results)
+                }
+            })
+            .await?;
+        Ok(replayed.into_iter().flatten().collect())
     }
 
     /// Ready when this process's kernel leads, or for remote kernels always (each call finds a

@@ -171,6 +171,60 @@ async fn two_kernels_as_two_regions_with_failover() {
     .expect("both regions' timers settle on the spanning stream");
     assert!(settled.contains(&soon_us.id) && settled.contains(&soon_eu.id));
 
+    // Dead letters live in their region's kernel; the gateway finds them there. (These kernels
+    // have no signing secret, so a webhook action is refused at once.)
+    let (_, doomed, _) = call(schedule(
+        json!({"name": "doomed", "duration": "10ms", "labels": {"minoots.io/region": "eu-west"},
+            "actionBundle": {"actions": [{"type": "webhook", "url": "https://example.com/hook"}]}}),
+    ))
+    .await;
+    let doomed_id = doomed["id"].as_str().unwrap().to_owned();
+    let letter = tokio::time::timeout(WAIT, async {
+        loop {
+            let (_, list, _) =
+                call(acme(http.get(format!("{url}/dead-letters"))).header("x-minoots-region", "*"))
+                    .await;
+            if let Some(letter) = list["deadLetters"]
+                .as_array()
+                .and_then(|l| l.first())
+                .cloned()
+            {
+                return letter;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the dead letter is listed across regions");
+    assert_eq!(letter["timerId"], doomed_id.as_str());
+    assert!(
+        letter["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("signing secret"),
+        "{letter}"
+    );
+    let letter_id = letter["id"].as_str().unwrap();
+    let (status, found, _) = call(acme(http.get(format!("{url}/dead-letters/{letter_id}")))).await;
+    assert_eq!(
+        (status, found["id"].as_str()),
+        (StatusCode::OK, Some(letter_id))
+    );
+    let (status, replay, _) = call(acme(
+        http.post(format!("{url}/dead-letters/{letter_id}/replay")),
+    ))
+    .await;
+    assert_eq!(
+        (status, replay["result"]["ok"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    let (_, us_only, _) = call(acme(http.get(format!("{url}/dead-letters")))).await;
+    assert_eq!(
+        us_only["deadLetters"].as_array().map(Vec::len),
+        Some(0),
+        "us-east has none"
+    );
+
     // Kill us-east: scheduling fails over to eu-west and says so in the label.
     us.kill();
     let (status, moved, _) = call(schedule(json!({"name": "after", "duration": "1h"}))).await;
