@@ -45,6 +45,12 @@ impl TestDatabase {
     pub async fn create(test: &str) -> Option<Self> {
         let admin_url = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
+        Self::create_on(&admin_url, test).await
+    }
+
+    /// The same on the server at `admin_url`.
+    pub async fn create_on(admin_url: &str, test: &str) -> Option<Self> {
+        let admin_url = admin_url.to_owned();
         let connected =
             tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin_url)).await;
         let mut admin = match connected {

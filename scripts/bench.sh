@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The benchmark suite (docs/benchmarks.md): runs every `minoots bench` on this machine, writes
+# docs/bench/*.json, then draws docs/bench/*.png. Postgres benches use PG_URL (a server where the
+# bench may create databases); without it they are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -p minoots-gateway --bin minoots
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+BIN="$TARGET_DIR/release/minoots"
+OUT=docs/bench
+mkdir -p "$OUT"
+PG_URL="${PG_URL:-}"
+
+run() { echo "+ minoots bench $*" >&2; "$BIN" bench "$@"; }
+
+for store in memory sqlite; do
+  run schedule --store "$store" --timers 40000 --concurrency 32 --json "$OUT/schedule-unary-$store.json"
+  run schedule --store "$store" --timers 200000 --concurrency 4 --batch 1000 --json "$OUT/schedule-batch-$store.json"
+  run schedule --store "$store" --rest --timers 20000 --concurrency 32 --json "$OUT/schedule-rest-$store.json"
+  run lateness --store "$store" --timers 100000 --json "$OUT/lateness-stream-$store.json"
+done
+run lateness --store sqlite --timers 100000 --at webhook --lead 20s --json "$OUT/lateness-webhook-sqlite.json"
+run fanout --store sqlite --subscribers 1000 --timers 1000 --json "$OUT/fanout-sqlite.json"
+run memory --store sqlite --timers 1000000 --json "$OUT/memory-sqlite.json"
+run recovery --store sqlite --timers 1000000 --json "$OUT/recovery-sqlite.json"
+if [ -n "$PG_URL" ]; then
+  run schedule --store postgres --database-url "$PG_URL" --timers 40000 --concurrency 64 --json "$OUT/schedule-unary-postgres.json"
+  run schedule --store postgres --database-url "$PG_URL" --timers 200000 --concurrency 4 --batch 1000 --json "$OUT/schedule-batch-postgres.json"
+  run lateness --store postgres --database-url "$PG_URL" --timers 100000 --json "$OUT/lateness-stream-postgres.json"
+  run memory --store postgres --database-url "$PG_URL" --timers 1000000 --json "$OUT/memory-postgres.json"
+  run recovery --store postgres --database-url "$PG_URL" --timers 1000000 --json "$OUT/recovery-postgres.json"
+fi
+
+VENV="$TARGET_DIR/bench-venv"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check matplotlib
+"$VENV/bin/python" scripts/bench_plots.py "$OUT"
