@@ -4,6 +4,11 @@
 mod bench;
 mod config;
 
+/// The request path allocates and frees many small buffers (protobuf, JSON, rows); mimalloc
+/// serves them markedly faster than glibc's allocator (docs/benchmarks.md, before and after).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
