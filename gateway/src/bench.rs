@@ -46,7 +46,7 @@ pub struct Target {
     /// SQLite synchronous mode of the in-process server.
     #[arg(long, default_value = "full")]
     sqlite_synchronous: String,
-    /// Postgres URL of the in-process server with `--store postgres` (its tables are used as is).
+    /// With `--store postgres`: a server where the bench creates (and then drops) a fresh database.
     #[arg(long, env = "KERNEL_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     #[arg(long, default_value = "bench")]
@@ -191,7 +191,8 @@ impl Report {
         let quantiles: Vec<f64> = (0..=1_000)
             .map(|q| percentile(&samples, q as f64 / 10.0))
             .collect();
-        self.cdf.insert(label.to_owned(), serde_json::json!(quantiles));
+        self.cdf
+            .insert(label.to_owned(), serde_json::json!(quantiles));
         self.rows.push(Row {
             label: label.to_owned(),
             n: samples.len(),
@@ -250,6 +251,8 @@ struct Server {
     url: String,
     api_key: String,
     stop: Option<(minoots_gateway::Running, Kernel, tempfile::TempDir)>,
+    /// A fresh database for a Postgres run, dropped after.
+    database: Option<minoots_kernel::testing::TestDatabase>,
 }
 
 impl Server {
@@ -263,9 +266,19 @@ impl Server {
                     .clone()
                     .context("--target needs --api-key (or MINOOTS_API_KEY)")?,
                 stop: None,
+                database: None,
             });
         }
         let dir = tempfile::tempdir()?;
+        // Each Postgres run gets a database of its own on the server --database-url names.
+        let database = match (target.store, &target.database_url) {
+            (StoreKind::Postgres, Some(admin)) => Some(
+                minoots_kernel::testing::TestDatabase::create_on(admin, "bench")
+                    .await
+                    .context("Postgres is not reachable")?,
+            ),
+            _ => None,
+        };
         let store = StoreArgs {
             data_dir: dir.path().to_owned(),
             store: Some(target.store),
@@ -273,7 +286,7 @@ impl Server {
                 .sqlite_synchronous
                 .parse()
                 .map_err(anyhow::Error::msg)?,
-            database_url: target.database_url.clone(),
+            database_url: database.as_ref().map(|d| d.url.clone()),
         };
         let mut actions = crate::ActionArgs::default();
         if webhooks {
@@ -315,6 +328,7 @@ impl Server {
             url: running.url.clone(),
             api_key: key.secret,
             stop: Some((running, kernel, dir)),
+            database,
         })
     }
 
@@ -333,6 +347,7 @@ impl Server {
             }
             kernel.shutdown().await;
         }
+        drop(self.database);
     }
 }
 
@@ -375,7 +390,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Schedules `specs` in batches from four callers taking batches round-robin, so timers are
 /// scheduled roughly in order.
-async fn schedule_all(client: &Client, specs: Vec<TimerSpec>, batch: usize) -> anyhow::Result<Duration> {
+async fn schedule_all(
+    client: &Client,
+    specs: Vec<TimerSpec>,
+    batch: usize,
+) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let callers = 4;
     let mut assigned: Vec<Vec<Vec<TimerSpec>>> = vec![Vec::new(); callers];
@@ -399,11 +418,12 @@ async fn schedule_all(client: &Client, specs: Vec<TimerSpec>, batch: usize) -> a
 }
 
 /// A loopback webhook receiver recording when each timer's delivery arrived.
-async fn webhook_receiver(
-    arrivals: Arc<Mutex<Vec<(String, i64)>>>,
-) -> anyhow::Result<String> {
+async fn webhook_receiver(arrivals: Arc<Mutex<Vec<(String, i64)>>>) -> anyhow::Result<String> {
     use axum::{body::Bytes, extract::State, routing::post};
-    async fn hook(State(arrivals): State<Arc<Mutex<Vec<(String, i64)>>>>, body: Bytes) -> &'static str {
+    async fn hook(
+        State(arrivals): State<Arc<Mutex<Vec<(String, i64)>>>>,
+        body: Bytes,
+    ) -> &'static str {
         let received = now_micros();
         let id = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
@@ -414,7 +434,9 @@ async fn webhook_receiver(
     }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hook", listener.local_addr()?);
-    let app = axum::Router::new().route("/hook", post(hook)).with_state(arrivals);
+    let app = axum::Router::new()
+        .route("/hook", post(hook))
+        .with_state(arrivals);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(url)
 }
@@ -425,9 +447,17 @@ async fn lateness(args: LatenessArgs) -> anyhow::Result<()> {
     let client = server.client(&args.target.tenant).await?;
     let n = args.timers;
     let arrivals = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let hook = if webhooks { Some(webhook_receiver(arrivals.clone()).await?) } else { None };
+    let hook = if webhooks {
+        Some(webhook_receiver(arrivals.clone()).await?)
+    } else {
+        None
+    };
     let mut stream_client = client.clone();
-    let wanted = if webhooks { proto::TimerEventType::Settled } else { proto::TimerEventType::Fired };
+    let wanted = if webhooks {
+        proto::TimerEventType::Settled
+    } else {
+        proto::TimerEventType::Fired
+    };
     let mut events = stream_client
         .stream(proto::StreamTimerEventsRequest {
             event_types: vec![wanted as i32],
@@ -473,7 +503,10 @@ async fn lateness(args: LatenessArgs) -> anyhow::Result<()> {
         .collect();
     let took = schedule_all(&client, specs, args.batch).await?;
     if now_micros() > start {
-        bail!("scheduling took {took:?}, past the {:?} lead: raise --lead", args.lead);
+        bail!(
+            "scheduling took {took:?}, past the {:?} lead: raise --lead",
+            args.lead
+        );
     }
     eprintln!(
         "scheduled {n} timers in {took:?} ({:.0}/s); waiting for them to fire",
@@ -487,14 +520,22 @@ async fn lateness(args: LatenessArgs) -> anyhow::Result<()> {
         "lateness",
         serde_json::json!({"timers": n, "window_s": args.window.as_secs_f64(), "store": format!("{:?}", args.target.store), "at": format!("{:?}", args.at)}),
     );
-    report.timeline(at_stream.iter().zip(0..).map(|(late, i)| (i as f64 * step + late * 1_000.0) / 1e6).collect());
+    report.timeline(
+        at_stream
+            .iter()
+            .zip(0..)
+            .map(|(late, i)| (i as f64 * step + late * 1_000.0) / 1e6)
+            .collect(),
+    );
     report.row("kernel (fired_at - fire_at)", in_kernel);
     if webhooks {
         let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
         let late: Vec<f64> = arrivals
             .iter()
             .filter_map(|(fire_at, received)| {
-                let due = fire_at.parse::<minoots_proto::prost_types::Timestamp>().ok()?;
+                let due = fire_at
+                    .parse::<minoots_proto::prost_types::Timestamp>()
+                    .ok()?;
                 Some((received - micros_of(&Some(due))) as f64 / 1_000.0)
             })
             .collect();
@@ -508,7 +549,6 @@ async fn lateness(args: LatenessArgs) -> anyhow::Result<()> {
         args.window, args.target.store
     );
     report.print("measured at");
-    report.print("ms");
     report.save(args.json.as_deref())?;
     server.stop().await;
     Ok(())
@@ -517,14 +557,20 @@ async fn lateness(args: LatenessArgs) -> anyhow::Result<()> {
 async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
     let server = Server::start(&args.target, false).await?;
     let client = server.client(&args.target.tenant).await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
     let per_caller = args.timers.div_ceil(args.concurrency.max(1));
     let started = Instant::now();
     let mut callers = tokio::task::JoinSet::new();
     for caller in 0..args.concurrency.max(1) {
         let mut client = client.clone();
         let (batch, rest, http) = (args.batch, args.rest, http.clone());
-        let (url, key, tenant) = (server.url.clone(), server.api_key.clone(), args.target.tenant.clone());
+        let (url, key, tenant) = (
+            server.url.clone(),
+            server.api_key.clone(),
+            args.target.tenant.clone(),
+        );
         callers.spawn(async move {
             let mut calls = Vec::new();
             let spec = |i: usize| {
@@ -605,12 +651,29 @@ struct ChildServer {
 }
 
 impl ChildServer {
-    fn spawn(args: &ChildArgs, data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
+    fn spawn(
+        args: &ChildArgs,
+        data_dir: &Path,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
         use std::io::BufRead as _;
         let mut command = std::process::Command::new(std::env::current_exe()?);
         command
-            .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--sqlite-synchronous", "normal"])
-            .args(["--quota-active-timers", "0", "--quota-daily-timers", "0", "--data-dir"])
+            .args([
+                "serve",
+                "--dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--sqlite-synchronous",
+                "normal",
+            ])
+            .args([
+                "--quota-active-timers",
+                "0",
+                "--quota-daily-timers",
+                "0",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
@@ -622,13 +685,19 @@ impl ChildServer {
         let mut process = command.spawn()?;
         let stdout = process.stdout.take().context("child stdout")?;
         let mut lines = std::io::BufReader::new(stdout).lines();
-        let line = lines.next().context("the server exited before listening")??;
+        let line = lines
+            .next()
+            .context("the server exited before listening")??;
         std::thread::spawn(move || for _ in lines {});
         let url = line
             .strip_prefix("minoots listening on ")
             .context("unexpected first line")?
             .to_owned();
-        Ok(Self { process, url, started })
+        Ok(Self {
+            process,
+            url,
+            started,
+        })
     }
 
     fn rss_bytes(&self) -> anyhow::Result<u64> {
@@ -642,12 +711,20 @@ impl ChildServer {
     }
 
     async fn client(&self) -> anyhow::Result<Client> {
-        Ok(Client::builder(self.url.clone()).api_key("local-dev-key").connect().await?)
+        Ok(Client::builder(self.url.clone())
+            .api_key("local-dev-key")
+            .connect()
+            .await?)
     }
 
     /// `minoots_timers_fired_total` from /metrics.
     async fn fired(&self, http: &reqwest::Client) -> anyhow::Result<u64> {
-        let text = http.get(format!("{}/metrics", self.url)).send().await?.text().await?;
+        let text = http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await?
+            .text()
+            .await?;
         Ok(text
             .lines()
             .find_map(|l| l.strip_prefix("minoots_timers_fired_total "))
@@ -668,14 +745,15 @@ impl Drop for ChildServer {
 }
 
 /// A fresh Postgres database for a child server (dropped after), or None for SQLite.
-async fn child_database(args: &ChildArgs) -> anyhow::Result<Option<minoots_kernel::testing::TestDatabase>> {
+async fn child_database(
+    args: &ChildArgs,
+) -> anyhow::Result<Option<minoots_kernel::testing::TestDatabase>> {
     if !matches!(args.store, StoreKind::Postgres) {
         return Ok(None);
     }
-    let admin = args
-        .database_url
-        .clone()
-        .context("--store postgres needs --database-url (a server where the bench may create a database)")?;
+    let admin = args.database_url.clone().context(
+        "--store postgres needs --database-url (a server where the bench may create a database)",
+    )?;
     let db = minoots_kernel::testing::TestDatabase::create_on(&admin, "bench")
         .await
         .context("Postgres is not reachable")?;
@@ -697,12 +775,30 @@ async fn memory(args: MemoryArgs) -> anyhow::Result<()> {
     let took = schedule_all(&client, specs, args.batch).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = server.rss_bytes()?;
-    let mut report = Report::new("memory", serde_json::json!({"timers": args.timers, "store": format!("{:?}", args.store)}));
-    report.figure("rss_before_mb", (before as f64 / 1_048_576.0 * 10.0).round() / 10.0);
-    report.figure("rss_with_pending_mb", (after as f64 / 1_048_576.0 * 10.0).round() / 10.0);
-    report.figure("bytes_per_pending_timer", ((after.saturating_sub(before)) as f64 / args.timers as f64).round());
-    report.figure("scheduled_in_s", (took.as_secs_f64() * 100.0).round() / 100.0);
-    println!("kernel RSS with {} pending timers ({:?} store):", args.timers, args.store);
+    let mut report = Report::new(
+        "memory",
+        serde_json::json!({"timers": args.timers, "store": format!("{:?}", args.store)}),
+    );
+    report.figure(
+        "rss_before_mb",
+        (before as f64 / 1_048_576.0 * 10.0).round() / 10.0,
+    );
+    report.figure(
+        "rss_with_pending_mb",
+        (after as f64 / 1_048_576.0 * 10.0).round() / 10.0,
+    );
+    report.figure(
+        "bytes_per_pending_timer",
+        ((after.saturating_sub(before)) as f64 / args.timers as f64).round(),
+    );
+    report.figure(
+        "scheduled_in_s",
+        (took.as_secs_f64() * 100.0).round() / 100.0,
+    );
+    println!(
+        "kernel RSS with {} pending timers ({:?} store):",
+        args.timers, args.store
+    );
     report.print("");
     report.save(args.json.as_deref())?;
     drop(server);
@@ -729,7 +825,10 @@ async fn recovery(args: RecoveryArgs) -> anyhow::Result<()> {
         bail!("scheduling took {took:?}, longer than the {lead:?} lead");
     }
     server.kill(); // SIGKILL: nothing is flushed or handed over.
-    eprintln!("scheduled {} timers in {took:?}; killed the server; waiting until they are overdue", args.timers);
+    eprintln!(
+        "scheduled {} timers in {took:?}; killed the server; waiting until they are overdue",
+        args.timers
+    );
     let wait = (due - now_micros()) as u64 + 1_000_000;
     tokio::time::sleep(Duration::from_micros(wait)).await;
 
@@ -746,16 +845,34 @@ async fn recovery(args: RecoveryArgs) -> anyhow::Result<()> {
             break server.started.elapsed();
         }
         if server.started.elapsed() > Duration::from_secs(600) {
-            bail!("only {fired} of {} overdue timers fired within 10 minutes", args.timers);
+            bail!(
+                "only {fired} of {} overdue timers fired within 10 minutes",
+                args.timers
+            );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let first = first.unwrap_or(all);
-    let mut report = Report::new("recovery", serde_json::json!({"timers": args.timers, "store": format!("{:?}", args.store)}));
-    report.figure("listening_after_s", (listening.as_secs_f64() * 1_000.0).round() / 1_000.0);
-    report.figure("first_fire_after_s", (first.as_secs_f64() * 1_000.0).round() / 1_000.0);
-    report.figure("all_fired_after_s", (all.as_secs_f64() * 1_000.0).round() / 1_000.0);
-    println!("restart with {} overdue timers ({:?} store), from process start:", args.timers, args.store);
+    let mut report = Report::new(
+        "recovery",
+        serde_json::json!({"timers": args.timers, "store": format!("{:?}", args.store)}),
+    );
+    report.figure(
+        "listening_after_s",
+        (listening.as_secs_f64() * 1_000.0).round() / 1_000.0,
+    );
+    report.figure(
+        "first_fire_after_s",
+        (first.as_secs_f64() * 1_000.0).round() / 1_000.0,
+    );
+    report.figure(
+        "all_fired_after_s",
+        (all.as_secs_f64() * 1_000.0).round() / 1_000.0,
+    );
+    println!(
+        "restart with {} overdue timers ({:?} store), from process start:",
+        args.timers, args.store
+    );
     report.print("");
     report.save(args.json.as_deref())?;
     drop(server);
@@ -782,7 +899,9 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<()> {
             let _ = ready.send(()).await;
             let mut latencies = Vec::with_capacity(timers);
             while latencies.len() < timers {
-                let Some(event) = events.next().await else { break };
+                let Some(event) = events.next().await else {
+                    break;
+                };
                 let received = now_micros();
                 let event = event?;
                 latencies.push((received - micros_of(&event.occurred_at)) as f64 / 1_000.0);
@@ -797,7 +916,12 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<()> {
     let start = now_micros() + 2_000_000;
     let step = args.window.as_micros() as f64 / timers as f64;
     let specs: Vec<TimerSpec> = (0..timers)
-        .map(|i| TimerSpec::at(format!("fanout-{i}"), timestamp(start + (i as f64 * step) as i64)))
+        .map(|i| {
+            TimerSpec::at(
+                format!("fanout-{i}"),
+                timestamp(start + (i as f64 * step) as i64),
+            )
+        })
         .collect();
     schedule_all(&client, specs, 1_000).await?;
     let mut latencies = Vec::with_capacity(subscribers * timers);
@@ -815,7 +939,10 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<()> {
         serde_json::json!({"subscribers": subscribers, "timers": timers, "store": format!("{:?}", args.target.store)}),
     );
     report.figure("deliveries", latencies.len());
-    report.row(&format!("delivery to {subscribers} subscribers (arrival - occurred_at)"), latencies);
+    report.row(
+        &format!("delivery to {subscribers} subscribers (arrival - occurred_at)"),
+        latencies,
+    );
     println!("event delivery latency, milliseconds:");
     report.print("measured");
     report.save(args.json.as_deref())?;

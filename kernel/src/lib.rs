@@ -928,8 +928,11 @@ async fn commit(parts: &Dispatch, mutations: Vec<Mutation>) {
 }
 
 /// Runs one fired timer's actions, records dead letters, then settles or fails it.
-async fn execute(parts: Dispatch, fired: FiredTimer) {
+async fn execute(parts: Dispatch, mut fired: FiredTimer) {
     let timer = loop {
+        if let Some(timer) = fired.timer.take() {
+            break *timer;
+        }
         match parts.store.get(&fired.tenant_id, &fired.id).await {
             Ok(Some(timer)) if timer.status == TimerStatus::Fired as i32 => break timer,
             Ok(_) => return,
@@ -1077,6 +1080,7 @@ impl Inner {
                         tenant_id: timer.tenant_id,
                         id: timer.id,
                         has_actions: timer.has_actions,
+                        timer: None,
                     });
                     fired += 1;
                 }
@@ -1113,6 +1117,9 @@ impl Inner {
 async fn lead(inner: Arc<Inner>, leadership: Leadership) {
     let mut fence: Option<lease::Fence> = None;
     let mut renewed_at = Instant::now();
+    // Recovery (loading and arming every pending timer) can take longer than the lease timeout
+    // with a million timers, so it runs beside the renewals instead of blocking them.
+    let mut recovery: Option<tokio::task::JoinHandle<Result<()>>> = None;
     loop {
         match &fence {
             None => match leadership.lease.try_acquire().await {
@@ -1120,13 +1127,9 @@ async fn lead(inner: Arc<Inner>, leadership: Leadership) {
                     tracing::info!(token = acquired.token, holder = %acquired.holder, "acquired the kernel lease");
                     inner.store.set_fence(Some(acquired.clone()));
                     renewed_at = Instant::now();
-                    match inner.take_lead().await {
-                        Ok(()) => fence = Some(acquired),
-                        Err(error) => {
-                            tracing::warn!(%error, "recovery failed; releasing the lease");
-                            let _ = leadership.lease.release(&acquired).await;
-                        }
-                    }
+                    let recovering = inner.clone();
+                    recovery = Some(tokio::spawn(async move { recovering.take_lead().await }));
+                    fence = Some(acquired);
                 }
                 Ok(None) => {}
                 Err(error) => tracing::warn!(%error, "lease acquisition failed"),
@@ -1135,19 +1138,47 @@ async fn lead(inner: Arc<Inner>, leadership: Leadership) {
                 let renewal =
                     tokio::time::timeout(leadership.heartbeat, leadership.lease.renew(current))
                         .await;
-                match renewal {
-                    Ok(Ok(true)) => renewed_at = Instant::now(),
-                    Ok(Ok(false)) => {
-                        inner.step_down("the lease was taken over");
-                        fence = None;
+                let lost = match renewal {
+                    Ok(Ok(true)) => {
+                        renewed_at = Instant::now();
+                        None
                     }
+                    Ok(Ok(false)) => Some("the lease was taken over"),
                     Ok(Err(_)) | Err(_) if renewed_at.elapsed() >= leadership.timeout => {
-                        inner.step_down("the lease could not be renewed within its timeout");
-                        fence = None;
+                        Some("the lease could not be renewed within its timeout")
                     }
-                    Ok(Err(error)) => tracing::warn!(%error, "lease renewal failed; retrying"),
-                    Err(_) => tracing::warn!("lease renewal timed out; retrying"),
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "lease renewal failed; retrying");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::warn!("lease renewal timed out; retrying");
+                        None
+                    }
+                };
+                if let Some(why) = lost {
+                    if let Some(recovering) = recovery.take() {
+                        recovering.abort();
+                    }
+                    inner.step_down(why);
+                    fence = None;
                 }
+            }
+        }
+        if recovery
+            .as_ref()
+            .is_some_and(tokio::task::JoinHandle::is_finished)
+            && let Some(finished) = recovery.take()
+        {
+            let failed = match finished.await {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error.to_string()),
+                Err(error) => Some(error.to_string()),
+            };
+            if let (Some(error), Some(current)) = (failed, fence.take()) {
+                tracing::warn!(%error, "recovery failed; releasing the lease");
+                inner.step_down("recovery failed");
+                let _ = leadership.lease.release(&current).await;
             }
         }
         // Followers poll twice per heartbeat, so a free lease is noticed quickly.
@@ -1160,6 +1191,9 @@ async fn lead(inner: Arc<Inner>, leadership: Leadership) {
             () = inner.stop.cancelled() => break,
             () = tokio::time::sleep(pause) => {}
         }
+    }
+    if let Some(recovering) = recovery.take() {
+        recovering.abort();
     }
     if let Some(current) = fence {
         inner.leader.store(false, Ordering::SeqCst);

@@ -178,9 +178,11 @@ impl Scheduler {
     }
 
     fn flush_arm_writes(&mut self) {
-        if !self.arm_writes.is_empty() {
-            let mutations = std::mem::take(&mut self.arm_writes);
+        let mut mutations = std::mem::take(&mut self.arm_writes);
+        while !mutations.is_empty() {
+            let rest = mutations.split_off(mutations.len().min(FIRE_CHUNK));
             self.commit(mutations);
+            mutations = rest;
         }
     }
 
@@ -198,7 +200,14 @@ impl Scheduler {
                 mutations.push(system_transition(id, TimerStatus::Settled, now));
             }
         }
-        self.commit(mutations);
+        // In requests of bounded size: after a restart with a million overdue timers the first
+        // fires commit (and are seen) within milliseconds instead of after one giant
+        // transaction; the writer still groups consecutive requests into shared commits.
+        while !mutations.is_empty() {
+            let rest = mutations.split_off(mutations.len().min(FIRE_CHUNK));
+            self.commit(mutations);
+            mutations = rest;
+        }
     }
 
     /// Queues system transitions on the writer in call order and retries them until they commit:
@@ -245,6 +254,9 @@ impl Scheduler {
         });
     }
 }
+
+/// Transitions per writer request from the scheduler (one FIRED and one SETTLED per timer).
+const FIRE_CHUNK: usize = 4_096;
 
 pub(crate) fn system_transition(timer_id: String, to: TimerStatus, at: Micros) -> Mutation {
     Mutation::Transition(Transition {

@@ -30,6 +30,9 @@ pub(crate) struct FiredTimer {
     pub tenant_id: String,
     pub id: String,
     pub has_actions: bool,
+    /// The timer as the FIRED write left it, when the writer has it (saves a store read per
+    /// fire); recovery sends None and the dispatcher reads the store.
+    pub timer: Option<Box<minoots_proto::v1::Timer>>,
 }
 
 #[derive(Clone)]
@@ -161,6 +164,7 @@ fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<F
                 tenant_id: timer.tenant_id.clone(),
                 id: timer.id.clone(),
                 has_actions: true,
+                timer: Some(Box::new(timer.clone())),
             });
         }
     }
