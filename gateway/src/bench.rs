@@ -417,13 +417,13 @@ async fn schedule_all(
     Ok(started.elapsed())
 }
 
+/// (fire_at of the delivered timer, arrival time in µs) per delivery.
+type Arrivals = Arc<Mutex<Vec<(String, i64)>>>;
+
 /// A loopback webhook receiver recording when each timer's delivery arrived.
-async fn webhook_receiver(arrivals: Arc<Mutex<Vec<(String, i64)>>>) -> anyhow::Result<String> {
+async fn webhook_receiver(arrivals: Arrivals) -> anyhow::Result<String> {
     use axum::{body::Bytes, extract::State, routing::post};
-    async fn hook(
-        State(arrivals): State<Arc<Mutex<Vec<(String, i64)>>>>,
-        body: Bytes,
-    ) -> &'static str {
+    async fn hook(State(arrivals): State<Arrivals>, body: Bytes) -> &'static str {
         let received = now_micros();
         let id = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
