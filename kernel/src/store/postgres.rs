@@ -463,9 +463,12 @@ impl Lease for PgLease {
     }
 
     async fn renew(&self, fence: &Fence) -> Result<bool> {
+        // A late renewal still holds the lease if nobody took it meanwhile (the token would have
+        // moved): a leader slowed down by load keeps leading instead of stepping down and
+        // recovering again, and the token still fences any kernel that did lose the lease.
         let renewed = sqlx::query(
             "UPDATE kernel_leases SET expires_at = now() + make_interval(secs => $4)
-             WHERE name = $1 AND holder = $2 AND token = $3 AND expires_at > now()",
+             WHERE name = $1 AND holder = $2 AND token = $3",
         )
         .bind(&self.name)
         .bind(&self.holder)
