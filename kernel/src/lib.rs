@@ -1175,7 +1175,9 @@ async fn lead(inner: Arc<Inner>, leadership: Leadership) {
                 Ok(Err(error)) => Some(error.to_string()),
                 Err(error) => Some(error.to_string()),
             };
-            if let (Some(error), Some(current)) = (failed, fence.take()) {
+            if let Some(error) = failed
+                && let Some(current) = fence.take()
+            {
                 tracing::warn!(%error, "recovery failed; releasing the lease");
                 inner.step_down("recovery failed");
                 let _ = leadership.lease.release(&current).await;

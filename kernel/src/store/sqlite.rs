@@ -370,9 +370,8 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let events = sqlx::query(super::PURGE_EVENTS)
+        let events = sqlx::query(super::purge_events(keep_unpublished))
             .bind(events_before)
-            .bind(keep_unpublished)
             .execute(&mut *tx)
             .await?
             .rows_affected();
