@@ -20,12 +20,14 @@ for store in memory sqlite; do
   run lateness --store "$store" --timers 100000 --json "$OUT/lateness-stream-$store.json"
 done
 run lateness --store sqlite --timers 100000 --at webhook --lead 20s --json "$OUT/lateness-webhook-sqlite.json"
+run lateness --store memory --timers 30000 --window 3s --lead 10s --at webhook --json "$OUT/lateness-webhook-memory.json"
 run fanout --store sqlite --subscribers 1000 --timers 1000 --json "$OUT/fanout-sqlite.json"
 run memory --store sqlite --timers 1000000 --json "$OUT/memory-sqlite.json"
 run recovery --store sqlite --timers 1000000 --json "$OUT/recovery-sqlite.json"
 if [ -n "$PG_URL" ]; then
   run schedule --store postgres --database-url "$PG_URL" --timers 40000 --concurrency 64 --json "$OUT/schedule-unary-postgres.json"
   run schedule --store postgres --database-url "$PG_URL" --timers 200000 --concurrency 4 --batch 1000 --json "$OUT/schedule-batch-postgres.json"
+  run schedule --store postgres --database-url "$PG_URL" --rest --timers 20000 --concurrency 32 --json "$OUT/schedule-rest-postgres.json"
   run lateness --store postgres --database-url "$PG_URL" --timers 100000 --json "$OUT/lateness-stream-postgres.json"
   run memory --store postgres --database-url "$PG_URL" --timers 1000000 --json "$OUT/memory-postgres.json"
   run recovery --store postgres --database-url "$PG_URL" --timers 1000000 --json "$OUT/recovery-postgres.json"

@@ -124,6 +124,7 @@ struct Inner {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     scheduler_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    lease_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -244,10 +245,28 @@ impl Kernel {
             tasks: Mutex::new(Vec::new()),
             writer_task: Mutex::new(Some(writer_task)),
             scheduler_thread: std::sync::Mutex::new(scheduler_thread),
+            lease_thread: std::sync::Mutex::new(None),
         });
         match leadership {
             None => inner.take_lead().await?,
-            Some(leadership) => tasks.push(tokio::spawn(lead(inner.clone(), leadership))),
+            Some(leadership) => {
+                // The lease lives on a thread of its own: CPU-heavy batches on the main runtime
+                // must not delay renewals past the lease timeout.
+                let leading = inner.clone();
+                let thread = std::thread::Builder::new()
+                    .name("minoots-lease".into())
+                    .spawn(move || {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .expect("lease runtime");
+                        runtime.block_on(lead(leading, leadership));
+                    })
+                    .map_err(|e| {
+                        KernelError::Internal(format!("spawning the lease thread: {e}"))
+                    })?;
+                *inner.lease_thread.lock().unwrap() = Some(thread);
+            }
         }
         tasks.push(tokio::spawn(refresh_limits(
             inner.clone(),
@@ -294,8 +313,11 @@ impl Kernel {
         for task in self.inner.tasks.lock().await.drain(..) {
             let _ = task.await;
         }
-        let thread = self.inner.scheduler_thread.lock().unwrap().take();
-        if let Some(thread) = thread {
+        let threads = [
+            self.inner.scheduler_thread.lock().unwrap().take(),
+            self.inner.lease_thread.lock().unwrap().take(),
+        ];
+        for thread in threads.into_iter().flatten() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         self.inner.writer_stop.cancel();

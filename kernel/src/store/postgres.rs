@@ -34,6 +34,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgre
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    options: PgConnectOptions,
     fence: Arc<Mutex<Option<Fence>>>,
 }
 
@@ -65,11 +66,12 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         migrate(&pool).await?;
         Ok(Self {
             pool,
+            options,
             fence: Arc::new(Mutex::new(None)),
         })
     }
@@ -78,10 +80,14 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// A lease on this database, named `name`, held as `holder`.
+    /// A lease on this database, named `name`, held as `holder`. It has a connection of its own
+    /// (opened where it is first used), so renewals never wait for the store's pool.
     pub fn lease(&self, name: &str, holder: &str, ttl: Duration) -> PgLease {
         PgLease {
-            pool: self.pool.clone(),
+            pool: PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(ttl)
+                .connect_lazy_with(self.options.clone()),
             name: name.to_owned(),
             holder: holder.to_owned(),
             ttl,
