@@ -253,6 +253,7 @@ impl Kernel {
                 // The lease lives on a thread of its own: CPU-heavy batches on the main runtime
                 // must not delay renewals past the lease timeout.
                 let leading = inner.clone();
+                let main = tokio::runtime::Handle::current();
                 let thread = std::thread::Builder::new()
                     .name("minoots-lease".into())
                     .spawn(move || {
@@ -260,7 +261,7 @@ impl Kernel {
                             .enable_all()
                             .build()
                             .expect("lease runtime");
-                        runtime.block_on(lead(leading, leadership));
+                        runtime.block_on(lead(leading, leadership, main));
                     })
                     .map_err(|e| {
                         KernelError::Internal(format!("spawning the lease thread: {e}"))
@@ -1136,7 +1137,8 @@ impl Inner {
 
 /// Holds the lease while it can: acquires it when free, renews it every heartbeat, steps down
 /// when a renewal fails or has not succeeded for a whole lease timeout.
-async fn lead(inner: Arc<Inner>, leadership: Leadership) {
+/// Runs on the lease thread; recovery, which is CPU-heavy with many timers, runs on `main`.
+async fn lead(inner: Arc<Inner>, leadership: Leadership, main: tokio::runtime::Handle) {
     let mut fence: Option<lease::Fence> = None;
     let mut renewed_at = Instant::now();
     // Recovery (loading and arming every pending timer) can take longer than the lease timeout
@@ -1150,7 +1152,7 @@ async fn lead(inner: Arc<Inner>, leadership: Leadership) {
                     inner.store.set_fence(Some(acquired.clone()));
                     renewed_at = Instant::now();
                     let recovering = inner.clone();
-                    recovery = Some(tokio::spawn(async move { recovering.take_lead().await }));
+                    recovery = Some(main.spawn(async move { recovering.take_lead().await }));
                     fence = Some(acquired);
                 }
                 Ok(None) => {}
