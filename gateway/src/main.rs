@@ -707,19 +707,22 @@ fn print_config(
 
 /// Checks what clap cannot: values that must agree, lists with their own syntax.
 fn validate(command: &Command) -> anyhow::Result<()> {
-    let kernel = |options: &KernelOptions, dev: bool| -> anyhow::Result<()> {
+    let kernel = |options: &KernelOptions| -> anyhow::Result<()> {
         options.validate()?;
-        options.actions.signer(dev)?;
+        if let Some(list) = &options.actions.signing_secrets {
+            Signer::from_list(list)
+                .map_err(|e| anyhow::anyhow!("--signing-secrets / MINOOTS_SIGNING_SECRETS: {e}"))?;
+        }
         AddressPolicy::from_list(&options.actions.webhook_allow)
             .map_err(|e| anyhow::anyhow!("--webhook-allow / MINOOTS_WEBHOOK_ALLOW: {e}"))?;
         Ok(())
     };
     match command {
         Command::Serve(args) => {
-            kernel(&args.kernel, args.auth.dev)?;
+            kernel(&args.kernel)?;
             args.auth.config()?;
         }
-        Command::Kernel(args) => kernel(&args.kernel, false)?,
+        Command::Kernel(args) => kernel(&args.kernel)?,
         Command::Gateway(args) => {
             args.auth.config()?;
             if let Some(text) = &args.region_targets {
