@@ -19,7 +19,7 @@ use std::{
 use http::HeaderMap;
 use minoots_kernel::{
     KernelError, Micros,
-    grpc::TENANT_HEADER,
+    grpc::{TENANT_HEADER, resolve_tenant_parts},
     store::{ApiKey, Store},
 };
 use sha2::{Digest as _, Sha256};
@@ -291,17 +291,10 @@ impl Auth {
         }
         let header_tenant = header(headers, TENANT_HEADER);
         let tenant = if principal.has(Role::TenantAdmin) {
-            match (header_tenant, field) {
-                (Some(h), f) if !f.is_empty() && f != h => {
-                    return Err(KernelError::invalid(
-                        "tenant_id",
-                        format!("{f:?} does not match the x-tenant-id header"),
-                    ));
-                }
-                (Some(h), _) => h.to_owned(),
-                (None, f) if !f.is_empty() => f.to_owned(),
-                (None, _) => principal.tenant.clone(),
-            }
+            // An admin acts for the tenant the request names, else for its own.
+            Some(resolve_tenant_parts(header_tenant, field)?)
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| principal.tenant.clone())
         } else {
             for (named, source) in [(header_tenant, "x-tenant-id"), (Some(field), "tenant_id")] {
                 if let Some(named) = named.filter(|n| !n.is_empty() && *n != principal.tenant) {

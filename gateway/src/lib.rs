@@ -195,7 +195,7 @@ pub async fn serve_kernel(
             >(),
             dead_letters,
         )
-        .merge(rest::probes(gateway_probe(kernel.clone())))
+        .merge(rest::probes(Backend::Local(kernel.clone())))
         .route_layer(axum::middleware::from_fn_with_state(
             requests.clone(),
             metrics::count,
@@ -254,10 +254,6 @@ async fn trace_request(
         let _ = span.set_parent(parent);
     }
     next.run(request).instrument(span).await
-}
-
-fn gateway_probe(kernel: Kernel) -> Backend {
-    Backend::Local(kernel)
 }
 
 /// TimerService, health and reflection, each also reachable over gRPC-web.

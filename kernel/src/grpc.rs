@@ -18,13 +18,8 @@ use crate::{Kernel, KernelError};
 
 pub use minoots_proto::v1::timer_service_server::TimerServiceServer;
 
-/// Header naming the tenant when no authenticated identity does.
+/// Header naming the tenant. A kernel trusts it (the gateway in front authenticates callers).
 pub const TENANT_HEADER: &str = "x-tenant-id";
-
-/// Placed in request extensions by an authentication layer: the caller's tenant, which then
-/// overrides the header and must match any tenant_id field.
-#[derive(Debug, Clone)]
-pub struct AuthenticatedTenant(pub String);
 
 #[derive(Debug, Clone)]
 pub struct TimerService {
@@ -41,35 +36,25 @@ impl TimerService {
     }
 }
 
-/// The tenant a request acts for: the authenticated one, else the `x-tenant-id` header, else the
-/// request's tenant_id field; a field that disagrees is an error, never silently ignored.
+/// The tenant a request acts for: the `x-tenant-id` header, else the request's tenant_id field;
+/// a field that disagrees is an error, never silently ignored.
 pub fn resolve_tenant<T>(request: &Request<T>, field: &str) -> Result<String, KernelError> {
-    let authenticated = request
-        .extensions()
-        .get::<AuthenticatedTenant>()
-        .map(|t| t.0.as_str());
     let header = request
         .metadata()
         .get(TENANT_HEADER)
         .and_then(|v| v.to_str().ok());
-    resolve_tenant_parts(authenticated, header, field)
+    resolve_tenant_parts(header, field)
 }
 
-/// The same rule for any protocol: authenticated tenant, else header, else field; a field that
-/// disagrees with the first two is an error.
-pub fn resolve_tenant_parts(
-    authenticated: Option<&str>,
-    header: Option<&str>,
-    field: &str,
-) -> Result<String, KernelError> {
-    let context = authenticated
-        .map(|t| (t, "the authenticated tenant"))
-        .or_else(|| header.map(|h| (h, "the x-tenant-id header")));
-    match context {
-        Some((tenant, source)) if !field.is_empty() && field != tenant => Err(
-            KernelError::invalid("tenant_id", format!("{field:?} does not match {source}")),
-        ),
-        Some((tenant, _)) => Ok(tenant.to_owned()),
+/// The same rule for any protocol (the gateway applies it for tenant.admin keys): the header,
+/// else the field; a field that disagrees with the header is an error.
+pub fn resolve_tenant_parts(header: Option<&str>, field: &str) -> Result<String, KernelError> {
+    match header {
+        Some(tenant) if !field.is_empty() && field != tenant => Err(KernelError::invalid(
+            "tenant_id",
+            format!("{field:?} does not match the x-tenant-id header"),
+        )),
+        Some(tenant) => Ok(tenant.to_owned()),
         None => Ok(field.to_owned()),
     }
 }
