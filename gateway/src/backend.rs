@@ -236,11 +236,16 @@ impl Regions {
     }
 }
 
-/// Errors after which another kernel may succeed: unreachable, too slow, or not the leader.
+/// Errors after which another kernel may succeed: unreachable, too slow, not the leader, or a
+/// connection that broke before the kernel answered (a status made locally from a transport
+/// error carries that error as its source; a kernel's own answer has none).
 fn fails_over(status: &Status) -> bool {
     match status.code() {
         Code::Unavailable | Code::DeadlineExceeded => true,
         Code::FailedPrecondition => status.metadata().contains_key("retry-after-ms"),
+        Code::Unknown | Code::Cancelled | Code::Internal => {
+            std::error::Error::source(status).is_some()
+        }
         _ => false,
     }
 }

@@ -230,7 +230,8 @@ async fn two_kernels_as_two_regions_with_failover() {
     let (status, moved, _) = call(schedule(json!({"name": "after", "duration": "1h"}))).await;
     assert_eq!(
         (status, region(&moved)),
-        (StatusCode::CREATED, Some("eu-west"))
+        (StatusCode::CREATED, Some("eu-west")),
+        "{moved}"
     );
     let timer = in_us
         .schedule(
