@@ -136,7 +136,7 @@ impl CreateTimerBody {
         let mut labels = self.labels;
         let mut metadata = match &self.metadata {
             None => None,
-            Some(value) => Some(json_to_struct("metadata", value)?),
+            Some(value) => Some(json_to_struct("metadata", value).map_err(KernelError::from)?),
         };
         // The original `ecosystem` payload: kept whole in metadata.ecosystem, its text fields
         // also as `ecosystem.<key>` labels so they can be selected on.
@@ -172,7 +172,8 @@ impl CreateTimerBody {
                 .action_bundle
                 .as_ref()
                 .map(action_bundle_from_json)
-                .transpose()?,
+                .transpose()
+                .map_err(KernelError::from)?,
             agent_binding: self.agent_binding.map(|b| AgentBinding {
                 agent_id: b.agent_id.unwrap_or_default(),
                 session_id: b.session_id.unwrap_or_default(),

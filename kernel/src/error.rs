@@ -146,6 +146,12 @@ pub fn limit_type_of(status: &Status) -> Option<String> {
         .and_then(|info| info.metadata.get(LIMIT_TYPE_KEY).cloned())
 }
 
+impl From<minoots_proto::json::InvalidField> for KernelError {
+    fn from(e: minoots_proto::json::InvalidField) -> Self {
+        Self::invalid(e.field, e.message)
+    }
+}
+
 impl From<sqlx::Error> for KernelError {
     fn from(error: sqlx::Error) -> Self {
         Self::Unavailable(error.to_string())

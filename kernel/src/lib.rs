@@ -12,7 +12,7 @@ pub mod clock;
 pub mod error;
 mod events;
 pub mod grpc;
-pub mod json;
+pub use minoots_proto::json;
 pub mod labels;
 pub mod lease;
 pub mod metrics;

@@ -13,6 +13,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub use prost_types;
 
+#[cfg(feature = "json")]
+pub mod json;
+
 impl v1::TimerStatus {
     /// SETTLED, FAILED and CANCELLED are final: no transition leaves them.
     pub fn is_final(self) -> bool {

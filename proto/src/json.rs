@@ -1,13 +1,17 @@
 //! The JSON form of timers and requests, shared by event payloads (the bytes delivered to
-//! webhooks and NATS) and the REST API. Field names follow the original control plane (camelCase).
+//! webhooks and NATS) and the REST API and the language bindings. Field names follow the original control plane (camelCase).
 
-use minoots_proto::{
-    prost_types::{Struct, Value, value::Kind},
-    v1::{Timer, TimerEvent, TimerEventType, TimerStatus},
-};
+use std::collections::BTreeMap;
+
+use prost_types::{Struct, Value, value::Kind};
+use serde::Deserialize;
 use serde_json::{Map, Number, json};
 
-use crate::clock::from_duration;
+use crate::v1::{
+    Action, ActionBundle, AgentAdapter, AgentPromptAction, CommandAction, FileAction,
+    FileWriteMode, RetryPolicy, Timer, TimerEvent, TimerEventType, TimerStatus, WebhookAction,
+    action,
+};
 
 pub fn struct_to_json(s: &Struct) -> serde_json::Value {
     serde_json::Value::Object(
@@ -40,7 +44,7 @@ pub fn timer_to_json(timer: &Timer) -> serde_json::Value {
             out.insert(key.to_owned(), value);
         }
     };
-    let ts = |t: &Option<minoots_proto::prost_types::Timestamp>| {
+    let ts = |t: &Option<prost_types::Timestamp>| {
         t.as_ref()
             .map_or(serde_json::Value::Null, |t| json!(t.to_string()))
     };
@@ -73,7 +77,7 @@ pub fn timer_to_json(timer: &Timer) -> serde_json::Value {
         timer
             .duration
             .as_ref()
-            .map_or(serde_json::Value::Null, |d| json!(from_duration(d) / 1_000)),
+            .map_or(serde_json::Value::Null, |d| json!(duration_millis(d))),
     );
     put("labels", json!(timer.labels));
     put(
@@ -116,7 +120,7 @@ pub fn timer_to_json(timer: &Timer) -> serde_json::Value {
 
 /// The delivered payload: `{"type", "timestamp", "data": {timer}}`, the shape Standard Webhooks
 /// recommends.
-pub fn dead_letter_to_json(letter: &minoots_proto::v1::DeadLetter) -> serde_json::Value {
+pub fn dead_letter_to_json(letter: &crate::v1::DeadLetter) -> serde_json::Value {
     json!({
         "id": letter.id,
         "tenantId": letter.tenant_id,
@@ -132,7 +136,7 @@ pub fn dead_letter_to_json(letter: &minoots_proto::v1::DeadLetter) -> serde_json
     })
 }
 
-pub fn action_result_to_json(r: &minoots_proto::v1::ActionResult) -> serde_json::Value {
+pub fn action_result_to_json(r: &crate::v1::ActionResult) -> serde_json::Value {
     json!({
         "index": r.index,
         "actionId": r.action_id,
@@ -162,19 +166,41 @@ pub fn event_payload(event: &TimerEvent, timer: &Timer) -> Vec<u8> {
     serde_json::to_vec(&payload).expect("serialising a JSON value cannot fail")
 }
 
+/// Whole milliseconds of a protobuf duration (saturating).
+pub fn duration_millis(d: &prost_types::Duration) -> i64 {
+    d.seconds
+        .saturating_mul(1_000)
+        .saturating_add(i64::from(d.nanos) / 1_000_000)
+}
+
+/// A JSON input that does not fit the contract; `field` is its proto path
+/// (`action_bundle.actions[0].kind`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidField {
+    pub field: String,
+    pub message: String,
+}
+
+impl InvalidField {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for InvalidField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for InvalidField {}
+
 // ---------------------------------------------------------------------------------------------
 // The REST/JSON form of requests: JSON in, proto out. Errors name the field by its proto path
 // (`action_bundle.actions[0].kind`), as validation does.
-
-use std::collections::BTreeMap;
-
-use minoots_proto::v1::{
-    Action, ActionBundle, AgentAdapter, AgentPromptAction, CommandAction, FileAction,
-    FileWriteMode, RetryPolicy, WebhookAction, action,
-};
-use serde::Deserialize;
-
-use crate::error::KernelError;
 
 pub fn json_to_value(value: &serde_json::Value) -> Value {
     let kind = match value {
@@ -182,7 +208,7 @@ pub fn json_to_value(value: &serde_json::Value) -> Value {
         serde_json::Value::Bool(b) => Kind::BoolValue(*b),
         serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
         serde_json::Value::String(s) => Kind::StringValue(s.clone()),
-        serde_json::Value::Array(items) => Kind::ListValue(minoots_proto::prost_types::ListValue {
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
             values: items.iter().map(json_to_value).collect(),
         }),
         serde_json::Value::Object(map) => Kind::StructValue(object_to_struct(map)),
@@ -200,23 +226,23 @@ pub fn object_to_struct(map: &Map<String, serde_json::Value>) -> Struct {
 }
 
 /// A JSON object as a `Struct`; anything else is an error naming `field`.
-pub fn json_to_struct(field: &str, value: &serde_json::Value) -> Result<Struct, KernelError> {
+pub fn json_to_struct(field: &str, value: &serde_json::Value) -> Result<Struct, InvalidField> {
     match value {
         serde_json::Value::Object(map) => Ok(object_to_struct(map)),
-        _ => Err(KernelError::invalid(field, "must be a JSON object")),
+        _ => Err(InvalidField::new(field, "must be a JSON object")),
     }
 }
 
-fn millis(ms: Option<u64>) -> Option<minoots_proto::prost_types::Duration> {
-    ms.map(|ms| minoots_proto::prost_types::Duration {
+fn millis(ms: Option<u64>) -> Option<prost_types::Duration> {
+    ms.map(|ms| prost_types::Duration {
         seconds: (ms / 1_000) as i64,
         nanos: ((ms % 1_000) * 1_000_000) as i32,
     })
 }
 
-fn to_millis(d: &Option<minoots_proto::prost_types::Duration>) -> serde_json::Value {
+fn to_millis(d: &Option<prost_types::Duration>) -> serde_json::Value {
     d.as_ref()
-        .map_or(serde_json::Value::Null, |d| json!(from_duration(d) / 1_000))
+        .map_or(serde_json::Value::Null, |d| json!(duration_millis(d)))
 }
 
 /// Every action kind's fields in one shape; `type` picks the kind.
@@ -270,11 +296,11 @@ struct ActionBundleJson {
 fn parse<T: for<'de> Deserialize<'de>>(
     field: &str,
     value: &serde_json::Value,
-) -> Result<T, KernelError> {
-    T::deserialize(value).map_err(|e| KernelError::invalid(field, e.to_string()))
+) -> Result<T, InvalidField> {
+    T::deserialize(value).map_err(|e| InvalidField::new(field, e.to_string()))
 }
 
-fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, KernelError> {
+fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, InvalidField> {
     let a: ActionJson = parse(field, value)?;
     let kind = match a.kind.as_deref() {
         Some("webhook") => action::Kind::Webhook(WebhookAction {
@@ -297,7 +323,7 @@ fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, Ke
                 None | Some("write") => FileWriteMode::Write as i32,
                 Some("append") => FileWriteMode::Append as i32,
                 Some(other) => {
-                    return Err(KernelError::invalid(
+                    return Err(InvalidField::new(
                         format!("{field}.mode"),
                         format!("unknown mode {other:?} (write or append)"),
                     ));
@@ -311,7 +337,7 @@ fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, Ke
                 Some("http") => AgentAdapter::Http as i32,
                 Some("nats") => AgentAdapter::Nats as i32,
                 other => {
-                    return Err(KernelError::invalid(
+                    return Err(InvalidField::new(
                         format!("{field}.adapter"),
                         format!("unknown adapter {other:?} (mcp, http or nats)"),
                     ));
@@ -324,7 +350,7 @@ fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, Ke
             ack_timeout: millis(a.ack_timeout_ms),
         }),
         other => {
-            return Err(KernelError::invalid(
+            return Err(InvalidField::new(
                 format!("{field}.kind"),
                 format!(
                     "unknown or missing action kind {other:?}; set \"type\" to webhook, command, file or agent_prompt"
@@ -339,7 +365,7 @@ fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, Ke
 }
 
 /// The REST form of an action bundle.
-pub fn action_bundle_from_json(value: &serde_json::Value) -> Result<ActionBundle, KernelError> {
+pub fn action_bundle_from_json(value: &serde_json::Value) -> Result<ActionBundle, InvalidField> {
     let b: ActionBundleJson = parse("action_bundle", value)?;
     let actions = b
         .actions
@@ -437,12 +463,12 @@ mod tests {
             &json!({"actions": [{"type": "webhook", "url": "https://x"}, {"type": "fax"}]}),
         );
         assert!(
-            matches!(unknown, Err(KernelError::InvalidArgument { field, .. }) if field == "action_bundle.actions[1].kind")
+            matches!(unknown, Err(InvalidField { field, .. }) if field == "action_bundle.actions[1].kind")
         );
         let typo =
             action_bundle_from_json(&json!({"actions": [{"type": "webhook", "ulr": "https://x"}]}));
         assert!(
-            matches!(typo, Err(KernelError::InvalidArgument { field, message }) if field == "action_bundle.actions[0]" && message.contains("ulr"))
+            matches!(typo, Err(InvalidField { field, message }) if field == "action_bundle.actions[0]" && message.contains("ulr"))
         );
     }
 }
