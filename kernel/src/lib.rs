@@ -19,7 +19,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod quota;
 mod scheduler;
-pub mod signing;
+pub use minoots_proto::signing;
 pub mod store;
 pub mod testing;
 pub mod trace;

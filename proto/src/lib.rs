@@ -16,6 +16,9 @@ pub use prost_types;
 #[cfg(feature = "json")]
 pub mod json;
 
+#[cfg(feature = "signing")]
+pub mod signing;
+
 impl v1::TimerStatus {
     /// SETTLED, FAILED and CANCELLED are final: no transition leaves them.
     pub fn is_final(self) -> bool {

@@ -116,12 +116,98 @@ impl Signer {
 
     /// Signs with the current time.
     pub fn sign_now(&self, id: &str, body: &[u8]) -> Option<Signed> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        self.sign(id, now, body)
+        self.sign(id, unix_now(), body)
+    }
+
+    /// Checks a delivery as a receiver does: the timestamp within `tolerance` of `now` (Unix
+    /// seconds), and at least one `v1,` entry of `signature` made by one of these secrets over
+    /// exactly `body`. Compared in constant time.
+    pub fn verify(
+        &self,
+        id: &str,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+        now: i64,
+        tolerance: std::time::Duration,
+    ) -> Result<(), VerifyError> {
+        if self.keys.is_empty() {
+            return Err(VerifyError::new("secrets", "no secret to verify with"));
+        }
+        if id.is_empty() {
+            return Err(VerifyError::new("webhook-id", "missing"));
+        }
+        let sent: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| VerifyError::new("webhook-timestamp", "not Unix seconds"))?;
+        if sent.abs_diff(now) > tolerance.as_secs() {
+            return Err(VerifyError::new(
+                "webhook-timestamp",
+                format!("{sent} is more than {}s from now", tolerance.as_secs()),
+            ));
+        }
+        let candidates: Vec<Vec<u8>> = signature
+            .split(' ')
+            .filter_map(|entry| entry.strip_prefix("v1,"))
+            .filter_map(|b64| STANDARD.decode(b64).ok())
+            .collect();
+        if candidates.is_empty() {
+            return Err(VerifyError::new("webhook-signature", "no v1 signature"));
+        }
+        let matched = self.keys.iter().any(|key| {
+            candidates.iter().any(|candidate| {
+                let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                    .expect("HMAC takes keys of any length");
+                mac.update(id.as_bytes());
+                mac.update(b".");
+                mac.update(timestamp.trim().as_bytes());
+                mac.update(b".");
+                mac.update(body);
+                mac.verify_slice(candidate).is_ok()
+            })
+        });
+        if matched {
+            Ok(())
+        } else {
+            Err(VerifyError::new(
+                "webhook-signature",
+                "no signature matches the body with these secrets",
+            ))
+        }
     }
 }
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Why a delivery failed verification; `part` names the header (or `secrets`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyError {
+    pub part: &'static str,
+    pub message: String,
+}
+
+impl VerifyError {
+    fn new(part: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            part,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.part, self.message)
+    }
+}
+
+impl std::error::Error for VerifyError {}
 
 #[cfg(test)]
 mod tests {
@@ -155,5 +241,30 @@ mod tests {
         assert!(Signer::default().sign("id", 1, b"{}").is_none());
         assert!(Signer::new(&["whsec_!!"]).unwrap_err().contains("#1"));
         assert!(Signer::new(&["whsec_c2hvcnQ="]).unwrap_err().contains("16"));
+    }
+
+    #[test]
+    fn verifies_rotated_secrets_and_refuses_tampering_and_stale_deliveries() {
+        let old = Signer::new(&[DEV_SECRET]).unwrap();
+        let both = Signer::from_list(&format!(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw {DEV_SECRET}"
+        ))
+        .unwrap();
+        let signed = both.sign("msg_1", 1_000, b"{\"a\":1}").unwrap();
+        let ten_min = std::time::Duration::from_secs(300);
+        let check = |signer: &Signer, body: &[u8], now: i64| {
+            signer.verify("msg_1", "1000", &signed.signature, body, now, ten_min)
+        };
+        assert_eq!(check(&old, b"{\"a\":1}", 1_010), Ok(()));
+        assert_eq!(
+            check(&old, b"{\"a\":2}", 1_010).unwrap_err().part,
+            "webhook-signature"
+        );
+        assert_eq!(
+            check(&old, b"{\"a\":1}", 2_000).unwrap_err().part,
+            "webhook-timestamp"
+        );
+        let other = Signer::new(&["whsec_c2hvcnQtYnV0LWxvbmctZW5vdWdoLWtleQ=="]).unwrap();
+        assert!(check(&other, b"{\"a\":1}", 1_010).is_err());
     }
 }
