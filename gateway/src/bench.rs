@@ -403,7 +403,7 @@ async fn schedule_all(
     }
     let mut batches = tokio::task::JoinSet::new();
     for mine in assigned {
-        let mut client = client.clone();
+        let client = client.clone();
         batches.spawn(async move {
             for chunk in mine {
                 client.schedule_many(chunk).await?;
@@ -452,17 +452,14 @@ async fn lateness(args: LatenessArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let mut stream_client = client.clone();
+    let stream_client = client.clone();
     let wanted = if webhooks {
         proto::TimerEventType::Settled
     } else {
         proto::TimerEventType::Fired
     };
     let mut events = stream_client
-        .stream(proto::StreamTimerEventsRequest {
-            event_types: vec![wanted as i32],
-            ..Default::default()
-        })
+        .stream(minoots::StreamOptions::default().event_types([wanted]))
         .await?;
     let collector = tokio::spawn(async move {
         let mut at_stream = Vec::with_capacity(n);
@@ -485,20 +482,11 @@ async fn lateness(args: LatenessArgs) -> anyhow::Result<()> {
     let specs: Vec<TimerSpec> = (0..n)
         .map(|i| {
             let at = start + (i as f64 * step) as i64;
-            let mut request = TimerSpec::at(format!("lateness-{i}"), timestamp(at)).into_request();
-            if let Some(url) = &hook {
-                request.action_bundle = Some(proto::ActionBundle {
-                    actions: vec![proto::Action {
-                        id: String::new(),
-                        kind: Some(proto::action::Kind::Webhook(proto::WebhookAction {
-                            url: url.clone(),
-                            ..Default::default()
-                        })),
-                    }],
-                    ..Default::default()
-                });
+            let spec = TimerSpec::at(format!("lateness-{i}"), timestamp(at));
+            match &hook {
+                Some(url) => spec.webhook(url.clone()),
+                None => spec,
             }
-            TimerSpec::from(request)
         })
         .collect();
     let took = schedule_all(&client, specs, args.batch).await?;
@@ -564,7 +552,7 @@ async fn schedule(args: ScheduleArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut callers = tokio::task::JoinSet::new();
     for caller in 0..args.concurrency.max(1) {
-        let mut client = client.clone();
+        let client = client.clone();
         let (batch, rest, http) = (args.batch, args.rest, http.clone());
         let (url, key, tenant) = (
             server.url.clone(),
@@ -887,14 +875,13 @@ async fn fanout(args: FanoutArgs) -> anyhow::Result<()> {
     let mut listening = tokio::task::JoinSet::new();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(subscribers);
     for _ in 0..subscribers {
-        let mut own = server.client(&args.target.tenant).await?;
+        let own = server.client(&args.target.tenant).await?;
         let ready = ready_tx.clone();
         listening.spawn(async move {
             let mut events = own
-                .stream(proto::StreamTimerEventsRequest {
-                    event_types: vec![proto::TimerEventType::Fired as i32],
-                    ..Default::default()
-                })
+                .stream(
+                    minoots::StreamOptions::default().event_types([proto::TimerEventType::Fired]),
+                )
                 .await?;
             let _ = ready.send(()).await;
             let mut latencies = Vec::with_capacity(timers);

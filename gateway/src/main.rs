@@ -525,7 +525,7 @@ async fn dlq(command: DlqCommand) -> anyhow::Result<()> {
             since,
             connect,
         } => {
-            let mut client = connect.client().await?;
+            let client = connect.client().await?;
             match (id, all) {
                 (Some(id), false) => {
                     print_replay(&client.replay_dead_letter(&id).await?, connect.json)

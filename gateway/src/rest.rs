@@ -240,16 +240,9 @@ struct ListQuery {
 }
 
 fn parse_status(name: &str) -> Result<i32, ApiError> {
-    let status = match name.trim().to_ascii_lowercase().as_str() {
-        "scheduled" => TimerStatus::Scheduled,
-        "armed" => TimerStatus::Armed,
-        "fired" => TimerStatus::Fired,
-        "settled" => TimerStatus::Settled,
-        "failed" => TimerStatus::Failed,
-        "cancelled" | "canceled" => TimerStatus::Cancelled,
-        other => return Err(invalid("status", format!("unknown status {other:?}"))),
-    };
-    Ok(status as i32)
+    TimerStatus::from_wire_name(name)
+        .map(|s| s as i32)
+        .ok_or_else(|| invalid("status", format!("unknown status {:?}", name.trim())))
 }
 
 async fn list(
@@ -374,23 +367,14 @@ struct StreamQuery {
 }
 
 fn parse_event_type(name: &str) -> Result<i32, ApiError> {
-    let name = name.trim();
-    let short = name.strip_prefix("timer.").unwrap_or(name);
-    let event_type = match short {
-        "scheduled" => TimerEventType::Scheduled,
-        "armed" => TimerEventType::Armed,
-        "fired" => TimerEventType::Fired,
-        "settled" => TimerEventType::Settled,
-        "failed" => TimerEventType::Failed,
-        "cancelled" => TimerEventType::Cancelled,
-        _ => {
-            return Err(invalid(
+    TimerEventType::from_wire_name(name)
+        .map(|t| t as i32)
+        .ok_or_else(|| {
+            invalid(
                 "event_types",
-                format!("unknown event type {name:?}"),
-            ));
-        }
-    };
-    Ok(event_type as i32)
+                format!("unknown event type {:?}", name.trim()),
+            )
+        })
 }
 
 /// `GET /timers/stream`: `event: <type>`, `id: <sequence>`, `data: <the delivered payload>`.

@@ -153,9 +153,9 @@ async fn a_webhook_retried_with_backoff_settles_on_the_third_attempt() {
     let (dir, sandbox) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let server = serve(dir.path(), sandbox.path()).await;
     let (receiver, hook) = Receiver::start(&[500, 500], 200).await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let mut events = client
-        .stream(proto::StreamTimerEventsRequest::default())
+        .stream(minoots::StreamOptions::default())
         .await
         .unwrap();
     let retry =
@@ -205,9 +205,9 @@ async fn an_always_failing_webhook_is_dead_lettered_and_a_replay_settles_it() {
     let (dir, sandbox) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let server = serve(dir.path(), sandbox.path()).await;
     let (receiver, hook) = Receiver::start(&[], 500).await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let mut events = client
-        .stream(proto::StreamTimerEventsRequest::default())
+        .stream(minoots::StreamOptions::default())
         .await
         .unwrap();
     let retry = json!({"maxAttempts": 3, "initialBackoffMs": 20, "jitter": 0.0});
@@ -340,9 +340,9 @@ async fn command_and_file_actions_and_their_refusals() {
     let outside = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path(), sandbox.path().join("escape")).unwrap();
     let server = serve(dir.path(), sandbox.path()).await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let mut events = client
-        .stream(proto::StreamTimerEventsRequest::default())
+        .stream(minoots::StreamOptions::default())
         .await
         .unwrap();
     let once = json!({"maxAttempts": 1});
@@ -428,9 +428,9 @@ async fn escalation_runs_the_fallback_once_and_agents_are_called_over_http() {
     let (broken, broken_url) = Receiver::start(&[], 503).await;
     let (pager, pager_url) = Receiver::start(&[], 200).await;
     let (agent, agent_url) = Receiver::start(&[], 200).await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let mut events = client
-        .stream(proto::StreamTimerEventsRequest::default())
+        .stream(minoots::StreamOptions::default())
         .await
         .unwrap();
 

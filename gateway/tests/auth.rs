@@ -149,7 +149,7 @@ async fn keys_roles_and_tenants_are_enforced_on_every_protocol() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Over gRPC: the same answers, and globex's stream never carries acme's events.
-    let mut grpc_globex = client_with_key(&url, &globex, "globex").await;
+    let grpc_globex = client_with_key(&url, &globex, "globex").await;
     assert!(matches!(
         grpc_globex.get(&id).await,
         Err(Error::NotFound(_))
@@ -158,19 +158,16 @@ async fn keys_roles_and_tenants_are_enforced_on_every_protocol() {
         grpc_globex.cancel(&id, "mine now").await,
         Err(Error::NotFound(_))
     ));
-    let mut pretending = client_with_key(&url, &globex, "acme").await;
+    let pretending = client_with_key(&url, &globex, "acme").await;
     assert!(matches!(
         pretending.get(&id).await,
         Err(Error::PermissionDenied(_))
     ));
     let mut globex_events = grpc_globex
-        .stream(proto::StreamTimerEventsRequest {
-            after_sequence: Some(0),
-            ..Default::default()
-        })
+        .stream(minoots::StreamOptions::default().after_sequence(0))
         .await
         .unwrap();
-    let mut grpc_acme = client_with_key(&url, &acme, "acme").await;
+    let grpc_acme = client_with_key(&url, &acme, "acme").await;
     grpc_acme
         .schedule(TimerSpec::new("acme-soon", Duration::from_millis(50)))
         .await
@@ -372,7 +369,7 @@ async fn quotas_and_the_rate_limit_answer_429() {
             Some("burst")
         )
     );
-    let mut grpc = common::client(&url, "acme").await;
+    let grpc = common::client(&url, "acme").await;
     match grpc
         .schedule(TimerSpec::new("c", Duration::from_secs(3_600)))
         .await
@@ -453,7 +450,7 @@ async fn quotas_and_the_rate_limit_answer_429() {
     assert_eq!(body["error"]["limitType"], "rate");
     let retry_ms = body["error"]["retryAfterMs"].as_u64().unwrap();
     assert!((9_000..=10_000).contains(&retry_ms), "{retry_ms}");
-    let mut limited = client_with_key(&url, &slow, "acme").await;
+    let limited = client_with_key(&url, &slow, "acme").await;
     match limited.list(proto::ListTimersRequest::default()).await {
         Err(Error::QuotaExceeded {
             limit_type,

@@ -61,11 +61,9 @@ async fn until_leading(client: &mut Client) -> Duration {
 
 /// Every FIRED event of the tenant's log, read from the start until `count` timers have fired.
 async fn fires(client: &mut Client, count: usize) -> HashMap<String, Vec<proto::Timer>> {
-    let request = proto::StreamTimerEventsRequest {
-        after_sequence: Some(0),
-        event_types: vec![proto::TimerEventType::Fired as i32],
-        ..Default::default()
-    };
+    let request = minoots::StreamOptions::default()
+        .after_sequence(0)
+        .event_types([proto::TimerEventType::Fired]);
     let mut log = client.stream(request).await.unwrap();
     let mut fired: HashMap<String, Vec<proto::Timer>> = HashMap::new();
     tokio::time::timeout(WAIT, async {

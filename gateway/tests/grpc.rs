@@ -13,7 +13,7 @@ use tonic_types::StatusExt;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedule_get_list_cancel_round_trip() {
     let server = InProcess::start().await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let timer = client
         .schedule(
             TimerSpec::new("deploy-check", Duration::from_secs(900))
@@ -98,7 +98,7 @@ async fn bad_input_is_invalid_argument_with_the_field_in_the_details() {
     );
 
     // The SDK surfaces the field of a bad item in a batch.
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let specs = vec![
         TimerSpec::new("ok", Duration::from_secs(60)),
         TimerSpec::new("zero", Duration::ZERO),
@@ -132,13 +132,10 @@ async fn bad_input_is_invalid_argument_with_the_field_in_the_details() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_are_isolated_over_the_wire() {
     let server = InProcess::start().await;
-    let mut acme = common::client(&server.url, "acme").await;
-    let mut globex = common::client(&server.url, "globex").await;
+    let acme = common::client(&server.url, "acme").await;
+    let globex = common::client(&server.url, "globex").await;
     let mut globex_events = globex
-        .stream(proto::StreamTimerEventsRequest {
-            after_sequence: Some(0),
-            ..Default::default()
-        })
+        .stream(minoots::StreamOptions::default().after_sequence(0))
         .await
         .unwrap();
     let secret = acme
@@ -203,9 +200,9 @@ async fn tenants_are_isolated_over_the_wire() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_resume_after_disconnect_misses_and_repeats_nothing() {
     let server = InProcess::start().await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let mut stream = client
-        .stream(proto::StreamTimerEventsRequest::default())
+        .stream(minoots::StreamOptions::default())
         .await
         .unwrap();
     let specs =
@@ -235,10 +232,7 @@ async fn stream_resume_after_disconnect_misses_and_repeats_nothing() {
 
     let after = *seen.last().unwrap();
     let mut resumed = client
-        .stream(proto::StreamTimerEventsRequest {
-            after_sequence: Some(after),
-            ..Default::default()
-        })
+        .stream(minoots::StreamOptions::default().after_sequence(after))
         .await
         .unwrap();
     let expected = timers.len() as u64 * 4; // scheduled, armed, fired, settled
@@ -271,10 +265,7 @@ async fn stream_resume_after_disconnect_misses_and_repeats_nothing() {
 
     // Resuming from a sequence the server never issued is refused.
     let ahead = client
-        .stream(proto::StreamTimerEventsRequest {
-            after_sequence: Some(10_000),
-            ..Default::default()
-        })
+        .stream(minoots::StreamOptions::default().after_sequence(10_000))
         .await;
     assert!(
         matches!(ahead, Err(Error::InvalidArgument { field, .. }) if field == "after_sequence")

@@ -8,10 +8,6 @@ mod common;
 use std::{
     collections::{HashMap, HashSet},
     process::Stdio,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
     time::Duration,
 };
 
@@ -19,59 +15,7 @@ use common::{Server, WAIT};
 use minoots::proto;
 use minoots_kernel::signing::{DEV_SECRET, Signer};
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_stream::StreamExt;
-
-/// A loopback TCP proxy to NATS that can be cut (open connections dropped, new ones refused).
-struct Proxy {
-    port: u16,
-    up: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let (flag, open) = (up.clone(), connections.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                if !flag.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                open.lock().unwrap().push(task);
-            }
-        });
-        Self {
-            port,
-            up,
-            connections,
-        }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for task in self.connections.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
 
 async fn finished(
     events: &mut (impl tokio_stream::Stream<Item = Result<proto::TimerEvent, minoots::Error>> + Unpin),
@@ -99,7 +43,7 @@ async fn events_written_while_nats_is_down_arrive_once_in_order_when_it_is_back(
         return;
     };
     let upstream = nats_url.trim_start_matches("nats://").to_owned();
-    let proxy = Proxy::start(upstream).await;
+    let proxy = common::Proxy::start(upstream).await;
     let unique = uuid::Uuid::now_v7().simple().to_string();
     let (stream_name, prefix) = (
         format!("MINOOTS_TEST_{unique}"),
@@ -139,9 +83,9 @@ async fn events_written_while_nats_is_down_arrive_once_in_order_when_it_is_back(
             .json(&body)
             .send()
     };
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let mut events = client
-        .stream(proto::StreamTimerEventsRequest::default())
+        .stream(minoots::StreamOptions::default())
         .await
         .unwrap();
 
@@ -322,9 +266,9 @@ async fn an_agent_prompt_over_nats_waits_for_the_agents_acknowledgement() {
     .map(str::to_owned)
     .to_vec();
     let server = Server::run("serve", &args, Stdio::inherit()).await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let mut events = client
-        .stream(proto::StreamTimerEventsRequest::default())
+        .stream(minoots::StreamOptions::default())
         .await
         .unwrap();
     let timer: Value = common::http()

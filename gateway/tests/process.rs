@@ -46,11 +46,17 @@ fn bad_flags_fail_with_a_message_naming_them() {
 async fn sigterm_ends_streams_exits_zero_and_keeps_every_timer() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path()).await;
-    let mut client = common::client(&server.url, "acme").await;
-    let mut stream = client
-        .stream(proto::StreamTimerEventsRequest::default())
+    let client = common::client(&server.url, "acme").await;
+    // The raw contract, not the SDK's stream, which would reconnect.
+    let mut stream = common::raw_client(&server.url)
         .await
-        .unwrap();
+        .stream_timer_events(proto::StreamTimerEventsRequest {
+            tenant_id: "acme".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let timer = client
         .schedule(TimerSpec::new("survivor", Duration::from_secs(3_600)))
         .await
@@ -68,8 +74,11 @@ async fn sigterm_ends_streams_exits_zero_and_keeps_every_timer() {
     })
     .await
     .expect("the stream was not closed on shutdown");
-    if let Some(error) = ended {
-        assert!(matches!(error, Error::Unavailable { .. }), "{error:?}");
+    if let Some(status) = ended {
+        assert!(
+            matches!(Error::from(status.clone()), Error::Unavailable { .. }),
+            "{status:?}"
+        );
     }
     // Drop's kill is a no-op once the child is reaped.
     let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
@@ -78,7 +87,7 @@ async fn sigterm_ends_streams_exits_zero_and_keeps_every_timer() {
     assert!(status.success(), "exit status {status:?}");
 
     let server = Server::start(dir.path()).await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let kept = client.get(&timer.id).await.unwrap();
     assert_eq!(kept.status, proto::TimerStatus::Armed as i32);
 }

@@ -135,18 +135,15 @@ async fn two_kernels_as_two_regions_with_failover() {
     assert_eq!(names, ["h", "l", "p"]);
 
     // A stream spanning regions carries events of both.
-    let mut all = minoots::Client::builder(url.clone())
+    let all = minoots::Client::builder(url.clone())
         .api_key(common::DEV_KEY)
         .tenant("acme")
         .region("*")
         .connect()
         .await
         .unwrap();
-    let mut events = all
-        .stream(proto::StreamTimerEventsRequest::default())
-        .await
-        .unwrap();
-    let mut in_us = common::client(&url, "acme").await;
+    let mut events = all.stream(minoots::StreamOptions::default()).await.unwrap();
+    let in_us = common::client(&url, "acme").await;
     let soon_us = in_us
         .schedule(TimerSpec::new("soon-us", Duration::from_millis(50)))
         .await
@@ -306,7 +303,7 @@ async fn a_not_leader_answer_moves_the_call_to_the_leader() {
         &format!("us-east={},us-east={}", follower.url, leader.url),
     )
     .await;
-    let mut client = common::client(&gw.url, "acme").await;
+    let client = common::client(&gw.url, "acme").await;
     let timer = client
         .schedule(TimerSpec::new("led", Duration::from_secs(60)))
         .await

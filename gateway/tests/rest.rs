@@ -561,7 +561,7 @@ async fn metrics_count_requests_timers_and_lateness() {
         .send()
         .await
         .unwrap();
-    let mut grpc = common::client(&url, "acme").await;
+    let grpc = common::client(&url, "acme").await;
     assert!(
         grpc.get("0195a3c4-0000-7000-8000-000000000000")
             .await

@@ -32,12 +32,9 @@ fn now_micros() -> i64 {
 async fn kill_9_while_firing_loses_nothing_and_fires_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path()).await;
-    let mut client = common::client(&server.url, "acme").await;
-    let fired_only = || proto::StreamTimerEventsRequest {
-        event_types: vec![proto::TimerEventType::Fired as i32],
-        ..Default::default()
-    };
-    let mut live = client.stream(fired_only()).await.unwrap();
+    let client = common::client(&server.url, "acme").await;
+    let fired_only = minoots::StreamOptions::default().event_types([proto::TimerEventType::Fired]);
+    let mut live = client.stream(fired_only).await.unwrap();
 
     // Due over 0.5 s .. 3 s from now; scheduled in four batches.
     let start = now_micros() + 500_000;
@@ -71,13 +68,10 @@ async fn kill_9_while_firing_loses_nothing_and_fires_nothing_twice() {
     drop(live);
 
     let server = Server::start(dir.path()).await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     // Wait for every timer to settle, then a marker that is last in the log.
     let mut log = client
-        .stream(proto::StreamTimerEventsRequest {
-            after_sequence: Some(0),
-            ..Default::default()
-        })
+        .stream(minoots::StreamOptions::default().after_sequence(0))
         .await
         .unwrap();
     let mut settled = HashSet::new();

@@ -111,9 +111,9 @@ async fn one_trace_runs_from_the_schedule_call_through_the_fire_to_the_webhook()
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ];
     let server = Server::run_with_env("serve", &args, &env, Stdio::inherit()).await;
-    let mut client = common::client(&server.url, "acme").await;
+    let client = common::client(&server.url, "acme").await;
     let mut events = client
-        .stream(proto::StreamTimerEventsRequest::default())
+        .stream(minoots::StreamOptions::default())
         .await
         .unwrap();
 

@@ -37,6 +37,20 @@ impl v1::TimerStatus {
             Self::Cancelled => "cancelled",
         }
     }
+
+    /// The status a name stands for, ignoring case: `scheduled`, `armed`, `fired`, `settled`,
+    /// `failed`, `cancelled` (or `canceled`).
+    pub fn from_wire_name(name: &str) -> Option<Self> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "scheduled" => Self::Scheduled,
+            "armed" => Self::Armed,
+            "fired" => Self::Fired,
+            "settled" => Self::Settled,
+            "failed" => Self::Failed,
+            "cancelled" | "canceled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
 }
 
 impl v1::TimerEventType {
@@ -51,5 +65,19 @@ impl v1::TimerEventType {
             Self::Failed => "timer.failed",
             Self::Cancelled => "timer.cancelled",
         }
+    }
+
+    /// The event type a name stands for: `timer.fired` or `fired`, ignoring case.
+    pub fn from_wire_name(name: &str) -> Option<Self> {
+        let name = name.trim().to_ascii_lowercase();
+        let short = name.strip_prefix("timer.").unwrap_or(&name);
+        v1::TimerStatus::from_wire_name(short).map(|status| match status {
+            v1::TimerStatus::Armed => Self::Armed,
+            v1::TimerStatus::Fired => Self::Fired,
+            v1::TimerStatus::Settled => Self::Settled,
+            v1::TimerStatus::Failed => Self::Failed,
+            v1::TimerStatus::Cancelled => Self::Cancelled,
+            _ => Self::Scheduled,
+        })
     }
 }

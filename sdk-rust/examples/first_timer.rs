@@ -2,16 +2,15 @@
 //! Run `minoots serve --dev`, then `cargo run -p minoots --example first_timer`
 //! (MINOOTS_URL and MINOOTS_API_KEY override the defaults).
 
-use minoots::{Client, TimerSpec, parse_duration, proto};
-use tokio_stream::StreamExt;
+use minoots::{Client, StreamOptions, TimerSpec, proto};
 
 #[tokio::main]
 async fn main() -> Result<(), minoots::Error> {
     let url = std::env::var("MINOOTS_URL").unwrap_or_else(|_| "http://127.0.0.1:7070".into());
     let key = std::env::var("MINOOTS_API_KEY").unwrap_or_else(|_| "local-dev-key".into());
-    let mut client = Client::builder(url).api_key(key).connect().await?;
+    let client = Client::builder(url).api_key(key).connect().await?;
     let timer = client
-        .schedule(TimerSpec::new("first-timer", parse_duration("2s")?).label("team", "core"))
+        .schedule(TimerSpec::new("first-timer", "2s").label("team", "core"))
         .await?;
     println!(
         "{} is {:?}, fires at {:?}",
@@ -22,12 +21,9 @@ async fn main() -> Result<(), minoots::Error> {
 
     // The tenant's events from the start of the retained log, then live.
     let mut events = client
-        .stream(proto::StreamTimerEventsRequest {
-            after_sequence: Some(0),
-            ..Default::default()
-        })
+        .stream(StreamOptions::default().after_sequence(0))
         .await?;
-    while let Some(event) = events.next().await {
+    while let Some(event) = events.next_event().await {
         let event = event?;
         println!(
             "#{} {:?} {}",

@@ -1,93 +1,33 @@
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::VecDeque, future::Future, time::Duration};
 
 use minoots_proto::v1::{
     CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTimerRequest, ListDeadLettersRequest,
     ListTimersRequest, ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,
-    ReplayResult, ScheduleTimerRequest, ScheduleTimersRequest, StreamTimerEventsRequest, Timer,
-    TimerEvent, dead_letter_service_client::DeadLetterServiceClient,
-    schedule_timer_request::Schedule, timer_service_client::TimerServiceClient,
+    ReplayResult, ScheduleTimersRequest, Timer, TimerEventType, TimerStatus,
+    dead_letter_service_client::DeadLetterServiceClient, timer_service_client::TimerServiceClient,
 };
 use tokio_stream::{Stream, StreamExt};
 use tonic::{
+    Status,
     metadata::AsciiMetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
 };
 
-use crate::Error;
+use crate::{
+    Error, TimerSpec,
+    stream::{EventStream, Reconnect, StreamOptions},
+};
 
-/// What to schedule: a name and when, plus optional labels and an idempotency key. Anything the
-/// builder does not cover can be set on the raw request with [`TimerSpec::into_request`].
-#[derive(Debug, Clone)]
-pub struct TimerSpec {
-    request: ScheduleTimerRequest,
-}
-
-impl TimerSpec {
-    pub fn new(name: impl Into<String>, after: Duration) -> Self {
-        let after = prost_types::Duration {
-            seconds: after.as_secs() as i64,
-            nanos: after.subsec_nanos() as i32,
-        };
-        Self {
-            request: ScheduleTimerRequest {
-                name: name.into(),
-                schedule: Some(Schedule::Duration(after)),
-                ..Default::default()
-            },
-        }
-    }
-
-    pub fn at(name: impl Into<String>, fire_at: prost_types::Timestamp) -> Self {
-        Self {
-            request: ScheduleTimerRequest {
-                name: name.into(),
-                schedule: Some(Schedule::FireAt(fire_at)),
-                ..Default::default()
-            },
-        }
-    }
-
-    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.request.labels.insert(key.into(), value.into());
-        self
-    }
-
-    pub fn labels(mut self, labels: BTreeMap<String, String>) -> Self {
-        self.request.labels.extend(labels);
-        self
-    }
-
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.request.idempotency_key = key.into();
-        self
-    }
-
-    pub fn requested_by(mut self, who: impl Into<String>) -> Self {
-        self.request.requested_by = who.into();
-        self
-    }
-
-    pub fn into_request(self) -> ScheduleTimerRequest {
-        self.request
-    }
-}
-
-impl From<ScheduleTimerRequest> for TimerSpec {
-    fn from(request: ScheduleTimerRequest) -> Self {
-        Self { request }
-    }
-}
+pub(crate) type TimerClient = TimerServiceClient<InterceptedService<Channel, CallHeaders>>;
+type DeadLetterClient = DeadLetterServiceClient<InterceptedService<Channel, CallHeaders>>;
 
 /// Headers sent with every call: API key, tenant, region.
 #[derive(Debug, Clone, Default)]
 pub struct CallHeaders(Vec<(&'static str, AsciiMetadataValue)>);
 
 impl Interceptor for CallHeaders {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
         for (name, value) in &self.0 {
             request.metadata_mut().insert(*name, value.clone());
         }
@@ -95,7 +35,92 @@ impl Interceptor for CallHeaders {
     }
 }
 
+/// How calls that are safe to repeat (get, list, cancel, dead-letter reads, a schedule with an
+/// idempotency key) are retried when the server is unavailable: up to `attempts` in all,
+/// backing off from `initial_backoff` (doubling, capped at `max_backoff`), or as long as the
+/// server's `retry-after-ms` says if that is longer.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What [`Client::wait_for`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    /// The timer fired (or ended without firing: cancelled).
+    Fired,
+    /// The timer reached a final status: settled, failed or cancelled.
+    Done,
+}
+
+impl WaitFor {
+    fn reached(self, timer: &Timer) -> bool {
+        let status = TimerStatus::try_from(timer.status).unwrap_or_default();
+        match self {
+            Self::Fired => status == TimerStatus::Fired || status.is_final(),
+            Self::Done => status.is_final(),
+        }
+    }
+}
+
+/// Which timers [`Client::list_all`] yields.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub statuses: Vec<TimerStatus>,
+    /// `key=value,key!=value,key,!key`.
+    pub label_selector: String,
+    pub name_prefix: String,
+    /// Timers per request (1..1000); 0 means the server's default.
+    pub page_size: u32,
+}
+
+impl ListFilter {
+    /// Statuses by name (`scheduled`, `fired`, ...); an unknown name is an
+    /// [`Error::InvalidArgument`] for `statuses`.
+    pub fn status_names<S: AsRef<str>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Result<Self, Error> {
+        for name in names {
+            let name = name.as_ref();
+            self.statuses
+                .push(
+                    TimerStatus::from_wire_name(name).ok_or_else(|| Error::InvalidArgument {
+                        field: "statuses".into(),
+                        message: format!("unknown status {name:?}"),
+                    })?,
+                );
+        }
+        Ok(self)
+    }
+
+    fn request(&self) -> ListTimersRequest {
+        ListTimersRequest {
+            tenant_id: String::new(),
+            statuses: self.statuses.iter().map(|s| *s as i32).collect(),
+            label_selector: self.label_selector.clone(),
+            name_prefix: self.name_prefix.clone(),
+            page_size: self.page_size,
+            page_token: String::new(),
+        }
+    }
+}
+
 /// How to reach a server and who to be: `Client::builder(url).api_key(k).tenant(t).connect()`.
+/// `https://` URLs use TLS (rustls) with the system's and the bundled web roots, plus any
+/// [`ClientBuilder::ca_certificate`].
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     url: String,
@@ -103,6 +128,9 @@ pub struct ClientBuilder {
     tenant: Option<String>,
     region: Option<String>,
     connect_timeout: Duration,
+    ca_pem: Option<Vec<u8>>,
+    retry: Retry,
+    reconnect: Reconnect,
 }
 
 impl ClientBuilder {
@@ -129,46 +157,86 @@ impl ClientBuilder {
         self
     }
 
+    /// Also trust this PEM certificate authority (a private CA, a self-signed server).
+    pub fn ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// How [`Client::stream`] reconnects.
+    pub fn reconnect(mut self, reconnect: Reconnect) -> Self {
+        self.reconnect = reconnect;
+        self
+    }
+
     pub async fn connect(self) -> Result<Client, Error> {
-        let endpoint = Endpoint::from_shared(self.url)
-            .map_err(|e| Error::InvalidArgument {
-                field: "url".into(),
-                message: e.to_string(),
-            })?
+        let invalid_url = |message: String| Error::InvalidArgument {
+            field: "url".into(),
+            message,
+        };
+        let mut endpoint = Endpoint::from_shared(self.url.clone())
+            .map_err(|e| invalid_url(e.to_string()))?
             .connect_timeout(self.connect_timeout)
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true);
+        if self.url.starts_with("https://") {
+            let mut tls = ClientTlsConfig::new().with_enabled_roots();
+            if let Some(pem) = &self.ca_pem {
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| invalid_url(e.to_string()))?;
+        } else if !self.url.starts_with("http://") {
+            return Err(invalid_url(format!(
+                "{:?}: expected http:// or https://",
+                self.url
+            )));
+        }
         let mut headers = Vec::new();
         for (name, field, value) in [
-            ("x-api-key", "api_key", self.api_key),
-            ("x-tenant-id", "tenant_id", self.tenant),
-            ("x-minoots-region", "region", self.region),
+            ("x-api-key", "api_key", &self.api_key),
+            ("x-tenant-id", "tenant_id", &self.tenant),
+            ("x-minoots-region", "region", &self.region),
         ] {
             if let Some(value) = value {
-                let value =
-                    AsciiMetadataValue::try_from(value).map_err(|_| Error::InvalidArgument {
+                let value = AsciiMetadataValue::try_from(value.as_str()).map_err(|_| {
+                    Error::InvalidArgument {
                         field: field.into(),
                         message: "must be printable ASCII".into(),
-                    })?;
+                    }
+                })?;
                 headers.push((name, value));
             }
         }
         let channel = endpoint.connect().await?;
         let headers = CallHeaders(headers);
-        let inner = TimerServiceClient::with_interceptor(channel.clone(), headers.clone())
-            .max_decoding_message_size(64 * 1024 * 1024);
-        let dead_letters = DeadLetterServiceClient::with_interceptor(channel, headers);
         Ok(Client {
-            inner,
-            dead_letters,
+            timers: TimerServiceClient::with_interceptor(channel.clone(), headers.clone())
+                .max_decoding_message_size(64 * 1024 * 1024),
+            dead_letters: DeadLetterServiceClient::with_interceptor(channel, headers),
+            retry: self.retry,
+            reconnect: self.reconnect,
+            spans_regions: self.region.as_deref() == Some("*"),
         })
     }
 }
 
-/// A connection to a MINOOTS server, acting for one tenant. Cheap to clone.
+/// A connection to a MINOOTS server, acting for one tenant. Cheap to clone; clones share the
+/// connection, and calls may run concurrently.
 #[derive(Debug, Clone)]
 pub struct Client {
-    inner: TimerServiceClient<InterceptedService<Channel, CallHeaders>>,
-    dead_letters: DeadLetterServiceClient<InterceptedService<Channel, CallHeaders>>,
+    timers: TimerClient,
+    dead_letters: DeadLetterClient,
+    retry: Retry,
+    reconnect: Reconnect,
+    spans_regions: bool,
 }
 
 impl Client {
@@ -179,34 +247,70 @@ impl Client {
             tenant: None,
             region: None,
             connect_timeout: Duration::from_secs(10),
+            ca_pem: None,
+            retry: Retry::default(),
+            reconnect: Reconnect::default(),
         }
     }
 
-    pub async fn schedule(&mut self, spec: impl Into<TimerSpec>) -> Result<Timer, Error> {
+    /// Sends `call` until it succeeds, fails for good, or (when `idempotent`) the retries run
+    /// out.
+    async fn call<T, F, Fut>(&self, idempotent: bool, mut call: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let mut backoff = self.retry.initial_backoff;
+        let mut attempt = 1;
+        loop {
+            let error = match call().await {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) => Error::from(status),
+            };
+            if !idempotent || !error.is_retryable() || attempt >= self.retry.attempts {
+                return Err(error);
+            }
+            let wait = error.retry_after().unwrap_or(backoff).max(backoff);
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(self.retry.max_backoff);
+            attempt += 1;
+        }
+    }
+
+    /// Schedules one timer: `client.schedule(TimerSpec::new("standup", "15m"))`. Retried on
+    /// UNAVAILABLE only when the spec has an idempotency key.
+    pub async fn schedule(&self, spec: impl Into<TimerSpec>) -> Result<Timer, Error> {
+        let request = spec.into().into_request()?;
+        let idempotent = !request.idempotency_key.is_empty();
         let response = self
-            .inner
-            .schedule_timer(spec.into().request)
-            .await?
-            .into_inner();
-        response
-            .timer
-            .ok_or_else(|| Error::Transport("response without a timer".into()))
+            .call(idempotent, || {
+                let (mut client, request) = (self.timers.clone(), request.clone());
+                async move { client.schedule_timer(request).await }
+            })
+            .await?;
+        response.timer.ok_or_else(|| missing("timer"))
     }
 
     /// Schedules all of `specs` in one durable write; a single invalid spec rejects the batch.
     pub async fn schedule_many(
-        &mut self,
+        &self,
         specs: impl IntoIterator<Item = TimerSpec>,
     ) -> Result<Vec<Timer>, Error> {
-        let timers = specs.into_iter().map(|s| s.request).collect();
+        let timers = specs
+            .into_iter()
+            .map(TimerSpec::into_request)
+            .collect::<Result<Vec<_>, _>>()?;
+        let idempotent = timers.iter().all(|t| !t.idempotency_key.is_empty());
+        let request = ScheduleTimersRequest {
+            tenant_id: String::new(),
+            timers,
+        };
         let response = self
-            .inner
-            .schedule_timers(ScheduleTimersRequest {
-                tenant_id: String::new(),
-                timers,
+            .call(idempotent, || {
+                let (mut client, request) = (self.timers.clone(), request.clone());
+                async move { client.schedule_timers(request).await }
             })
-            .await?
-            .into_inner();
+            .await?;
         Ok(response
             .results
             .into_iter()
@@ -214,47 +318,153 @@ impl Client {
             .collect())
     }
 
-    pub async fn get(&mut self, id: &str) -> Result<Timer, Error> {
+    pub async fn get(&self, id: &str) -> Result<Timer, Error> {
+        let request = GetTimerRequest {
+            tenant_id: String::new(),
+            id: id.to_owned(),
+        };
         let response = self
-            .inner
-            .get_timer(GetTimerRequest {
-                tenant_id: String::new(),
-                id: id.to_owned(),
+            .call(true, || {
+                let (mut client, request) = (self.timers.clone(), request.clone());
+                async move { client.get_timer(request).await }
             })
-            .await?
-            .into_inner();
+            .await?;
         response.timer.ok_or_else(|| Error::NotFound(id.to_owned()))
     }
 
-    /// One page; pass `next_page_token` back to get the next.
-    pub async fn list(&mut self, request: ListTimersRequest) -> Result<ListTimersResponse, Error> {
-        Ok(self.inner.list_timers(request).await?.into_inner())
+    /// One page; pass `next_page_token` back to get the next. [`Client::list_all`] pages for
+    /// you.
+    pub async fn list(&self, request: ListTimersRequest) -> Result<ListTimersResponse, Error> {
+        self.call(true, || {
+            let (mut client, request) = (self.timers.clone(), request.clone());
+            async move { client.list_timers(request).await }
+        })
+        .await
     }
 
-    pub async fn cancel(&mut self, id: &str, reason: &str) -> Result<Timer, Error> {
+    /// Every timer matching `filter`, fetching pages as the stream is read.
+    pub fn list_all(
+        &self,
+        filter: ListFilter,
+    ) -> impl Stream<Item = Result<Timer, Error>> + Send + 'static {
+        struct Pages {
+            client: Client,
+            request: ListTimersRequest,
+            buffered: VecDeque<Timer>,
+            last_page: bool,
+        }
+        let pages = Pages {
+            client: self.clone(),
+            request: filter.request(),
+            buffered: VecDeque::new(),
+            last_page: false,
+        };
+        futures_util::stream::unfold(Some(pages), |pages| async move {
+            let mut pages = pages?;
+            loop {
+                if let Some(timer) = pages.buffered.pop_front() {
+                    return Some((Ok(timer), Some(pages)));
+                }
+                if pages.last_page {
+                    return None;
+                }
+                match pages.client.list(pages.request.clone()).await {
+                    Ok(page) => {
+                        pages.buffered.extend(page.timers);
+                        pages.last_page = page.next_page_token.is_empty();
+                        pages.request.page_token = page.next_page_token;
+                    }
+                    Err(e) => return Some((Err(e), None)),
+                }
+            }
+        })
+    }
+
+    /// Cancels a timer that has not fired; cancelling again returns the cancelled timer.
+    pub async fn cancel(&self, id: &str, reason: &str) -> Result<Timer, Error> {
         let request = CancelTimerRequest {
             id: id.to_owned(),
             reason: reason.to_owned(),
             ..Default::default()
         };
-        let response = self.inner.cancel_timer(request).await?.into_inner();
+        let response = self
+            .call(true, || {
+                let (mut client, request) = (self.timers.clone(), request.clone());
+                async move { client.cancel_timer(request).await }
+            })
+            .await?;
         response.timer.ok_or_else(|| Error::NotFound(id.to_owned()))
     }
 
-    /// The tenant's lifecycle events. With `after_sequence`, retained events after it are
-    /// replayed before live ones.
-    pub async fn stream(
-        &mut self,
-        request: StreamTimerEventsRequest,
-    ) -> Result<impl Stream<Item = Result<TimerEvent, Error>> + Send + 'static, Error> {
-        let stream = self.inner.stream_timer_events(request).await?.into_inner();
-        Ok(stream.map(|item| item.map_err(Error::from)))
+    /// The tenant's lifecycle events, reconnecting and resuming by itself (see
+    /// [`EventStream`]).
+    pub async fn stream(&self, options: StreamOptions) -> Result<EventStream, Error> {
+        EventStream::open(
+            self.timers.clone(),
+            options,
+            self.reconnect,
+            self.spans_regions,
+        )
+        .await
+    }
+
+    /// Resolves with the timer once it has fired ([`WaitFor::Fired`]) or reached a final status
+    /// ([`WaitFor::Done`]); [`Error::DeadlineExceeded`] after `timeout`. Listens to the event
+    /// stream, and re-reads the timer now and then in case an event was missed across a
+    /// reconnect.
+    pub async fn wait_for(
+        &self,
+        id: &str,
+        until: WaitFor,
+        timeout: Option<Duration>,
+    ) -> Result<Timer, Error> {
+        let wait = async {
+            let options = StreamOptions::default().event_types([
+                TimerEventType::Fired,
+                TimerEventType::Settled,
+                TimerEventType::Failed,
+                TimerEventType::Cancelled,
+            ]);
+            let mut events = self.stream(options).await?;
+            let timer = self.get(id).await?;
+            if until.reached(&timer) {
+                return Ok(timer);
+            }
+            let mut recheck = tokio::time::interval(Duration::from_secs(5));
+            recheck.tick().await;
+            loop {
+                tokio::select! {
+                    event = events.next() => match event {
+                        Some(Ok(event)) if event.timer_id == id => {
+                            if let Some(timer) = event.timer.filter(|t| until.reached(t)) {
+                                return Ok(timer);
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return Err(e),
+                        None => return Err(missing("event stream")),
+                    },
+                    _ = recheck.tick() => {
+                        let timer = self.get(id).await?;
+                        if until.reached(&timer) {
+                            return Ok(timer);
+                        }
+                    }
+                }
+            }
+        };
+        match timeout {
+            None => wait.await,
+            Some(limit) => tokio::time::timeout(limit, wait).await.map_err(|_| {
+                Error::DeadlineExceeded(format!("timer {id} did not get there within {limit:?}"))
+            })?,
+        }
     }
 
     /// Unresolved dead letters (actions that exhausted their retries) created at or after
     /// `since`; with `include_resolved`, replayed ones too.
     pub async fn dead_letters(
-        &mut self,
+        &self,
         since: Option<prost_types::Timestamp>,
         include_resolved: bool,
     ) -> Result<Vec<DeadLetter>, Error> {
@@ -263,53 +473,58 @@ impl Client {
             include_resolved,
             ..Default::default()
         };
-        Ok(self
-            .dead_letters
-            .list_dead_letters(request)
-            .await?
-            .into_inner()
-            .dead_letters)
+        let response = self
+            .call(true, || {
+                let (mut client, request) = (self.dead_letters.clone(), request.clone());
+                async move { client.list_dead_letters(request).await }
+            })
+            .await?;
+        Ok(response.dead_letters)
     }
 
-    pub async fn dead_letter(&mut self, id: &str) -> Result<DeadLetter, Error> {
+    pub async fn dead_letter(&self, id: &str) -> Result<DeadLetter, Error> {
         let request = GetDeadLetterRequest {
             tenant_id: String::new(),
             id: id.to_owned(),
         };
-        Ok(self
-            .dead_letters
-            .get_dead_letter(request)
-            .await?
-            .into_inner())
+        self.call(true, || {
+            let (mut client, request) = (self.dead_letters.clone(), request.clone());
+            async move { client.get_dead_letter(request).await }
+        })
+        .await
     }
 
     /// Runs a dead-lettered action again with its original idempotency key.
-    pub async fn replay_dead_letter(&mut self, id: &str) -> Result<ReplayResult, Error> {
+    pub async fn replay_dead_letter(&self, id: &str) -> Result<ReplayResult, Error> {
         let request = ReplayDeadLetterRequest {
             tenant_id: String::new(),
             id: id.to_owned(),
         };
-        Ok(self
-            .dead_letters
-            .replay_dead_letter(request)
-            .await?
-            .into_inner())
+        let mut client = self.dead_letters.clone();
+        Ok(client.replay_dead_letter(request).await?.into_inner())
     }
 
     /// Replays every unresolved dead letter created at or after `since`.
     pub async fn replay_dead_letters(
-        &mut self,
+        &self,
         since: Option<prost_types::Timestamp>,
     ) -> Result<Vec<ReplayResult>, Error> {
         let request = ReplayDeadLettersRequest {
             tenant_id: String::new(),
             since,
         };
-        Ok(self
-            .dead_letters
+        let mut client = self.dead_letters.clone();
+        Ok(client
             .replay_dead_letters(request)
             .await?
             .into_inner()
             .results)
+    }
+}
+
+fn missing(what: &str) -> Error {
+    Error::Other {
+        code: tonic::Code::Internal,
+        message: format!("the server's answer has no {what}"),
     }
 }

@@ -36,6 +36,12 @@ pub enum Error {
     },
     #[error("connection failed: {0}")]
     Transport(String),
+    /// A wait or call ran past its deadline.
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
+    /// A webhook delivery failed verification; `part` names the header (or `secrets`).
+    #[error("invalid webhook signature: {part}: {message}")]
+    InvalidSignature { part: String, message: String },
     #[error("{code:?}: {message}")]
     Other { code: Code, message: String },
 }
@@ -45,11 +51,67 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Unavailable { .. } | Self::Transport(_))
     }
+
+    /// A stable machine-readable name of the kind, the `code` bindings expose
+    /// (`NOT_FOUND`, `INVALID_ARGUMENT`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidArgument { .. } => "INVALID_ARGUMENT",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::AlreadyExists(_) => "ALREADY_EXISTS",
+            Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
+            Self::OutOfRange(_) => "OUT_OF_RANGE",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::PermissionDenied(_) => "PERMISSION_DENIED",
+            Self::QuotaExceeded { .. } => "QUOTA_EXCEEDED",
+            Self::Unavailable { .. } => "UNAVAILABLE",
+            Self::Transport(_) => "TRANSPORT",
+            Self::DeadlineExceeded(_) => "DEADLINE_EXCEEDED",
+            Self::InvalidSignature { .. } => "INVALID_SIGNATURE",
+            Self::Other { .. } => "INTERNAL",
+        }
+    }
+
+    /// How long the server asked the caller to wait before trying again, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::QuotaExceeded { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<minoots_proto::json::InvalidField> for Error {
+    fn from(e: minoots_proto::json::InvalidField) -> Self {
+        Self::InvalidArgument {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+impl From<minoots_proto::signing::VerifyError> for Error {
+    fn from(e: minoots_proto::signing::VerifyError) -> Self {
+        Self::InvalidSignature {
+            part: e.part.to_owned(),
+            message: e.message,
+        }
+    }
 }
 
 impl From<Status> for Error {
     fn from(status: Status) -> Self {
         let message = status.message().to_owned();
+        // tonic makes a status locally, carrying the cause as its source, when the connection
+        // broke before the server answered: the call may be sent again.
+        if std::error::Error::source(&status).is_some() {
+            return Self::Unavailable {
+                message,
+                retry_after: None,
+            };
+        }
         match status.code() {
             Code::InvalidArgument => {
                 let violation = status
@@ -84,6 +146,7 @@ impl From<Status> for Error {
                 retry_after: retry_after(&status),
                 message,
             },
+            Code::DeadlineExceeded => Self::DeadlineExceeded(message),
             code => Self::Other { code, message },
         }
     }

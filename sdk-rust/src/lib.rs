@@ -1,22 +1,39 @@
-//! The MINOOTS client. It holds every piece of client logic (connection, tenant, duration parsing,
-//! error mapping); the Python, Node and Kotlin bindings wrap it instead of re-implementing it.
+//! The MINOOTS client. It holds every piece of client logic (connection, TLS, retries, duration
+//! parsing, pagination, stream resume, waiting, webhook verification, error mapping); the
+//! Python, Node and Kotlin bindings wrap it instead of re-implementing it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), minoots::Error> {
-//! let mut client = minoots::Client::builder("http://127.0.0.1:7070")
+//! use minoots::{Client, StreamOptions, TimerSpec, WaitFor};
+//!
+//! let client = Client::builder("http://127.0.0.1:7070")
 //!     .api_key("local-dev-key")
 //!     .connect()
 //!     .await?;
-//! let timer = client.schedule(minoots::TimerSpec::new("standup", minoots::parse_duration("15m")?)).await?;
+//! let timer = client
+//!     .schedule(TimerSpec::new("standup", "15m").label("team", "core"))
+//!     .await?;
 //! println!("{} fires at {:?}", timer.id, timer.fire_at);
+//!
+//! let mut events = client.stream(StreamOptions::default()).await?;
+//! while let Some(event) = events.next_event().await {
+//!     println!("{} {}", event?.sequence, timer.id);
+//! }
+//! let fired = client.wait_for(&timer.id, WaitFor::Fired, None).await?;
 //! # Ok(()) }
 //! ```
 
 mod client;
 mod duration;
 mod error;
+mod stream;
+mod timer;
+mod webhook;
 
-pub use client::{Client, ClientBuilder, TimerSpec};
+pub use client::{Client, ClientBuilder, ListFilter, Retry, WaitFor};
 pub use duration::parse_duration;
 pub use error::Error;
-pub use minoots_proto::v1 as proto;
+pub use minoots_proto::{json, v1 as proto};
+pub use stream::{EventStream, Reconnect, StreamOptions};
+pub use timer::{After, TimerSpec};
+pub use webhook::{DEFAULT_TOLERANCE, verify_webhook};

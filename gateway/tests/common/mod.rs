@@ -7,13 +7,16 @@ use std::{
     io::{BufRead, BufReader},
     path::Path,
     process::{Child, Command, Stdio},
-    sync::Arc,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
 use minoots_gateway::auth::AuthConfig;
 use minoots_kernel::{Kernel, KernelConfig, SystemClock, store::SqliteStore};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinHandle};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -267,5 +270,61 @@ impl InProcess {
     pub async fn stop(mut self) {
         self.running.take().unwrap().stop().await.unwrap();
         self.kernel.shutdown().await;
+    }
+}
+
+/// A loopback TCP proxy (to NATS, to a server) that can be cut: open connections dropped, new
+/// ones accepted and closed at once (counted in `refused`).
+pub struct Proxy {
+    pub port: u16,
+    pub refused: Arc<AtomicUsize>,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (flag, open, count) = (up.clone(), connections.clone(), refused.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !flag.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    count.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                open.lock().unwrap().push(task);
+            }
+        });
+        Self {
+            port,
+            refused,
+            up,
+            connections,
+        }
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for task in self.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
     }
 }

@@ -1,0 +1,204 @@
+use std::{collections::BTreeMap, time::Duration};
+
+use minoots_proto::{
+    json::{action_bundle_from_json, json_to_struct},
+    v1::{ScheduleTimerRequest, WebhookAction, action, schedule_timer_request::Schedule},
+};
+
+use crate::{Error, parse_duration};
+
+/// When a timer fires, relative to now: a [`Duration`] or text such as `"15m"` or `"1h30m"`
+/// (see [`parse_duration`]).
+#[derive(Debug, Clone)]
+pub struct After(Result<Duration, Error>);
+
+impl From<Duration> for After {
+    fn from(d: Duration) -> Self {
+        Self(Ok(d))
+    }
+}
+
+impl From<&str> for After {
+    fn from(text: &str) -> Self {
+        Self(parse_duration(text))
+    }
+}
+
+impl From<String> for After {
+    fn from(text: String) -> Self {
+        Self(parse_duration(&text))
+    }
+}
+
+/// What to schedule: a name and when, plus labels, metadata, actions and an idempotency key.
+/// Input mistakes (a bad duration, metadata that is not an object) surface as
+/// [`Error::InvalidArgument`] naming the field when the spec is scheduled.
+#[derive(Debug, Clone)]
+pub struct TimerSpec {
+    request: ScheduleTimerRequest,
+    invalid: Option<Error>,
+}
+
+impl TimerSpec {
+    /// Fires `after` from now: `TimerSpec::new("standup", "15m")`.
+    pub fn new(name: impl Into<String>, after: impl Into<After>) -> Self {
+        let mut spec = Self::named(name, None);
+        match after.into().0 {
+            Ok(after) => {
+                spec.request.schedule = Some(Schedule::Duration(prost_types::Duration {
+                    seconds: after.as_secs() as i64,
+                    nanos: after.subsec_nanos() as i32,
+                }));
+            }
+            Err(e) => spec.invalid = Some(e),
+        }
+        spec
+    }
+
+    /// Fires at a point in time.
+    pub fn at(name: impl Into<String>, fire_at: prost_types::Timestamp) -> Self {
+        Self::named(name, Some(Schedule::FireAt(fire_at)))
+    }
+
+    /// Fires at an RFC 3339 time such as `2026-11-24T09:00:00Z`.
+    pub fn at_rfc3339(name: impl Into<String>, fire_at: &str) -> Self {
+        match fire_at.parse::<prost_types::Timestamp>() {
+            Ok(at) => Self::at(name, at),
+            Err(_) => Self::named(name, None).invalid(Error::InvalidArgument {
+                field: "fire_at".into(),
+                message: format!("{fire_at:?} is not an RFC 3339 time"),
+            }),
+        }
+    }
+
+    fn named(name: impl Into<String>, schedule: Option<Schedule>) -> Self {
+        Self {
+            request: ScheduleTimerRequest {
+                name: name.into(),
+                schedule,
+                ..Default::default()
+            },
+            invalid: None,
+        }
+    }
+
+    fn invalid(mut self, error: Error) -> Self {
+        self.invalid.get_or_insert(error);
+        self
+    }
+
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.request.labels.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn labels(mut self, labels: BTreeMap<String, String>) -> Self {
+        self.request.labels.extend(labels);
+        self
+    }
+
+    /// Free-form JSON object stored with the timer and delivered with its events.
+    pub fn metadata(mut self, metadata: &serde_json::Value) -> Self {
+        match json_to_struct("metadata", metadata) {
+            Ok(s) => self.request.metadata = Some(s),
+            Err(e) => return self.invalid(e.into()),
+        }
+        self
+    }
+
+    /// Actions to run when the timer fires, in the JSON form the REST API takes:
+    /// `{"actions": [{"type": "webhook", "url": "..."}], "retryPolicy": {...}}`.
+    pub fn action_bundle(mut self, bundle: &serde_json::Value) -> Self {
+        match action_bundle_from_json(bundle) {
+            Ok(b) => self.request.action_bundle = Some(b),
+            Err(e) => return self.invalid(e.into()),
+        }
+        self
+    }
+
+    /// Adds a webhook action (POST of the signed event) to the bundle.
+    pub fn webhook(mut self, url: impl Into<String>) -> Self {
+        let bundle = self
+            .request
+            .action_bundle
+            .get_or_insert_with(Default::default);
+        bundle.actions.push(minoots_proto::v1::Action {
+            kind: Some(action::Kind::Webhook(WebhookAction {
+                url: url.into(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        });
+        self
+    }
+
+    /// Scheduling twice with the same key returns the first timer, which also makes
+    /// [`crate::Client::schedule`] safe to retry.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.request.idempotency_key = key.into();
+        self
+    }
+
+    pub fn requested_by(mut self, who: impl Into<String>) -> Self {
+        self.request.requested_by = who.into();
+        self
+    }
+
+    /// The request to send, or the first input mistake.
+    pub fn into_request(self) -> Result<ScheduleTimerRequest, Error> {
+        match self.invalid {
+            Some(e) => Err(e),
+            None => Ok(self.request),
+        }
+    }
+}
+
+impl From<ScheduleTimerRequest> for TimerSpec {
+    fn from(request: ScheduleTimerRequest) -> Self {
+        Self {
+            request,
+            invalid: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_take_text_durations_and_name_bad_fields() {
+        let request = TimerSpec::new("standup", "15m")
+            .label("team", "core")
+            .metadata(&serde_json::json!({"k": 1}))
+            .webhook("https://example.com/hook")
+            .into_request()
+            .unwrap();
+        assert_eq!(
+            request.schedule,
+            Some(Schedule::Duration(prost_types::Duration {
+                seconds: 900,
+                nanos: 0
+            }))
+        );
+        assert_eq!(request.action_bundle.unwrap().actions.len(), 1);
+
+        let field = |spec: TimerSpec| match spec.into_request() {
+            Err(Error::InvalidArgument { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(TimerSpec::new("x", "15 parsecs")), "duration");
+        assert_eq!(field(TimerSpec::at_rfc3339("x", "tomorrow")), "fire_at");
+        assert_eq!(
+            field(TimerSpec::new("x", "1m").metadata(&serde_json::json!([1]))),
+            "metadata"
+        );
+        assert_eq!(
+            field(
+                TimerSpec::new("x", "1m")
+                    .action_bundle(&serde_json::json!({"actions": [{"type": "fax"}]}))
+            ),
+            "action_bundle.actions[0].kind"
+        );
+    }
+}
