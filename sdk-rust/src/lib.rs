@@ -34,6 +34,6 @@ pub use client::{Client, ClientBuilder, ListFilter, Retry, WaitFor};
 pub use duration::parse_duration;
 pub use error::Error;
 pub use minoots_proto::{json, v1 as proto};
-pub use stream::{EventStream, Reconnect, StreamOptions};
+pub use stream::{CloseHandle, EventStream, Reconnect, StreamOptions};
 pub use timer::{After, TimerSpec};
 pub use webhook::{DEFAULT_TOLERANCE, verify_webhook};

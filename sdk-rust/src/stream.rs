@@ -135,6 +135,22 @@ impl EventStream {
         self.task.abort();
         self.events.close();
     }
+
+    /// A handle that stops the stream from elsewhere (another task or thread), even while a
+    /// reader waits in [`EventStream::next_event`]: the reader then gets `None`.
+    pub fn close_handle(&self) -> CloseHandle {
+        CloseHandle(self.task.abort_handle())
+    }
+}
+
+/// Stops an [`EventStream`]; see [`EventStream::close_handle`].
+#[derive(Debug, Clone)]
+pub struct CloseHandle(tokio::task::AbortHandle);
+
+impl CloseHandle {
+    pub fn close(&self) {
+        self.0.abort();
+    }
 }
 
 impl Drop for EventStream {

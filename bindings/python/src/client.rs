@@ -1,0 +1,382 @@
+//! `minoots.Client` (blocking) and `minoots.AsyncClient` (asyncio): the same SDK client, each
+//! method one call into it.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use minoots::{ListFilter, StreamOptions, WaitFor};
+use pyo3::{prelude::*, types::PyBytes};
+use tokio_stream::StreamExt;
+
+use crate::{
+    aio::awaitable,
+    error::to_py,
+    runtime,
+    stream::{AsyncEventStream, EventStream},
+    timer::{ScheduleArgs, Timer},
+};
+
+fn builder(
+    url: String,
+    api_key: Option<String>,
+    tenant: Option<String>,
+    region: Option<String>,
+    ca_certificate: Option<Vec<u8>>,
+    connect_timeout: f64,
+) -> minoots::ClientBuilder {
+    let mut builder =
+        minoots::Client::builder(url).connect_timeout(Duration::from_secs_f64(connect_timeout));
+    if let Some(key) = api_key {
+        builder = builder.api_key(key);
+    }
+    if let Some(tenant) = tenant {
+        builder = builder.tenant(tenant);
+    }
+    if let Some(region) = region {
+        builder = builder.region(region);
+    }
+    if let Some(pem) = ca_certificate {
+        builder = builder.ca_certificate(pem);
+    }
+    builder
+}
+
+fn list_filter(
+    statuses: Option<Vec<String>>,
+    label_selector: Option<String>,
+    name_prefix: Option<String>,
+    page_size: Option<u32>,
+) -> PyResult<ListFilter> {
+    let filter = ListFilter {
+        label_selector: label_selector.unwrap_or_default(),
+        name_prefix: name_prefix.unwrap_or_default(),
+        page_size: page_size.unwrap_or_default(),
+        ..Default::default()
+    };
+    filter
+        .status_names(statuses.unwrap_or_default())
+        .map_err(to_py)
+}
+
+pub fn stream_options(
+    after_sequence: Option<u64>,
+    event_types: Option<Vec<String>>,
+    label_selector: Option<String>,
+) -> PyResult<StreamOptions> {
+    let options = StreamOptions {
+        after_sequence,
+        label_selector: label_selector.unwrap_or_default(),
+        ..Default::default()
+    };
+    options
+        .event_type_names(event_types.unwrap_or_default())
+        .map_err(to_py)
+}
+
+fn wait_for(until: &str) -> PyResult<WaitFor> {
+    match until {
+        "fired" => Ok(WaitFor::Fired),
+        "done" => Ok(WaitFor::Done),
+        other => Err(to_py(minoots::Error::InvalidArgument {
+            field: "until".into(),
+            message: format!("{other:?}: expected \"fired\" or \"done\""),
+        })),
+    }
+}
+
+fn seconds(timeout: Option<f64>) -> Option<Duration> {
+    timeout.map(|s| Duration::from_secs_f64(s.max(0.0)))
+}
+
+async fn list_all(
+    client: minoots::Client,
+    filter: ListFilter,
+    limit: Option<usize>,
+) -> Result<Vec<minoots::proto::Timer>, minoots::Error> {
+    let timers = client.list_all(filter).take(limit.unwrap_or(usize::MAX));
+    timers.collect().await
+}
+
+fn timer(py: Python<'_>, inner: minoots::proto::Timer) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, Timer { inner })?.into_any())
+}
+
+fn timers(py: Python<'_>, all: Vec<minoots::proto::Timer>) -> PyResult<Py<PyAny>> {
+    let list: Vec<Timer> = all.into_iter().map(|inner| Timer { inner }).collect();
+    Ok(list.into_pyobject(py)?.into_any().unbind())
+}
+
+/// Runs an SDK future to completion without holding the GIL.
+fn block<T: Send>(
+    py: Python<'_>,
+    work: impl std::future::Future<Output = Result<T, minoots::Error>> + Send,
+) -> PyResult<T> {
+    py.detach(|| runtime::get().block_on(work)).map_err(to_py)
+}
+
+/// A blocking client: `minoots.Client(url, api_key=...)`. Safe to share between threads.
+#[pyclass(module = "minoots", frozen)]
+pub struct Client {
+    inner: minoots::Client,
+}
+
+#[pymethods]
+impl Client {
+    #[new]
+    #[pyo3(signature = (url, *, api_key=None, tenant=None, region=None, ca_certificate=None, connect_timeout=10.0))]
+    fn new(
+        py: Python<'_>,
+        url: String,
+        api_key: Option<String>,
+        tenant: Option<String>,
+        region: Option<String>,
+        ca_certificate: Option<Vec<u8>>,
+        connect_timeout: f64,
+    ) -> PyResult<Self> {
+        let builder = builder(
+            url,
+            api_key,
+            tenant,
+            region,
+            ca_certificate,
+            connect_timeout,
+        );
+        let inner = block(py, builder.connect())?;
+        Ok(Self { inner })
+    }
+
+    #[pyo3(signature = (name, after=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn schedule(
+        &self,
+        py: Python<'_>,
+        name: String,
+        after: Option<Bound<'_, PyAny>>,
+        fire_at: Option<Bound<'_, PyAny>>,
+        labels: Option<BTreeMap<String, String>>,
+        metadata: Option<Bound<'_, PyAny>>,
+        action_bundle: Option<Bound<'_, PyAny>>,
+        webhook: Option<String>,
+        idempotency_key: Option<String>,
+        requested_by: Option<String>,
+    ) -> PyResult<Timer> {
+        let spec = ScheduleArgs {
+            name,
+            after,
+            fire_at,
+            labels,
+            metadata,
+            action_bundle,
+            webhook,
+            idempotency_key,
+            requested_by,
+        }
+        .into_spec()?;
+        let inner = block(py, self.inner.schedule(spec))?;
+        Ok(Timer { inner })
+    }
+
+    fn get(&self, py: Python<'_>, id: String) -> PyResult<Timer> {
+        let inner = block(py, self.inner.get(&id))?;
+        Ok(Timer { inner })
+    }
+
+    /// Every matching timer (pages fetched as needed), at most `limit`.
+    #[pyo3(signature = (*, statuses=None, label_selector=None, name_prefix=None, page_size=None, limit=None))]
+    fn list(
+        &self,
+        py: Python<'_>,
+        statuses: Option<Vec<String>>,
+        label_selector: Option<String>,
+        name_prefix: Option<String>,
+        page_size: Option<u32>,
+        limit: Option<usize>,
+    ) -> PyResult<Vec<Timer>> {
+        let filter = list_filter(statuses, label_selector, name_prefix, page_size)?;
+        let all = block(py, list_all(self.inner.clone(), filter, limit))?;
+        Ok(all.into_iter().map(|inner| Timer { inner }).collect())
+    }
+
+    #[pyo3(signature = (id, reason=String::new()))]
+    fn cancel(&self, py: Python<'_>, id: String, reason: String) -> PyResult<Timer> {
+        let inner = block(py, self.inner.cancel(&id, &reason))?;
+        Ok(Timer { inner })
+    }
+
+    /// Blocks until the timer fires (`until="fired"`) or ends (`"done"`); `timeout` in seconds
+    /// raises `DeadlineExceededError`.
+    #[pyo3(signature = (id, *, until="fired", timeout=None))]
+    fn wait_for(
+        &self,
+        py: Python<'_>,
+        id: String,
+        until: &str,
+        timeout: Option<f64>,
+    ) -> PyResult<Timer> {
+        let until = wait_for(until)?;
+        let inner = block(py, self.inner.wait_for(&id, until, seconds(timeout)))?;
+        Ok(Timer { inner })
+    }
+
+    /// Lifecycle events, reconnecting and resuming by itself: `for event in client.stream():`.
+    #[pyo3(signature = (*, after_sequence=None, event_types=None, label_selector=None))]
+    fn stream(
+        &self,
+        py: Python<'_>,
+        after_sequence: Option<u64>,
+        event_types: Option<Vec<String>>,
+        label_selector: Option<String>,
+    ) -> PyResult<EventStream> {
+        let options = stream_options(after_sequence, event_types, label_selector)?;
+        let inner = block(py, self.inner.stream(options))?;
+        Ok(EventStream::new(inner))
+    }
+}
+
+/// An asyncio client: `client = await minoots.AsyncClient.connect(url, api_key=...)`.
+#[pyclass(module = "minoots", frozen)]
+pub struct AsyncClient {
+    inner: minoots::Client,
+}
+
+#[pymethods]
+impl AsyncClient {
+    #[staticmethod]
+    #[pyo3(signature = (url, *, api_key=None, tenant=None, region=None, ca_certificate=None, connect_timeout=10.0))]
+    fn connect<'py>(
+        py: Python<'py>,
+        url: String,
+        api_key: Option<String>,
+        tenant: Option<String>,
+        region: Option<String>,
+        ca_certificate: Option<Vec<u8>>,
+        connect_timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let builder = builder(
+            url,
+            api_key,
+            tenant,
+            region,
+            ca_certificate,
+            connect_timeout,
+        );
+        awaitable(py, builder.connect(), |py, inner| {
+            Ok(Py::new(py, AsyncClient { inner })?.into_any())
+        })
+    }
+
+    #[pyo3(signature = (name, after=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn schedule<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        after: Option<Bound<'py, PyAny>>,
+        fire_at: Option<Bound<'py, PyAny>>,
+        labels: Option<BTreeMap<String, String>>,
+        metadata: Option<Bound<'py, PyAny>>,
+        action_bundle: Option<Bound<'py, PyAny>>,
+        webhook: Option<String>,
+        idempotency_key: Option<String>,
+        requested_by: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let spec = ScheduleArgs {
+            name,
+            after,
+            fire_at,
+            labels,
+            metadata,
+            action_bundle,
+            webhook,
+            idempotency_key,
+            requested_by,
+        }
+        .into_spec()?;
+        let client = self.inner.clone();
+        awaitable(py, async move { client.schedule(spec).await }, timer)
+    }
+
+    fn get<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(py, async move { client.get(&id).await }, timer)
+    }
+
+    #[pyo3(signature = (*, statuses=None, label_selector=None, name_prefix=None, page_size=None, limit=None))]
+    fn list<'py>(
+        &self,
+        py: Python<'py>,
+        statuses: Option<Vec<String>>,
+        label_selector: Option<String>,
+        name_prefix: Option<String>,
+        page_size: Option<u32>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = list_filter(statuses, label_selector, name_prefix, page_size)?;
+        awaitable(py, list_all(self.inner.clone(), filter, limit), timers)
+    }
+
+    #[pyo3(signature = (id, reason=String::new()))]
+    fn cancel<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(py, async move { client.cancel(&id, &reason).await }, timer)
+    }
+
+    #[pyo3(signature = (id, *, until="fired", timeout=None))]
+    fn wait_for<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        until: &str,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (client, until, timeout) = (self.inner.clone(), wait_for(until)?, seconds(timeout));
+        awaitable(
+            py,
+            async move { client.wait_for(&id, until, timeout).await },
+            timer,
+        )
+    }
+
+    /// `async for event in client.stream(...)`: opens on the first iteration.
+    #[pyo3(signature = (*, after_sequence=None, event_types=None, label_selector=None))]
+    fn stream(
+        &self,
+        after_sequence: Option<u64>,
+        event_types: Option<Vec<String>>,
+        label_selector: Option<String>,
+    ) -> PyResult<AsyncEventStream> {
+        let options = stream_options(after_sequence, event_types, label_selector)?;
+        Ok(AsyncEventStream::new(self.inner.clone(), options))
+    }
+}
+
+/// Verifies a Standard Webhooks delivery from MINOOTS: raises `InvalidSignatureError` naming the
+/// header at fault. `secrets` is one `whsec_...` secret or several (while rotating).
+#[pyfunction]
+pub fn verify_webhook(
+    secrets: Bound<'_, PyAny>,
+    headers: BTreeMap<String, String>,
+    body: Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let secrets: Vec<String> = match secrets.extract::<String>() {
+        Ok(one) => vec![one],
+        Err(_) => secrets.extract()?,
+    };
+    let body: Vec<u8> = match body.cast::<PyBytes>() {
+        Ok(bytes) => bytes.as_bytes().to_vec(),
+        Err(_) => body.extract::<String>()?.into_bytes(),
+    };
+    minoots::verify_webhook(&secrets, headers, &body).map_err(to_py)
+}
+
+/// `"1h30m"` as seconds (float), with the SDK's parser.
+#[pyfunction]
+pub fn parse_duration(text: &str) -> PyResult<f64> {
+    minoots::parse_duration(text)
+        .map(|d| d.as_secs_f64())
+        .map_err(to_py)
+}

@@ -1,0 +1,25 @@
+//! `minoots._native`: the Python face of sdk-rust. Every function translates arguments, errors
+//! and async, and calls the SDK; no client logic lives here.
+
+mod aio;
+mod client;
+mod error;
+mod runtime;
+mod stream;
+mod timer;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<client::Client>()?;
+    m.add_class::<client::AsyncClient>()?;
+    m.add_class::<timer::Timer>()?;
+    m.add_class::<timer::TimerEvent>()?;
+    m.add_class::<stream::EventStream>()?;
+    m.add_class::<stream::AsyncEventStream>()?;
+    m.add_function(wrap_pyfunction!(client::verify_webhook, m)?)?;
+    m.add_function(wrap_pyfunction!(client::parse_duration, m)?)?;
+    error::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! Timers and events as Python objects, and schedule arguments as an SDK `TimerSpec`.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use minoots::{TimerSpec, json, proto};
+use pyo3::{
+    exceptions::PyTypeError,
+    prelude::*,
+    types::{PyDelta, PyDeltaAccess, PyString},
+};
+
+use crate::error::to_py;
+
+/// A JSON value as the equivalent Python object (via the `json` module, so types match what
+/// `json.loads` gives).
+pub fn to_python(py: Python<'_>, value: &serde_json::Value) -> PyResult<Py<PyAny>> {
+    let text = serde_json::to_string(value).expect("a JSON value serialises");
+    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+}
+
+/// A Python object (dict, list, ...) as JSON; `field` names it in the error.
+pub fn from_python(value: &Bound<'_, PyAny>, field: &str) -> PyResult<serde_json::Value> {
+    let text: String = value
+        .py()
+        .import("json")?
+        .call_method1("dumps", (value,))?
+        .extract()?;
+    serde_json::from_str(&text).map_err(|e| {
+        to_py(minoots::Error::InvalidArgument {
+            field: field.into(),
+            message: e.to_string(),
+        })
+    })
+}
+
+fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
+    t.as_ref().map(ToString::to_string)
+}
+
+/// A timer as the server last reported it. Times are RFC 3339 strings (UTC).
+#[pyclass(module = "minoots", frozen)]
+pub struct Timer {
+    pub inner: proto::Timer,
+}
+
+#[pymethods]
+impl Timer {
+    #[getter]
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+    #[getter]
+    fn tenant_id(&self) -> &str {
+        &self.inner.tenant_id
+    }
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+    /// `scheduled`, `armed`, `fired`, `settled`, `failed` or `cancelled`.
+    #[getter]
+    fn status(&self) -> &'static str {
+        self.inner.status().wire_name()
+    }
+    #[getter]
+    fn requested_by(&self) -> &str {
+        &self.inner.requested_by
+    }
+    #[getter]
+    fn created_at(&self) -> Option<String> {
+        time(&self.inner.created_at)
+    }
+    #[getter]
+    fn fire_at(&self) -> Option<String> {
+        time(&self.inner.fire_at)
+    }
+    #[getter]
+    fn fired_at(&self) -> Option<String> {
+        time(&self.inner.fired_at)
+    }
+    #[getter]
+    fn settled_at(&self) -> Option<String> {
+        time(&self.inner.settled_at)
+    }
+    #[getter]
+    fn cancelled_at(&self) -> Option<String> {
+        time(&self.inner.cancelled_at)
+    }
+    #[getter]
+    fn labels(&self) -> BTreeMap<String, String> {
+        self.inner.labels.clone().into_iter().collect()
+    }
+    #[getter]
+    fn metadata(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.inner
+            .metadata
+            .as_ref()
+            .map(|m| to_python(py, &json::struct_to_json(m)))
+            .transpose()
+    }
+    #[getter]
+    fn cancel_reason(&self) -> &str {
+        &self.inner.cancel_reason
+    }
+    #[getter]
+    fn failure_reason(&self) -> &str {
+        &self.inner.failure_reason
+    }
+    #[getter]
+    fn state_version(&self) -> u64 {
+        self.inner.state_version
+    }
+    /// `fired_at - fire_at` in milliseconds, once fired.
+    #[getter]
+    fn jitter_ms(&self) -> Option<f64> {
+        self.inner
+            .fired_at
+            .is_some()
+            .then_some(self.inner.jitter_ms)
+    }
+    /// The REST/webhook JSON form (camelCase keys), every field included.
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_python(py, &json::timer_to_json(&self.inner))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Timer(id={:?}, name={:?}, status={:?}, fire_at={:?})",
+            self.inner.id,
+            self.inner.name,
+            self.status(),
+            self.fire_at().unwrap_or_default()
+        )
+    }
+}
+
+/// One lifecycle transition of a timer.
+#[pyclass(module = "minoots", frozen)]
+pub struct TimerEvent {
+    pub inner: proto::TimerEvent,
+}
+
+#[pymethods]
+impl TimerEvent {
+    /// Per tenant, strictly increasing; pass it back as `after_sequence` to resume.
+    #[getter]
+    fn sequence(&self) -> u64 {
+        self.inner.sequence
+    }
+    /// `timer.scheduled`, `timer.armed`, `timer.fired`, `timer.settled`, `timer.failed`,
+    /// `timer.cancelled`.
+    #[getter]
+    fn event_type(&self) -> &'static str {
+        self.inner.event_type().wire_name()
+    }
+    #[getter]
+    fn timer_id(&self) -> &str {
+        &self.inner.timer_id
+    }
+    #[getter]
+    fn occurred_at(&self) -> Option<String> {
+        time(&self.inner.occurred_at)
+    }
+    /// `{timer_id}:{state_version}`: stable across redeliveries.
+    #[getter]
+    fn dedupe_key(&self) -> &str {
+        &self.inner.dedupe_key
+    }
+    #[getter]
+    fn trace_id(&self) -> &str {
+        &self.inner.trace_id
+    }
+    /// The timer right after this transition.
+    #[getter]
+    fn timer(&self) -> Option<Timer> {
+        self.inner.timer.clone().map(|inner| Timer { inner })
+    }
+    /// The payload webhooks and NATS receive, parsed.
+    #[getter]
+    fn payload(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let text = String::from_utf8_lossy(&self.inner.payload).into_owned();
+        Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "TimerEvent(sequence={}, event_type={:?}, timer_id={:?})",
+            self.inner.sequence,
+            self.event_type(),
+            self.inner.timer_id
+        )
+    }
+}
+
+/// `after` as Python gives it: `"15m"`-style text, a `timedelta`, or seconds.
+fn after(value: &Bound<'_, PyAny>) -> PyResult<minoots::After> {
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(minoots::After::from(text.to_str()?));
+    }
+    if let Ok(delta) = value.cast::<PyDelta>() {
+        let micros = (i64::from(delta.get_days()) * 86_400 + i64::from(delta.get_seconds()))
+            * 1_000_000
+            + i64::from(delta.get_microseconds());
+        return non_negative(micros as f64 / 1e6);
+    }
+    if let Ok(seconds) = value.extract::<f64>() {
+        return non_negative(seconds);
+    }
+    Err(PyTypeError::new_err(
+        "after: expected text like \"15m\", a datetime.timedelta, or seconds",
+    ))
+}
+
+fn non_negative(seconds: f64) -> PyResult<minoots::After> {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(to_py(minoots::Error::InvalidArgument {
+            field: "duration".into(),
+            message: format!("{seconds} is not a non-negative number of seconds"),
+        }));
+    }
+    Ok(Duration::from_secs_f64(seconds).into())
+}
+
+/// The keyword arguments of `schedule`, gathered once for the sync and async clients.
+pub struct ScheduleArgs<'py> {
+    pub name: String,
+    pub after: Option<Bound<'py, PyAny>>,
+    pub fire_at: Option<Bound<'py, PyAny>>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub metadata: Option<Bound<'py, PyAny>>,
+    pub action_bundle: Option<Bound<'py, PyAny>>,
+    pub webhook: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub requested_by: Option<String>,
+}
+
+impl ScheduleArgs<'_> {
+    pub fn into_spec(self) -> PyResult<TimerSpec> {
+        let mut spec = match (&self.after, &self.fire_at) {
+            (Some(_), Some(_)) => {
+                return Err(to_py(minoots::Error::InvalidArgument {
+                    field: "fire_at".into(),
+                    message: "give after or fire_at, not both".into(),
+                }));
+            }
+            (Some(a), None) => TimerSpec::new(self.name, after(a)?),
+            (None, Some(at)) => {
+                // A datetime, or RFC 3339 text.
+                let text: String = if at.hasattr("isoformat")? {
+                    at.call_method0("isoformat")?.extract()?
+                } else {
+                    at.extract()?
+                };
+                TimerSpec::at_rfc3339(self.name, &text)
+            }
+            (None, None) => {
+                return Err(to_py(minoots::Error::InvalidArgument {
+                    field: "duration".into(),
+                    message: "give after (\"15m\", a timedelta, seconds) or fire_at".into(),
+                }));
+            }
+        };
+        if let Some(labels) = self.labels {
+            spec = spec.labels(labels);
+        }
+        if let Some(metadata) = &self.metadata {
+            spec = spec.metadata(&from_python(metadata, "metadata")?);
+        }
+        if let Some(bundle) = &self.action_bundle {
+            spec = spec.action_bundle(&from_python(bundle, "action_bundle")?);
+        }
+        if let Some(url) = self.webhook {
+            spec = spec.webhook(url);
+        }
+        if let Some(key) = self.idempotency_key {
+            spec = spec.idempotency_key(key);
+        }
+        if let Some(who) = self.requested_by {
+            spec = spec.requested_by(who);
+        }
+        Ok(spec)
+    }
+}
