@@ -66,7 +66,7 @@ impl EventStream {
 }
 
 enum State {
-    Unopened(minoots::Client, StreamOptions),
+    Unopened(Box<(minoots::Client, StreamOptions)>),
     Open(minoots::EventStream),
     Closed,
 }
@@ -81,7 +81,7 @@ pub struct AsyncEventStream {
 impl AsyncEventStream {
     pub fn new(client: minoots::Client, options: StreamOptions) -> Self {
         Self {
-            state: Arc::new(Mutex::new(State::Unopened(client, options))),
+            state: Arc::new(Mutex::new(State::Unopened(Box::new((client, options))))),
             closer: Arc::default(),
         }
     }
@@ -94,7 +94,8 @@ async fn next(
     closer: Closer,
 ) -> Result<Option<minoots::proto::TimerEvent>, minoots::Error> {
     let mut state = state.lock().await;
-    if let State::Unopened(client, options) = &*state {
+    if let State::Unopened(unopened) = &*state {
+        let (client, options) = &**unopened;
         let opened = client.stream(options.clone()).await?;
         *closer.lock().unwrap_or_else(|e| e.into_inner()) = Some(opened.close_handle());
         *state = State::Open(opened);
