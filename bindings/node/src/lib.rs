@@ -3,6 +3,8 @@
 //! the native `EventStream.next()`.
 
 #![allow(unsafe_code)] // napi-derive generates the FFI glue.
+// napi registers exported functions only outside `cfg(test)`.
+#![cfg_attr(test, allow(dead_code))]
 
 mod client;
 mod error;
