@@ -2,7 +2,8 @@
 //! calls the SDK; `index.js` adds the callback (`streamTimers`) and async-iterator forms over
 //! the native `EventStream.next()`.
 
-#![allow(unsafe_code)] // napi-derive generates the FFI glue.
+#![allow(unsafe_code)]
+// napi-derive generates the FFI glue.
 // napi registers exported functions only outside `cfg(test)`.
 #![cfg_attr(test, allow(dead_code))]
 
