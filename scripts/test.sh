@@ -31,7 +31,7 @@ step "rust tests"
 cargo nextest run --workspace --locked --no-fail-fast
 
 # The suites in other languages drive the binary the Rust tests just built.
-TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+TARGET_DIR="$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)"
 cargo build --locked -p minoots-gateway --bin minoots
 export MINOOTS_BIN="$(cd "$TARGET_DIR/debug" && pwd)/minoots"
 
@@ -43,3 +43,51 @@ VENV="$TARGET_DIR/test-venv"
 
 step "node tests (published standardwebhooks package)"
 (cd gateway/tests/node && npm ci --no-audit --no-fund --silent && node --test)
+
+# The bindings are installed as users install them, then tested in their own language.
+step "python binding: pip install ./bindings/python into a fresh venv, pytest"
+BVENV="$TARGET_DIR/binding-venv"
+rm -rf "$BVENV"
+python3 -m venv "$BVENV"
+"$BVENV/bin/pip" install --quiet --disable-pip-version-check ./bindings/python -r bindings/python/tests/requirements.txt
+(cd bindings/python/tests && "$BVENV/bin/python" -m pytest -q .)
+
+step "node binding: napi build, npm pack, npm install of the tarball, node:test"
+(
+  cd bindings/node
+  npm ci --no-audit --no-fund --silent
+  npm run --silent build
+  rm -f minoots-*.tgz
+  npm pack --silent
+  cd test
+  rm -rf node_modules package-lock.json
+  npm install --no-audit --no-fund --silent --no-package-lock
+  node --test
+)
+
+step "kotlin binding: uniffi-bindgen, kotlinc, run against a real server"
+KOTLIN_VERSION=2.4.20
+KOTLIN_HOME="$TARGET_DIR/kotlin-$KOTLIN_VERSION"
+if [ ! -f "$KOTLIN_HOME/package/bin/kotlinc" ]; then
+  # The JetBrains compiler distribution (kotlinc, stdlib, kotlinx-coroutines), as published to npm.
+  mkdir -p "$KOTLIN_HOME"
+  (cd "$KOTLIN_HOME" && npm pack --silent "kotlin-compiler@$KOTLIN_VERSION" >/dev/null && tar xzf "kotlin-compiler-$KOTLIN_VERSION.tgz")
+fi
+JNA_JAR=/usr/share/java/jna.jar
+if [ ! -f "$JNA_JAR" ]; then
+  apt-get update -qq && apt-get install -y -qq libjna-java >/dev/null
+fi
+cargo build --locked -p minoots-uniffi
+cargo build --locked -p minoots-uniffi --features cli --bin uniffi-bindgen
+KT_OUT="$TARGET_DIR/kotlin-binding"
+rm -rf "$KT_OUT" && mkdir -p "$KT_OUT"
+"$TARGET_DIR/debug/uniffi-bindgen" generate "$TARGET_DIR/debug/libminoots_uniffi.so" \
+  --language kotlin --language swift --no-format --out-dir "$KT_OUT/generated"
+python3 scripts/readme_example.py kotlin > "$KT_OUT/ReadmeExample.kt"
+KOTLIN_LIB="$KOTLIN_HOME/package/lib"
+CLASSPATH_DEPS="$JNA_JAR:$KOTLIN_LIB/kotlinx-coroutines-core-jvm.jar"
+bash "$KOTLIN_HOME/package/bin/kotlinc" -nowarn \
+  "$KT_OUT/generated/uniffi/minoots/minoots.kt" "$KT_OUT/ReadmeExample.kt" bindings/uniffi/tests/kotlin/Main.kt \
+  -cp "$CLASSPATH_DEPS" -d "$KT_OUT/test.jar"
+java -Djna.library.path="$TARGET_DIR/debug" \
+  -cp "$KT_OUT/test.jar:$CLASSPATH_DEPS:$KOTLIN_LIB/kotlin-stdlib.jar" MainKt

@@ -4,7 +4,7 @@
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
+const { spawn, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -140,4 +140,20 @@ test('verifyWebhook accepts what the published standardwebhooks package signs', 
   verifyWebhook(secret, headers, Buffer.from(body))
   assert.throws(() => verifyWebhook(secret, headers, body + ' '), (e) => e.code === 'INVALID_SIGNATURE' && /webhook-signature/.test(e.message))
   assert.throws(() => verifyWebhook(secret, { ...headers, 'webhook-timestamp': '1000' }, body), (e) => e.code === 'INVALID_SIGNATURE' && /webhook-timestamp/.test(e.message))
+})
+
+test("the README's example runs as written", () => {
+  const root = path.join(__dirname, '..', '..', '..')
+  const code = execFileSync('python3', [path.join(root, 'scripts', 'readme_example.py'), 'node'], { encoding: 'utf8' })
+  const out = execFileSync(process.execPath, ['-'], {
+    input: code,
+    cwd: __dirname,
+    env: { ...process.env, MINOOTS_URL: url },
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+  const lines = out.trim().split('\n')
+  assert.match(lines[0], /^[0-9a-f-]{36} (scheduled|armed) 20/)
+  assert.ok(lines.some((l) => l.endsWith('timer.settled ' + lines[0].split(' ')[0])), out)
+  assert.equal(lines.at(-1), 'not found: NOT_FOUND')
 })

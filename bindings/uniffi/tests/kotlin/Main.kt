@@ -55,7 +55,8 @@ fun main() = runBlocking {
             }
         }
 
-        // The README's example.
+        readmeExample(url)
+
         val timer = client.schedule(ScheduleOptions(name = "standup", after = "50ms", labels = mapOf("lang" to "kotlin")))
         check(timer.labels["lang"] == "kotlin") { "labels ${timer.labels}" }
 
