@@ -55,7 +55,9 @@ python3 -m venv "$BVENV"
 step "node binding: napi build, npm pack, npm install of the tarball, node:test"
 (
   cd bindings/node
-  npm ci --no-audit --no-fund --silent
+  # `npm install`, not `npm ci`: npm 11 leaves the CLI's per-platform optional packages out of
+  # the lockfile it writes and then refuses it in `npm ci`; the lockfile still pins the rest.
+  npm install --no-audit --no-fund --silent
   npm run --silent build
   rm -f minoots-*.tgz
   npm pack --silent

@@ -35,5 +35,5 @@ pub use duration::parse_duration;
 pub use error::Error;
 pub use minoots_proto::{json, v1 as proto};
 pub use stream::{CloseHandle, EventStream, Reconnect, StreamOptions};
-pub use timer::{After, TimerSpec};
+pub use timer::{After, TimerOptions, TimerSpec};
 pub use webhook::{DEFAULT_TOLERANCE, verify_webhook};

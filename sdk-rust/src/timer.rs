@@ -153,6 +153,60 @@ impl TimerSpec {
     }
 }
 
+/// A schedule request as loose optional fields, the shape language bindings receive (keyword
+/// arguments, an options object, a record). Exactly one of `after` and `fire_at` (RFC 3339);
+/// `metadata` a JSON object; `action_bundle` the REST JSON form. Mistakes surface when the spec
+/// is scheduled, naming the field.
+#[derive(Debug, Clone, Default)]
+pub struct TimerOptions {
+    pub name: String,
+    pub after: Option<After>,
+    pub fire_at: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub metadata: Option<serde_json::Value>,
+    pub action_bundle: Option<serde_json::Value>,
+    /// Shorthand for one webhook action.
+    pub webhook: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub requested_by: Option<String>,
+}
+
+impl From<TimerOptions> for TimerSpec {
+    fn from(o: TimerOptions) -> Self {
+        let invalid = |field: &str, message: &str| Error::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        };
+        let mut spec = match (o.after, o.fire_at) {
+            (Some(_), Some(_)) => Self::named(o.name, None)
+                .invalid(invalid("fire_at", "give after or fire_at, not both")),
+            (Some(after), None) => Self::new(o.name, after),
+            (None, Some(at)) => Self::at_rfc3339(o.name, &at),
+            (None, None) => Self::named(o.name, None).invalid(invalid(
+                "duration",
+                "give after (a duration such as \"15m\") or fire_at",
+            )),
+        };
+        spec = spec.labels(o.labels);
+        if let Some(metadata) = &o.metadata {
+            spec = spec.metadata(metadata);
+        }
+        if let Some(bundle) = &o.action_bundle {
+            spec = spec.action_bundle(bundle);
+        }
+        if let Some(url) = o.webhook {
+            spec = spec.webhook(url);
+        }
+        if let Some(key) = o.idempotency_key {
+            spec = spec.idempotency_key(key);
+        }
+        if let Some(who) = o.requested_by {
+            spec = spec.requested_by(who);
+        }
+        spec
+    }
+}
+
 impl From<ScheduleTimerRequest> for TimerSpec {
     fn from(request: ScheduleTimerRequest) -> Self {
         Self {
@@ -200,5 +254,22 @@ mod tests {
             ),
             "action_bundle.actions[0].kind"
         );
+
+        let options = |after: Option<&str>, fire_at: Option<&str>| TimerOptions {
+            name: "x".into(),
+            after: after.map(After::from),
+            fire_at: fire_at.map(str::to_owned),
+            ..Default::default()
+        };
+        assert_eq!(
+            field(options(Some("1m"), Some("2030-01-01T00:00:00Z")).into()),
+            "fire_at"
+        );
+        assert_eq!(field(options(None, None).into()), "duration");
+        let at = TimerSpec::from(options(None, Some("2030-01-01T00:00:00Z")));
+        assert!(matches!(
+            at.into_request().unwrap().schedule,
+            Some(Schedule::FireAt(_))
+        ));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use minoots::{TimerSpec, json, proto};
+use minoots::{After, TimerOptions, TimerSpec, json, proto};
 use napi_derive::napi;
 
 use crate::error::{Result, invalid};
@@ -113,43 +113,36 @@ pub struct ScheduleOptions {
 
 impl ScheduleOptions {
     pub fn into_spec(self) -> Result<TimerSpec> {
-        let mut spec = match (self.after, self.fire_at) {
-            (Some(_), Some(_)) => return Err(invalid("fire_at", "give after or fireAt, not both")),
-            (Some(serde_json::Value::String(text)), None) => TimerSpec::new(self.name, text),
-            (Some(serde_json::Value::Number(ms)), None) => {
+        let after = match self.after {
+            None => None,
+            Some(serde_json::Value::String(text)) => Some(After::from(text)),
+            Some(serde_json::Value::Number(ms)) => {
                 let ms = ms
                     .as_f64()
                     .filter(|ms| ms.is_finite() && *ms >= 0.0)
                     .ok_or_else(|| invalid("duration", "milliseconds must be non-negative"))?;
-                TimerSpec::new(self.name, std::time::Duration::from_secs_f64(ms / 1_000.0))
+                Some(After::from(std::time::Duration::from_secs_f64(
+                    ms / 1_000.0,
+                )))
             }
-            (Some(_), None) => {
+            Some(_) => {
                 return Err(invalid(
                     "duration",
                     "after must be text like \"15m\" or milliseconds",
                 ));
             }
-            (None, Some(at)) => TimerSpec::at_rfc3339(self.name, &at),
-            (None, None) => return Err(invalid("duration", "give after or fireAt")),
         };
-        if let Some(labels) = self.labels {
-            spec = spec.labels(labels.into_iter().collect());
+        Ok(TimerOptions {
+            name: self.name,
+            after,
+            fire_at: self.fire_at,
+            labels: self.labels.unwrap_or_default().into_iter().collect(),
+            metadata: self.metadata,
+            action_bundle: self.action_bundle,
+            webhook: self.webhook,
+            idempotency_key: self.idempotency_key,
+            requested_by: self.requested_by,
         }
-        if let Some(metadata) = &self.metadata {
-            spec = spec.metadata(metadata);
-        }
-        if let Some(bundle) = &self.action_bundle {
-            spec = spec.action_bundle(bundle);
-        }
-        if let Some(url) = self.webhook {
-            spec = spec.webhook(url);
-        }
-        if let Some(key) = self.idempotency_key {
-            spec = spec.idempotency_key(key);
-        }
-        if let Some(who) = self.requested_by {
-            spec = spec.requested_by(who);
-        }
-        Ok(spec)
+        .into())
     }
 }

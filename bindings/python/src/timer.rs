@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use minoots::{TimerSpec, json, proto};
+use minoots::{TimerOptions, TimerSpec, json, proto};
 use pyo3::{
     exceptions::PyTypeError,
     prelude::*,
@@ -234,48 +234,33 @@ pub struct ScheduleArgs<'py> {
 
 impl ScheduleArgs<'_> {
     pub fn into_spec(self) -> PyResult<TimerSpec> {
-        let mut spec = match (&self.after, &self.fire_at) {
-            (Some(_), Some(_)) => {
-                return Err(to_py(minoots::Error::InvalidArgument {
-                    field: "fire_at".into(),
-                    message: "give after or fire_at, not both".into(),
-                }));
+        let fire_at = match &self.fire_at {
+            // A datetime, or RFC 3339 text.
+            Some(at) if at.hasattr("isoformat")? => {
+                Some(at.call_method0("isoformat")?.extract::<String>()?)
             }
-            (Some(a), None) => TimerSpec::new(self.name, after(a)?),
-            (None, Some(at)) => {
-                // A datetime, or RFC 3339 text.
-                let text: String = if at.hasattr("isoformat")? {
-                    at.call_method0("isoformat")?.extract()?
-                } else {
-                    at.extract()?
-                };
-                TimerSpec::at_rfc3339(self.name, &text)
-            }
-            (None, None) => {
-                return Err(to_py(minoots::Error::InvalidArgument {
-                    field: "duration".into(),
-                    message: "give after (\"15m\", a timedelta, seconds) or fire_at".into(),
-                }));
-            }
+            Some(at) => Some(at.extract::<String>()?),
+            None => None,
         };
-        if let Some(labels) = self.labels {
-            spec = spec.labels(labels);
+        Ok(TimerOptions {
+            name: self.name,
+            after: self.after.as_ref().map(after).transpose()?,
+            fire_at,
+            labels: self.labels.unwrap_or_default(),
+            metadata: self
+                .metadata
+                .as_ref()
+                .map(|m| from_python(m, "metadata"))
+                .transpose()?,
+            action_bundle: self
+                .action_bundle
+                .as_ref()
+                .map(|b| from_python(b, "action_bundle"))
+                .transpose()?,
+            webhook: self.webhook,
+            idempotency_key: self.idempotency_key,
+            requested_by: self.requested_by,
         }
-        if let Some(metadata) = &self.metadata {
-            spec = spec.metadata(&from_python(metadata, "metadata")?);
-        }
-        if let Some(bundle) = &self.action_bundle {
-            spec = spec.action_bundle(&from_python(bundle, "action_bundle")?);
-        }
-        if let Some(url) = self.webhook {
-            spec = spec.webhook(url);
-        }
-        if let Some(key) = self.idempotency_key {
-            spec = spec.idempotency_key(key);
-        }
-        if let Some(who) = self.requested_by {
-            spec = spec.requested_by(who);
-        }
-        Ok(spec)
+        .into())
     }
 }

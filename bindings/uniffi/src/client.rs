@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use minoots::{ListFilter, StreamOptions, TimerSpec, WaitFor};
+use minoots::{ListFilter, StreamOptions, TimerOptions, TimerSpec, WaitFor};
 use tokio::runtime::Runtime;
 use tokio_stream::StreamExt;
 
@@ -85,28 +85,24 @@ pub struct ScheduleOptions {
 
 impl ScheduleOptions {
     fn into_spec(self) -> Result<TimerSpec, MinootsError> {
-        let mut spec = match (self.after, self.fire_at) {
-            (Some(_), Some(_)) => {
-                return Err(invalid("fire_at", "give after or fire_at, not both".into()));
-            }
-            (Some(after), None) => TimerSpec::new(self.name, after),
-            (None, Some(at)) => TimerSpec::at_rfc3339(self.name, &at),
-            (None, None) => return Err(invalid("duration", "give after or fire_at".into())),
-        };
-        spec = spec.labels(self.labels.into_iter().collect());
-        if let Some(text) = self.metadata_json {
-            spec = spec.metadata(&json("metadata", &text)?);
+        Ok(TimerOptions {
+            name: self.name,
+            after: self.after.map(Into::into),
+            fire_at: self.fire_at,
+            labels: self.labels.into_iter().collect(),
+            metadata: self
+                .metadata_json
+                .map(|t| json("metadata", &t))
+                .transpose()?,
+            action_bundle: self
+                .action_bundle_json
+                .map(|t| json("action_bundle", &t))
+                .transpose()?,
+            webhook: self.webhook,
+            idempotency_key: self.idempotency_key,
+            requested_by: None,
         }
-        if let Some(text) = self.action_bundle_json {
-            spec = spec.action_bundle(&json("action_bundle", &text)?);
-        }
-        if let Some(url) = self.webhook {
-            spec = spec.webhook(url);
-        }
-        if let Some(key) = self.idempotency_key {
-            spec = spec.idempotency_key(key);
-        }
-        Ok(spec)
+        .into())
     }
 }
 
