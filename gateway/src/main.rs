@@ -3,6 +3,8 @@
 
 mod bench;
 mod config;
+mod mcp_cli;
+mod timers_cli;
 
 /// The request path allocates and frees many small buffers (protobuf, JSON, rows); mimalloc
 /// serves them markedly faster than glibc's allocator (docs/benchmarks.md, before and after).
@@ -66,6 +68,12 @@ enum Command {
     /// Manage API keys directly in the store (the gateway also has admin endpoints).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The agent tools as an MCP server (stdio, or streamable HTTP with --http), for a running
+    /// server.
+    Mcp(mcp_cli::McpArgs),
+    /// Timers on a running server: create, list, get, cancel, watch.
+    #[command(subcommand)]
+    Timers(timers_cli::TimersCommand),
     /// Dead letters: actions that exhausted their retries (talks to a running server).
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -649,6 +657,8 @@ async fn run(
         Command::Gateway(args) => run_gateway(args).await,
         Command::Keys(command) => keys(command).await,
         Command::Dlq(command) => dlq(command).await,
+        Command::Timers(command) => timers_cli::run(command).await,
+        Command::Mcp(args) => mcp_cli::run(args).await,
         Command::Config(ConfigCommand::Print {
             command,
             json,

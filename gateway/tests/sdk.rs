@@ -209,3 +209,67 @@ async fn retries_idempotent_calls_and_resumes_the_stream_after_a_cut() {
         "resumed after the last sequence: no gap, no repeat"
     );
 }
+
+/// A TLS front for `upstream` with a fresh self-signed certificate for 127.0.0.1 (ALPN h2).
+/// Returns its port and the certificate in PEM, for the client to trust.
+async fn tls_front(upstream: String) -> (u16, String) {
+    use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
+    let issued = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(issued.signing_key.serialize_der().into());
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![issued.cert.der().clone()], key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Ok(mut plain) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                }
+            });
+        }
+    });
+    (port, issued.cert.pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_urls_use_tls_and_trust_only_known_authorities() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let (port, ca) = tls_front(server.url.trim_start_matches("http://").to_owned()).await;
+    let url = format!("https://127.0.0.1:{port}");
+
+    let client = Client::builder(url.clone())
+        .api_key(common::DEV_KEY)
+        .tenant("acme")
+        .ca_certificate(ca)
+        .connect()
+        .await
+        .unwrap();
+    let timer = client
+        .schedule(TimerSpec::new("over-tls", "1h"))
+        .await
+        .unwrap();
+    assert_eq!(client.get(&timer.id).await.unwrap().name, "over-tls");
+
+    // The same server, its certificate not trusted: the handshake fails.
+    let untrusted = Client::builder(url)
+        .api_key(common::DEV_KEY)
+        .connect()
+        .await;
+    assert!(
+        matches!(untrusted, Err(Error::Transport(_))),
+        "{untrusted:?}"
+    );
+}

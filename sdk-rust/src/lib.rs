@@ -28,6 +28,7 @@ mod duration;
 mod error;
 mod stream;
 mod timer;
+pub mod tools;
 mod webhook;
 
 pub use client::{Client, ClientBuilder, ListFilter, Retry, WaitFor};

@@ -1,0 +1,194 @@
+//! `minoots timers create|list|get|cancel|watch` against a real `minoots serve`, as a shell
+//! user runs them: JSON and human output, a webhook delivered, errors on stderr with a non-zero
+//! exit.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Output, Stdio},
+    sync::{Arc, Mutex},
+};
+
+use common::{Server, WAIT};
+use serde_json::Value;
+
+fn cli(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_minoots"))
+        .arg("timers")
+        .args(args)
+        .args([
+            "--url",
+            url,
+            "--api-key",
+            common::DEV_KEY,
+            "--tenant",
+            "acme",
+        ])
+        .output()
+        .expect("running minoots timers")
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `minoots timers watch <args>` in the background; its stdout lines arrive on the channel.
+fn watch(url: &str, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minoots"))
+        .args(["timers", "watch"])
+        .args(args)
+        .args([
+            "--url",
+            url,
+            "--api-key",
+            common::DEV_KEY,
+            "--tenant",
+            "acme",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_commands_create_list_get_cancel_and_watch() {
+    // A webhook receiver, so `--webhook` is seen delivering.
+    let hits = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let hits = hits.clone();
+            move |body: axum::body::Bytes| async move {
+                hits.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = [
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--webhook-allow",
+        "127.0.0.1",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let server = Server::start_with(&args, Stdio::inherit()).await;
+    let url = server.url.as_str();
+
+    let (mut watcher, lines) = watch(url, &["--after-sequence", "0", "--json"]);
+    let created: Value = serde_json::from_str(&ok(cli(
+        url,
+        &[
+            "create",
+            "--in",
+            "150ms",
+            "--name",
+            "cli-timer",
+            "--label",
+            "team=core",
+            "--webhook",
+            &hook,
+            "--json",
+        ],
+    )))
+    .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["labels"]["team"], "core");
+    assert_eq!(created["durationMs"], 150);
+
+    // watch --json prints each delivered payload with its sequence, from the start.
+    let mut types = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !types.contains(&"timer.settled".to_owned()) {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("watch printed the timer's events");
+        let event: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(event["data"]["id"], id.as_str());
+        assert_eq!(event["sequence"], types.len() as u64 + 1);
+        types.push(event["type"].as_str().unwrap().to_owned());
+    }
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+    assert_eq!(
+        types,
+        [
+            "timer.scheduled",
+            "timer.armed",
+            "timer.fired",
+            "timer.settled"
+        ]
+    );
+    let delivered = hits.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0]["data"]["id"], id.as_str());
+
+    // Human output: one line per timer (id, status, fire time, name); events likewise.
+    let human = ok(cli(url, &["create", "--in", "1h", "--name", "later"]));
+    let later_id = human.split_whitespace().next().unwrap().to_owned();
+    assert!(
+        human.contains("armed") && human.trim_end().ends_with("later"),
+        "{human}"
+    );
+    assert!(ok(cli(url, &["get", &id])).contains("settled"));
+    let listed: Value = serde_json::from_str(&ok(cli(
+        url,
+        &["list", "--selector", "team=core", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(
+        ok(cli(url, &["list", "--status", "armed"])).lines().count(),
+        1
+    );
+    let cancelled: Value = serde_json::from_str(&ok(cli(
+        url,
+        &["cancel", &later_id, "--reason", "changed plans", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancelReason"], "changed plans");
+    let (mut human_watch, human_lines) =
+        watch(url, &["--after-sequence", "0", "--type", "settled"]);
+    let line = human_lines.recv_timeout(WAIT).unwrap();
+    assert!(
+        line.contains("timer.settled") && line.contains(&id) && line.ends_with("cli-timer"),
+        "{line}"
+    );
+    human_watch.kill().unwrap();
+    human_watch.wait().unwrap();
+
+    // Errors: a message on stderr and a failing exit status.
+    let missing = cli(url, &["get", "0190c0de-0000-7000-8000-000000000000"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+    let bad = cli(url, &["create", "--in", "soon", "--name", "x"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("duration"));
+    let neither = cli(url, &["create", "--name", "x"]);
+    assert!(!neither.status.success());
+}

@@ -1,0 +1,251 @@
+//! The agent tools: schedule, get, list, cancel and wait, as JSON-schema function specs and one
+//! JSON-in, JSON-out dispatcher. The MCP server (`minoots mcp`), the Python agent tools
+//! (LangChain, LlamaIndex, plain function specs) and anything else that hands MINOOTS to a model
+//! use these, so every agent sees the same tools with the same arguments and errors.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_stream::StreamExt;
+
+use crate::{Client, Error, ListFilter, TimerOptions, WaitFor, json::timer_to_json};
+
+/// One tool: its name, what it does (for the model), and its arguments as JSON Schema.
+#[derive(Debug, Clone)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub parameters: Value,
+}
+
+/// How long `wait_for_timer` waits unless told otherwise, and at most.
+const DEFAULT_WAIT: u64 = 60;
+const MAX_WAIT: u64 = 3_600;
+
+/// Every tool, in a stable order.
+pub fn tool_specs() -> Vec<ToolSpec> {
+    let id = json!({"type": "string", "description": "The timer's id."});
+    vec![
+        ToolSpec {
+            name: "schedule_timer",
+            description: "Schedule a durable timer that fires after a duration (\"15m\", \"1h30m\") or at an RFC 3339 time, optionally calling a webhook when it fires. Returns the timer.",
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "What the timer is for."},
+                    "duration": {"type": "string", "description": "Fire after this long: 250ms, 15s, 15m, 2h, 7d or compounds like 1h30m."},
+                    "fire_at": {"type": "string", "description": "Fire at this RFC 3339 time instead, e.g. 2026-12-01T09:00:00Z."},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Labels to find the timer by later."},
+                    "metadata": {"type": "object", "description": "Free-form JSON delivered with the timer's events."},
+                    "webhook": {"type": "string", "description": "URL to POST the signed event to when the timer fires."},
+                    "idempotency_key": {"type": "string", "description": "Scheduling again with the same key returns the first timer."}
+                },
+                "required": ["name"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "get_timer",
+            description: "Get a timer by id: its status (scheduled, armed, fired, settled, failed, cancelled), fire time and results.",
+            parameters: json!({"type": "object", "properties": {"id": id}, "required": ["id"], "additionalProperties": false}),
+        },
+        ToolSpec {
+            name: "list_timers",
+            description: "List timers, newest first, optionally by status, label selector (team=core,!done) or name prefix.",
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "statuses": {"type": "array", "items": {"type": "string", "enum": ["scheduled", "armed", "fired", "settled", "failed", "cancelled"]}},
+                    "label_selector": {"type": "string", "description": "key=value, key!=value, key, !key; comma-separated."},
+                    "name_prefix": {"type": "string"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "At most this many (default 50)."}
+                },
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "cancel_timer",
+            description: "Cancel a timer that has not fired yet. Returns the cancelled timer.",
+            parameters: json!({
+                "type": "object",
+                "properties": {"id": id, "reason": {"type": "string", "description": "Why, kept with the timer."}},
+                "required": ["id"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "wait_for_timer",
+            description: "Wait until a timer fires (until=fired, the default) or finishes (until=done: settled, failed or cancelled), up to timeout_seconds. Returns the timer.",
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "id": id,
+                    "until": {"type": "string", "enum": ["fired", "done"]},
+                    "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": MAX_WAIT, "description": "Default 60."}
+                },
+                "required": ["id"],
+                "additionalProperties": false
+            }),
+        },
+    ]
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Error {
+    Error::InvalidArgument {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Arguments as the spec declares them; a wrong type or an unknown argument names the field.
+fn args(tool: &ToolSpec, arguments: &Value) -> Result<serde_json::Map<String, Value>, Error> {
+    let map = match arguments {
+        Value::Null => serde_json::Map::new(),
+        Value::Object(map) => map.clone(),
+        _ => return Err(invalid("arguments", "must be a JSON object")),
+    };
+    let properties = &tool.parameters["properties"];
+    for (key, value) in &map {
+        let Some(declared) = properties.get(key) else {
+            return Err(invalid(
+                key,
+                format!("{} takes no argument {key:?}", tool.name),
+            ));
+        };
+        let fits = match declared["type"].as_str() {
+            Some("string") => value.is_string(),
+            Some("integer") => value.is_u64(),
+            Some("object") => value.is_object(),
+            Some("array") => value.is_array(),
+            _ => true,
+        };
+        if !fits && !value.is_null() {
+            return Err(invalid(
+                key,
+                format!("must be of type {}", declared["type"]),
+            ));
+        }
+    }
+    for required in tool.parameters["required"].as_array().into_iter().flatten() {
+        let key = required.as_str().unwrap_or_default();
+        if map.get(key).is_none_or(Value::is_null) {
+            return Err(invalid(key, "is required"));
+        }
+    }
+    Ok(map)
+}
+
+fn text(map: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    map.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Runs the tool `name` with JSON `arguments` and returns its JSON result (timers in the REST
+/// form; `list_timers` returns `{"timers": [...]}`).
+pub async fn call_tool(client: &Client, name: &str, arguments: &Value) -> Result<Value, Error> {
+    let specs = tool_specs();
+    let tool = specs
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| invalid("name", format!("no tool {name:?}")))?;
+    let a = args(tool, arguments)?;
+    let id = || text(&a, "id").unwrap_or_default();
+    let timer = match name {
+        "schedule_timer" => {
+            let labels = a
+                .get("labels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| match v {
+                            Value::String(s) => Ok((k.clone(), s.clone())),
+                            _ => Err(invalid(&format!("labels.{k}"), "must be a string")),
+                        })
+                        .collect::<Result<_, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default();
+            let options = TimerOptions {
+                name: text(&a, "name").unwrap_or_default(),
+                after: text(&a, "duration").map(Into::into),
+                fire_at: text(&a, "fire_at"),
+                labels,
+                metadata: a.get("metadata").filter(|v| !v.is_null()).cloned(),
+                action_bundle: None,
+                webhook: text(&a, "webhook"),
+                idempotency_key: text(&a, "idempotency_key"),
+                requested_by: Some("minoots-agent-tools".into()),
+            };
+            client.schedule(options).await?
+        }
+        "get_timer" => client.get(&id()).await?,
+        "cancel_timer" => {
+            client
+                .cancel(&id(), &text(&a, "reason").unwrap_or_default())
+                .await?
+        }
+        "wait_for_timer" => {
+            let until = match text(&a, "until").as_deref() {
+                None | Some("fired") => WaitFor::Fired,
+                Some("done") => WaitFor::Done,
+                Some(other) => return Err(invalid("until", format!("{other:?}: fired or done"))),
+            };
+            let seconds = a
+                .get("timeout_seconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(DEFAULT_WAIT)
+                .clamp(1, MAX_WAIT);
+            client
+                .wait_for(&id(), until, Some(Duration::from_secs(seconds)))
+                .await?
+        }
+        "list_timers" => {
+            let statuses: Vec<String> = a
+                .get("statuses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            let filter = ListFilter {
+                label_selector: text(&a, "label_selector").unwrap_or_default(),
+                name_prefix: text(&a, "name_prefix").unwrap_or_default(),
+                ..Default::default()
+            }
+            .status_names(statuses)?;
+            let limit = a.get("limit").and_then(Value::as_u64).unwrap_or(50) as usize;
+            let timers: Vec<_> = client
+                .list_all(filter)
+                .take(limit.clamp(1, 1_000))
+                .collect::<Result<_, _>>()
+                .await?;
+            let timers: Vec<Value> = timers.iter().map(timer_to_json).collect();
+            return Ok(json!({ "timers": timers }));
+        }
+        _ => unreachable!("every spec has a branch"),
+    };
+    Ok(timer_to_json(&timer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_are_objects_and_arguments_are_checked_against_them() {
+        let specs = tool_specs();
+        assert_eq!(specs.len(), 5);
+        for spec in &specs {
+            assert_eq!(spec.parameters["type"], "object", "{}", spec.name);
+        }
+        let schedule = &specs[0];
+        let field = |v: Value| match args(schedule, &v) {
+            Err(Error::InvalidArgument { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(json!({})), "name");
+        assert_eq!(field(json!({"name": "x", "duraton": "1m"})), "duraton");
+        assert_eq!(field(json!({"name": 5})), "name");
+        assert!(args(schedule, &json!({"name": "x", "duration": "1m"})).is_ok());
+    }
+}
