@@ -1,0 +1,80 @@
+"""`minoots mcp` exercised by the official `mcp` Python client, over stdio and over streamable
+HTTP: list the tools, schedule a timer, wait for it, read the result."""
+
+import asyncio
+import json
+import os
+import subprocess
+import threading
+
+from mcp import Client, StdioServerParameters
+
+from conftest import DEV_KEY
+
+TOOLS = {"schedule_timer", "get_timer", "list_timers", "cancel_timer", "wait_for_timer"}
+
+
+async def exercise(client):
+    tools = await client.list_tools()
+    assert {t.name for t in tools.tools} == TOOLS
+    schedule = next(t for t in tools.tools if t.name == "schedule_timer")
+    assert schedule.input_schema["required"] == ["name"]
+
+    scheduled = await client.call_tool("schedule_timer", {"name": "from-mcp", "duration": "100ms", "labels": {"via": "mcp"}})
+    assert not scheduled.is_error, scheduled.content
+    timer = json.loads(scheduled.content[0].text)
+    assert timer["status"] in ("scheduled", "armed")
+    assert scheduled.structured_content["id"] == timer["id"]
+
+    waited = await client.call_tool("wait_for_timer", {"id": timer["id"], "until": "done", "timeout_seconds": 60})
+    assert json.loads(waited.content[0].text)["status"] == "settled"
+    listed = await client.call_tool("list_timers", {"label_selector": "via=mcp"})
+    assert [t["id"] for t in json.loads(listed.content[0].text)["timers"]] == [timer["id"]]
+
+    # Mistakes come back as tool errors naming the field, for the model to correct.
+    bad = await client.call_tool("schedule_timer", {"name": "x", "duration": "soon"})
+    assert bad.is_error
+    assert "INVALID_ARGUMENT" in bad.content[0].text and "duration" in bad.content[0].text
+    missing = await client.call_tool("get_timer", {"id": "0190c0de-0000-7000-8000-000000000000"})
+    assert missing.is_error and "NOT_FOUND" in missing.content[0].text
+
+
+def binary():
+    return os.environ.get("MINOOTS_BIN", "target/debug/minoots")
+
+
+def test_mcp_over_stdio(start_minoots):
+    server = start_minoots()
+    params = StdioServerParameters(
+        command=binary(),
+        args=["mcp", "--url", server.url, "--api-key", DEV_KEY, "--tenant", "mcp-stdio"],
+    )
+
+    async def main():
+        async with Client(params) as client:
+            await exercise(client)
+
+    asyncio.run(asyncio.wait_for(main(), 120))
+
+
+def test_mcp_over_streamable_http(start_minoots):
+    server = start_minoots()
+    proc = subprocess.Popen(
+        [binary(), "mcp", "--http", "127.0.0.1:0", "--url", server.url, "--api-key", DEV_KEY, "--tenant", "mcp-http"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("minoots mcp listening on "), line
+        url = line.removeprefix("minoots mcp listening on ").strip()
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+
+        async def main():
+            async with Client(url) as client:
+                await exercise(client)
+
+        asyncio.run(asyncio.wait_for(main(), 120))
+    finally:
+        proc.kill()
+        proc.wait()
