@@ -49,7 +49,7 @@ step "python binding: pip install ./bindings/python into a fresh venv, pytest"
 BVENV="$TARGET_DIR/binding-venv"
 rm -rf "$BVENV"
 python3 -m venv "$BVENV"
-"$BVENV/bin/pip" install --quiet --disable-pip-version-check ./bindings/python -r bindings/python/tests/requirements.txt
+"$BVENV/bin/pip" install --quiet --disable-pip-version-check "./bindings/python[langchain,llamaindex]" -r bindings/python/tests/requirements.txt
 (cd bindings/python/tests && "$BVENV/bin/python" -m pytest -q .)
 
 step "node binding: napi build, npm pack, npm install of the tarball, node:test"

@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use minoots::{ListFilter, StreamOptions, WaitFor};
+use minoots::{ListFilter, StreamOptions, WaitFor, tools};
 use pyo3::{prelude::*, types::PyBytes};
 use tokio_stream::StreamExt;
 
@@ -12,7 +12,7 @@ use crate::{
     error::to_py,
     runtime,
     stream::{AsyncEventStream, EventStream},
-    timer::{ScheduleArgs, Timer},
+    timer::{ScheduleArgs, Timer, from_python, to_python},
 };
 
 fn builder(
@@ -230,6 +230,20 @@ impl Client {
         let inner = block(py, self.inner.stream(options))?;
         Ok(EventStream::new(inner))
     }
+
+    /// Runs an agent tool (see `minoots.agents`) with JSON-like arguments; returns its JSON
+    /// result as Python objects.
+    #[pyo3(signature = (name, arguments=None))]
+    fn call_tool(
+        &self,
+        py: Python<'_>,
+        name: String,
+        arguments: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let arguments = tool_arguments(arguments)?;
+        let result = block(py, tools::call_tool(&self.inner, &name, &arguments))?;
+        to_python(py, &result)
+    }
 }
 
 /// An asyncio client: `client = await minoots.AsyncClient.connect(url, api_key=...)`.
@@ -352,6 +366,37 @@ impl AsyncClient {
         let options = stream_options(after_sequence, event_types, label_selector)?;
         Ok(AsyncEventStream::new(self.inner.clone(), options))
     }
+
+    #[pyo3(signature = (name, arguments=None))]
+    fn call_tool<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        arguments: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (client, arguments) = (self.inner.clone(), tool_arguments(arguments)?);
+        awaitable(
+            py,
+            async move { tools::call_tool(&client, &name, &arguments).await },
+            |py, result| to_python(py, &result),
+        )
+    }
+}
+
+fn tool_arguments(arguments: Option<Bound<'_, PyAny>>) -> PyResult<serde_json::Value> {
+    arguments.map_or(Ok(serde_json::Value::Null), |a| {
+        from_python(&a, "arguments")
+    })
+}
+
+/// Every agent tool: `[{"name", "description", "parameters": <JSON Schema>}]`.
+#[pyfunction]
+pub fn tool_specs(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    let specs: Vec<serde_json::Value> = tools::tool_specs()
+        .into_iter()
+        .map(|t| serde_json::json!({"name": t.name, "description": t.description, "parameters": t.parameters}))
+        .collect();
+    to_python(py, &serde_json::Value::Array(specs))
 }
 
 /// Verifies a Standard Webhooks delivery from MINOOTS: raises `InvalidSignatureError` naming the

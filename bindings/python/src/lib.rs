@@ -20,6 +20,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::AsyncEventStream>()?;
     m.add_function(wrap_pyfunction!(client::verify_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(client::parse_duration, m)?)?;
+    m.add_function(wrap_pyfunction!(client::tool_specs, m)?)?;
     error::register(m)?;
     Ok(())
 }

@@ -27,6 +27,7 @@ from minoots._native import (
     UnauthenticatedError,
     UnavailableError,
     parse_duration,
+    tool_specs,
     verify_webhook,
 )
 
@@ -52,5 +53,6 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "parse_duration",
+    "tool_specs",
     "verify_webhook",
 ]
