@@ -67,6 +67,12 @@ step "node binding: napi build, npm pack, npm install of the tarball, node:test"
   node --test
 )
 
+step "examples on the node binding: GitHub Action, Slack bot"
+for example in examples/github-action examples/slack-bot; do
+  [ -d "$example" ] || continue
+  (cd "$example" && rm -rf node_modules && npm install --no-audit --no-fund --silent --no-package-lock && node --test)
+done
+
 step "kotlin binding: uniffi-bindgen, kotlinc, run against a real server"
 KOTLIN_VERSION=2.4.20
 KOTLIN_HOME="$TARGET_DIR/kotlin-$KOTLIN_VERSION"

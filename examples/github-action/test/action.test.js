@@ -1,0 +1,104 @@
+'use strict'
+// Runs the Action the way a runner does: `node index.js` with INPUT_* variables and a
+// GITHUB_OUTPUT file, against a real `minoots serve --dev` (MINOOTS_BIN).
+
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn, spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const readline = require('node:readline')
+
+let server
+let url
+
+before(async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'minoots-action-'))
+  server = spawn(process.env.MINOOTS_BIN, ['serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const first = await new Promise((resolve) => readline.createInterface({ input: server.stdout }).once('line', resolve))
+  url = first.replace('minoots listening on ', '').trim()
+  // Ready when /readyz answers.
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break
+    } catch {}
+    if (i > 1200) throw new Error('minoots did not become ready')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+})
+
+after(() => server.kill('SIGKILL'))
+
+function runAction(inputs) {
+  const outputFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gh-output-')), 'output')
+  fs.writeFileSync(outputFile, '')
+  const env = { ...process.env, GITHUB_OUTPUT: outputFile }
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  const result = spawnSync(process.execPath, [path.join(__dirname, '..', 'index.js')], { env, encoding: 'utf8', timeout: 120_000 })
+  // Parse `name<<DELIM ... DELIM` blocks.
+  const outputs = {}
+  const lines = fs.readFileSync(outputFile, 'utf8').split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([\w-]+)<<(.+)$/.exec(lines[i])
+    if (!m) continue
+    const value = []
+    for (i++; lines[i] !== m[2]; i++) value.push(lines[i])
+    outputs[m[1]] = value.join('\n')
+  }
+  return { status: result.status, stdout: result.stdout, outputs }
+}
+
+test('schedules a timer and sets every output', () => {
+  const { status, stdout, outputs } = runAction({
+    'api-base-url': url,
+    'api-key': 'local-dev-key',
+    'tenant-id': 'ci',
+    name: 'deploy-check',
+    duration: '15m',
+    labels: 'team=core, env=staging',
+    metadata: '{"sha": "abc123"}',
+    'requested-by': 'octocat',
+  })
+  assert.equal(status, 0, stdout)
+  assert.match(outputs['timer-id'], /^[0-9a-f-]{36}$/)
+  assert.ok(['scheduled', 'armed'].includes(outputs.status))
+  const timer = JSON.parse(outputs['response-json'])
+  assert.equal(timer.id, outputs['timer-id'])
+  assert.equal(timer.fireAt, outputs['fire-at'])
+  assert.deepEqual(timer.labels, { team: 'core', env: 'staging' })
+  assert.deepEqual(timer.metadata, { sha: 'abc123' })
+  assert.equal(timer.requestedBy, 'octocat')
+  assert.equal(timer.tenantId, 'ci')
+})
+
+test('wait blocks until the timer fires', () => {
+  const { status, stdout, outputs } = runAction({
+    'api-base-url': url,
+    'api-key': 'local-dev-key',
+    name: 'short',
+    'fire-at': new Date(Date.now() + 300).toISOString(),
+    labels: '{"kind": "gate"}',
+    wait: 'true',
+    'timeout-seconds': '60',
+  })
+  assert.equal(status, 0, stdout)
+  assert.ok(['fired', 'settled'].includes(outputs.status), outputs.status)
+  assert.ok(JSON.parse(outputs['response-json']).firedAt)
+})
+
+test('bad inputs fail the step with an ::error:: naming the problem', () => {
+  const bad = runAction({ 'api-base-url': url, 'api-key': 'local-dev-key', name: 'x', duration: 'soon' })
+  assert.equal(bad.status, 1)
+  assert.match(bad.stdout, /::error::INVALID_ARGUMENT: .*duration/)
+  const missing = runAction({ 'api-base-url': url, 'api-key': 'local-dev-key', duration: '1m' })
+  assert.equal(missing.status, 1)
+  assert.match(missing.stdout, /::error::Input required and not supplied: name/)
+  const denied = runAction({ 'api-base-url': url, 'api-key': 'wrong', name: 'x', duration: '1m' })
+  assert.match(denied.stdout, /::error::UNAUTHENTICATED/)
+  const timeout = runAction({ 'api-base-url': url, 'api-key': 'local-dev-key', name: 'x', duration: '1h', wait: 'true', 'timeout-seconds': '0.3' })
+  assert.equal(timeout.status, 1)
+  assert.match(timeout.stdout, /::error::DEADLINE_EXCEEDED/)
+})
