@@ -73,6 +73,17 @@ for example in examples/github-action examples/slack-bot; do
   (cd "$example" && rm -rf node_modules && npm install --no-audit --no-fund --silent --no-package-lock && node --test)
 done
 
+step "web client: buf + protoc-gen-es, esbuild, playwright-core in headless Chromium"
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+(
+  cd examples/web
+  npm install --no-audit --no-fund --silent --no-package-lock
+  npm run --silent build
+  node --test
+)
+
 step "kotlin binding: uniffi-bindgen, kotlinc, run against a real server"
 KOTLIN_VERSION=2.4.20
 KOTLIN_HOME="$TARGET_DIR/kotlin-$KOTLIN_VERSION"
