@@ -104,7 +104,12 @@ function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackA
   const clients = new Map()
   const client = (region) => {
     const key = region || ''
-    if (!clients.has(key)) clients.set(key, Client.connect(minootsUrl, { apiKey, tenant, region }))
+    if (!clients.has(key)) {
+      const connecting = Client.connect(minootsUrl, { apiKey, tenant, region })
+      // A failed connect is not cached: the next command tries again.
+      connecting.catch(() => clients.delete(key))
+      clients.set(key, connecting)
+    }
     return clients.get(key)
   }
 
