@@ -96,13 +96,7 @@ impl Signer {
             .keys
             .iter()
             .map(|key| {
-                let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-                    .expect("HMAC takes keys of any length");
-                mac.update(id.as_bytes());
-                mac.update(b".");
-                mac.update(timestamp.to_string().as_bytes());
-                mac.update(b".");
-                mac.update(body);
+                let mac = signed_content(key, id, &timestamp.to_string(), body);
                 format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
             })
             .collect::<Vec<_>>()
@@ -157,14 +151,9 @@ impl Signer {
         }
         let matched = self.keys.iter().any(|key| {
             candidates.iter().any(|candidate| {
-                let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
-                    .expect("HMAC takes keys of any length");
-                mac.update(id.as_bytes());
-                mac.update(b".");
-                mac.update(timestamp.trim().as_bytes());
-                mac.update(b".");
-                mac.update(body);
-                mac.verify_slice(candidate).is_ok()
+                signed_content(key, id, timestamp.trim(), body)
+                    .verify_slice(candidate)
+                    .is_ok()
             })
         });
         if matched {
@@ -176,6 +165,18 @@ impl Signer {
             ))
         }
     }
+}
+
+/// HMAC-SHA256 over `{id}.{timestamp}.{body}`, the content Standard Webhooks signs.
+fn signed_content(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> hmac::Hmac<Sha256> {
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC takes keys of any length");
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
 }
 
 /// Seconds since the Unix epoch.

@@ -4,11 +4,9 @@
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn, execFileSync } = require('node:child_process')
-const fs = require('node:fs')
-const os = require('node:os')
+const { execFileSync } = require('node:child_process')
 const path = require('node:path')
-const readline = require('node:readline')
+const { startMinoots } = require('../../../scripts/test-server.js')
 const { Webhook } = require('standardwebhooks')
 const { Client, verifyWebhook, parseDuration } = require('minoots')
 
@@ -17,30 +15,7 @@ let server
 let url
 
 before(async () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'minoots-node-'))
-  const binary = process.env.MINOOTS_BIN || '../../../target/debug/minoots'
-  server = spawn(binary, ['serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const lines = readline.createInterface({ input: server.stdout })
-  const first = await new Promise((resolve, reject) => {
-    lines.once('line', resolve)
-    server.once('exit', (code) => reject(new Error(`minoots exited with ${code}`)))
-  })
-  assert.match(first, /^minoots listening on /)
-  url = first.replace('minoots listening on ', '').trim()
-  // Ready once the client itself connects and answers.
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    try {
-      const probe = await Client.connect(url, { apiKey: DEV_KEY })
-      await probe.list({ limit: 1 })
-      return
-    } catch (error) {
-      if (Date.now() > deadline) throw error
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
+  ;({ url, process: server } = await startMinoots())
 })
 
 after(() => server.kill('SIGKILL'))

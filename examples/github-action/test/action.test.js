@@ -4,30 +4,17 @@
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const readline = require('node:readline')
+const { startMinoots } = require('../../../scripts/test-server.js')
 
 let server
 let url
 
 before(async () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'minoots-action-'))
-  server = spawn(process.env.MINOOTS_BIN, ['serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const first = await new Promise((resolve) => readline.createInterface({ input: server.stdout }).once('line', resolve))
-  url = first.replace('minoots listening on ', '').trim()
-  // Ready when /readyz answers.
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break
-    } catch {}
-    if (i > 1200) throw new Error('minoots did not become ready')
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  ;({ url, process: server } = await startMinoots())
 })
 
 after(() => server.kill('SIGKILL'))

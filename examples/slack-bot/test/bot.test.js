@@ -5,13 +5,9 @@
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
-const fs = require('node:fs')
 const http = require('node:http')
-const os = require('node:os')
-const path = require('node:path')
-const readline = require('node:readline')
+const { startMinoots } = require('../../../scripts/test-server.js')
 const { createBot, parseCommand } = require('../bot')
 
 const SECRET = 'test-signing-secret'
@@ -23,19 +19,8 @@ const posted = []
 let onPosted = () => {}
 
 before(async () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'minoots-slack-'))
-  server = spawn(process.env.MINOOTS_BIN, ['serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const first = await new Promise((resolve) => readline.createInterface({ input: server.stdout }).once('line', resolve))
-  const url = first.replace('minoots listening on ', '').trim()
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break
-    } catch {}
-    if (i > 1200) throw new Error('minoots did not become ready')
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  let url
+  ;({ url, process: server } = await startMinoots())
   // Slack's Web API, as far as the bot uses it.
   slackApi = http.createServer((req, res) => {
     let body = ''
