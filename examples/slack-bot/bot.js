@@ -9,7 +9,7 @@ const { Client } = require('minoots')
 
 const USAGE = [
   'Usage: `/ato --duration 15m --name "Standup" free text` (or `--fire-at 2026-12-01T09:00:00Z`)',
-  'Flags: -d/--duration, -f/--fire-at, -n/--name, -r/--region, --requester, --metadata JSON,',
+  'Flags: -d/--duration, -f/--fire-at, -n/--name, -r/--requester, --metadata JSON, --region,',
   '--labels JSON or k=v,k=v, --action-bundle JSON. Also `/ato list` and `/ato cancel <id>`.',
 ].join('\n')
 
@@ -17,8 +17,8 @@ const FLAGS = {
   '-d': 'duration', '--duration': 'duration',
   '-f': 'fireAt', '--fire-at': 'fireAt',
   '-n': 'name', '--name': 'name',
-  '-r': 'region', '--region': 'region',
-  '--requester': 'requester',
+  '-r': 'requester', '--requester': 'requester',
+  '--region': 'region',
   '--metadata': 'metadata',
   '--labels': 'labels',
   '--action-bundle': 'actionBundle',

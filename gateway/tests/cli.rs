@@ -13,20 +13,22 @@ use std::{
 use common::{Server, WAIT};
 use serde_json::Value;
 
+/// `minoots timers <args>` for tenant acme on the server at `url`.
+fn timers(url: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minoots"));
+    command.arg("timers").args(args).args([
+        "--url",
+        url,
+        "--api-key",
+        common::DEV_KEY,
+        "--tenant",
+        "acme",
+    ]);
+    command
+}
+
 fn cli(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_minoots"))
-        .arg("timers")
-        .args(args)
-        .args([
-            "--url",
-            url,
-            "--api-key",
-            common::DEV_KEY,
-            "--tenant",
-            "acme",
-        ])
-        .output()
-        .expect("running minoots timers")
+    timers(url, args).output().expect("running minoots timers")
 }
 
 fn ok(output: Output) -> String {
@@ -41,17 +43,7 @@ fn ok(output: Output) -> String {
 
 /// `minoots timers watch <args>` in the background; its stdout lines arrive on the channel.
 fn watch(url: &str, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_minoots"))
-        .args(["timers", "watch"])
-        .args(args)
-        .args([
-            "--url",
-            url,
-            "--api-key",
-            common::DEV_KEY,
-            "--tenant",
-            "acme",
-        ])
+    let mut child = timers(url, &[&["watch"], args].concat())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

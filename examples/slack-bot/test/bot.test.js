@@ -68,8 +68,9 @@ async function slash(text, { secret = SECRET, timestamp = Math.floor(Date.now() 
 
 test('parses the original flags, quotes and free text', () => {
   assert.deepEqual(parseCommand('--duration 15m --name "Stand up" bring notes'), { command: 'schedule', duration: '15m', name: 'Stand up', text: 'bring notes' })
-  const short = parseCommand('-d 1h -n x -r eu --requester bob --labels team=core,env=prod --metadata {"a":1} hi')
+  const short = parseCommand('-d 1h -n x -r bob --region eu --labels team=core,env=prod --metadata {"a":1} hi')
   assert.deepEqual(short, { command: 'schedule', duration: '1h', name: 'x', region: 'eu', requester: 'bob', labels: { team: 'core', env: 'prod' }, metadata: { a: 1 }, text: 'hi' })
+  assert.equal(parseCommand('-d 1m --requester=alice').requester, 'alice')
   assert.equal(parseCommand('-f 2030-01-01T09:00:00Z later').fireAt, '2030-01-01T09:00:00Z')
   assert.deepEqual(parseCommand('cancel abc'), { command: 'cancel', id: 'abc' })
   assert.throws(() => parseCommand('--bogus 1'), /unknown flag --bogus/)
