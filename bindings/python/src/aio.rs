@@ -2,12 +2,44 @@
 //! handed to the event loop with `call_soon_threadsafe`, and cancelling the asyncio future
 //! aborts the work.
 
-use std::future::Future;
+use std::{
+    future::Future,
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    time::Duration,
+};
 
 use pyo3::prelude::*;
 use tokio::task::AbortHandle;
 
 use crate::{error::to_py, runtime};
+
+/// Runtime threads inside Python right now, handing a result to an event loop.
+static HANDING_OVER: AtomicUsize = AtomicUsize::new(0);
+/// Set at interpreter exit: from then on runtime threads stay out of Python.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Registered with `atexit`: waits (without the GIL) for runtime threads that are inside Python
+/// to leave, and keeps others out. A thread that tried to take the GIL once finalization has
+/// begun would be ended by Python with `pthread_exit`, which aborts the process when it unwinds
+/// through Rust frames.
+#[pyfunction]
+pub fn quiesce(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        while HANDING_OVER.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// Runs `f` with the GIL unless the interpreter is exiting.
+fn with_python(f: impl FnOnce(Python<'_>)) {
+    HANDING_OVER.fetch_add(1, Ordering::SeqCst);
+    if !EXITING.load(Ordering::SeqCst) {
+        Python::attach(f);
+    }
+    HANDING_OVER.fetch_sub(1, Ordering::SeqCst);
+}
 
 /// Completes an asyncio future on its loop's thread, unless it was cancelled meanwhile.
 #[pyfunction]
@@ -47,7 +79,7 @@ where
     let (loop_ref, future_ref) = (event_loop.unbind(), future.clone().unbind());
     let task = runtime::get().spawn(async move {
         let result = work.await;
-        Python::attach(|py| {
+        with_python(|py| {
             let (ok, value) = match result.map_err(to_py).and_then(|v| convert(py, v)) {
                 Ok(value) => (true, value),
                 Err(err) => (false, err.into_value(py).into_any()),

@@ -22,5 +22,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client::parse_duration, m)?)?;
     m.add_function(wrap_pyfunction!(client::tool_specs, m)?)?;
     error::register(m)?;
+    let quiesce = wrap_pyfunction!(aio::quiesce, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (quiesce,))?;
     Ok(())
 }
