@@ -21,5 +21,5 @@ asyncio.run(main(sys.argv[1]))
 
 
 def test_processes_using_asyncio_exit_cleanly(server):
-    codes = [subprocess.run([sys.executable, "-c", SCRIPT, server], timeout=120).returncode for _ in range(12)]
-    assert codes == [0] * 12
+    codes = [subprocess.run([sys.executable, "-c", SCRIPT, server], timeout=120).returncode for _ in range(20)]
+    assert codes == [0] * 20
