@@ -4,6 +4,7 @@
 // when a timer it scheduled fires (from the event stream).
 
 const crypto = require('node:crypto')
+const fs = require('node:fs')
 const http = require('node:http')
 const { Client } = require('minoots')
 
@@ -99,7 +100,7 @@ function verifySlack(signingSecret, headers, rawBody, now = Date.now() / 1000) {
   return a.length === b.length && crypto.timingSafeEqual(a, b)
 }
 
-function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackApiUrl = 'https://slack.com/api' }) {
+function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackApiUrl = 'https://slack.com/api', stateFile }) {
   if (!signingSecret) throw new Error('SLACK_SIGNING_SECRET is required')
   const clients = new Map()
   const client = (region) => {
@@ -175,10 +176,24 @@ function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackA
     })
   })
 
+  // With a state file, the last event handled is remembered, so fires that happen while the bot
+  // is down are posted when it comes back (resuming after that sequence), and none twice.
+  const lastHandled = () => {
+    if (!stateFile || !fs.existsSync(stateFile)) return undefined
+    const n = Number(fs.readFileSync(stateFile, 'utf8').trim())
+    return Number.isSafeInteger(n) && n >= 0 ? n : undefined
+  }
+  const remember = (sequence) => {
+    if (!stateFile) return
+    fs.writeFileSync(`${stateFile}.tmp`, String(sequence))
+    fs.renameSync(`${stateFile}.tmp`, stateFile)
+  }
+
   // Fired timers this bot scheduled (labelled with their channel) become channel messages.
   let stream
   async function watch() {
     stream = (await client()).streamTimers({
+      afterSequence: lastHandled(),
       eventTypes: ['timer.fired'],
       labelSelector: 'slack.channel',
       onEvent: async (event) => {
@@ -190,6 +205,7 @@ function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackA
         } catch (error) {
           console.error(`chat.postMessage failed: ${error.message}`)
         }
+        remember(event.sequence)
       },
       onError: (error) => console.error(`event stream ended: ${error.code} ${error.message}`),
     })

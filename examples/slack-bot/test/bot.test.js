@@ -12,6 +12,7 @@ const { createBot, parseCommand } = require('../bot')
 
 const SECRET = 'test-signing-secret'
 let server
+let url
 let bot
 let botUrl
 let slackApi
@@ -19,7 +20,6 @@ const posted = []
 let onPosted = () => {}
 
 before(async () => {
-  let url
   ;({ url, process: server } = await startMinoots())
   // Slack's Web API, as far as the bot uses it.
   slackApi = http.createServer((req, res) => {
@@ -114,4 +114,35 @@ test('mistakes get an ephemeral explanation with the code', async () => {
   assert.equal(bad.body.response_type, 'ephemeral')
   assert.match(bad.body.text, /INVALID_ARGUMENT/)
   assert.match((await slash('help')).body.text, /Usage/)
+})
+
+test('with a state file, fires while the bot was down are posted when it returns, none twice', async () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const { Client } = require('minoots')
+  const stateFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ato-state-')), 'last-sequence')
+  const options = { minootsUrl: url, apiKey: 'local-dev-key', tenant: 'slack-state', signingSecret: SECRET, botToken: 'xoxb-test', slackApiUrl: `http://127.0.0.1:${slackApi.address().port}/api`, stateFile }
+  const client = await Client.connect(url, { apiKey: 'local-dev-key', tenant: 'slack-state' })
+  const labels = { 'slack.channel': 'C777', 'slack.user': 'U1' }
+  const postedFor = (name) => posted.filter((p) => p.body.channel === 'C777' && p.body.text.includes(name))
+  const until = async (check) => {
+    for (let i = 0; !check(); i++) {
+      if (i > 1200) throw new Error('timed out')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  const first = createBot(options)
+  await first.listen(0)
+  await client.waitFor((await client.schedule({ name: 'while-up', after: '50ms', labels })).id, { timeoutMs: 60_000 })
+  await until(() => postedFor('while-up').length === 1)
+  await first.close()
+
+  await client.waitFor((await client.schedule({ name: 'while-down', after: '50ms', labels })).id, { timeoutMs: 60_000 })
+  const second = createBot(options)
+  await second.listen(0)
+  await until(() => postedFor('while-down').length === 1)
+  await second.close()
+  assert.equal(postedFor('while-up').length, 1, 'nothing posted twice')
 })
