@@ -36,6 +36,13 @@ function labels() {
   return out
 }
 
+/** One timer per step execution: a retried call inside this step returns the same timer. */
+function idempotencyKey() {
+  const { GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT, GITHUB_JOB, GITHUB_ACTION } = process.env
+  if (!GITHUB_RUN_ID) return undefined
+  return `gh-${GITHUB_RUN_ID}-${GITHUB_RUN_ATTEMPT || 1}-${GITHUB_JOB || ''}-${GITHUB_ACTION || ''}`
+}
+
 function setOutput(name, value) {
   const file = process.env.GITHUB_OUTPUT
   const text = String(value ?? '')
@@ -66,7 +73,7 @@ async function run() {
     metadata: json('metadata'),
     actionBundle: json('action-bundle'),
     requestedBy: input('requested-by') || 'github-actions',
-    idempotencyKey: process.env.GITHUB_RUN_ID ? `gh-${process.env.GITHUB_RUN_ID}-${process.env.GITHUB_RUN_ATTEMPT || 1}-${input('name')}` : undefined,
+    idempotencyKey: idempotencyKey(),
   })
   console.log(`scheduled ${timer.id} (${timer.name}), fires at ${timer.fireAt}`)
   if (wait) {

@@ -19,10 +19,10 @@ before(async () => {
 
 after(() => server.kill('SIGKILL'))
 
-function runAction(inputs) {
+function runAction(inputs, runner = {}) {
   const outputFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gh-output-')), 'output')
   fs.writeFileSync(outputFile, '')
-  const env = { ...process.env, GITHUB_OUTPUT: outputFile }
+  const env = { ...process.env, ...runner, GITHUB_OUTPUT: outputFile }
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
   const result = spawnSync(process.execPath, [path.join(__dirname, '..', 'index.js')], { env, encoding: 'utf8', timeout: 120_000 })
   // Parse `name<<DELIM ... DELIM` blocks.
@@ -59,6 +59,17 @@ test('schedules a timer and sets every output', () => {
   assert.deepEqual(timer.metadata, { sha: 'abc123' })
   assert.equal(timer.requestedBy, 'octocat')
   assert.equal(timer.tenantId, 'ci')
+})
+
+test('the same step run twice (a retry) gives the same timer', () => {
+  const inputs = { 'api-base-url': url, 'api-key': 'local-dev-key', name: 'once', duration: '1h' }
+  const step = { GITHUB_RUN_ID: '1234', GITHUB_RUN_ATTEMPT: '1', GITHUB_JOB: 'build', GITHUB_ACTION: 'timer' }
+  const first = runAction(inputs, step)
+  const again = runAction(inputs, step)
+  assert.equal(first.status, 0, first.stdout)
+  assert.equal(again.outputs['timer-id'], first.outputs['timer-id'])
+  const otherStep = runAction(inputs, { ...step, GITHUB_ACTION: 'timer-2' })
+  assert.notEqual(otherStep.outputs['timer-id'], first.outputs['timer-id'])
 })
 
 test('wait blocks until the timer fires', () => {
