@@ -188,6 +188,14 @@ async fn retries_idempotent_calls_and_resumes_the_stream_after_a_cut() {
     let id = first.iter().next().unwrap().clone();
     let reader = client.clone();
     let read = tokio::spawn(async move { reader.get(&id).await });
+    // So does opening a new event stream.
+    let subscriber = client.clone();
+    let opening = tokio::spawn(async move {
+        subscriber
+            .stream(StreamOptions::default())
+            .await
+            .map(|_| ())
+    });
     refusals(&proxy, refused_before, 3).await;
     // A schedule without an idempotency key is not retried (it may have been applied): it
     // fails at once, with an error that says a retry may work.
@@ -197,6 +205,10 @@ async fn retries_idempotent_calls_and_resumes_the_stream_after_a_cut() {
         .unwrap_err();
     assert!(once.is_retryable(), "{once:?}");
     proxy.restore();
+    opening
+        .await
+        .unwrap()
+        .expect("the stream opened once the proxy was back");
     assert_eq!(
         read.await.unwrap().unwrap().status(),
         proto::TimerStatus::Settled

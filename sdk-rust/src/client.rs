@@ -397,15 +397,23 @@ impl Client {
     }
 
     /// The tenant's lifecycle events, reconnecting and resuming by itself (see
-    /// [`EventStream`]).
+    /// [`EventStream`]). The first subscription is open when this returns (retried like any
+    /// idempotent call), so events from here on are seen and a bad key fails here.
     pub async fn stream(&self, options: StreamOptions) -> Result<EventStream, Error> {
-        EventStream::open(
+        let request = options.request(options.after_sequence);
+        let first = self
+            .call(true, || {
+                let (mut client, request) = (self.timers.clone(), request.clone());
+                async move { client.stream_timer_events(request).await }
+            })
+            .await?;
+        Ok(EventStream::start(
             self.timers.clone(),
             options,
             self.reconnect,
             self.spans_regions,
-        )
-        .await
+            first,
+        ))
     }
 
     /// Resolves with the timer once it has fired ([`WaitFor::Fired`]) or reached a final status

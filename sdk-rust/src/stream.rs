@@ -57,7 +57,7 @@ impl StreamOptions {
         self
     }
 
-    fn request(&self, after_sequence: Option<u64>) -> StreamTimerEventsRequest {
+    pub(crate) fn request(&self, after_sequence: Option<u64>) -> StreamTimerEventsRequest {
         StreamTimerEventsRequest {
             tenant_id: String::new(),
             after_sequence,
@@ -98,19 +98,15 @@ pub struct EventStream {
 }
 
 impl EventStream {
-    /// Opens the first subscription before returning, so events from this point on are seen
-    /// and a bad key fails here rather than in the stream.
-    pub(crate) async fn open(
+    /// Takes over the first subscription (opened by the caller, so a bad key fails there
+    /// rather than in the stream) and keeps it going.
+    pub(crate) fn start(
         client: TimerClient,
         options: StreamOptions,
         reconnect: Reconnect,
         spans_regions: bool,
-    ) -> Result<Self, Error> {
-        let first = client
-            .clone()
-            .stream_timer_events(options.request(options.after_sequence))
-            .await?
-            .into_inner();
+        first: Streaming<TimerEvent>,
+    ) -> Self {
         let (tx, events) = mpsc::channel(256);
         let producer = Producer {
             client,
@@ -120,7 +116,7 @@ impl EventStream {
             tx,
         };
         let task = tokio::spawn(producer.run(first));
-        Ok(Self { events, task })
+        Self { events, task }
     }
 
     /// The next event; `None` once the stream has ended (after an error it could not recover
