@@ -5,7 +5,6 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use minoots::{ListFilter, StreamOptions, TimerOptions, proto};
 use minoots_kernel::json::timer_to_json;
-use tokio_stream::StreamExt as _;
 
 use crate::ConnectArgs;
 
@@ -154,11 +153,7 @@ pub async fn run(command: TimersCommand) -> anyhow::Result<()> {
             }
             .status_names(status)?;
             let client = connect.client().await?;
-            let timers: Vec<proto::Timer> = client
-                .list_all(filter)
-                .take(limit.unwrap_or(usize::MAX))
-                .collect::<Result<_, _>>()
-                .await?;
+            let timers = client.list_up_to(filter, limit).await?;
             if connect.json {
                 let all: Vec<_> = timers.iter().map(timer_to_json).collect();
                 println!("{}", serde_json::Value::Array(all));

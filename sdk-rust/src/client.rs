@@ -66,6 +66,19 @@ pub enum WaitFor {
 }
 
 impl WaitFor {
+    /// `fired` or `done`, as the bindings, the CLI and the agent tools take it; anything else is
+    /// an [`Error::InvalidArgument`] for `until`.
+    pub fn from_name(name: &str) -> Result<Self, Error> {
+        match name {
+            "fired" => Ok(Self::Fired),
+            "done" => Ok(Self::Done),
+            other => Err(Error::InvalidArgument {
+                field: "until".into(),
+                message: format!("{other:?}: expected \"fired\" or \"done\""),
+            }),
+        }
+    }
+
     fn reached(self, timer: &Timer) -> bool {
         let status = TimerStatus::try_from(timer.status).unwrap_or_default();
         match self {
@@ -378,6 +391,19 @@ impl Client {
                 }
             }
         })
+    }
+
+    /// The first `limit` timers matching `filter` (all of them with `None`), fetching pages as
+    /// needed.
+    pub async fn list_up_to(
+        &self,
+        filter: ListFilter,
+        limit: Option<usize>,
+    ) -> Result<Vec<Timer>, Error> {
+        self.list_all(filter)
+            .take(limit.unwrap_or(usize::MAX))
+            .collect()
+            .await
     }
 
     /// Cancels a timer that has not fired; cancelling again returns the cancelled timer.

@@ -5,10 +5,8 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use tokio_stream::StreamExt;
-
 use crate::{Client, Error, ListFilter, TimerOptions, WaitFor, json::timer_to_json};
+use serde_json::{Value, json};
 
 /// One tool: its name, what it does (for the model), and its arguments as JSON Schema.
 #[derive(Debug, Clone)]
@@ -184,11 +182,7 @@ pub async fn call_tool(client: &Client, name: &str, arguments: &Value) -> Result
                 .await?
         }
         "wait_for_timer" => {
-            let until = match text(&a, "until").as_deref() {
-                None | Some("fired") => WaitFor::Fired,
-                Some("done") => WaitFor::Done,
-                Some(other) => return Err(invalid("until", format!("{other:?}: fired or done"))),
-            };
+            let until = WaitFor::from_name(text(&a, "until").as_deref().unwrap_or("fired"))?;
             let seconds = a
                 .get("timeout_seconds")
                 .and_then(Value::as_u64)
@@ -214,10 +208,8 @@ pub async fn call_tool(client: &Client, name: &str, arguments: &Value) -> Result
             }
             .status_names(statuses)?;
             let limit = a.get("limit").and_then(Value::as_u64).unwrap_or(50) as usize;
-            let timers: Vec<_> = client
-                .list_all(filter)
-                .take(limit.clamp(1, 1_000))
-                .collect::<Result<_, _>>()
+            let timers = client
+                .list_up_to(filter, Some(limit.clamp(1, 1_000)))
                 .await?;
             let timers: Vec<Value> = timers.iter().map(timer_to_json).collect();
             return Ok(json!({ "timers": timers }));

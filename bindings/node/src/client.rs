@@ -5,7 +5,6 @@ use std::{collections::HashMap, time::Duration};
 use minoots::{ListFilter, StreamOptions, WaitFor};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use tokio_stream::StreamExt;
 
 use crate::{
     error::{Result, invalid, to_js},
@@ -132,14 +131,8 @@ impl Client {
         }
         .status_names(options.statuses.unwrap_or_default())
         .map_err(to_js)?;
-        let limit = options.limit.map_or(usize::MAX, |l| l as usize);
-        let timers: Vec<_> = self
-            .inner
-            .list_all(filter)
-            .take(limit)
-            .collect::<std::result::Result<_, _>>()
-            .await
-            .map_err(to_js)?;
+        let limit = options.limit.map(|l| l as usize);
+        let timers = self.inner.list_up_to(filter, limit).await.map_err(to_js)?;
         Ok(timers.into_iter().map(Timer::from).collect())
     }
 
@@ -161,16 +154,7 @@ impl Client {
             None => (None, None),
             Some(o) => (o.until, o.timeout_ms),
         };
-        let until = match until.as_deref().unwrap_or("fired") {
-            "fired" => WaitFor::Fired,
-            "done" => WaitFor::Done,
-            other => {
-                return Err(invalid(
-                    "until",
-                    format!("{other:?}: expected fired or done"),
-                ));
-            }
-        };
+        let until = WaitFor::from_name(until.as_deref().unwrap_or("fired")).map_err(to_js)?;
         let timeout = timeout.map(|ms| Duration::from_millis(ms.into()));
         self.inner
             .wait_for(&id, until, timeout)

@@ -5,7 +5,6 @@ use std::{collections::BTreeMap, time::Duration};
 
 use minoots::{ListFilter, StreamOptions, WaitFor, tools};
 use pyo3::{prelude::*, types::PyBytes};
-use tokio_stream::StreamExt;
 
 use crate::{
     aio::awaitable,
@@ -73,27 +72,11 @@ pub fn stream_options(
 }
 
 fn wait_for(until: &str) -> PyResult<WaitFor> {
-    match until {
-        "fired" => Ok(WaitFor::Fired),
-        "done" => Ok(WaitFor::Done),
-        other => Err(to_py(minoots::Error::InvalidArgument {
-            field: "until".into(),
-            message: format!("{other:?}: expected \"fired\" or \"done\""),
-        })),
-    }
+    WaitFor::from_name(until).map_err(to_py)
 }
 
 fn seconds(timeout: Option<f64>) -> Option<Duration> {
     timeout.map(|s| Duration::from_secs_f64(s.max(0.0)))
-}
-
-async fn list_all(
-    client: minoots::Client,
-    filter: ListFilter,
-    limit: Option<usize>,
-) -> Result<Vec<minoots::proto::Timer>, minoots::Error> {
-    let timers = client.list_all(filter).take(limit.unwrap_or(usize::MAX));
-    timers.collect().await
 }
 
 fn timer(py: Python<'_>, inner: minoots::proto::Timer) -> PyResult<Py<PyAny>> {
@@ -192,7 +175,7 @@ impl Client {
         limit: Option<usize>,
     ) -> PyResult<Vec<Timer>> {
         let filter = list_filter(statuses, label_selector, name_prefix, page_size)?;
-        let all = block(py, list_all(self.inner.clone(), filter, limit))?;
+        let all = block(py, self.inner.list_up_to(filter, limit))?;
         Ok(all.into_iter().map(|inner| Timer { inner }).collect())
     }
 
@@ -325,7 +308,12 @@ impl AsyncClient {
         limit: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = list_filter(statuses, label_selector, name_prefix, page_size)?;
-        awaitable(py, list_all(self.inner.clone(), filter, limit), timers)
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.list_up_to(filter, limit).await },
+            timers,
+        )
     }
 
     #[pyo3(signature = (id, reason=String::new()))]

@@ -9,7 +9,6 @@ use std::{
 
 use minoots::{ListFilter, StreamOptions, TimerOptions, TimerSpec, WaitFor};
 use tokio::runtime::Runtime;
-use tokio_stream::StreamExt;
 
 use crate::{
     error::MinootsError,
@@ -194,13 +193,9 @@ impl Client {
             label_selector: label_selector.unwrap_or_default(),
             ..Default::default()
         };
-        let limit = limit.map_or(usize::MAX, |l| l as usize);
+        let limit = limit.map(|l| l as usize);
         run(async move {
-            let timers: Vec<_> = client
-                .list_all(filter)
-                .take(limit)
-                .collect::<Result<_, _>>()
-                .await?;
+            let timers = client.list_up_to(filter, limit).await?;
             Ok(timers.into_iter().map(Timer::from).collect())
         })
         .await
