@@ -1,6 +1,7 @@
 //! The `minoots.v1` contract as Rust types, generated from `proto/minoots/v1/*.proto`.
 //! Client and server stubs sit behind the `client` and `server` features so the SDK pulls only
-//! what it uses.
+//! what it uses; so do the pieces server and clients share: the JSON form (`json`), webhook
+//! signing (`signing`) and text durations (`duration`).
 
 #[allow(clippy::all, rust_2018_idioms, missing_docs)]
 pub mod v1 {
@@ -18,6 +19,11 @@ pub mod json;
 
 #[cfg(feature = "signing")]
 pub mod signing;
+
+#[cfg(feature = "duration")]
+pub mod duration;
+#[cfg(feature = "duration")]
+pub use duration::{DurationError, parse_duration};
 
 impl v1::TimerStatus {
     /// SETTLED, FAILED and CANCELLED are final: no transition leaves them.
