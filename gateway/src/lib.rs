@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod http_error;
 pub mod metrics;
 pub mod rest;
+pub mod setup;
 pub mod telemetry;
 
 use std::{convert::Infallible, future::Future, sync::Arc};

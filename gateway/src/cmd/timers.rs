@@ -6,7 +6,7 @@ use clap::Subcommand;
 use minoots::{ListFilter, StreamOptions, TimerOptions, proto};
 use minoots_kernel::json::timer_to_json;
 
-use crate::ConnectArgs;
+use super::args::ConnectArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum TimersCommand {

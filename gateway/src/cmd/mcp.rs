@@ -20,7 +20,7 @@ use minoots::{
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
-use crate::ConnectArgs;
+use super::args::ConnectArgs;
 
 /// Versions of the handshake era this server speaks, newest first.
 const PROTOCOL_VERSIONS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];

@@ -1,0 +1,173 @@
+//! `lateness`: how late timers fire, at the event stream or at a webhook receiver.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use minoots::{TimerSpec, proto};
+use minoots_gateway::setup::parse_duration;
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt as _;
+
+use crate::{
+    load::{micros_of, now_micros, schedule_all, timestamp},
+    report::Report,
+    server::{Server, Target},
+};
+
+#[derive(Debug, Args)]
+pub struct LatenessArgs {
+    #[command(flatten)]
+    target: Target,
+    #[arg(long, default_value_t = 100_000)]
+    timers: usize,
+    /// All timers fall due, evenly spread, within this window.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    window: Duration,
+    /// Delay before the window opens, so scheduling finishes before the first timer is due.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    lead: Duration,
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// Where lateness is measured: the gRPC event stream, or a webhook receiver (each timer
+    /// has a webhook action to a loopback receiver this bench runs).
+    #[arg(long, value_enum, default_value = "stream")]
+    at: MeasuredAt,
+    /// Write the results as JSON here (for docs/bench and scripts/bench_plots.py).
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MeasuredAt {
+    Stream,
+    Webhook,
+}
+
+/// (fire_at of the delivered timer, arrival time in µs) per delivery.
+type Arrivals = Arc<Mutex<Vec<(String, i64)>>>;
+
+/// A loopback webhook receiver recording when each timer's delivery arrived.
+async fn webhook_receiver(arrivals: Arrivals) -> anyhow::Result<String> {
+    use axum::{body::Bytes, extract::State, routing::post};
+    async fn hook(State(arrivals): State<Arrivals>, body: Bytes) -> &'static str {
+        let received = now_micros();
+        let id = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["data"]["fireAt"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        arrivals.lock().unwrap().push((id, received));
+        "ok"
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let app = axum::Router::new()
+        .route("/hook", post(hook))
+        .with_state(arrivals);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+pub async fn run(args: LatenessArgs) -> anyhow::Result<()> {
+    let webhooks = args.at == MeasuredAt::Webhook;
+    let server = Server::start(&args.target, webhooks).await?;
+    let client = server.client(&args.target.tenant).await?;
+    let n = args.timers;
+    let arrivals = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let hook = if webhooks {
+        Some(webhook_receiver(arrivals.clone()).await?)
+    } else {
+        None
+    };
+    let stream_client = client.clone();
+    let wanted = if webhooks {
+        proto::TimerEventType::Settled
+    } else {
+        proto::TimerEventType::Fired
+    };
+    let mut events = stream_client
+        .stream(minoots::StreamOptions::default().event_types([wanted]))
+        .await?;
+    let collector = tokio::spawn(async move {
+        let mut at_stream = Vec::with_capacity(n);
+        let mut in_kernel = Vec::with_capacity(n);
+        while at_stream.len() < n {
+            let Some(event) = events.next().await else {
+                break;
+            };
+            let received = now_micros();
+            let timer = event?.timer.unwrap_or_default();
+            let due = micros_of(&timer.fire_at);
+            at_stream.push((received - due) as f64 / 1_000.0);
+            in_kernel.push((micros_of(&timer.fired_at) - due) as f64 / 1_000.0);
+        }
+        anyhow::Ok((at_stream, in_kernel))
+    });
+
+    let start = now_micros() + args.lead.as_micros() as i64;
+    let step = args.window.as_micros() as f64 / n as f64;
+    let specs: Vec<TimerSpec> = (0..n)
+        .map(|i| {
+            let at = start + (i as f64 * step) as i64;
+            let spec = TimerSpec::at(format!("lateness-{i}"), timestamp(at));
+            match &hook {
+                Some(url) => spec.webhook(url.clone()),
+                None => spec,
+            }
+        })
+        .collect();
+    let took = schedule_all(&client, specs, args.batch).await?;
+    if now_micros() > start {
+        bail!(
+            "scheduling took {took:?}, past the {:?} lead: raise --lead",
+            args.lead
+        );
+    }
+    eprintln!(
+        "scheduled {n} timers in {took:?} ({:.0}/s); waiting for them to fire",
+        n as f64 / took.as_secs_f64()
+    );
+    let deadline = args.lead + args.window + Duration::from_secs(120);
+    let (at_stream, in_kernel) = tokio::time::timeout(deadline, collector)
+        .await
+        .context("timers did not all fire in time")???;
+    let mut report = Report::new(
+        "lateness",
+        serde_json::json!({"timers": n, "window_s": args.window.as_secs_f64(), "store": format!("{:?}", args.target.store), "at": format!("{:?}", args.at)}),
+    );
+    report.timeline(
+        at_stream
+            .iter()
+            .zip(0..)
+            .map(|(late, i)| (i as f64 * step + late * 1_000.0) / 1e6)
+            .collect(),
+    );
+    report.row("kernel (fired_at - fire_at)", in_kernel);
+    if webhooks {
+        let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
+        let late: Vec<f64> = arrivals
+            .iter()
+            .filter_map(|(fire_at, received)| {
+                let due = fire_at
+                    .parse::<minoots_proto::prost_types::Timestamp>()
+                    .ok()?;
+                Some((received - micros_of(&Some(due))) as f64 / 1_000.0)
+            })
+            .collect();
+        report.row("webhook receiver (arrival - fire_at)", late);
+        report.row("client stream, timer.settled", at_stream);
+    } else {
+        report.row("client stream (arrival - fire_at)", at_stream);
+    }
+    println!(
+        "fire lateness, {n} timers due within {:?} ({:?} store), milliseconds:",
+        args.window, args.target.store
+    );
+    report.print("measured at");
+    report.save(args.json.as_deref())?;
+    server.stop().await;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! `minoots-bench`: drives a real server over its real protocols (gRPC, REST, webhooks) and
+//! prints what it measured as a table; `--json PATH` also writes it for `scripts/bench_plots.py`.
+//! Without `--target`, it starts a server in-process on 127.0.0.1:0 (the code path of
+//! `minoots serve`, auth on); `memory` and `recovery` run `minoots serve` as a child process so
+//! its RSS and restart are the real process's. A tool of its own, so the product binary carries
+//! no benchmark code and none of the kernel's test support.
+
+mod child;
+mod fanout;
+mod lateness;
+mod load;
+mod memory;
+mod recovery;
+mod report;
+mod schedule;
+mod server;
+
+/// The in-process server measured here is the `minoots` binary's request path, with its
+/// allocator (mimalloc; see the note in gateway/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use clap::{Parser, Subcommand};
+use minoots_gateway::telemetry::{self, LogFormat};
+
+use crate::{
+    fanout::FanoutArgs, lateness::LatenessArgs, memory::MemoryArgs, recovery::RecoveryArgs,
+    schedule::ScheduleArgs,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "minoots-bench",
+    version,
+    about = "Benchmarks of MINOOTS over the real gRPC protocol (see docs/benchmarks.md)"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(
+        long,
+        env = "MINOOTS_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Fire lateness (arrival time - due time) of N timers due within a window, at the event
+    /// stream or at a webhook receiver.
+    Lateness(LatenessArgs),
+    /// Scheduling throughput: unary gRPC calls at a concurrency, the batch API, or REST.
+    Schedule(ScheduleArgs),
+    /// Kernel RSS with N pending timers (a `minoots serve` child process), bytes per timer.
+    Memory(MemoryArgs),
+    /// Restart with N overdue timers: time to the first fire and until every one fired.
+    Recovery(RecoveryArgs),
+    /// Event delivery latency to many stream subscribers at once.
+    Fanout(FanoutArgs),
+}
+
+async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Lateness(args) => lateness::run(args).await,
+        BenchCommand::Schedule(args) => schedule::run(args).await,
+        BenchCommand::Memory(args) => memory::run(args).await,
+        BenchCommand::Recovery(args) => recovery::run(args).await,
+        BenchCommand::Fanout(args) => fanout::run(args).await,
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let telemetry = match telemetry::init("minoots-bench", cli.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: setting up logs and traces: {error:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the Tokio runtime");
+    let result = runtime.block_on(run(cli.command));
+    drop(runtime);
+    drop(telemetry);
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
