@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The benchmark suite (docs/benchmarks.md): runs every `minoots bench` on this machine, writes
+# The benchmark suite (docs/benchmarks.md): runs every `minoots-bench` bench on this machine, writes
 # docs/bench/*.json, then draws docs/bench/*.png. Postgres benches use PG_URL (a server where the
 # bench may create databases); without it they are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p minoots-gateway --bin minoots
+# `memory` and `recovery` run the `minoots` binary beside `minoots-bench`, so build both.
+cargo build --release -p minoots-gateway --bin minoots -p minoots-bench
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-BIN="$TARGET_DIR/release/minoots"
+BIN="$TARGET_DIR/release/minoots-bench"
 OUT=docs/bench
 mkdir -p "$OUT"
 PG_URL="${PG_URL:-}"
 
-run() { echo "+ minoots bench $*" >&2; "$BIN" bench "$@"; }
+run() { echo "+ minoots-bench $*" >&2; "$BIN" "$@"; }
 
 for store in memory sqlite; do
   run schedule --store "$store" --timers 40000 --concurrency 32 --json "$OUT/schedule-unary-$store.json"

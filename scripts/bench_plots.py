@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draws docs/bench/*.png from the JSON that `minoots bench ... --json` writes.
+"""Draws docs/bench/*.png from the JSON that `minoots-bench ... --json` writes.
 
     scripts/bench_plots.py docs/bench            # reads docs/bench/*.json, writes PNGs beside them
 """
