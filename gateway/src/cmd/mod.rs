@@ -17,9 +17,7 @@ mod timers;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use minoots_gateway::{
-    backend::parse_region_targets, setup::KernelOptions, telemetry::LogFormat,
-};
+use minoots_gateway::{backend::parse_region_targets, setup::KernelOptions, telemetry::LogFormat};
 use minoots_kernel::{actions::net::AddressPolicy, signing::Signer};
 
 use crate::config::FileConfig;
