@@ -124,12 +124,12 @@ pub async fn serve_kernel(
     kernel: minoots_kernel::Kernel,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), GatewayError> {
-    let service = minoots_kernel::grpc::TimerService::new(kernel.clone()).into_server();
+    let service = crate::grpc::kernel::TimerService::new(kernel.clone()).into_server();
     let requests = Arc::new(metrics::RequestMetrics::default());
-    let dead_letters = minoots_kernel::grpc::DeadLetterService::new(kernel.clone());
+    let dead_letters = crate::grpc::kernel::DeadLetterService::new(kernel.clone());
     let web = tonic_web::GrpcWebLayer::new();
     let router = probe_routes::<
-        minoots_kernel::grpc::TimerServiceServer<minoots_kernel::grpc::TimerService>,
+        crate::grpc::kernel::TimerServiceServer<crate::grpc::kernel::TimerService>,
     >()
     .await?
     .route_service(&grpc_path_of(&service), web.layer(service))

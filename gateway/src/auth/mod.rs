@@ -30,11 +30,13 @@ use std::{
 use http::HeaderMap;
 use minoots_kernel::{
     KernelError, Micros,
-    grpc::{TENANT_HEADER, resolve_tenant_parts},
     store::{ApiKey, Store},
 };
 
-use crate::backend::Target;
+use crate::{
+    backend::Target,
+    grpc::kernel::{TENANT_HEADER, resolve_tenant_parts},
+};
 use sha2::{Digest as _, Sha256};
 
 pub const API_KEY_HEADER: &str = "x-api-key";

@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use minoots_kernel::{KernelError, grpc::TENANT_HEADER};
+use minoots_kernel::KernelError;
+
+use crate::grpc::kernel::TENANT_HEADER;
 use minoots_proto::v1::{
     CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTimerRequest, ListDeadLettersRequest,
     ListTimersRequest, ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,

@@ -2,6 +2,8 @@
 //! each method behind its role ([`crate::server`]); a handler only resolves the tenant the
 //! request acts for, calls the backend and wraps the answer.
 
+pub mod kernel;
+
 use minoots_proto::v1::{
     CancelTimerRequest, CancelTimerResponse, DeadLetter, GetDeadLetterRequest, GetTimerRequest,
     GetTimerResponse, ListDeadLettersRequest, ListDeadLettersResponse, ListTimersRequest,
