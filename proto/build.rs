@@ -16,6 +16,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(env::var_os("CARGO_FEATURE_CLIENT").is_some())
         .build_server(env::var_os("CARGO_FEATURE_SERVER").is_some())
+        // Clients are built on a channel their crate configures; the proto crate links no
+        // transport.
+        .build_transport(false)
         // Ordered maps make encodings and JSON payloads deterministic (idempotency fingerprints).
         .btree_map(".")
         .compile_fds(fds)?;

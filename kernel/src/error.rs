@@ -38,13 +38,6 @@ pub enum KernelError {
         limit_type: LimitType,
         limit: u64,
     },
-    /// The API key sent more requests than its tier allows.
-    #[error("rate limit exceeded for this API key; retry in {retry_after_ms} ms")]
-    RateLimited { retry_after_ms: u64 },
-    #[error("{0}")]
-    Unauthenticated(String),
-    #[error("{0}")]
-    PermissionDenied(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -120,7 +113,8 @@ impl KernelError {
     }
 }
 
-fn quota_details(
+/// The details of a RESOURCE_EXHAUSTED status (the gateway uses them for its rate limit too).
+pub fn quota_details(
     limit_type: LimitType,
     limit: Option<u64>,
     subject: &str,
@@ -198,19 +192,6 @@ impl From<KernelError> for Status {
                 message.clone(),
                 quota_details(limit_type, Some(limit), tenant, &message),
             ),
-            KernelError::RateLimited { retry_after_ms } => {
-                let mut status = Status::with_error_details(
-                    Code::ResourceExhausted,
-                    message.clone(),
-                    quota_details(LimitType::Rate, None, "api-key", &message),
-                );
-                status
-                    .metadata_mut()
-                    .insert("retry-after-ms", retry_after_ms.into());
-                status
-            }
-            KernelError::Unauthenticated(_) => Status::unauthenticated(message),
-            KernelError::PermissionDenied(_) => Status::permission_denied(message),
             KernelError::Internal(_) => Status::internal(message),
         }
     }

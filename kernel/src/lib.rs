@@ -11,7 +11,6 @@ pub mod actions;
 pub mod clock;
 pub mod error;
 mod events;
-pub mod grpc;
 pub use minoots_proto::json;
 pub mod labels;
 pub mod lease;

@@ -1,5 +1,8 @@
-//! `minoots.v1.TimerService` as the gateway serves it: every call is authorized (key, role,
-//! tenant, rate limit) and then sent to the backend. Handlers hold no other logic.
+//! `minoots.v1.TimerService` and `DeadLetterService` as the gateway serves them. The router puts
+//! each method behind its role ([`crate::server`]); a handler only resolves the tenant the
+//! request acts for, calls the backend and wraps the answer.
+
+pub mod kernel;
 
 use minoots_proto::v1::{
     CancelTimerRequest, CancelTimerResponse, DeadLetter, GetDeadLetterRequest, GetTimerRequest,
@@ -11,7 +14,20 @@ use minoots_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{Gateway, auth::Role, backend::EventStream};
+use crate::{
+    Gateway, auth,
+    backend::{EventStream, Target},
+};
+
+/// The admitted request's target (its tenant may be named by `tenant_id`) and its message.
+fn target<T>(
+    request: Request<T>,
+    tenant_id: impl FnOnce(&T) -> &str,
+) -> Result<(Target, T), Status> {
+    let target = auth::principal(request.extensions())?
+        .target(request.metadata().as_ref(), tenant_id(request.get_ref()))?;
+    Ok((target, request.into_inner()))
+}
 
 pub use timer_service_server::TimerServiceServer;
 
@@ -32,19 +48,8 @@ impl timer_service_server::TimerService for TimerService {
         &self,
         request: Request<ScheduleTimerRequest>,
     ) -> Result<Response<ScheduleTimerResponse>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerWrite,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
-        let response = self
-            .gateway
-            .backend()
-            .schedule(&target, request.into_inner())
-            .await?;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let response = self.gateway.backend().schedule(&target, request).await?;
         Ok(Response::new(response))
     }
 
@@ -52,15 +57,8 @@ impl timer_service_server::TimerService for TimerService {
         &self,
         request: Request<ScheduleTimersRequest>,
     ) -> Result<Response<ScheduleTimersResponse>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerWrite,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
-        let timers = request.into_inner().timers;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let timers = request.timers;
         let results = self
             .gateway
             .backend()
@@ -73,19 +71,8 @@ impl timer_service_server::TimerService for TimerService {
         &self,
         request: Request<GetTimerRequest>,
     ) -> Result<Response<GetTimerResponse>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerRead,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
-        let timer = self
-            .gateway
-            .backend()
-            .get(&target, &request.get_ref().id)
-            .await?;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let timer = self.gateway.backend().get(&target, &request.id).await?;
         Ok(Response::new(GetTimerResponse { timer: Some(timer) }))
     }
 
@@ -93,19 +80,8 @@ impl timer_service_server::TimerService for TimerService {
         &self,
         request: Request<ListTimersRequest>,
     ) -> Result<Response<ListTimersResponse>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerRead,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
-        let page = self
-            .gateway
-            .backend()
-            .list(&target, request.into_inner())
-            .await?;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let page = self.gateway.backend().list(&target, request).await?;
         Ok(Response::new(page))
     }
 
@@ -113,19 +89,8 @@ impl timer_service_server::TimerService for TimerService {
         &self,
         request: Request<CancelTimerRequest>,
     ) -> Result<Response<CancelTimerResponse>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerCancel,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
-        let timer = self
-            .gateway
-            .backend()
-            .cancel(&target, request.into_inner())
-            .await?;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let timer = self.gateway.backend().cancel(&target, request).await?;
         Ok(Response::new(CancelTimerResponse { timer: Some(timer) }))
     }
 
@@ -135,18 +100,8 @@ impl timer_service_server::TimerService for TimerService {
         &self,
         request: Request<StreamTimerEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerRead,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
-        let events = self
-            .gateway
-            .subscribe(&target, request.into_inner())
-            .await?;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let events = self.gateway.subscribe(&target, request).await?;
         Ok(Response::new(events))
     }
 }
@@ -172,18 +127,11 @@ impl dead_letter_service_server::DeadLetterService for DeadLetterService {
         &self,
         request: Request<ListDeadLettersRequest>,
     ) -> Result<Response<ListDeadLettersResponse>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerRead,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
         let dead_letters = self
             .gateway
             .backend()
-            .dead_letters(&target, request.into_inner())
+            .dead_letters(&target, request)
             .await?;
         Ok(Response::new(ListDeadLettersResponse { dead_letters }))
     }
@@ -192,18 +140,11 @@ impl dead_letter_service_server::DeadLetterService for DeadLetterService {
         &self,
         request: Request<GetDeadLetterRequest>,
     ) -> Result<Response<DeadLetter>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerRead,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
         let letter = self
             .gateway
             .backend()
-            .dead_letter(&target, &request.get_ref().id)
+            .dead_letter(&target, &request.id)
             .await?;
         Ok(Response::new(letter))
     }
@@ -212,18 +153,11 @@ impl dead_letter_service_server::DeadLetterService for DeadLetterService {
         &self,
         request: Request<ReplayDeadLetterRequest>,
     ) -> Result<Response<ReplayResult>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerWrite,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
         let result = self
             .gateway
             .backend()
-            .replay_dead_letter(&target, &request.get_ref().id)
+            .replay_dead_letter(&target, &request.id)
             .await?;
         Ok(Response::new(result))
     }
@@ -232,18 +166,11 @@ impl dead_letter_service_server::DeadLetterService for DeadLetterService {
         &self,
         request: Request<ReplayDeadLettersRequest>,
     ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
-        let target = self
-            .gateway
-            .authorize(
-                request.metadata().as_ref(),
-                Role::TimerWrite,
-                &request.get_ref().tenant_id,
-            )
-            .await?;
+        let (target, request) = target(request, |r| &r.tenant_id)?;
         let results = self
             .gateway
             .backend()
-            .replay_dead_letters(&target, request.into_inner())
+            .replay_dead_letters(&target, request)
             .await?;
         Ok(Response::new(ReplayDeadLettersResponse { results }))
     }

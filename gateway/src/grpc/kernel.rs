@@ -1,5 +1,6 @@
-//! `minoots.v1.TimerService` over gRPC. Handlers only resolve the tenant, call the kernel and
-//! convert the error once (`From<KernelError> for Status`).
+//! A kernel's own `minoots.v1.TimerService` and `DeadLetterService` (`minoots kernel`), which
+//! gateways call: no API keys, the tenant comes from `x-tenant-id`. Handlers only resolve the
+//! tenant, call the kernel and convert the error once (`From<KernelError> for Status`).
 
 use std::pin::Pin;
 
@@ -14,7 +15,7 @@ use minoots_proto::v1::{
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
-use crate::{Kernel, KernelError};
+use minoots_kernel::{Kernel, KernelError};
 
 pub use minoots_proto::v1::timer_service_server::TimerServiceServer;
 
@@ -184,7 +185,7 @@ impl minoots_proto::v1::dead_letter_service_server::DeadLetterService for DeadLe
             .get_ref()
             .since
             .as_ref()
-            .map_or(0, crate::clock::from_timestamp);
+            .map_or(0, minoots_kernel::clock::from_timestamp);
         let results = self.kernel.replay_dead_letters(&tenant, since).await?;
         Ok(Response::new(ReplayDeadLettersResponse { results }))
     }

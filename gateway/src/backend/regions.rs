@@ -1,56 +1,32 @@
-//! Where the gateway sends timer calls: the kernel in this process, or remote kernels grouped in
-//! regions.
+//! Remote kernels grouped in regions, as a [`Backend`] (`minoots gateway`).
 //!
-//! With regions, a call goes to the region named by the timer's `minoots.io/region` label, else
+//! A call goes to the region named by the timer's `minoots.io/region` label, else
 //! the `x-minoots-region` header, else the primary region; scheduling stamps the label with the
 //! region that accepted the timer. A call fails over to the next target, then the next region,
 //! when a kernel is unavailable, times out or is not the leader. Get and cancel look in every
 //! region (a timer id does not say where it lives). `x-minoots-region: *` makes list and stream
 //! span every region.
 
-use std::{pin::Pin, time::Duration};
+use std::time::Duration;
 
-use minoots_kernel::{Kernel, KernelError, grpc::TENANT_HEADER};
+use minoots_kernel::KernelError;
+
+use crate::grpc::kernel::TENANT_HEADER;
 use minoots_proto::v1::{
     CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTimerRequest, ListDeadLettersRequest,
     ListTimersRequest, ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,
     ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest,
-    StreamTimerEventsRequest, Timer, TimerEvent,
-    dead_letter_service_client::DeadLetterServiceClient, timer_service_client::TimerServiceClient,
+    StreamTimerEventsRequest, Timer, dead_letter_service_client::DeadLetterServiceClient,
+    timer_service_client::TimerServiceClient,
 };
-use tokio_stream::{Stream, StreamExt, StreamMap, wrappers::ReceiverStream};
+use tokio_stream::{StreamExt, StreamMap};
 use tonic::{Code, Request, Status, transport::Channel};
+
+use super::{Backend, EventStream, Target};
 
 pub const REGION_LABEL: &str = "minoots.io/region";
 /// `x-minoots-region` value that makes list and stream span every region.
 pub const ALL_REGIONS: &str = "*";
-
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<TimerEvent, Status>> + Send>>;
-
-/// Which tenant a call acts for and which region it asked for.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub tenant: String,
-    pub region: Option<String>,
-}
-
-#[derive(Clone)]
-pub enum Backend {
-    Local(Kernel),
-    Remote(std::sync::Arc<Regions>),
-}
-
-impl std::fmt::Debug for Backend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Local(_) => f.write_str("Backend::Local"),
-            Self::Remote(regions) => f
-                .debug_tuple("Backend::Remote")
-                .field(&regions.names())
-                .finish(),
-        }
-    }
-}
 
 pub struct Region {
     pub name: String,
@@ -67,6 +43,12 @@ pub struct KernelClient {
 pub struct Regions {
     regions: Vec<Region>,
     primary: usize,
+}
+
+impl std::fmt::Debug for Regions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Regions").field(&self.names()).finish()
+    }
 }
 
 /// Parses `us-east=http://a:7070,eu-west=http://b:7070` (a region named twice gets several
@@ -305,15 +287,16 @@ fn split_page_token(token: &str) -> Result<Vec<(String, String)>, Status> {
         .collect()
 }
 
-impl Backend {
-    pub async fn schedule(
+#[tonic::async_trait]
+impl Backend for Regions {
+    async fn schedule(
         &self,
         target: &Target,
         request: ScheduleTimerRequest,
     ) -> Result<ScheduleTimerResponse, Status> {
-        match self {
-            Self::Local(kernel) => Ok(kernel.schedule(&target.tenant, request).await?),
-            Self::Remote(regions) => {
+        let regions = self;
+        {
+            {
                 let first = match request.labels.get(REGION_LABEL) {
                     Some(label) => regions.index(Some(label), "labels")?,
                     None => regions.index(target.region.as_deref(), "x-minoots-region")?,
@@ -340,14 +323,14 @@ impl Backend {
     }
 
     /// A batch goes to one region: every timer in it must name the same region (or none).
-    pub async fn schedule_many(
+    async fn schedule_many(
         &self,
         target: &Target,
         timers: Vec<ScheduleTimerRequest>,
     ) -> Result<Vec<ScheduleTimerResponse>, Status> {
-        match self {
-            Self::Local(kernel) => Ok(kernel.schedule_many(&target.tenant, timers).await?),
-            Self::Remote(regions) => {
+        let regions = self;
+        {
+            {
                 let mut named = None;
                 for (i, timer) in timers.iter().enumerate() {
                     if let Some(label) = timer.labels.get(REGION_LABEL) {
@@ -394,11 +377,8 @@ impl Backend {
         }
     }
 
-    pub async fn get(&self, target: &Target, id: &str) -> Result<Timer, Status> {
-        let regions = match self {
-            Self::Local(kernel) => return Ok(kernel.get(&target.tenant, id).await?),
-            Self::Remote(regions) => regions,
-        };
+    async fn get(&self, target: &Target, id: &str) -> Result<Timer, Status> {
+        let regions = self;
         let request = GetTimerRequest {
             tenant_id: String::new(),
             id: id.to_owned(),
@@ -414,15 +394,8 @@ impl Backend {
             .ok_or_else(|| Status::internal("the kernel answered without a timer"))
     }
 
-    pub async fn cancel(
-        &self,
-        target: &Target,
-        request: CancelTimerRequest,
-    ) -> Result<Timer, Status> {
-        let regions = match self {
-            Self::Local(kernel) => return Ok(kernel.cancel(&target.tenant, request).await?),
-            Self::Remote(regions) => regions,
-        };
+    async fn cancel(&self, target: &Target, request: CancelTimerRequest) -> Result<Timer, Status> {
+        let regions = self;
         let response = regions
             .find(target, |mut client, _| {
                 let request = with_tenant(request.clone(), &target.tenant);
@@ -434,15 +407,12 @@ impl Backend {
             .ok_or_else(|| Status::internal("the kernel answered without a timer"))
     }
 
-    pub async fn list(
+    async fn list(
         &self,
         target: &Target,
         request: ListTimersRequest,
     ) -> Result<ListTimersResponse, Status> {
-        let regions = match self {
-            Self::Local(kernel) => return Ok(kernel.list(&target.tenant, request).await?),
-            Self::Remote(regions) => regions,
-        };
+        let regions = self;
         if !is_all(target.region.as_deref()) {
             let first = regions.index(target.region.as_deref(), "x-minoots-region")?;
             let (_, response) = regions
@@ -493,20 +463,12 @@ impl Backend {
         Ok(merged)
     }
 
-    pub async fn subscribe(
+    async fn subscribe(
         &self,
         target: &Target,
         request: StreamTimerEventsRequest,
     ) -> Result<EventStream, Status> {
-        let regions = match self {
-            Self::Local(kernel) => {
-                let events = kernel.subscribe(&target.tenant, request).await?;
-                return Ok(Box::pin(
-                    ReceiverStream::new(events).map(|e| e.map_err(Status::from)),
-                ));
-            }
-            Self::Remote(regions) => regions,
-        };
+        let regions = self;
         if !is_all(target.region.as_deref()) {
             let first = regions.index(target.region.as_deref(), "x-minoots-region")?;
             let (_, stream) = regions
@@ -552,17 +514,12 @@ impl Backend {
     }
 
     /// Dead letters of the chosen region (or every region with `*`).
-    pub async fn dead_letters(
+    async fn dead_letters(
         &self,
         target: &Target,
         request: ListDeadLettersRequest,
     ) -> Result<Vec<DeadLetter>, Status> {
-        let regions = match self {
-            Self::Local(kernel) => {
-                return Ok(kernel.dead_letters(&target.tenant, &request).await?);
-            }
-            Self::Remote(regions) => regions,
-        };
+        let regions = self;
         let pages = regions
             .each(target, |mut client, _| {
                 let request = with_tenant(request.clone(), &target.tenant);
@@ -576,11 +533,8 @@ impl Backend {
     }
 
     /// A dead letter by id, wherever it lives.
-    pub async fn dead_letter(&self, target: &Target, id: &str) -> Result<DeadLetter, Status> {
-        let regions = match self {
-            Self::Local(kernel) => return Ok(kernel.dead_letter(&target.tenant, id).await?),
-            Self::Remote(regions) => regions,
-        };
+    async fn dead_letter(&self, target: &Target, id: &str) -> Result<DeadLetter, Status> {
+        let regions = self;
         let request = GetDeadLetterRequest {
             tenant_id: String::new(),
             id: id.to_owned(),
@@ -599,17 +553,8 @@ impl Backend {
             .await
     }
 
-    pub async fn replay_dead_letter(
-        &self,
-        target: &Target,
-        id: &str,
-    ) -> Result<ReplayResult, Status> {
-        let regions = match self {
-            Self::Local(kernel) => {
-                return Ok(kernel.replay_dead_letter(&target.tenant, id).await?);
-            }
-            Self::Remote(regions) => regions,
-        };
+    async fn replay_dead_letter(&self, target: &Target, id: &str) -> Result<ReplayResult, Status> {
+        let regions = self;
         let request = ReplayDeadLetterRequest {
             tenant_id: String::new(),
             id: id.to_owned(),
@@ -628,21 +573,12 @@ impl Backend {
             .await
     }
 
-    pub async fn replay_dead_letters(
+    async fn replay_dead_letters(
         &self,
         target: &Target,
         request: ReplayDeadLettersRequest,
     ) -> Result<Vec<ReplayResult>, Status> {
-        let regions = match self {
-            Self::Local(kernel) => {
-                let since = request
-                    .since
-                    .as_ref()
-                    .map_or(0, minoots_kernel::clock::from_timestamp);
-                return Ok(kernel.replay_dead_letters(&target.tenant, since).await?);
-            }
-            Self::Remote(regions) => regions,
-        };
+        let regions = self;
         let replayed = regions
             .each(target, |mut client, _| {
                 let request = with_tenant(request.clone(), &target.tenant);
@@ -655,13 +591,9 @@ impl Backend {
         Ok(replayed.into_iter().flatten().collect())
     }
 
-    /// Ready when this process's kernel leads, or for remote kernels always (each call finds a
-    /// serving kernel or answers 503 itself).
-    pub fn ready(&self) -> Result<(), Status> {
-        match self {
-            Self::Local(kernel) => Ok(kernel.ensure_leader()?),
-            Self::Remote(_) => Ok(()),
-        }
+    fn ready(&self) -> Result<(), Status> {
+        // Each call finds a serving kernel or answers 503 itself.
+        Ok(())
     }
 }
 

@@ -8,6 +8,17 @@
 //!
 //! Each key belongs to one tenant and carries roles. `x-tenant-id` (or a `tenant_id` field) must
 //! name the key's tenant, unless the key has `tenant.admin`, which may act for any tenant.
+//!
+//! [`layer`] applies this at the router: each route declares the role it needs, the layer
+//! authenticates, charges the rate limit, checks the role and puts the [`Principal`] in the
+//! request; a handler then only asks the principal which tenant the request acts for
+//! ([`Principal::target`]), since that may depend on a field of the request body.
+
+mod error;
+pub mod layer;
+
+pub use error::AuthError;
+pub use layer::{principal, require};
 
 use std::{
     collections::HashMap,
@@ -19,8 +30,12 @@ use std::{
 use http::HeaderMap;
 use minoots_kernel::{
     KernelError, Micros,
-    grpc::{TENANT_HEADER, resolve_tenant_parts},
     store::{ApiKey, Store},
+};
+
+use crate::{
+    backend::Target,
+    grpc::kernel::{TENANT_HEADER, resolve_tenant_parts},
 };
 use sha2::{Digest as _, Sha256};
 
@@ -158,14 +173,32 @@ impl Principal {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
-}
 
-/// An authorized request: the tenant it acts for and the region it asked for.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub tenant: String,
-    pub region: Option<String>,
-    pub principal: Principal,
+    /// The tenant and region a request of this principal acts for: the key's own tenant, or for
+    /// a tenant.admin key the `x-tenant-id` header, else `field` (the request's tenant_id), else
+    /// the key's. A plain key naming another tenant is refused.
+    pub fn target(&self, headers: &HeaderMap, field: &str) -> Result<Target, AuthError> {
+        let header_tenant = header(headers, TENANT_HEADER);
+        let tenant = if self.has(Role::TenantAdmin) {
+            // An admin acts for the tenant the request names, else for its own.
+            Some(resolve_tenant_parts(header_tenant, field)?)
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| self.tenant.clone())
+        } else {
+            for (named, source) in [(header_tenant, "x-tenant-id"), (Some(field), "tenant_id")] {
+                if let Some(named) = named.filter(|n| !n.is_empty() && *n != self.tenant) {
+                    return Err(AuthError::PermissionDenied(format!(
+                        "{source} names tenant {named:?}, but this API key belongs to another tenant"
+                    )));
+                }
+            }
+            self.tenant.clone()
+        };
+        Ok(Target {
+            tenant,
+            region: header(headers, REGION_HEADER).map(str::to_owned),
+        })
+    }
 }
 
 /// A created key and its secret, which is shown this once and never stored.
@@ -235,7 +268,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The secret a request presents: `x-api-key`, else `Authorization: Bearer`.
-fn presented_secret(headers: &HeaderMap) -> Result<&str, KernelError> {
+fn presented_secret(headers: &HeaderMap) -> Result<&str, AuthError> {
     if let Some(key) = header(headers, API_KEY_HEADER) {
         return Ok(key);
     }
@@ -246,11 +279,11 @@ fn presented_secret(headers: &HeaderMap) -> Result<&str, KernelError> {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| {
-                KernelError::Unauthenticated(
+                AuthError::Unauthenticated(
                     "the Authorization header must be `Bearer <api key>`".to_owned(),
                 )
             }),
-        None => Err(KernelError::Unauthenticated(
+        None => Err(AuthError::Unauthenticated(
             "missing API key: send the x-api-key header or Authorization: Bearer <key>".to_owned(),
         )),
     }
@@ -272,47 +305,40 @@ impl Auth {
         })
     }
 
-    /// Authenticates the request, charges its key's rate limit, checks `role`, and decides the
-    /// tenant: the key's own, or for a tenant.admin key the `x-tenant-id` header, else `field`
-    /// (the request's tenant_id), else the key's.
+    /// Authenticates the request, charges its key's rate limit and checks `role` (`None`: any
+    /// valid key). What the layer runs for every request.
+    pub async fn admit(
+        &self,
+        headers: &HeaderMap,
+        role: Option<Role>,
+    ) -> Result<Principal, AuthError> {
+        let principal = self.authenticate(headers).await?;
+        self.charge(&principal)?;
+        if let Some(role) = role
+            && !principal.has(role)
+            && !principal.has(Role::TenantAdmin)
+        {
+            return Err(AuthError::PermissionDenied(format!(
+                "this API key lacks the role {}",
+                role.as_str()
+            )));
+        }
+        Ok(principal)
+    }
+
+    /// [`Auth::admit`] and [`Principal::target`] in one step, for callers outside a router.
     pub async fn authorize(
         &self,
         headers: &HeaderMap,
         role: Role,
         field: &str,
-    ) -> Result<Caller, KernelError> {
-        let principal = self.authenticate(headers).await?;
-        self.charge(&principal)?;
-        if !principal.has(role) && !principal.has(Role::TenantAdmin) {
-            return Err(KernelError::PermissionDenied(format!(
-                "this API key lacks the role {}",
-                role.as_str()
-            )));
-        }
-        let header_tenant = header(headers, TENANT_HEADER);
-        let tenant = if principal.has(Role::TenantAdmin) {
-            // An admin acts for the tenant the request names, else for its own.
-            Some(resolve_tenant_parts(header_tenant, field)?)
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| principal.tenant.clone())
-        } else {
-            for (named, source) in [(header_tenant, "x-tenant-id"), (Some(field), "tenant_id")] {
-                if let Some(named) = named.filter(|n| !n.is_empty() && *n != principal.tenant) {
-                    return Err(KernelError::PermissionDenied(format!(
-                        "{source} names tenant {named:?}, but this API key belongs to another tenant"
-                    )));
-                }
-            }
-            principal.tenant.clone()
-        };
-        Ok(Caller {
-            tenant,
-            region: header(headers, REGION_HEADER).map(str::to_owned),
-            principal,
-        })
+    ) -> Result<Target, AuthError> {
+        self.admit(headers, Some(role))
+            .await?
+            .target(headers, field)
     }
 
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, KernelError> {
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         let secret = presented_secret(headers)?;
         let digest = digest(secret);
         let cached = {
@@ -337,9 +363,9 @@ impl Auth {
         };
         let key = key
             .filter(|k| constant_time_eq(k.digest.as_bytes(), digest.as_bytes()))
-            .ok_or_else(|| KernelError::Unauthenticated("unknown API key".to_owned()))?;
+            .ok_or_else(|| AuthError::Unauthenticated("unknown API key".to_owned()))?;
         if key.revoked_at.is_some() {
-            return Err(KernelError::Unauthenticated(
+            return Err(AuthError::Unauthenticated(
                 "this API key was revoked".to_owned(),
             ));
         }
@@ -352,7 +378,7 @@ impl Auth {
     }
 
     /// Takes one token from the key's bucket, or says when the next one is due.
-    fn charge(&self, principal: &Principal) -> Result<(), KernelError> {
+    fn charge(&self, principal: &Principal) -> Result<(), AuthError> {
         // A tier removed from the configuration falls back to the default tier.
         let tier = self
             .config
@@ -381,7 +407,7 @@ impl Auth {
             Ok(())
         } else {
             let wait = (1.0 - bucket.tokens) / rate;
-            Err(KernelError::RateLimited {
+            Err(AuthError::RateLimited {
                 retry_after_ms: (wait * 1_000.0).ceil().max(1.0) as u64,
             })
         }
@@ -520,18 +546,18 @@ mod tests {
         );
         assert!(matches!(
             auth.authorize(&h, Role::TimerWrite, "").await,
-            Err(KernelError::PermissionDenied(m)) if m.contains("timer.write")
+            Err(AuthError::PermissionDenied(m)) if m.contains("timer.write")
         ));
         let bearer = format!("Bearer {}", reader.secret);
         let h = headers(&[("authorization", &bearer), (TENANT_HEADER, "globex")]);
         assert!(matches!(
             auth.authorize(&h, Role::TimerRead, "").await,
-            Err(KernelError::PermissionDenied(m)) if m.contains("x-tenant-id")
+            Err(AuthError::PermissionDenied(m)) if m.contains("x-tenant-id")
         ));
         let h = headers(&[("authorization", &bearer)]);
         assert!(matches!(
             auth.authorize(&h, Role::TimerRead, "globex").await,
-            Err(KernelError::PermissionDenied(m)) if m.contains("tenant_id")
+            Err(AuthError::PermissionDenied(m)) if m.contains("tenant_id")
         ));
         for h in [
             headers(&[]),
@@ -540,7 +566,7 @@ mod tests {
         ] {
             assert!(matches!(
                 auth.authorize(&h, Role::TimerRead, "").await,
-                Err(KernelError::Unauthenticated(_))
+                Err(AuthError::Unauthenticated(_))
             ));
         }
 
@@ -570,7 +596,7 @@ mod tests {
         let h = headers(&[(API_KEY_HEADER, &reader.secret)]);
         assert!(matches!(
             auth.authorize(&h, Role::TimerRead, "").await,
-            Err(KernelError::Unauthenticated(m)) if m.contains("revoked")
+            Err(AuthError::Unauthenticated(m)) if m.contains("revoked")
         ));
         assert!(matches!(
             auth.create_key("acme", "x", &[Role::TimerRead], Some("gold")).await,
@@ -598,7 +624,7 @@ mod tests {
             auth.authorize(&h, Role::TimerRead, "").await.unwrap();
         }
         match auth.authorize(&h, Role::TimerRead, "").await {
-            Err(KernelError::RateLimited { retry_after_ms }) => {
+            Err(AuthError::RateLimited { retry_after_ms }) => {
                 assert!((1..=1_000).contains(&retry_after_ms), "{retry_after_ms}")
             }
             other => panic!("expected a rate limit, got {other:?}"),

@@ -1,33 +1,22 @@
-//! Admin endpoints (every one needs a `tenant.admin` key):
+//! Admin endpoints (the router puts every one behind a `tenant.admin` key):
 //! - `POST /admin/keys` `{tenantId, name, roles, tier}` -> 201 `{key, secret}` (the secret is
 //!   shown this once);
 //! - `GET /admin/keys?tenantId=` -> `{keys}`; `DELETE /admin/keys/{id}` revokes;
 //! - `GET|PUT /admin/tenants/{tenant}/limits` `{activeTimers, dailyTimers}` (null: the default).
 
 use axum::{
-    Json, Router,
+    Json,
     body::Bytes,
     extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
 };
 use minoots_kernel::{KernelError, quota::Limits, store::ApiKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{Gateway, auth::Role, http_error::ApiError};
-
-pub fn router(gateway: Gateway) -> Router {
-    Router::new()
-        .route("/admin/keys", post(create_key).get(list_keys))
-        .route("/admin/keys/{id}", delete(revoke_key))
-        .route(
-            "/admin/tenants/{tenant}/limits",
-            get(get_limits).put(put_limits),
-        )
-        .with_state(gateway)
-}
+use super::{body_json, error::ApiError};
+use crate::{Gateway, auth::Role};
 
 pub fn key_json(key: &ApiKey) -> Value {
     let time = |us: i64| minoots_kernel::clock::to_timestamp(us).to_string();
@@ -42,16 +31,6 @@ pub fn key_json(key: &ApiKey) -> Value {
     })
 }
 
-async fn admin(gateway: &Gateway, headers: &HeaderMap) -> Result<(), ApiError> {
-    gateway.authorize(headers, Role::TenantAdmin, "").await?;
-    Ok(())
-}
-
-fn body_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| KernelError::invalid("body", format!("not the expected JSON: {e}")).into())
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CreateKeyBody {
@@ -63,12 +42,10 @@ struct CreateKeyBody {
     tier: Option<String>,
 }
 
-async fn create_key(
+pub(super) async fn create_key(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    admin(&gateway, &headers).await?;
     let body: CreateKeyBody = body_json(&body)?;
     let tenant = body
         .tenant_id
@@ -95,27 +72,23 @@ async fn create_key(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct KeysQuery {
+pub(super) struct KeysQuery {
     tenant_id: Option<String>,
 }
 
-async fn list_keys(
+pub(super) async fn list_keys(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
     Query(query): Query<KeysQuery>,
 ) -> Result<Response, ApiError> {
-    admin(&gateway, &headers).await?;
     let keys = gateway.auth().list_keys(query.tenant_id.as_deref()).await?;
     let keys: Vec<Value> = keys.iter().map(key_json).collect();
     Ok(Json(json!({ "keys": keys })).into_response())
 }
 
-async fn revoke_key(
+pub(super) async fn revoke_key(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    admin(&gateway, &headers).await?;
     let key = gateway.auth().revoke_key(&id).await?;
     Ok(Json(json!({ "key": key_json(&key) })).into_response())
 }
@@ -128,12 +101,10 @@ fn limits_json(tenant: &str, limits: Limits) -> Value {
     })
 }
 
-async fn get_limits(
+pub(super) async fn get_limits(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
     Path(tenant): Path<String>,
 ) -> Result<Response, ApiError> {
-    admin(&gateway, &headers).await?;
     let limits = match gateway.kernel() {
         Some(kernel) => kernel.tenant_limits(&tenant),
         // Remote kernels apply their configured defaults to what is not stored here.
@@ -154,13 +125,11 @@ struct LimitsBody {
     daily_timers: Option<u64>,
 }
 
-async fn put_limits(
+pub(super) async fn put_limits(
     State(gateway): State<Gateway>,
-    headers: HeaderMap,
     Path(tenant): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    admin(&gateway, &headers).await?;
     let body: LimitsBody = body_json(&body)?;
     let limits = Limits {
         active_timers: body.active_timers,

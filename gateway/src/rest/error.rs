@@ -56,7 +56,7 @@ pub fn http_status(status: &Status) -> StatusCode {
     }
 }
 
-fn code_name(code: Code) -> String {
+pub fn code_name(code: Code) -> String {
     // "InvalidArgument" -> "INVALID_ARGUMENT"
     let mut out = String::new();
     for (i, c) in format!("{code:?}").chars().enumerate() {
@@ -102,6 +102,12 @@ pub struct ApiError(pub Status);
 
 impl From<minoots_kernel::KernelError> for ApiError {
     fn from(error: minoots_kernel::KernelError) -> Self {
+        Self(error.into())
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(error: crate::auth::AuthError) -> Self {
         Self(error.into())
     }
 }

@@ -1,0 +1,91 @@
+//! The kernel in this process as a [`Backend`]: each call goes straight to the kernel and its
+//! error converts to a status once.
+
+use minoots_kernel::Kernel;
+use minoots_proto::v1::{
+    CancelTimerRequest, DeadLetter, ListDeadLettersRequest, ListTimersRequest, ListTimersResponse,
+    ReplayDeadLettersRequest, ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse,
+    StreamTimerEventsRequest, Timer,
+};
+use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
+use tonic::Status;
+
+use super::{Backend, EventStream, Target};
+
+#[tonic::async_trait]
+impl Backend for Kernel {
+    async fn schedule(
+        &self,
+        target: &Target,
+        request: ScheduleTimerRequest,
+    ) -> Result<ScheduleTimerResponse, Status> {
+        Ok(Kernel::schedule(self, &target.tenant, request).await?)
+    }
+
+    async fn schedule_many(
+        &self,
+        target: &Target,
+        timers: Vec<ScheduleTimerRequest>,
+    ) -> Result<Vec<ScheduleTimerResponse>, Status> {
+        Ok(Kernel::schedule_many(self, &target.tenant, timers).await?)
+    }
+
+    async fn get(&self, target: &Target, id: &str) -> Result<Timer, Status> {
+        Ok(Kernel::get(self, &target.tenant, id).await?)
+    }
+
+    async fn cancel(&self, target: &Target, request: CancelTimerRequest) -> Result<Timer, Status> {
+        Ok(Kernel::cancel(self, &target.tenant, request).await?)
+    }
+
+    async fn list(
+        &self,
+        target: &Target,
+        request: ListTimersRequest,
+    ) -> Result<ListTimersResponse, Status> {
+        Ok(Kernel::list(self, &target.tenant, request).await?)
+    }
+
+    async fn subscribe(
+        &self,
+        target: &Target,
+        request: StreamTimerEventsRequest,
+    ) -> Result<EventStream, Status> {
+        let events = Kernel::subscribe(self, &target.tenant, request).await?;
+        Ok(Box::pin(
+            ReceiverStream::new(events).map(|e| e.map_err(Status::from)),
+        ))
+    }
+
+    async fn dead_letters(
+        &self,
+        target: &Target,
+        request: ListDeadLettersRequest,
+    ) -> Result<Vec<DeadLetter>, Status> {
+        Ok(Kernel::dead_letters(self, &target.tenant, &request).await?)
+    }
+
+    async fn dead_letter(&self, target: &Target, id: &str) -> Result<DeadLetter, Status> {
+        Ok(Kernel::dead_letter(self, &target.tenant, id).await?)
+    }
+
+    async fn replay_dead_letter(&self, target: &Target, id: &str) -> Result<ReplayResult, Status> {
+        Ok(Kernel::replay_dead_letter(self, &target.tenant, id).await?)
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        target: &Target,
+        request: ReplayDeadLettersRequest,
+    ) -> Result<Vec<ReplayResult>, Status> {
+        let since = request
+            .since
+            .as_ref()
+            .map_or(0, minoots_kernel::clock::from_timestamp);
+        Ok(Kernel::replay_dead_letters(self, &target.tenant, since).await?)
+    }
+
+    fn ready(&self) -> Result<(), Status> {
+        Ok(self.ensure_leader()?)
+    }
+}

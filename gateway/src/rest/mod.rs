@@ -1,0 +1,105 @@
+//! REST/JSON and Server-Sent Events, compatible with the original control plane: [`timers`],
+//! [`dead_letters`], [`sse`] (the event stream), [`admin`] (keys and tenant limits). Each route
+//! declares the role it needs where it is declared; handlers turn JSON into the kernel's request
+//! types and back, and every error goes through [`error`] once.
+
+pub mod admin;
+mod dead_letters;
+pub mod error;
+mod sse;
+mod timers;
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::State,
+    handler::Handler as _,
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+};
+use minoots_kernel::KernelError;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    Gateway,
+    auth::{Role, require},
+    backend::Backend,
+};
+use error::ApiError;
+
+pub fn router(gateway: Gateway) -> Router {
+    let auth = gateway.auth();
+    let read = require(auth, Role::TimerRead);
+    let write = require(auth, Role::TimerWrite);
+    let cancel = require(auth, Role::TimerCancel);
+    let admin = require(auth, Role::TenantAdmin);
+    Router::new()
+        .route(
+            "/timers",
+            post(timers::create.layer(write.clone())).get(timers::list.layer(read.clone())),
+        )
+        .route("/timers/stream", get(sse::stream.layer(read.clone())))
+        .route(
+            "/timers/{id}",
+            get(timers::get.layer(read.clone())).delete(timers::delete.layer(cancel.clone())),
+        )
+        .route("/timers/{id}/cancel", post(timers::cancel.layer(cancel)))
+        .route("/dead-letters", get(dead_letters::list.layer(read.clone())))
+        .route(
+            "/dead-letters/replay",
+            post(dead_letters::replay_all.layer(write.clone())),
+        )
+        .route("/dead-letters/{id}", get(dead_letters::get.layer(read)))
+        .route(
+            "/dead-letters/{id}/replay",
+            post(dead_letters::replay.layer(write)),
+        )
+        .route(
+            "/admin/keys",
+            post(admin::create_key.layer(admin.clone())).get(admin::list_keys.layer(admin.clone())),
+        )
+        .route(
+            "/admin/keys/{id}",
+            delete(admin::revoke_key.layer(admin.clone())),
+        )
+        .route(
+            "/admin/tenants/{tenant}/limits",
+            get(admin::get_limits.layer(admin.clone())).put(admin::put_limits.layer(admin)),
+        )
+        .with_state(gateway.clone())
+        .merge(probes(gateway.backend().clone()))
+}
+
+/// `GET /healthz` (the process answers) and `GET /readyz` (it can serve timer calls).
+pub fn probes(backend: Arc<dyn Backend>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(backend)
+}
+
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    KernelError::invalid(field, message).into()
+}
+
+pub(crate) fn body_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return serde_json::from_slice(b"{}").map_err(|e| invalid("body", e.to_string()));
+    }
+    serde_json::from_slice(body).map_err(|e| invalid("body", format!("not the expected JSON: {e}")))
+}
+
+async fn healthz() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+/// Ready when timer calls can be served; a follower kernel answers 503 with `retryAfterMs`.
+async fn readyz(State(backend): State<Arc<dyn Backend>>) -> Response {
+    match backend.ready() {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(not_ready) => ApiError(not_ready).into_response(),
+    }
+}

@@ -1,0 +1,294 @@
+//! `/timers`: schedule (`POST`, the original control plane's body), list, get, cancel.
+
+use std::{collections::BTreeMap, str::FromStr};
+
+use axum::{
+    Extension, Json,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{body_json, error::ApiError, invalid};
+use crate::{Gateway, auth::Principal};
+use minoots_kernel::{
+    KernelError,
+    json::{action_bundle_from_json, json_to_struct, timer_to_json},
+    labels,
+};
+use minoots_proto::{
+    prost_types,
+    v1::{
+        AgentBinding, CancelTimerRequest, ListTimersRequest, ScheduleTimerRequest, TimerStatus,
+        schedule_timer_request::Schedule,
+    },
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AgentBindingBody {
+    agent_id: Option<String>,
+    session_id: Option<String>,
+    framework: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+/// `POST /timers`. Unknown fields are ignored, as the original control plane did.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateTimerBody {
+    tenant_id: Option<String>,
+    requested_by: Option<String>,
+    name: Option<String>,
+    /// `"15m"`-style text or integer milliseconds.
+    duration: Option<serde_json::Value>,
+    fire_at: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    metadata: Option<serde_json::Value>,
+    action_bundle: Option<serde_json::Value>,
+    agent_binding: Option<AgentBindingBody>,
+    ecosystem: Option<serde_json::Value>,
+    idempotency_key: Option<String>,
+}
+
+fn parse_duration(value: &serde_json::Value) -> Result<prost_types::Duration, ApiError> {
+    let millis: i64 = match value {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| invalid("duration", "milliseconds must be a whole number"))?,
+        serde_json::Value::String(text) => {
+            let d = minoots_proto::parse_duration(text)
+                .map_err(|e| invalid("duration", e.to_string()))?;
+            i64::try_from(d.as_millis()).map_err(|_| invalid("duration", "too large"))?
+        }
+        _ => {
+            return Err(invalid(
+                "duration",
+                "must be a string like \"15m\" or integer milliseconds",
+            ));
+        }
+    };
+    Ok(prost_types::Duration {
+        seconds: millis.div_euclid(1_000),
+        nanos: (millis.rem_euclid(1_000) * 1_000_000) as i32,
+    })
+}
+
+impl CreateTimerBody {
+    fn into_request(
+        self,
+        idempotency_header: Option<&str>,
+    ) -> Result<ScheduleTimerRequest, ApiError> {
+        let schedule = match (&self.duration, &self.fire_at) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("duration", "give duration or fireAt, not both"));
+            }
+            (Some(duration), None) => Some(Schedule::Duration(parse_duration(duration)?)),
+            (None, Some(at)) => Some(Schedule::FireAt(
+                prost_types::Timestamp::from_str(at)
+                    .map_err(|_| invalid("fire_at", format!("{at:?} is not an RFC 3339 time")))?,
+            )),
+            (None, None) => None,
+        };
+        let mut labels = self.labels;
+        let mut metadata = match &self.metadata {
+            None => None,
+            Some(value) => Some(json_to_struct("metadata", value).map_err(KernelError::from)?),
+        };
+        // The original `ecosystem` payload: kept whole in metadata.ecosystem, its text fields
+        // also as `ecosystem.<key>` labels so they can be selected on.
+        if let Some(ecosystem) = &self.ecosystem {
+            let object = ecosystem
+                .as_object()
+                .ok_or_else(|| invalid("ecosystem", "must be a JSON object"))?;
+            for (key, value) in object {
+                let label = format!("ecosystem.{key}");
+                if let Some(text) = value.as_str()
+                    && labels::check_key(&label).is_ok()
+                    && labels::check_value(&label, text).is_ok()
+                {
+                    labels.entry(label).or_insert_with(|| text.to_owned());
+                }
+            }
+            metadata
+                .get_or_insert_with(prost_types::Struct::default)
+                .fields
+                .insert(
+                    "ecosystem".into(),
+                    minoots_kernel::json::json_to_value(ecosystem),
+                );
+        }
+        Ok(ScheduleTimerRequest {
+            tenant_id: self.tenant_id.unwrap_or_default(),
+            requested_by: self.requested_by.unwrap_or_default(),
+            name: self.name.unwrap_or_default(),
+            schedule,
+            labels,
+            metadata,
+            action_bundle: self
+                .action_bundle
+                .as_ref()
+                .map(action_bundle_from_json)
+                .transpose()
+                .map_err(KernelError::from)?,
+            agent_binding: self.agent_binding.map(|b| AgentBinding {
+                agent_id: b.agent_id.unwrap_or_default(),
+                session_id: b.session_id.unwrap_or_default(),
+                framework: b.framework.unwrap_or_default(),
+                attributes: b.attributes,
+            }),
+            idempotency_key: self
+                .idempotency_key
+                .or_else(|| idempotency_header.map(str::to_owned))
+                .unwrap_or_default(),
+        })
+    }
+}
+
+pub(super) async fn create(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: CreateTimerBody = body_json(&body)?;
+    let target = principal.target(&headers, body.tenant_id.as_deref().unwrap_or_default())?;
+    let idempotency = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    let response = gateway
+        .backend()
+        .schedule(&target, body.into_request(idempotency)?)
+        .await?;
+    let timer = response.timer.unwrap_or_default();
+    let status = if response.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        [("location", format!("/timers/{}", timer.id))],
+        Json(timer_to_json(&timer)),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ListQuery {
+    tenant_id: Option<String>,
+    /// Comma-separated: `scheduled,armed`.
+    status: Option<String>,
+    label_selector: Option<String>,
+    name_prefix: Option<String>,
+    page_size: Option<u32>,
+    page_token: Option<String>,
+}
+
+fn parse_status(name: &str) -> Result<i32, ApiError> {
+    TimerStatus::from_wire_name(name)
+        .map(|s| s as i32)
+        .ok_or_else(|| invalid("status", format!("unknown status {:?}", name.trim())))
+}
+
+pub(super) async fn list(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
+    let statuses = match &query.status {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(parse_status)
+            .collect::<Result<_, _>>()?,
+    };
+    let request = ListTimersRequest {
+        tenant_id: String::new(),
+        statuses,
+        label_selector: query.label_selector.unwrap_or_default(),
+        name_prefix: query.name_prefix.unwrap_or_default(),
+        page_size: query.page_size.unwrap_or_default(),
+        page_token: query.page_token.unwrap_or_default(),
+    };
+    let page = gateway.backend().list(&target, request).await?;
+    let timers: Vec<_> = page.timers.iter().map(timer_to_json).collect();
+    let next = (!page.next_page_token.is_empty()).then_some(page.next_page_token);
+    Ok(Json(json!({ "timers": timers, "nextPageToken": next })).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TenantQuery {
+    pub(super) tenant_id: Option<String>,
+}
+
+pub(super) async fn get(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<TenantQuery>,
+) -> Result<Response, ApiError> {
+    let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
+    let timer = gateway.backend().get(&target, &id).await?;
+    Ok(Json(timer_to_json(&timer)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelBody {
+    tenant_id: Option<String>,
+    reason: Option<String>,
+    requested_by: Option<String>,
+}
+
+async fn cancel_with(
+    gateway: &Gateway,
+    principal: &Principal,
+    headers: &HeaderMap,
+    id: String,
+    body: CancelBody,
+) -> Result<Response, ApiError> {
+    let target = principal.target(headers, body.tenant_id.as_deref().unwrap_or_default())?;
+    let request = CancelTimerRequest {
+        tenant_id: String::new(),
+        id,
+        reason: body.reason.unwrap_or_default(),
+        requested_by: body.requested_by.unwrap_or_default(),
+    };
+    let timer = gateway.backend().cancel(&target, request).await?;
+    Ok(Json(timer_to_json(&timer)).into_response())
+}
+
+pub(super) async fn cancel(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    cancel_with(&gateway, &principal, &headers, id, body_json(&body)?).await
+}
+
+pub(super) async fn delete(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<TenantQuery>,
+) -> Result<Response, ApiError> {
+    let body = CancelBody {
+        tenant_id: query.tenant_id,
+        reason: Some("deleted".into()),
+        requested_by: None,
+    };
+    cancel_with(&gateway, &principal, &headers, id, body).await
+}
