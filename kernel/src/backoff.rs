@@ -79,8 +79,8 @@ mod tests {
 
     #[test]
     fn jitter_takes_at_most_its_share_off_the_delay() {
-        let backoff = Backoff::new(Duration::from_secs(1), 2.0, Duration::from_secs(60))
-            .with_jitter(0.2);
+        let backoff =
+            Backoff::new(Duration::from_secs(1), 2.0, Duration::from_secs(60)).with_jitter(0.2);
         assert_eq!(backoff.delay(3, 0.0), Duration::from_secs(4));
         assert_eq!(backoff.delay(3, 0.5), Duration::from_secs_f64(3.6));
         let mut jittered = backoff;

@@ -16,12 +16,13 @@ use minoots_proto::v1::TimerStatus;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Inner, KernelError, Leadership, quota,
+    Inner, KernelError, Leadership,
     error::Result,
     lifecycle::{
         scheduler::{ArmRequest, Command},
         writer::FiredTimer,
     },
+    quota,
 };
 
 /// Proof of holding a lease: the store refuses writes whose token is no longer current.

@@ -75,9 +75,7 @@ pub(crate) async fn start(
                     .expect("scheduler runtime");
                 runtime.block_on(scheduler.run());
             })
-            .map_err(|e| {
-                KernelError::Internal(format!("spawning the scheduler thread: {e}"))
-            })?;
+            .map_err(|e| KernelError::Internal(format!("spawning the scheduler thread: {e}")))?;
         Some(thread)
     } else {
         tasks.push(tokio::spawn(scheduler.run()));

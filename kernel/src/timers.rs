@@ -216,7 +216,11 @@ pub(crate) async fn list(
         next_page_token,
     })
 }
-pub(crate) async fn cancel(inner: &Inner, tenant: &str, request: CancelTimerRequest) -> Result<Timer> {
+pub(crate) async fn cancel(
+    inner: &Inner,
+    tenant: &str,
+    request: CancelTimerRequest,
+) -> Result<Timer> {
     inner.ensure_leader()?;
     validate::tenant_id(tenant)?;
     validate::timer_id(&request.id)?;

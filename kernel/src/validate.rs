@@ -192,7 +192,6 @@ pub fn schedule(
     })
 }
 
-
 fn agent_binding(binding: &AgentBinding) -> Result<()> {
     text("agent_binding.agent_id", &binding.agent_id, MAX_TEXT)?;
     text("agent_binding.session_id", &binding.session_id, MAX_TEXT)?;

@@ -21,7 +21,12 @@ pub(super) fn validate(command: &CommandAction, at: &dyn Fn(&str) -> String) -> 
 }
 
 impl Executor {
-    pub(super) async fn command(&self, timer: &Timer, command: &CommandAction, key: &str) -> Attempt {
+    pub(super) async fn command(
+        &self,
+        timer: &Timer,
+        command: &CommandAction,
+        key: &str,
+    ) -> Attempt {
         let config = &self.inner.config;
         if !config.commands.contains(&command.program) {
             return refused(format!(

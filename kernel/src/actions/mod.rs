@@ -23,8 +23,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use minoots_proto::v1::{Action, RetryPolicy, Timer, action::Kind};
 use tokio::sync::Semaphore;
 
-pub use self::bundle::{Outcome, backoff};
 pub(crate) use self::bundle::validate as validate_bundle;
+pub use self::bundle::{Outcome, backoff};
 use crate::{
     clock::{Micros, from_duration},
     error::{KernelError, Result},

@@ -32,7 +32,12 @@ pub(super) fn validate(webhook: &WebhookAction, at: &dyn Fn(&str) -> String) -> 
 }
 
 impl Executor {
-    pub(super) async fn webhook(&self, timer: &Timer, webhook: &WebhookAction, key: &str) -> Attempt {
+    pub(super) async fn webhook(
+        &self,
+        timer: &Timer,
+        webhook: &WebhookAction,
+        key: &str,
+    ) -> Attempt {
         let url = match self.target(&webhook.url) {
             Ok(url) => url,
             Err(why) => return refused(why),

@@ -9,8 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Clock, KernelError, actions,
-    backoff,
+    Clock, KernelError, actions, backoff,
     lifecycle::{
         scheduler::system_transition,
         writer::{FiredTimer, Writer},

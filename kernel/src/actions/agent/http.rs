@@ -5,7 +5,12 @@ use minoots_proto::v1::{AgentPromptAction, Timer};
 use crate::actions::{Attempt, Executor, refused};
 
 impl Executor {
-    pub(super) async fn agent_http(&self, timer: &Timer, prompt: &AgentPromptAction, key: &str) -> Attempt {
+    pub(super) async fn agent_http(
+        &self,
+        timer: &Timer,
+        prompt: &AgentPromptAction,
+        key: &str,
+    ) -> Attempt {
         let url = match self.target(&prompt.target) {
             Ok(url) => url,
             Err(why) => return refused(why),

@@ -14,7 +14,12 @@ use crate::{
 
 impl Executor {
     /// MCP over streamable HTTP: `initialize`, `notifications/initialized`, then `tools/call`.
-    pub(super) async fn mcp(&self, timer: &Timer, prompt: &AgentPromptAction, key: &str) -> Attempt {
+    pub(super) async fn mcp(
+        &self,
+        timer: &Timer,
+        prompt: &AgentPromptAction,
+        key: &str,
+    ) -> Attempt {
         let url = match self.target(&prompt.target) {
             Ok(url) => url,
             Err(why) => return refused(why),

@@ -6,7 +6,12 @@ use minoots_proto::v1::{AgentPromptAction, Timer};
 use crate::actions::{Attempt, Executor, failed, refused, truncate};
 
 impl Executor {
-    pub(super) async fn agent_nats(&self, timer: &Timer, prompt: &AgentPromptAction, key: &str) -> Attempt {
+    pub(super) async fn agent_nats(
+        &self,
+        timer: &Timer,
+        prompt: &AgentPromptAction,
+        key: &str,
+    ) -> Attempt {
         let Some(nats) = &self.inner.config.nats else {
             return refused("refused: no NATS connection is configured (MINOOTS_NATS_URL)");
         };
