@@ -1,14 +1,15 @@
 //! Request validation. Every rejection names the offending field by its path in the request, and
-//! nothing is written unless the whole request is valid.
+//! nothing is written unless the whole request is valid. Actions are checked by their own kind
+//! (`actions::validate_bundle`).
 
 use minoots_proto::v1::{
-    Action, ActionBundle, AgentAdapter, AgentBinding, FileWriteMode, RetryPolicy,
-    ScheduleTimerRequest, Timer, TimerStatus, action::Kind, schedule_timer_request::Schedule,
+    AgentBinding, ScheduleTimerRequest, Timer, TimerStatus, schedule_timer_request::Schedule,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::{
+    actions,
     clock::{Micros, from_duration, from_timestamp, to_duration, to_timestamp},
     error::{KernelError, Result},
     labels,
@@ -21,10 +22,8 @@ pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 pub const MAX_BATCH: usize = 10_000;
 pub const MAX_PAGE_SIZE: u32 = 1_000;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
-const MAX_TEXT: usize = 256;
+pub(crate) const MAX_TEXT: usize = 256;
 const MAX_REASON: usize = 1_024;
-const MAX_ACTIONS: usize = 32;
-const MAX_ACTION_TIMEOUT: Micros = 600 * 1_000_000;
 
 /// A validated timer, ready to be written.
 #[derive(Debug, Clone)]
@@ -154,7 +153,7 @@ pub fn schedule(
         }
     }
     if let Some(bundle) = &request.action_bundle {
-        action_bundle(bundle)?;
+        actions::validate_bundle(bundle)?;
     }
     if let Some(binding) = &request.agent_binding {
         agent_binding(binding)?;
@@ -191,199 +190,6 @@ pub fn schedule(
         fingerprint,
         group: 0,
     })
-}
-
-fn action_bundle(bundle: &ActionBundle) -> Result<()> {
-    if bundle.actions.len() > MAX_ACTIONS {
-        return Err(KernelError::invalid(
-            "action_bundle.actions",
-            format!("at most {MAX_ACTIONS} actions"),
-        ));
-    }
-    for (i, a) in bundle.actions.iter().enumerate() {
-        action(a, &format!("action_bundle.actions[{i}]"))?;
-    }
-    if let Some(policy) = &bundle.retry_policy {
-        retry_policy(policy)?;
-    }
-    if bundle.concurrency > 64 {
-        return Err(KernelError::invalid(
-            "action_bundle.concurrency",
-            "at most 64",
-        ));
-    }
-    match &bundle.fallback {
-        Some(fallback) => action(fallback, "action_bundle.fallback")?,
-        None if bundle.escalate_after_attempts > 0 => {
-            return Err(KernelError::invalid(
-                "action_bundle.escalate_after_attempts",
-                "needs a fallback action",
-            ));
-        }
-        None => {}
-    }
-    Ok(())
-}
-
-fn action(action: &Action, field: &str) -> Result<()> {
-    let at = |name: &str| format!("{field}.{name}");
-    text(&at("id"), &action.id, MAX_TEXT)?;
-    match &action.kind {
-        None => Err(KernelError::invalid(
-            at("kind"),
-            "unknown or missing action kind; set one of webhook, command, file, agent_prompt",
-        )),
-        Some(Kind::Webhook(webhook)) => {
-            http_url(&at("webhook.url"), &webhook.url)?;
-            if !webhook.method.is_empty()
-                && !["GET", "POST", "PUT", "PATCH", "DELETE"]
-                    .contains(&webhook.method.to_ascii_uppercase().as_str())
-            {
-                return Err(KernelError::invalid(
-                    at("webhook.method"),
-                    "must be GET, POST, PUT, PATCH or DELETE",
-                ));
-            }
-            for name in webhook.headers.keys() {
-                if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                    return Err(KernelError::invalid(
-                        at("webhook.headers"),
-                        format!("{name:?} is not a header name"),
-                    ));
-                }
-            }
-            timeout(&at("webhook.timeout"), webhook.timeout.as_ref())
-        }
-        Some(Kind::Command(command)) => {
-            if command.program.trim().is_empty() {
-                return Err(KernelError::invalid(at("command.program"), "is required"));
-            }
-            if command.program.contains('\0') || command.args.iter().any(|a| a.contains('\0')) {
-                return Err(KernelError::invalid(
-                    at("command.args"),
-                    "must not contain NUL bytes",
-                ));
-            }
-            timeout(&at("command.timeout"), command.timeout.as_ref())
-        }
-        Some(Kind::File(file)) => {
-            let path = &file.path;
-            if path.is_empty() {
-                return Err(KernelError::invalid(at("file.path"), "is required"));
-            }
-            if path.starts_with('/')
-                || path.contains('\0')
-                || path.split(['/', '\\']).any(|part| part == "..")
-            {
-                return Err(KernelError::invalid(
-                    at("file.path"),
-                    "must be a relative path inside the sandbox, without '..'",
-                ));
-            }
-            FileWriteMode::try_from(file.mode)
-                .map_err(|_| KernelError::invalid(at("file.mode"), "unknown mode"))?;
-            Ok(())
-        }
-        Some(Kind::AgentPrompt(prompt)) => {
-            let adapter = AgentAdapter::try_from(prompt.adapter)
-                .ok()
-                .filter(|a| *a != AgentAdapter::Unspecified)
-                .ok_or_else(|| {
-                    KernelError::invalid(at("agent_prompt.adapter"), "must be MCP, HTTP or NATS")
-                })?;
-            match adapter {
-                AgentAdapter::Mcp | AgentAdapter::Http => {
-                    http_url(&at("agent_prompt.target"), &prompt.target)?
-                }
-                _ if prompt.target.is_empty() => {
-                    return Err(KernelError::invalid(
-                        at("agent_prompt.target"),
-                        "is required (a NATS subject)",
-                    ));
-                }
-                _ => {}
-            }
-            if adapter == AgentAdapter::Mcp && prompt.tool.is_empty() {
-                return Err(KernelError::invalid(
-                    at("agent_prompt.tool"),
-                    "is required for the MCP adapter",
-                ));
-            }
-            timeout(&at("agent_prompt.ack_timeout"), prompt.ack_timeout.as_ref())
-        }
-    }
-}
-
-fn http_url(field: &str, url: &str) -> Result<()> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| KernelError::invalid(field, format!("{url:?} is not a URL")))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-        return Err(KernelError::invalid(
-            field,
-            "must be an absolute http or https URL",
-        ));
-    }
-    Ok(())
-}
-
-fn timeout(field: &str, timeout: Option<&prost_types::Duration>) -> Result<()> {
-    let Some(timeout) = timeout else {
-        return Ok(());
-    };
-    let micros = from_duration(timeout);
-    if micros <= 0 || micros > MAX_ACTION_TIMEOUT {
-        return Err(KernelError::invalid(
-            field,
-            "must be positive and at most 10 minutes",
-        ));
-    }
-    Ok(())
-}
-
-fn retry_policy(policy: &RetryPolicy) -> Result<()> {
-    let field = |name: &str| format!("action_bundle.retry_policy.{name}");
-    if policy.max_attempts > 100 {
-        return Err(KernelError::invalid(field("max_attempts"), "at most 100"));
-    }
-    if policy.multiplier != 0.0 && !(1.0..=10.0).contains(&policy.multiplier) {
-        return Err(KernelError::invalid(
-            field("multiplier"),
-            "must be between 1.0 and 10.0",
-        ));
-    }
-    if !(0.0..=1.0).contains(&policy.jitter) {
-        return Err(KernelError::invalid(
-            field("jitter"),
-            "must be between 0.0 and 1.0",
-        ));
-    }
-    let day = 86_400 * 1_000_000;
-    let initial = policy
-        .initial_backoff
-        .as_ref()
-        .map(from_duration)
-        .unwrap_or(0);
-    let max = policy.max_backoff.as_ref().map(from_duration).unwrap_or(0);
-    if !(0..=day).contains(&initial) {
-        return Err(KernelError::invalid(
-            field("initial_backoff"),
-            "must be between 0 and 24h",
-        ));
-    }
-    if !(0..=day).contains(&max) {
-        return Err(KernelError::invalid(
-            field("max_backoff"),
-            "must be between 0 and 24h",
-        ));
-    }
-    if max > 0 && initial > max {
-        return Err(KernelError::invalid(
-            field("max_backoff"),
-            "must not be less than initial_backoff",
-        ));
-    }
-    Ok(())
 }
 
 fn agent_binding(binding: &AgentBinding) -> Result<()> {

@@ -4,25 +4,37 @@
 //! The outcome goes back to the kernel: SETTLED when every action succeeded, FAILED with the
 //! per-action results and a dead letter for each action that exhausted its retries.
 //!
-//! Kinds: webhook (Standard-Webhooks-signed JSON POST), command (argv, no shell, allow-listed
-//! executables), file (write or append under a sandbox directory), agent prompt (MCP `tools/call`
-//! over streamable HTTP, a JSON POST, or a NATS request). See `run.rs`.
+//! Kinds, one file each with its validation and its run: `webhook` (Standard-Webhooks-signed
+//! JSON POST), `command` (argv, no shell, allow-listed executables), `file` (write or append
+//! under a sandbox directory), `agent` prompt (MCP `tools/call` over streamable HTTP, a JSON
+//! POST, or a NATS request). `bundle` runs a whole bundle; [`net`] is the outbound HTTP they
+//! share, with its SSRF guard. Adding a kind means a file and one arm in [`validate`] and in
+//! `Executor::attempt`.
 
+mod agent;
+mod bundle;
+mod command;
+mod file;
 pub mod net;
-mod run;
+mod webhook;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use futures_util::{StreamExt as _, stream};
-use minoots_proto::v1::{Action, ActionResult, DeadLetter, RetryPolicy, Timer, action::Kind};
+use minoots_proto::v1::{Action, RetryPolicy, Timer, action::Kind};
 use tokio::sync::Semaphore;
 
+pub(crate) use self::bundle::validate as validate_bundle;
+pub use self::bundle::{Outcome, backoff};
 use crate::{
-    clock::{Micros, to_timestamp},
+    clock::{Micros, from_duration},
+    error::{KernelError, Result},
     json::timer_to_json,
     metrics::Metrics,
     signing::Signer,
+    validate::{MAX_TEXT, text},
 };
+
+const MAX_ACTION_TIMEOUT: Micros = 600 * 1_000_000;
 
 /// What actions may do, set by the operator.
 #[derive(Debug, Clone)]
@@ -74,49 +86,6 @@ impl Default for ActionConfig {
     }
 }
 
-/// The result of running a timer's bundle.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub results: Vec<ActionResult>,
-    pub dead_letters: Vec<DeadLetter>,
-}
-
-impl Outcome {
-    pub fn succeeded(&self) -> bool {
-        self.results.iter().all(|r| r.ok || r.fallback)
-    }
-
-    /// `action 0 (webhook): HTTP 500 after 3 attempts; ...`
-    pub fn failure_reason(&self) -> String {
-        self.results
-            .iter()
-            .filter(|r| !r.ok && !r.fallback)
-            .map(|r| {
-                format!(
-                    "action {} ({}{}): {} after {} attempt{}",
-                    r.index,
-                    r.kind,
-                    if r.action_id.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" {}", r.action_id)
-                    },
-                    r.detail,
-                    r.attempts,
-                    if r.attempts == 1 { "" } else { "s" }
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-}
-
-pub(crate) struct Escalation<'a> {
-    cell: &'a tokio::sync::OnceCell<ActionResult>,
-    fallback: &'a Action,
-    after: u32,
-}
-
 /// Why an attempt failed. A permanent failure (a refusal: not allow-listed, a private address,
 /// no secret) is not retried.
 #[derive(Debug)]
@@ -128,6 +97,36 @@ pub(crate) struct Failure {
 
 /// One attempt's answer: Ok((detail, output)) or the failure.
 pub(crate) type Attempt = Result<(String, String), Failure>;
+
+/// A failure retrying cannot fix.
+fn refused(why: impl Into<String>) -> Attempt {
+    Err(Failure {
+        detail: why.into(),
+        output: String::new(),
+        permanent: true,
+    })
+}
+
+/// A failure another attempt may not have.
+fn failed(detail: impl Into<String>, output: String) -> Attempt {
+    Err(Failure {
+        detail: detail.into(),
+        output,
+        permanent: false,
+    })
+}
+
+fn truncate(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut cut = limit;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("…[truncated]");
+    }
+    text
+}
 
 #[derive(Clone)]
 pub struct Executor {
@@ -173,26 +172,35 @@ fn to_std(d: Option<&prost_types::Duration>) -> Option<Duration> {
         .filter(|d| !d.is_zero())
 }
 
-/// Backoff before attempt `attempt + 1` (attempt counts from 1), with jitter drawn from `noise`
-/// in [0, 1).
-pub fn backoff(policy: &RetryPolicy, attempt: u32, noise: f64) -> Duration {
-    let initial = to_std(policy.initial_backoff.as_ref()).unwrap_or(Duration::from_secs(1));
-    let max = to_std(policy.max_backoff.as_ref()).unwrap_or(Duration::from_secs(60));
-    let multiplier = if policy.multiplier >= 1.0 {
-        policy.multiplier
-    } else {
-        2.0
-    };
-    let base = initial.as_secs_f64() * multiplier.powi(attempt.saturating_sub(1) as i32);
-    let base = base.min(max.as_secs_f64());
-    let jitter = policy.jitter.clamp(0.0, 1.0);
-    // Jitter spreads retries of many timers over [base * (1 - jitter), base].
-    Duration::from_secs_f64(base * (1.0 - jitter * noise))
+/// Checks one action (the bundle's `actions[i]` or its fallback, named by `field`); errors
+/// name the offending field.
+pub(crate) fn validate(action: &Action, field: &str) -> Result<()> {
+    let at = |name: &str| format!("{field}.{name}");
+    text(&at("id"), &action.id, MAX_TEXT)?;
+    match &action.kind {
+        None => Err(KernelError::invalid(
+            at("kind"),
+            "unknown or missing action kind; set one of webhook, command, file, agent_prompt",
+        )),
+        Some(Kind::Webhook(webhook)) => webhook::validate(webhook, &at),
+        Some(Kind::Command(command)) => command::validate(command, &at),
+        Some(Kind::File(file)) => file::validate(file, &at),
+        Some(Kind::AgentPrompt(prompt)) => agent::validate(prompt, &at),
+    }
 }
 
-fn noise() -> f64 {
-    // Random enough for spreading retries; not for anything secret.
-    (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
+fn validate_timeout(field: &str, timeout: Option<&prost_types::Duration>) -> Result<()> {
+    let Some(timeout) = timeout else {
+        return Ok(());
+    };
+    let micros = from_duration(timeout);
+    if micros <= 0 || micros > MAX_ACTION_TIMEOUT {
+        return Err(KernelError::invalid(
+            field,
+            "must be positive and at most 10 minutes",
+        ));
+    }
+    Ok(())
 }
 
 impl Executor {
@@ -217,170 +225,18 @@ impl Executor {
         &self.inner.config
     }
 
-    fn policy(&self, timer: &Timer) -> RetryPolicy {
-        let mut policy = timer
-            .action_bundle
-            .as_ref()
-            .and_then(|b| b.retry_policy)
-            .unwrap_or(self.inner.config.default_retry);
-        if policy.max_attempts == 0 {
-            policy.max_attempts = self.inner.config.default_retry.max_attempts.max(1);
-        }
-        policy
-    }
-
-    /// Runs every action of a fired timer's bundle and reports the outcome. `now` stamps
-    /// results and dead letters.
-    pub async fn run_bundle(&self, timer: &Timer, now: &(dyn Fn() -> Micros + Sync)) -> Outcome {
-        let Some(bundle) = timer.action_bundle.as_ref() else {
-            return Outcome {
-                results: Vec::new(),
-                dead_letters: Vec::new(),
-            };
-        };
-        let policy = self.policy(timer);
-        let concurrency = match bundle.concurrency {
-            0 => bundle.actions.len().max(1),
-            n => n as usize,
-        };
-        // The fallback runs at most once per execution, when the first action reaches the
-        // escalation threshold.
-        let cell = tokio::sync::OnceCell::new();
-        let escalation = bundle
-            .fallback
-            .as_ref()
-            .filter(|_| bundle.escalate_after_attempts > 0)
-            .map(|fallback| Escalation {
-                cell: &cell,
-                fallback,
-                after: bundle.escalate_after_attempts,
-            });
-        let runs: Vec<_> = bundle
-            .actions
-            .iter()
-            .enumerate()
-            .map(|(index, action)| {
-                self.run_action(
-                    timer,
-                    action,
-                    Some(index),
-                    &policy,
-                    now,
-                    escalation.as_ref(),
-                )
-            })
-            .collect();
-        let mut results: Vec<ActionResult> =
-            stream::iter(runs).buffered(concurrency).collect().await;
-        if let Some(fallback) = cell.into_inner() {
-            results.push(fallback);
-        }
-        let dead_letters = results
-            .iter()
-            .filter(|r| !r.ok && !r.fallback)
-            .map(|r| DeadLetter {
-                id: format!("{}.{}", timer.id, r.index),
-                tenant_id: timer.tenant_id.clone(),
-                timer_id: timer.id.clone(),
-                action_index: r.index,
-                action: bundle.actions.get(r.index as usize).cloned(),
-                idempotency_key: r.idempotency_key.clone(),
-                attempts: r.attempts,
-                last_error: r.detail.clone(),
-                created_at: Some(to_timestamp(now())),
-                resolved_at: None,
-                replays: 0,
-            })
-            .collect();
-        Outcome {
-            results,
-            dead_letters,
+    pub(crate) async fn attempt(&self, timer: &Timer, action: &Action, key: &str) -> Attempt {
+        match &action.kind {
+            Some(Kind::Webhook(webhook)) => self.webhook(timer, webhook, key).await,
+            Some(Kind::Command(command)) => self.command(timer, command, key).await,
+            Some(Kind::File(file)) => self.file(timer, file, key).await,
+            Some(Kind::AgentPrompt(prompt)) => self.agent_prompt(timer, prompt, key).await,
+            None => refused("the action has no kind"),
         }
     }
 
-    /// One action with retries (`index` None is the fallback), escalating to the fallback once it
-    /// has failed `escalation.after` times.
-    pub(crate) fn run_action<'a>(
-        &'a self,
-        timer: &'a Timer,
-        action: &'a Action,
-        index: Option<usize>,
-        policy: &'a RetryPolicy,
-        now: &'a (dyn Fn() -> Micros + Sync),
-        escalation: Option<&'a Escalation<'a>>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = ActionResult> + Send + 'a>> {
-        Box::pin(async move {
-            let key = idempotency_key(timer, index);
-            let mut attempts = 0;
-            let last = loop {
-                attempts += 1;
-                let attempt = {
-                    let _permit = self.inner.in_flight.acquire().await;
-                    let span = tracing::info_span!(
-                        "horology.kernel.action",
-                        kind = kind_name(action),
-                        index = ?index,
-                        attempt = attempts,
-                        idempotency_key = %key,
-                    );
-                    tracing::Instrument::instrument(self.attempt(timer, action, &key), span).await
-                };
-                let metrics = &self.inner.metrics;
-                match attempt {
-                    Ok(done) => {
-                        metrics.action_attempts_ok.add(1);
-                        break Ok(done);
-                    }
-                    Err(failed) => {
-                        metrics.action_attempts_failed.add(1);
-                        tracing::warn!(timer = %timer.id, action = ?index, attempts, error = %failed.detail, "action attempt failed");
-                        if let Some(e) = escalation
-                            && attempts == e.after
-                        {
-                            e.cell
-                                .get_or_init(|| {
-                                    self.run_action(timer, e.fallback, None, policy, now, None)
-                                })
-                                .await;
-                        }
-                        if attempts >= policy.max_attempts || failed.permanent {
-                            break Err(failed);
-                        }
-                        tokio::time::sleep(backoff(policy, attempts, noise())).await;
-                    }
-                }
-            };
-            let (ok, (detail, output)) = match last {
-                Ok(done) => (true, done),
-                Err(failed) => (false, (failed.detail, failed.output)),
-            };
-            ActionResult {
-                index: index.unwrap_or(0) as u32,
-                action_id: action.id.clone(),
-                kind: kind_name(action).to_owned(),
-                ok,
-                attempts,
-                detail,
-                output,
-                fallback: index.is_none(),
-                finished_at: Some(to_timestamp(now())),
-                idempotency_key: key,
-            }
-        })
-    }
-
-    /// Runs one action of `timer` again (a dead-letter replay): same idempotency key, the
-    /// bundle's retry policy, no escalation.
-    pub async fn replay(
-        &self,
-        timer: &Timer,
-        action: &Action,
-        index: usize,
-        now: &(dyn Fn() -> Micros + Sync),
-    ) -> ActionResult {
-        let policy = self.policy(timer);
-        self.run_action(timer, action, Some(index), &policy, now, None)
-            .await
+    fn timeout(&self, requested: Option<&prost_types::Duration>) -> Duration {
+        to_std(requested).unwrap_or(self.inner.config.default_timeout)
     }
 
     /// The JSON body delivered for a fired timer: the same envelope as the `timer.fired` event.

@@ -3,6 +3,9 @@
 //! entry (an address or CIDR) permits them. The guard runs in the HTTP client's resolver, on the
 //! addresses actually connected to, so DNS rebinding cannot slip past it; redirects are not
 //! followed.
+//!
+//! Also what the HTTP kinds share: the URL check at validation, screening a target before
+//! sending, and the signed JSON POST of webhook and HTTP agent deliveries.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -11,6 +14,9 @@ use std::{
 };
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use super::{Attempt, Executor, failed, refused, truncate};
+use crate::error::{KernelError, Result};
 
 /// An address or network, `127.0.0.1`, `10.0.0.0/8`, `::1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +200,87 @@ pub fn client(policy: Arc<AddressPolicy>) -> reqwest::Client {
         .user_agent(concat!("minoots/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("building the action HTTP client")
+}
+
+/// Checks, when a timer is scheduled, that a webhook or agent target is an absolute http(s) URL.
+pub(crate) fn validate_url(field: &str, url: &str) -> Result<()> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| KernelError::invalid(field, format!("{url:?} is not a URL")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(KernelError::invalid(
+            field,
+            "must be an absolute http or https URL",
+        ));
+    }
+    Ok(())
+}
+
+/// An error with its causes, which reqwest keeps in `source()`.
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+impl Executor {
+    /// Parses and screens an outbound URL.
+    pub(crate) fn target(&self, url: &str) -> Result<reqwest::Url, String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+        self.inner.config.address_policy.check_url(&url)?;
+        Ok(url)
+    }
+
+    /// Sends a signed JSON request and reads the answer (truncated).
+    pub(crate) async fn post_signed(
+        &self,
+        request: reqwest::RequestBuilder,
+        key: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Attempt {
+        let Some(signed) = self.inner.config.signer.sign_now(key, &body) else {
+            return refused(
+                "no signing secret is configured (MINOOTS_SIGNING_SECRETS); deliveries are never sent unsigned",
+            );
+        };
+        let mut request = request
+            .timeout(timeout)
+            .header("content-type", "application/json")
+            .header("idempotency-key", key);
+        // The receiver continues the trace from this action's span.
+        if let Some(traceparent) = crate::trace::current_traceparent() {
+            request = request.header("traceparent", traceparent);
+        }
+        for (name, value) in signed.headers() {
+            request = request.header(name, value);
+        }
+        let response = match request.body(body).send().await {
+            Ok(response) => response,
+            // The guard refusing an address surfaces here, from the resolver.
+            Err(error) if describe(&error).contains("refused: ") => {
+                return refused(describe(&error));
+            }
+            Err(error) => return failed(describe(&error), String::new()),
+        };
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let output = truncate(text, self.inner.config.output_limit);
+        let detail = format!("HTTP {}", status.as_u16());
+        if status.is_success() {
+            Ok((detail, output))
+        } else {
+            failed(detail, output)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -672,7 +672,7 @@ store_conformance!(postgres_store, postgres());
 /// still holds the lease.
 #[tokio::test]
 async fn postgres_refuses_writes_from_a_deposed_leader() {
-    use crate::lease::Lease;
+    use crate::leadership::Lease;
     let Some(db) = crate::testing::TestDatabase::create("postgres fencing").await else {
         return;
     };

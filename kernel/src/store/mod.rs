@@ -147,7 +147,7 @@ pub trait Store: SideTables + Send + Sync + 'static {
     async fn apply(&self, mutations: Vec<Mutation>) -> Result<Vec<Outcome>>;
     /// From now on, refuse writes unless `fence` is the lease's current token (None: no check).
     /// Stores without leadership (single-node) ignore it.
-    fn set_fence(&self, _fence: Option<crate::lease::Fence>) {}
+    fn set_fence(&self, _fence: Option<crate::leadership::Fence>) {}
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>>;
     /// Timers of one tenant ordered by id (creation order), at most `limit`.
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>>;

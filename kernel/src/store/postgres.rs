@@ -26,7 +26,7 @@ use crate::{
     error::{KernelError, Result},
     json,
     labels::Requirement,
-    lease::{Fence, Lease},
+    leadership::{Fence, Lease},
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");

@@ -8,7 +8,6 @@
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
-    time::Duration,
 };
 
 use minoots_proto::v1::TimerStatus;
@@ -17,11 +16,14 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
+    backoff,
     clock::{Clock, Micros},
     error::KernelError,
+    lifecycle::{
+        wheel::{EntryKey, Tick, TimingWheel},
+        writer::Writer,
+    },
     store::{Mutation, Outcome, Transition},
-    wheel::{EntryKey, Tick, TimingWheel},
-    writer::Writer,
 };
 
 type TimerKey = (u64, u64);
@@ -218,7 +220,7 @@ impl Scheduler {
         let first = writer.enqueue(mutations.clone());
         self.runtime.spawn(async move {
             let mut result = first.await;
-            let mut backoff = Duration::from_millis(50);
+            let mut backoff = backoff::STORE_WRITE;
             while let Err(error) = &result {
                 if matches!(
                     error,
@@ -228,9 +230,9 @@ impl Scheduler {
                     // Still durable as SCHEDULED/ARMED: the next leader (or start) fires it.
                     return;
                 }
-                tracing::warn!(%error, retry_in = ?backoff, "scheduler write failed");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
+                let retry_in = backoff.next();
+                tracing::warn!(%error, ?retry_in, "scheduler write failed");
+                tokio::time::sleep(retry_in).await;
                 result = writer.enqueue(mutations.clone()).await;
             }
             if let Ok(outcomes) = result {

@@ -15,7 +15,7 @@ use async_nats::jetstream::{self, message::PublishMessage, stream};
 use minoots_proto::v1::{TimerEvent, TimerEventType};
 use tokio::sync::Notify;
 
-use crate::{Inner, error::Result, signing::Signer};
+use crate::{Inner, backoff::Backoff, error::Result, signing::Signer};
 
 /// Where and how events are published.
 #[derive(Clone)]
@@ -102,7 +102,7 @@ pub(crate) async fn run(inner: Arc<Inner>, publishing: Publishing) {
         })
     };
     let mut stream_ready = false;
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), 2.0, Duration::from_secs(5));
     loop {
         tokio::select! {
             () = inner.stop.cancelled() => break,
@@ -121,14 +121,14 @@ pub(crate) async fn run(inner: Arc<Inner>, publishing: Publishing) {
             drain(&inner, &publishing, &js).await
         };
         match round.await {
-            Ok(()) => backoff = Duration::from_millis(100),
+            Ok(()) => backoff.reset(),
             Err(error) => {
-                tracing::warn!(%error, retry_in = ?backoff, "publishing events to NATS failed; they stay in the outbox");
+                let retry_in = backoff.next();
+                tracing::warn!(%error, ?retry_in, "publishing events to NATS failed; they stay in the outbox");
                 tokio::select! {
                     () = inner.stop.cancelled() => break,
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(retry_in) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
                 wake.notify_one();
             }
         }

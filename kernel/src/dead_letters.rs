@@ -1,0 +1,142 @@
+//! Dead letters: the actions that exhausted their retries, kept per tenant with the action and
+//! its idempotency key. Listing and reading them, and replaying one (or all since a time): the
+//! action runs again with its original key and the bundle's retry policy, and a FAILED timer
+//! whose dead letters are all resolved becomes SETTLED.
+
+use minoots_proto::v1::{DeadLetter, ListDeadLettersRequest, ReplayResult, TimerStatus};
+
+use crate::{
+    Inner, KernelError, Micros, Result, clock,
+    store::{Mutation, Outcome, Transition},
+    timers, validate,
+};
+
+/// Unresolved (or all) dead letters of `tenant` created at or after `since`.
+pub(crate) async fn list(
+    inner: &Inner,
+    tenant: &str,
+    request: &ListDeadLettersRequest,
+) -> Result<Vec<DeadLetter>> {
+    validate::tenant_id(tenant)?;
+    let since = request.since.as_ref().map_or(0, clock::from_timestamp);
+    let limit = match request.limit {
+        0 => 100,
+        n @ 1..=1_000 => n as usize,
+        _ => return Err(KernelError::invalid("limit", "must be 1..=1000")),
+    };
+    inner
+        .store
+        .list_dead_letters(tenant, since, request.include_resolved, limit)
+        .await
+}
+
+pub(crate) async fn get(inner: &Inner, tenant: &str, id: &str) -> Result<DeadLetter> {
+    validate::tenant_id(tenant)?;
+    inner
+        .store
+        .get_dead_letter(tenant, id)
+        .await?
+        .ok_or_else(|| KernelError::NotFound { id: id.to_owned() })
+}
+
+/// Runs a dead-lettered action again, with its original idempotency key and the bundle's
+/// retry policy. When it succeeds and nothing else of its timer is dead, a FAILED timer
+/// becomes SETTLED.
+pub(crate) async fn replay(inner: &Inner, tenant: &str, id: &str) -> Result<ReplayResult> {
+    inner.ensure_leader()?;
+    let mut letter = get(inner, tenant, id).await?;
+    if letter.resolved_at.is_some() {
+        return Err(KernelError::FailedPrecondition(format!(
+            "dead letter {id} was already replayed successfully"
+        )));
+    }
+    let timer = timers::get(inner, tenant, &letter.timer_id).await?;
+    let action = letter
+        .action
+        .clone()
+        .ok_or_else(|| KernelError::Internal(format!("dead letter {id} holds no action")))?;
+    let clock = inner.clock.clone();
+    let now = move || clock.now();
+    let result = inner
+        .executor
+        .replay(&timer, &action, letter.action_index as usize, &now)
+        .await;
+    letter.replays += 1;
+    letter.attempts += result.attempts;
+    if result.ok {
+        letter.resolved_at = Some(clock::to_timestamp(inner.clock.now()));
+    } else {
+        letter.last_error = result.detail.clone();
+    }
+    inner
+        .store
+        .put_dead_letters(std::slice::from_ref(&letter))
+        .await?;
+    let mut timer = timer;
+    let unresolved = inner
+        .store
+        .timer_dead_letters(&timer.id)
+        .await?
+        .iter()
+        .any(|l| l.resolved_at.is_none());
+    if result.ok && !unresolved && timer.status == TimerStatus::Failed as i32 {
+        let mut results = timer.action_results.clone();
+        match results
+            .iter_mut()
+            .find(|r| !r.fallback && r.index == result.index)
+        {
+            Some(slot) => *slot = result.clone(),
+            None => results.push(result.clone()),
+        }
+        let transition = Transition {
+            timer_id: timer.id.clone(),
+            tenant_id: Some(tenant.to_owned()),
+            to: TimerStatus::Settled,
+            at: inner.clock.now(),
+            reason: String::new(),
+            actor: "dead-letter replay".into(),
+            results,
+        };
+        let outcomes = inner
+            .writer
+            .enqueue(vec![Mutation::Transition(transition)])
+            .await?;
+        if let Some(Outcome::Transitioned(settled, _)) = outcomes.into_iter().next() {
+            timer = settled;
+        }
+    }
+    Ok(ReplayResult {
+        dead_letter: Some(letter),
+        result: Some(result),
+        timer: Some(timer),
+    })
+}
+
+/// Replays every unresolved dead letter of `tenant` created at or after `since`, oldest
+/// first.
+pub(crate) async fn replay_all(
+    inner: &Inner,
+    tenant: &str,
+    since: Micros,
+) -> Result<Vec<ReplayResult>> {
+    inner.ensure_leader()?;
+    validate::tenant_id(tenant)?;
+    let mut replayed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page = inner
+            .store
+            .list_dead_letters(tenant, since, false, 1_000)
+            .await?;
+        let fresh: Vec<DeadLetter> = page
+            .into_iter()
+            .filter(|l| seen.insert(l.id.clone()))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(replayed);
+        }
+        for letter in fresh {
+            replayed.push(replay(inner, tenant, &letter.id).await?);
+        }
+    }
+}
