@@ -87,11 +87,9 @@ impl Client {
                 tenant: o.tenant,
                 region: o.region,
                 ca_certificate: o.ca_certificate.map(String::into_bytes),
-                connect_timeout: o
-                    .connect_timeout_ms
-                    .map_or(defaults.connect_timeout, |ms| {
-                        Duration::from_millis(ms.into())
-                    }),
+                connect_timeout: o.connect_timeout_ms.map_or(defaults.connect_timeout, |ms| {
+                    Duration::from_millis(ms.into())
+                }),
                 ..defaults
             },
         };
@@ -218,11 +216,7 @@ impl Client {
         options: Option<ReplayDeadLettersOptions>,
     ) -> Result<Vec<ReplayResult>> {
         let since = since(options.and_then(|o| o.since))?;
-        let results = self
-            .inner
-            .replay_dead_letters(since)
-            .await
-            .map_err(to_js)?;
+        let results = self.inner.replay_dead_letters(since).await.map_err(to_js)?;
         Ok(results.into_iter().map(ReplayResult::from).collect())
     }
 

@@ -109,7 +109,10 @@ fn replay(py: Python<'_>, inner: minoots::proto::ReplayResult) -> PyResult<Py<Py
 }
 
 fn replays(py: Python<'_>, all: Vec<minoots::proto::ReplayResult>) -> PyResult<Py<PyAny>> {
-    let list: Vec<ReplayResult> = all.into_iter().map(|inner| ReplayResult { inner }).collect();
+    let list: Vec<ReplayResult> = all
+        .into_iter()
+        .map(|inner| ReplayResult { inner })
+        .collect();
     Ok(list.into_pyobject(py)?.into_any().unbind())
 }
 
@@ -280,7 +283,10 @@ impl Client {
     ) -> PyResult<Vec<ReplayResult>> {
         let since = self::since(since)?;
         let all = block(py, self.inner.replay_dead_letters(since))?;
-        Ok(all.into_iter().map(|inner| ReplayResult { inner }).collect())
+        Ok(all
+            .into_iter()
+            .map(|inner| ReplayResult { inner })
+            .collect())
     }
 
     /// Runs an agent tool (see `minoots.agents`) with JSON-like arguments; returns its JSON
@@ -509,7 +515,10 @@ fn tool_arguments(arguments: Option<Bound<'_, PyAny>>) -> PyResult<serde_json::V
 /// Every agent tool: `[{"name", "description", "parameters": <JSON Schema>}]`.
 #[pyfunction]
 pub fn tool_specs(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    let specs = tools::tool_specs().iter().map(tools::ToolSpec::to_json).collect();
+    let specs = tools::tool_specs()
+        .iter()
+        .map(tools::ToolSpec::to_json)
+        .collect();
     to_python(py, &serde_json::Value::Array(specs))
 }
 

@@ -159,7 +159,10 @@ impl ReplayResult {
     }
     #[getter]
     fn result(&self) -> Option<ActionResult> {
-        self.inner.result.clone().map(|inner| ActionResult { inner })
+        self.inner
+            .result
+            .clone()
+            .map(|inner| ActionResult { inner })
     }
     #[getter]
     fn timer(&self) -> Option<Timer> {
