@@ -1,22 +1,34 @@
 // The package's API. Timer, TimerEvent and the option types are generated from the Rust
 // structs into native.d.ts by napi-rs.
 import type {
+  ActionResult,
   ConnectOptions,
+  DeadLetter,
+  DeadLettersOptions,
   ListOptions,
+  ReplayDeadLettersOptions,
+  ReplayResult,
   ScheduleOptions,
   StreamTimersOptions,
   Timer,
   TimerEvent,
+  ToolSpec,
   WaitOptions,
 } from './native'
 
 export type {
+  ActionResult,
   ConnectOptions,
+  DeadLetter,
+  DeadLettersOptions,
   ListOptions,
+  ReplayDeadLettersOptions,
+  ReplayResult,
   ScheduleOptions,
   StreamTimersOptions,
   Timer,
   TimerEvent,
+  ToolSpec,
   WaitOptions,
 }
 
@@ -54,10 +66,19 @@ export interface StreamTimersCallbacks extends StreamTimersOptions {
 export class Client {
   static connect(url: string, options?: ConnectOptions): Promise<Client>
   schedule(options: ScheduleOptions): Promise<Timer>
+  /** One durable write; one invalid timer rejects them all. */
+  scheduleMany(timers: ScheduleOptions[]): Promise<Timer[]>
   get(id: string): Promise<Timer>
   list(options?: ListOptions): Promise<Timer[]>
   cancel(id: string, reason?: string): Promise<Timer>
   waitFor(id: string, options?: WaitOptions): Promise<Timer>
+  deadLetters(options?: DeadLettersOptions): Promise<DeadLetter[]>
+  deadLetter(id: string): Promise<DeadLetter>
+  /** Runs the dead-lettered action again, with its original idempotency key. */
+  replayDeadLetter(id: string): Promise<ReplayResult>
+  replayDeadLetters(options?: ReplayDeadLettersOptions): Promise<ReplayResult[]>
+  /** Runs an agent tool (see `toolSpecs()`); resolves with its JSON result. */
+  callTool(name: string, args?: Record<string, unknown>): Promise<any>
   stream(options?: StreamTimersOptions): AsyncGenerator<TimerEvent, void, undefined>
   streamTimers(options: StreamTimersCallbacks): StreamTimersHandle
 }
@@ -71,3 +92,9 @@ export function verifyWebhook(
 
 /** `"1h30m"` in milliseconds. */
 export function parseDuration(text: string): number
+
+/** `"team=core,env=prod"` (commas or newlines) or a JSON object; throws INVALID_ARGUMENT naming the bad entry. */
+export function parseLabels(text: string): Record<string, string>
+
+/** The agent tools (schedule, get, list, cancel, wait) with JSON Schema arguments. */
+export function toolSpecs(): ToolSpec[]

@@ -48,6 +48,10 @@ class Client {
     return call(this.inner.schedule(options))
   }
 
+  scheduleMany(timers) {
+    return call(this.inner.scheduleMany(timers))
+  }
+
   get(id) {
     return call(this.inner.get(id))
   }
@@ -62,6 +66,26 @@ class Client {
 
   waitFor(id, options) {
     return call(this.inner.waitFor(id, options))
+  }
+
+  deadLetters(options) {
+    return call(this.inner.deadLetters(options))
+  }
+
+  deadLetter(id) {
+    return call(this.inner.deadLetter(id))
+  }
+
+  replayDeadLetter(id) {
+    return call(this.inner.replayDeadLetter(id))
+  }
+
+  replayDeadLetters(options) {
+    return call(this.inner.replayDeadLetters(options))
+  }
+
+  callTool(name, args) {
+    return call(this.inner.callTool(name, args))
   }
 
   /** `for await (const event of client.stream())`; `break` closes the stream. */
@@ -125,4 +149,6 @@ module.exports = {
       ),
     ),
   parseDuration: (text) => callSync(() => native.parseDuration(text)),
+  parseLabels: (text) => callSync(() => native.parseLabels(text)),
+  toolSpecs: () => native.toolSpecs(),
 }

@@ -4,7 +4,7 @@
 
 const fs = require('node:fs')
 const crypto = require('node:crypto')
-const { Client } = require('minoots')
+const { Client, parseLabels } = require('minoots')
 
 function input(name, { required = false } = {}) {
   const value = (process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '').trim()
@@ -22,18 +22,10 @@ function json(name) {
   }
 }
 
-/** A JSON object, or `k=v` pairs separated by commas or newlines. */
+/** A JSON object, or `k=v` pairs separated by commas or newlines (the SDK's parser). */
 function labels() {
   const text = input('labels')
-  if (!text) return undefined
-  if (text.startsWith('{')) return json('labels')
-  const out = {}
-  for (const pair of text.split(/[,\n]/).map((p) => p.trim()).filter(Boolean)) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) throw new Error(`labels: ${JSON.stringify(pair)} is not key=value`)
-    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim()
-  }
-  return out
+  return text ? parseLabels(text) : undefined
 }
 
 /** One timer per step execution: a retried call inside this step returns the same timer. */

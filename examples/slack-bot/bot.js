@@ -6,7 +6,7 @@
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const http = require('node:http')
-const { Client } = require('minoots')
+const { Client, parseLabels } = require('minoots')
 
 const USAGE = [
   'Usage: `/ato --duration 15m --name "Standup" free text` (or `--fire-at 2026-12-01T09:00:00Z`)',
@@ -75,15 +75,8 @@ function parseCommand(text) {
       }
     }
   }
-  if (options.labels !== undefined) {
-    const text = options.labels
-    if (text.startsWith('{')) options.labels = JSON.parse(text)
-    else options.labels = Object.fromEntries(text.split(',').filter(Boolean).map((p) => {
-      const at = p.indexOf('=')
-      if (at <= 0) throw new Error(`--labels: ${p} is not key=value`)
-      return [p.slice(0, at).trim(), p.slice(at + 1).trim()]
-    }))
-  }
+  // JSON or k=v,k=v, with the SDK's parser (its error names the bad entry).
+  if (options.labels !== undefined) options.labels = parseLabels(options.labels)
   if (!options.duration && !options.fireAt) throw new Error('give --duration (15m) or --fire-at (RFC 3339)')
   return { command: 'schedule', ...options, text: words.join(' ') }
 }

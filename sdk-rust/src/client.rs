@@ -131,22 +131,51 @@ impl ListFilter {
     }
 }
 
-/// How to reach a server and who to be: `Client::builder(url).api_key(k).tenant(t).connect()`.
+/// How to reach a server and who to be. The one place a connection is described: the fluent
+/// form `Client::builder(url).api_key(k).tenant(t).connect()` fills it, and the language
+/// bindings and the CLI fill its fields from their own arguments
+/// (`ConnectOptions { api_key, ..ConnectOptions::new(url) }.connect()`).
+///
 /// `https://` URLs use TLS (rustls) with the system's and the bundled web roots, plus any
-/// [`ClientBuilder::ca_certificate`].
+/// `ca_certificate`.
 #[derive(Debug, Clone)]
-pub struct ClientBuilder {
-    url: String,
-    api_key: Option<String>,
-    tenant: Option<String>,
-    region: Option<String>,
-    connect_timeout: Duration,
-    ca_pem: Option<Vec<u8>>,
-    retry: Retry,
-    reconnect: Reconnect,
+pub struct ConnectOptions {
+    /// `http://host:port` or `https://host:port`.
+    pub url: String,
+    /// Sent as `x-api-key`.
+    pub api_key: Option<String>,
+    /// The tenant to act for (`x-tenant-id`); by default the API key's own.
+    pub tenant: Option<String>,
+    /// The region to send calls to (`x-minoots-region`; `*` lists and streams every region).
+    pub region: Option<String>,
+    /// A PEM certificate authority to trust as well (a private CA, a self-signed server).
+    pub ca_certificate: Option<Vec<u8>>,
+    /// How long to wait for the connection (default 10 s).
+    pub connect_timeout: Duration,
+    pub retry: Retry,
+    /// How [`Client::stream`] reconnects.
+    pub reconnect: Reconnect,
 }
 
-impl ClientBuilder {
+/// The fluent name of [`ConnectOptions`], as [`Client::builder`] returns it.
+pub type ClientBuilder = ConnectOptions;
+
+impl ConnectOptions {
+    /// `url` with the defaults: no key, the key's tenant and region, 10 s to connect, default
+    /// retries and reconnects.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            api_key: None,
+            tenant: None,
+            region: None,
+            ca_certificate: None,
+            connect_timeout: Duration::from_secs(10),
+            retry: Retry::default(),
+            reconnect: Reconnect::default(),
+        }
+    }
+
     /// Sent as `x-api-key`.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
@@ -172,7 +201,7 @@ impl ClientBuilder {
 
     /// Also trust this PEM certificate authority (a private CA, a self-signed server).
     pub fn ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.ca_pem = Some(pem.into());
+        self.ca_certificate = Some(pem.into());
         self
     }
 
@@ -200,7 +229,7 @@ impl ClientBuilder {
             .keep_alive_while_idle(true);
         if self.url.starts_with("https://") {
             let mut tls = ClientTlsConfig::new().with_enabled_roots();
-            if let Some(pem) = &self.ca_pem {
+            if let Some(pem) = &self.ca_certificate {
                 tls = tls.ca_certificate(Certificate::from_pem(pem));
             }
             endpoint = endpoint
@@ -253,17 +282,9 @@ pub struct Client {
 }
 
 impl Client {
+    /// [`ConnectOptions`] for `url`, to fill fluently: `Client::builder(url).api_key(k).connect()`.
     pub fn builder(url: impl Into<String>) -> ClientBuilder {
-        ClientBuilder {
-            url: url.into(),
-            api_key: None,
-            tenant: None,
-            region: None,
-            connect_timeout: Duration::from_secs(10),
-            ca_pem: None,
-            retry: Retry::default(),
-            reconnect: Reconnect::default(),
-        }
+        ConnectOptions::new(url)
     }
 
     /// Sends `call` until it succeeds, fails for good, or (when `idempotent`) the retries run

@@ -24,16 +24,20 @@
 //! ```
 
 mod client;
+mod dead_letter;
 mod duration;
 mod error;
+mod labels;
 mod stream;
 mod timer;
 pub mod tools;
 mod webhook;
 
-pub use client::{Client, ClientBuilder, ListFilter, Retry, WaitFor};
+pub use client::{Client, ClientBuilder, ConnectOptions, ListFilter, Retry, WaitFor};
+pub use dead_letter::parse_since;
 pub use duration::parse_duration;
 pub use error::Error;
+pub use labels::parse_labels;
 pub use minoots_proto::{json, v1 as proto};
 pub use stream::{CloseHandle, EventStream, Reconnect, StreamOptions};
 pub use timer::{After, TimerOptions, TimerSpec};

@@ -16,6 +16,13 @@ pub struct ToolSpec {
     pub parameters: Value,
 }
 
+impl ToolSpec {
+    /// `{"name", "description", "parameters"}`, the form the bindings hand out.
+    pub fn to_json(&self) -> Value {
+        json!({"name": self.name, "description": self.description, "parameters": self.parameters})
+    }
+}
+
 /// How long `wait_for_timer` waits unless told otherwise, and at most.
 const DEFAULT_WAIT: u64 = 60;
 const MAX_WAIT: u64 = 3_600;

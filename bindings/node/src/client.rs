@@ -2,16 +2,18 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use minoots::{ListFilter, StreamOptions, WaitFor};
+use minoots::{ListFilter, StreamOptions, WaitFor, tools};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
 use crate::{
+    dead_letter::{DeadLetter, DeadLettersOptions, ReplayDeadLettersOptions, ReplayResult, since},
     error::{Result, invalid, to_js},
     stream::EventStream,
     timer::{ScheduleOptions, Timer},
 };
 
+/// Translated into the SDK's `ConnectOptions`.
 #[napi(object)]
 pub struct ConnectOptions {
     pub api_key: Option<String>,
@@ -77,25 +79,21 @@ pub struct Client {
 impl Client {
     #[napi(factory)]
     pub async fn connect(url: String, options: Option<ConnectOptions>) -> Result<Client> {
-        let mut builder = minoots::Client::builder(url);
-        if let Some(o) = options {
-            if let Some(key) = o.api_key {
-                builder = builder.api_key(key);
-            }
-            if let Some(tenant) = o.tenant {
-                builder = builder.tenant(tenant);
-            }
-            if let Some(region) = o.region {
-                builder = builder.region(region);
-            }
-            if let Some(pem) = o.ca_certificate {
-                builder = builder.ca_certificate(pem.into_bytes());
-            }
-            if let Some(ms) = o.connect_timeout_ms {
-                builder = builder.connect_timeout(Duration::from_millis(ms.into()));
-            }
-        }
-        let inner = builder.connect().await.map_err(to_js)?;
+        let defaults = minoots::ConnectOptions::new(url);
+        let options = match options {
+            None => defaults,
+            Some(o) => minoots::ConnectOptions {
+                api_key: o.api_key,
+                tenant: o.tenant,
+                region: o.region,
+                ca_certificate: o.ca_certificate.map(String::into_bytes),
+                connect_timeout: o.connect_timeout_ms.map_or(defaults.connect_timeout, |ms| {
+                    Duration::from_millis(ms.into())
+                }),
+                ..defaults
+            },
+        };
+        let inner = options.connect().await.map_err(to_js)?;
         Ok(Client { inner })
     }
 
@@ -107,6 +105,17 @@ impl Client {
             .await
             .map(Timer::from)
             .map_err(to_js)
+    }
+
+    /// Schedules every timer in one durable write; one invalid timer rejects them all.
+    #[napi]
+    pub async fn schedule_many(&self, timers: Vec<ScheduleOptions>) -> Result<Vec<Timer>> {
+        let specs = timers
+            .into_iter()
+            .map(ScheduleOptions::into_spec)
+            .collect::<Result<Vec<_>>>()?;
+        let timers = self.inner.schedule_many(specs).await.map_err(to_js)?;
+        Ok(timers.into_iter().map(Timer::from).collect())
     }
 
     #[napi]
@@ -163,6 +172,67 @@ impl Client {
             .map_err(to_js)
     }
 
+    /// Unresolved dead letters (with `includeResolved`, replayed ones too), oldest first.
+    #[napi]
+    pub async fn dead_letters(
+        &self,
+        options: Option<DeadLettersOptions>,
+    ) -> Result<Vec<DeadLetter>> {
+        let (since, include_resolved) = match options {
+            None => (None, false),
+            Some(o) => (since(o.since)?, o.include_resolved.unwrap_or(false)),
+        };
+        let letters = self
+            .inner
+            .dead_letters(since, include_resolved)
+            .await
+            .map_err(to_js)?;
+        Ok(letters.into_iter().map(DeadLetter::from).collect())
+    }
+
+    #[napi]
+    pub async fn dead_letter(&self, id: String) -> Result<DeadLetter> {
+        self.inner
+            .dead_letter(&id)
+            .await
+            .map(DeadLetter::from)
+            .map_err(to_js)
+    }
+
+    /// Runs a dead-lettered action again, with its original idempotency key.
+    #[napi]
+    pub async fn replay_dead_letter(&self, id: String) -> Result<ReplayResult> {
+        self.inner
+            .replay_dead_letter(&id)
+            .await
+            .map(ReplayResult::from)
+            .map_err(to_js)
+    }
+
+    /// Replays every unresolved dead letter (created since `since`).
+    #[napi]
+    pub async fn replay_dead_letters(
+        &self,
+        options: Option<ReplayDeadLettersOptions>,
+    ) -> Result<Vec<ReplayResult>> {
+        let since = since(options.and_then(|o| o.since))?;
+        let results = self.inner.replay_dead_letters(since).await.map_err(to_js)?;
+        Ok(results.into_iter().map(ReplayResult::from).collect())
+    }
+
+    /// Runs an agent tool (see `toolSpecs()`) with JSON arguments; resolves with its JSON result.
+    #[napi]
+    pub async fn call_tool(
+        &self,
+        name: String,
+        arguments: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        let arguments = arguments.unwrap_or(serde_json::Value::Null);
+        tools::call_tool(&self.inner, &name, &arguments)
+            .await
+            .map_err(to_js)
+    }
+
     /// The native stream under `stream()` and `streamTimers()` (see index.js): opened before
     /// the promise resolves, reconnecting and resuming by itself.
     #[napi]
@@ -189,5 +259,34 @@ pub fn verify_webhook(
 pub fn parse_duration(text: String) -> Result<f64> {
     minoots::parse_duration(&text)
         .map(|d| d.as_secs_f64() * 1_000.0)
+        .map_err(to_js)
+}
+
+/// One agent tool: its name, what it does (for the model), its arguments as JSON Schema.
+#[napi(object)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
+/// Every agent tool (schedule, get, list, cancel, wait), the ones `minoots mcp` serves.
+#[napi]
+pub fn tool_specs() -> Vec<ToolSpec> {
+    tools::tool_specs()
+        .into_iter()
+        .map(|t| ToolSpec {
+            name: t.name.to_owned(),
+            description: t.description.to_owned(),
+            parameters: t.parameters,
+        })
+        .collect()
+}
+
+/// `"team=core,env=prod"` (or a JSON object) as an object, with the SDK's parser.
+#[napi]
+pub fn parse_labels(text: String) -> Result<HashMap<String, String>> {
+    minoots::parse_labels(&text)
+        .map(|labels| labels.into_iter().collect())
         .map_err(to_js)
 }

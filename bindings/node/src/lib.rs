@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod client;
+mod dead_letter;
 mod error;
 mod stream;
 mod timer;

@@ -8,7 +8,7 @@ use napi_derive::napi;
 
 use crate::error::{Result, invalid};
 
-fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
+pub fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
     t.as_ref().map(ToString::to_string)
 }
 

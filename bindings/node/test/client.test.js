@@ -1,21 +1,24 @@
 'use strict'
 // The napi-rs binding, installed from its packed tarball, against a real `minoots serve --dev`
-// (MINOOTS_BIN) on 127.0.0.1:0: promises, streamTimers, the async iterator and error codes.
+// (MINOOTS_BIN) on 127.0.0.1:0: promises, streamTimers, the async iterator, error codes,
+// scheduleMany, dead letters (with a webhook receiver here that fails until told otherwise), the
+// label parser and the agent tools.
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { execFileSync } = require('node:child_process')
+const http = require('node:http')
 const path = require('node:path')
 const { startMinoots } = require('../../../scripts/test-server.js')
 const { Webhook } = require('standardwebhooks')
-const { Client, verifyWebhook, parseDuration } = require('minoots')
+const { Client, verifyWebhook, parseDuration, parseLabels, toolSpecs } = require('minoots')
 
 const DEV_KEY = 'local-dev-key'
 let server
 let url
 
 before(async () => {
-  ;({ url, process: server } = await startMinoots())
+  ;({ url, process: server } = await startMinoots(['--webhook-allow', '127.0.0.1']))
 })
 
 after(() => server.kill('SIGKILL'))
@@ -103,6 +106,109 @@ test('errors carry a code', async () => {
   await assert.rejects(client.waitFor(far.id, { timeoutMs: 200 }), { code: 'DEADLINE_EXCEEDED' })
   await assert.rejects(Client.connect('http://127.0.0.1:1', { apiKey: DEV_KEY, connectTimeoutMs: 2000 }), { code: 'TRANSPORT' })
   assert.throws(() => parseDuration('soon'), { code: 'INVALID_ARGUMENT' })
+})
+
+test('scheduleMany is one write, and one bad timer rejects all', async () => {
+  const client = await connect('many')
+  const timers = await client.scheduleMany([
+    { name: 'a', after: '1h', labels: { batch: 'many' } },
+    { name: 'b', fireAt: '2030-01-01T09:00:00Z', labels: { batch: 'many' }, metadata: { n: 2 } },
+  ])
+  assert.deepEqual(timers.map((t) => t.name), ['a', 'b'])
+  assert.deepEqual(timers[1].metadata, { n: 2 })
+  await assert.rejects(
+    client.scheduleMany([{ name: 'fine', after: '1m', labels: { batch: 'many' } }, { name: 'x', after: '15 parsecs' }]),
+    (e) => e.code === 'INVALID_ARGUMENT' && /duration/.test(e.message),
+  )
+  assert.deepEqual((await client.list({ labelSelector: 'batch=many' })).map((t) => t.name).sort(), ['a', 'b'])
+})
+
+/** A webhook receiver on 127.0.0.1:0 answering every POST with `status`. */
+async function receiver() {
+  const r = { status: 500, hits: 0 }
+  r.server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      r.hits += 1
+      res.writeHead(r.status).end()
+    })
+  })
+  await new Promise((resolve) => r.server.listen(0, '127.0.0.1', resolve))
+  r.url = `http://127.0.0.1:${r.server.address().port}/hook`
+  return r
+}
+
+test('dead letters: listed, read, replayed one and all', async () => {
+  const hook = await receiver()
+  try {
+    const client = await connect('dlq')
+    const actionBundle = {
+      actions: [{ type: 'webhook', url: hook.url }],
+      retryPolicy: { maxAttempts: 2, initialBackoffMs: 10, jitter: 0 },
+    }
+    const failedTimer = async () => {
+      const timer = await client.schedule({ name: 'hook', after: '10ms', actionBundle })
+      assert.equal((await client.waitFor(timer.id, { until: 'done', timeoutMs: 60_000 })).status, 'failed')
+      return timer
+    }
+    const timer = await failedTimer()
+    assert.equal(hook.hits, 2)
+    const letters = await client.deadLetters()
+    assert.deepEqual(letters.map((l) => l.timerId), [timer.id])
+    const letter = await client.deadLetter(letters[0].id)
+    assert.equal(letter.attempts, 2)
+    assert.equal(letter.idempotencyKey, `${timer.id}:0`)
+    assert.equal(letter.action.type, 'webhook')
+    assert.equal(letter.json.timerId, timer.id)
+    assert.ok(!letter.resolvedAt)
+    assert.deepEqual((await client.deadLetters({ since: '1h' })).map((l) => l.id), [letter.id])
+    assert.deepEqual(await client.deadLetters({ since: '2100-01-01T00:00:00Z' }), [])
+    assert.deepEqual(await (await connect('other')).deadLetters({ includeResolved: true }), [])
+
+    // Still broken: the replay runs, fails again, and the letter stays.
+    const again = await client.replayDeadLetter(letter.id)
+    assert.equal(again.result.ok, false)
+    assert.equal(again.timer.status, 'failed')
+    hook.status = 200
+    const fixed = await client.replayDeadLetter(letter.id)
+    assert.equal(fixed.result.ok, true)
+    assert.equal(fixed.timer.status, 'settled')
+    assert.ok(fixed.deadLetter.resolvedAt)
+    assert.deepEqual(await client.deadLetters(), [])
+    assert.deepEqual((await client.deadLetters({ includeResolved: true })).map((l) => l.id), [letter.id])
+
+    hook.status = 500
+    const more = [(await failedTimer()).id, (await failedTimer()).id].sort()
+    hook.status = 200
+    const results = await client.replayDeadLetters({ since: '1h' })
+    assert.deepEqual(results.map((r) => r.timer.id).sort(), more)
+    assert.ok(results.every((r) => r.result.ok && r.timer.status === 'settled'))
+
+    await assert.rejects(client.deadLetter('0190c0de-0000-7000-8000-000000000000'), { code: 'NOT_FOUND' })
+    await assert.rejects(client.deadLetters({ since: 'yesterday' }), (e) => e.code === 'INVALID_ARGUMENT' && /since/.test(e.message))
+  } finally {
+    hook.server.close()
+  }
+})
+
+test('parseLabels is the SDK parser', () => {
+  assert.deepEqual(parseLabels('team=core, env=prod\nquery=a=b'), { team: 'core', env: 'prod', query: 'a=b' })
+  assert.deepEqual(parseLabels('{"kind": "gate"}'), { kind: 'gate' })
+  assert.throws(() => parseLabels('team=core,oops'), (e) => e.code === 'INVALID_ARGUMENT' && /labels: "oops" is not key=value/.test(e.message))
+})
+
+test('agent tools: toolSpecs and callTool', async () => {
+  const specs = toolSpecs()
+  assert.deepEqual(specs.map((s) => s.name), ['schedule_timer', 'get_timer', 'list_timers', 'cancel_timer', 'wait_for_timer'])
+  assert.ok(specs.every((s) => s.parameters.type === 'object' && s.description))
+  const client = await connect('tools')
+  const timer = await client.callTool('schedule_timer', { name: 'tool', duration: '100ms', labels: { via: 'node' } })
+  const done = await client.callTool('wait_for_timer', { id: timer.id, until: 'done', timeout_seconds: 60 })
+  assert.equal(done.status, 'settled')
+  const listed = await client.callTool('list_timers', { label_selector: 'via=node' })
+  assert.deepEqual(listed.timers.map((t) => t.id), [timer.id])
+  await assert.rejects(client.callTool('schedule_timer', { name: 'x', duraton: '1m' }), (e) => e.code === 'INVALID_ARGUMENT' && /duraton/.test(e.message))
+  await assert.rejects(client.callTool('get_timer', { id: '0190c0de-0000-7000-8000-000000000000' }), { code: 'NOT_FOUND' })
 })
 
 test('verifyWebhook accepts what the published standardwebhooks package signs', () => {

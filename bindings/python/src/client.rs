@@ -3,40 +3,47 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use minoots::{ListFilter, StreamOptions, WaitFor, tools};
+use minoots::{ConnectOptions, ListFilter, StreamOptions, TimerSpec, WaitFor, tools};
 use pyo3::{prelude::*, types::PyBytes};
 
 use crate::{
     aio::awaitable,
+    dead_letter::{DeadLetter, ReplayResult, since},
     error::to_py,
     runtime,
     stream::{AsyncEventStream, EventStream},
     timer::{ScheduleArgs, Timer, from_python, to_python},
 };
 
-fn builder(
+fn connect_options(
     url: String,
     api_key: Option<String>,
     tenant: Option<String>,
     region: Option<String>,
     ca_certificate: Option<Vec<u8>>,
     connect_timeout: f64,
-) -> minoots::ClientBuilder {
-    let mut builder =
-        minoots::Client::builder(url).connect_timeout(Duration::from_secs_f64(connect_timeout));
-    if let Some(key) = api_key {
-        builder = builder.api_key(key);
-    }
-    if let Some(tenant) = tenant {
-        builder = builder.tenant(tenant);
-    }
-    if let Some(region) = region {
-        builder = builder.region(region);
-    }
-    if let Some(pem) = ca_certificate {
-        builder = builder.ca_certificate(pem);
-    }
-    builder
+) -> PyResult<ConnectOptions> {
+    let connect_timeout = Duration::try_from_secs_f64(connect_timeout).map_err(|_| {
+        to_py(minoots::Error::InvalidArgument {
+            field: "connect_timeout".into(),
+            message: format!("{connect_timeout} is not a non-negative number of seconds"),
+        })
+    })?;
+    Ok(ConnectOptions {
+        api_key,
+        tenant,
+        region,
+        ca_certificate,
+        connect_timeout,
+        ..ConnectOptions::new(url)
+    })
+}
+
+fn specs(specs: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<TimerSpec>> {
+    specs
+        .iter()
+        .map(|spec| ScheduleArgs::from_dict(spec)?.into_spec())
+        .collect()
 }
 
 fn list_filter(
@@ -88,6 +95,27 @@ fn timers(py: Python<'_>, all: Vec<minoots::proto::Timer>) -> PyResult<Py<PyAny>
     Ok(list.into_pyobject(py)?.into_any().unbind())
 }
 
+fn dead_letter(py: Python<'_>, inner: minoots::proto::DeadLetter) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, DeadLetter { inner })?.into_any())
+}
+
+fn dead_letters(py: Python<'_>, all: Vec<minoots::proto::DeadLetter>) -> PyResult<Py<PyAny>> {
+    let list: Vec<DeadLetter> = all.into_iter().map(|inner| DeadLetter { inner }).collect();
+    Ok(list.into_pyobject(py)?.into_any().unbind())
+}
+
+fn replay(py: Python<'_>, inner: minoots::proto::ReplayResult) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, ReplayResult { inner })?.into_any())
+}
+
+fn replays(py: Python<'_>, all: Vec<minoots::proto::ReplayResult>) -> PyResult<Py<PyAny>> {
+    let list: Vec<ReplayResult> = all
+        .into_iter()
+        .map(|inner| ReplayResult { inner })
+        .collect();
+    Ok(list.into_pyobject(py)?.into_any().unbind())
+}
+
 /// Runs an SDK future to completion without holding the GIL.
 fn block<T: Send>(
     py: Python<'_>,
@@ -115,15 +143,15 @@ impl Client {
         ca_certificate: Option<Vec<u8>>,
         connect_timeout: f64,
     ) -> PyResult<Self> {
-        let builder = builder(
+        let options = connect_options(
             url,
             api_key,
             tenant,
             region,
             ca_certificate,
             connect_timeout,
-        );
-        let inner = block(py, builder.connect())?;
+        )?;
+        let inner = block(py, options.connect())?;
         Ok(Self { inner })
     }
 
@@ -156,6 +184,13 @@ impl Client {
         .into_spec()?;
         let inner = block(py, self.inner.schedule(spec))?;
         Ok(Timer { inner })
+    }
+
+    /// Schedules every timer (each a dict of `schedule`'s arguments) in one durable write; one
+    /// invalid timer rejects them all.
+    fn schedule_many(&self, py: Python<'_>, timers: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<Timer>> {
+        let all = block(py, self.inner.schedule_many(specs(timers)?))?;
+        Ok(all.into_iter().map(|inner| Timer { inner }).collect())
     }
 
     fn get(&self, py: Python<'_>, id: String) -> PyResult<Timer> {
@@ -214,6 +249,46 @@ impl Client {
         Ok(EventStream::new(inner))
     }
 
+    /// Unresolved dead letters created at or after `since` (RFC 3339, a `datetime`, or a
+    /// duration ago such as `"24h"`); with `include_resolved`, replayed ones too.
+    #[pyo3(signature = (*, since=None, include_resolved=false))]
+    fn dead_letters(
+        &self,
+        py: Python<'_>,
+        since: Option<Bound<'_, PyAny>>,
+        include_resolved: bool,
+    ) -> PyResult<Vec<DeadLetter>> {
+        let since = self::since(since)?;
+        let all = block(py, self.inner.dead_letters(since, include_resolved))?;
+        Ok(all.into_iter().map(|inner| DeadLetter { inner }).collect())
+    }
+
+    fn dead_letter(&self, py: Python<'_>, id: String) -> PyResult<DeadLetter> {
+        let inner = block(py, self.inner.dead_letter(&id))?;
+        Ok(DeadLetter { inner })
+    }
+
+    /// Runs a dead-lettered action again, with its original idempotency key.
+    fn replay_dead_letter(&self, py: Python<'_>, id: String) -> PyResult<ReplayResult> {
+        let inner = block(py, self.inner.replay_dead_letter(&id))?;
+        Ok(ReplayResult { inner })
+    }
+
+    /// Replays every unresolved dead letter created at or after `since`.
+    #[pyo3(signature = (*, since=None))]
+    fn replay_dead_letters(
+        &self,
+        py: Python<'_>,
+        since: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<ReplayResult>> {
+        let since = self::since(since)?;
+        let all = block(py, self.inner.replay_dead_letters(since))?;
+        Ok(all
+            .into_iter()
+            .map(|inner| ReplayResult { inner })
+            .collect())
+    }
+
     /// Runs an agent tool (see `minoots.agents`) with JSON-like arguments; returns its JSON
     /// result as Python objects.
     #[pyo3(signature = (name, arguments=None))]
@@ -248,15 +323,15 @@ impl AsyncClient {
         ca_certificate: Option<Vec<u8>>,
         connect_timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let builder = builder(
+        let options = connect_options(
             url,
             api_key,
             tenant,
             region,
             ca_certificate,
             connect_timeout,
-        );
-        awaitable(py, builder.connect(), |py, inner| {
+        )?;
+        awaitable(py, options.connect(), |py, inner| {
             Ok(Py::new(py, AsyncClient { inner })?.into_any())
         })
     }
@@ -290,6 +365,19 @@ impl AsyncClient {
         .into_spec()?;
         let client = self.inner.clone();
         awaitable(py, async move { client.schedule(spec).await }, timer)
+    }
+
+    fn schedule_many<'py>(
+        &self,
+        py: Python<'py>,
+        timers: Vec<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (client, specs) = (self.inner.clone(), specs(timers)?);
+        awaitable(
+            py,
+            async move { client.schedule_many(specs).await },
+            self::timers,
+        )
     }
 
     fn get<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
@@ -355,6 +443,53 @@ impl AsyncClient {
         Ok(AsyncEventStream::new(self.inner.clone(), options))
     }
 
+    #[pyo3(signature = (*, since=None, include_resolved=false))]
+    fn dead_letters<'py>(
+        &self,
+        py: Python<'py>,
+        since: Option<Bound<'py, PyAny>>,
+        include_resolved: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (client, since) = (self.inner.clone(), self::since(since)?);
+        awaitable(
+            py,
+            async move { client.dead_letters(since, include_resolved).await },
+            self::dead_letters,
+        )
+    }
+
+    fn dead_letter<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.dead_letter(&id).await },
+            self::dead_letter,
+        )
+    }
+
+    fn replay_dead_letter<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.replay_dead_letter(&id).await },
+            replay,
+        )
+    }
+
+    #[pyo3(signature = (*, since=None))]
+    fn replay_dead_letters<'py>(
+        &self,
+        py: Python<'py>,
+        since: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (client, since) = (self.inner.clone(), self::since(since)?);
+        awaitable(
+            py,
+            async move { client.replay_dead_letters(since).await },
+            replays,
+        )
+    }
+
     #[pyo3(signature = (name, arguments=None))]
     fn call_tool<'py>(
         &self,
@@ -380,9 +515,9 @@ fn tool_arguments(arguments: Option<Bound<'_, PyAny>>) -> PyResult<serde_json::V
 /// Every agent tool: `[{"name", "description", "parameters": <JSON Schema>}]`.
 #[pyfunction]
 pub fn tool_specs(py: Python<'_>) -> PyResult<Py<PyAny>> {
-    let specs: Vec<serde_json::Value> = tools::tool_specs()
-        .into_iter()
-        .map(|t| serde_json::json!({"name": t.name, "description": t.description, "parameters": t.parameters}))
+    let specs = tools::tool_specs()
+        .iter()
+        .map(tools::ToolSpec::to_json)
         .collect();
     to_python(py, &serde_json::Value::Array(specs))
 }
@@ -412,4 +547,10 @@ pub fn parse_duration(text: &str) -> PyResult<f64> {
     minoots::parse_duration(text)
         .map(|d| d.as_secs_f64())
         .map_err(to_py)
+}
+
+/// `"team=core,env=prod"` (or a JSON object) as a dict, with the SDK's parser.
+#[pyfunction]
+pub fn parse_labels(text: &str) -> PyResult<BTreeMap<String, String>> {
+    minoots::parse_labels(text).map_err(to_py)
 }

@@ -3,6 +3,7 @@
 
 mod aio;
 mod client;
+mod dead_letter;
 mod error;
 mod runtime;
 mod stream;
@@ -18,9 +19,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<timer::TimerEvent>()?;
     m.add_class::<stream::EventStream>()?;
     m.add_class::<stream::AsyncEventStream>()?;
+    m.add_class::<dead_letter::DeadLetter>()?;
+    m.add_class::<dead_letter::ActionResult>()?;
+    m.add_class::<dead_letter::ReplayResult>()?;
     m.add_function(wrap_pyfunction!(client::verify_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(client::parse_duration, m)?)?;
     m.add_function(wrap_pyfunction!(client::tool_specs, m)?)?;
+    m.add_function(wrap_pyfunction!(client::parse_labels, m)?)?;
     error::register(m)?;
     let quiesce = wrap_pyfunction!(aio::quiesce, m)?;
     m.py()

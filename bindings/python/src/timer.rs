@@ -6,7 +6,7 @@ use minoots::{TimerOptions, TimerSpec, json, proto};
 use pyo3::{
     exceptions::PyTypeError,
     prelude::*,
-    types::{PyDelta, PyDeltaAccess, PyString},
+    types::{PyDelta, PyDeltaAccess, PyDict, PyString},
 };
 
 use crate::error::to_py;
@@ -33,7 +33,7 @@ pub fn from_python(value: &Bound<'_, PyAny>, field: &str) -> PyResult<serde_json
     })
 }
 
-fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
+pub fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
     t.as_ref().map(ToString::to_string)
 }
 
@@ -232,7 +232,49 @@ pub struct ScheduleArgs<'py> {
     pub requested_by: Option<String>,
 }
 
-impl ScheduleArgs<'_> {
+impl<'py> ScheduleArgs<'py> {
+    /// One entry of `schedule_many`: a dict with `schedule`'s keyword arguments as keys.
+    pub fn from_dict(spec: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let dict = spec.cast::<PyDict>().map_err(|_| {
+            PyTypeError::new_err("schedule_many: each timer is a dict of schedule()'s arguments")
+        })?;
+        let mut args = ScheduleArgs {
+            name: String::new(),
+            after: None,
+            fire_at: None,
+            labels: None,
+            metadata: None,
+            action_bundle: None,
+            webhook: None,
+            idempotency_key: None,
+            requested_by: None,
+        };
+        for (key, value) in dict.iter() {
+            let key: String = key.extract()?;
+            if value.is_none() {
+                continue;
+            }
+            match key.as_str() {
+                "name" => args.name = value.extract()?,
+                "after" => args.after = Some(value),
+                "fire_at" => args.fire_at = Some(value),
+                "labels" => args.labels = Some(value.extract()?),
+                "metadata" => args.metadata = Some(value),
+                "action_bundle" => args.action_bundle = Some(value),
+                "webhook" => args.webhook = Some(value.extract()?),
+                "idempotency_key" => args.idempotency_key = Some(value.extract()?),
+                "requested_by" => args.requested_by = Some(value.extract()?),
+                _ => {
+                    return Err(to_py(minoots::Error::InvalidArgument {
+                        field: key.clone(),
+                        message: format!("schedule_many takes no argument {key:?}"),
+                    }));
+                }
+            }
+        }
+        Ok(args)
+    }
+
     pub fn into_spec(self) -> PyResult<TimerSpec> {
         let fire_at = match &self.fire_at {
             // A datetime, or RFC 3339 text.

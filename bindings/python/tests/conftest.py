@@ -1,6 +1,8 @@
-"""Starts the real `minoots serve --dev` (MINOOTS_BIN) on 127.0.0.1:0 and, for resume tests, a
-TCP proxy in front of it that can cut every connection."""
+"""Starts the real `minoots serve --dev` (MINOOTS_BIN) on 127.0.0.1:0 (webhooks to 127.0.0.1
+allowed), a webhook receiver answering with a status the test sets and, for resume tests, a TCP
+proxy in front of the server that can cut every connection."""
 
+import http.server
 import os
 import socket
 import subprocess
@@ -78,7 +80,17 @@ class Proxy:
 def server(tmp_path):
     binary = os.environ.get("MINOOTS_BIN", "target/debug/minoots")
     proc = subprocess.Popen(
-        [binary, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data")],
+        [
+            binary,
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--webhook-allow",
+            "127.0.0.1",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -107,3 +119,38 @@ def proxy(server):
     p = Proxy((host, int(port)))
     yield p
     p.close()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1:0 answering every POST with `status`; counts `hits`."""
+
+    def __init__(self):
+        receiver = self
+        self.status = 500
+        self.hits = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.hits += 1
+                self.send_response(receiver.status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()

@@ -7,10 +7,11 @@ use std::{
     time::Duration,
 };
 
-use minoots::{ListFilter, StreamOptions, TimerOptions, TimerSpec, WaitFor};
+use minoots::{ListFilter, StreamOptions, TimerOptions, TimerSpec, WaitFor, tools};
 use tokio::runtime::Runtime;
 
 use crate::{
+    dead_letter::{DeadLetter, ReplayResult, since},
     error::MinootsError,
     timer::{Timer, TimerEvent},
 };
@@ -51,14 +52,22 @@ fn json(field: &str, text: &str) -> Result<serde_json::Value, MinootsError> {
     serde_json::from_str(text).map_err(|e| invalid(field, e.to_string()))
 }
 
+/// Translated into the SDK's `ConnectOptions`.
 #[derive(Debug, Clone, Default, uniffi::Record)]
 pub struct ConnectOptions {
     #[uniffi(default = None)]
     pub api_key: Option<String>,
     #[uniffi(default = None)]
     pub tenant: Option<String>,
+    /// `x-minoots-region`; `*` lists and streams every region.
     #[uniffi(default = None)]
     pub region: Option<String>,
+    /// A PEM certificate authority to trust for `https://` URLs.
+    #[uniffi(default = None)]
+    pub ca_certificate: Option<String>,
+    /// Default 10 000.
+    #[uniffi(default = None)]
+    pub connect_timeout_ms: Option<u64>,
 }
 
 /// What to schedule: `after` (`"15m"`) or `fire_at` (RFC 3339).
@@ -135,17 +144,18 @@ impl Drop for StreamHandle {
 /// Connects: `val client = connect(url, ConnectOptions(apiKey = "..."))`.
 #[uniffi::export]
 pub async fn connect(url: String, options: ConnectOptions) -> Result<Arc<Client>, MinootsError> {
-    let mut builder = minoots::Client::builder(url);
-    if let Some(key) = options.api_key {
-        builder = builder.api_key(key);
-    }
-    if let Some(tenant) = options.tenant {
-        builder = builder.tenant(tenant);
-    }
-    if let Some(region) = options.region {
-        builder = builder.region(region);
-    }
-    let inner = run(builder.connect()).await?;
+    let defaults = minoots::ConnectOptions::new(url);
+    let options = minoots::ConnectOptions {
+        api_key: options.api_key,
+        tenant: options.tenant,
+        region: options.region,
+        ca_certificate: options.ca_certificate.map(String::into_bytes),
+        connect_timeout: options
+            .connect_timeout_ms
+            .map_or(defaults.connect_timeout, Duration::from_millis),
+        ..defaults
+    };
+    let inner = run(options.connect()).await?;
     Ok(Arc::new(Client { inner }))
 }
 
@@ -165,6 +175,33 @@ pub fn parse_duration_ms(text: String) -> Result<u64, MinootsError> {
     Ok(minoots::parse_duration(&text)?.as_millis() as u64)
 }
 
+/// `"team=core,env=prod"` (commas or newlines) or a JSON object, with the SDK's parser.
+#[uniffi::export]
+pub fn parse_labels(text: String) -> Result<HashMap<String, String>, MinootsError> {
+    Ok(minoots::parse_labels(&text)?.into_iter().collect())
+}
+
+/// One agent tool: its name, what it does (for the model), its arguments as JSON Schema.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters_json: String,
+}
+
+/// Every agent tool (schedule, get, list, cancel, wait), the ones `minoots mcp` serves.
+#[uniffi::export]
+pub fn tool_specs() -> Vec<ToolSpec> {
+    tools::tool_specs()
+        .into_iter()
+        .map(|t| ToolSpec {
+            name: t.name.into(),
+            description: t.description.into(),
+            parameters_json: t.parameters.to_string(),
+        })
+        .collect()
+}
+
 #[derive(uniffi::Object)]
 pub struct Client {
     inner: minoots::Client,
@@ -175,6 +212,23 @@ impl Client {
     pub async fn schedule(&self, options: ScheduleOptions) -> Result<Timer, MinootsError> {
         let (client, spec) = (self.inner.clone(), options.into_spec()?);
         run(async move { client.schedule(spec).await.map(Timer::from) }).await
+    }
+
+    /// Schedules every timer in one durable write; one invalid timer rejects them all.
+    pub async fn schedule_many(
+        &self,
+        options: Vec<ScheduleOptions>,
+    ) -> Result<Vec<Timer>, MinootsError> {
+        let specs = options
+            .into_iter()
+            .map(ScheduleOptions::into_spec)
+            .collect::<Result<Vec<_>, _>>()?;
+        let client = self.inner.clone();
+        run(async move {
+            let timers = client.schedule_many(specs).await?;
+            Ok(timers.into_iter().map(Timer::from).collect())
+        })
+        .await
     }
 
     pub async fn get(&self, id: String) -> Result<Timer, MinootsError> {
@@ -217,6 +271,64 @@ impl Client {
         let until = if done { WaitFor::Done } else { WaitFor::Fired };
         let timeout = timeout_ms.map(Duration::from_millis);
         run(async move { client.wait_for(&id, until, timeout).await.map(Timer::from) }).await
+    }
+
+    /// Unresolved dead letters created since `since` (RFC 3339, or a duration ago such as
+    /// `"24h"`); with `include_resolved`, replayed ones too.
+    pub async fn dead_letters(
+        &self,
+        since: Option<String>,
+        include_resolved: bool,
+    ) -> Result<Vec<DeadLetter>, MinootsError> {
+        let (client, since) = (self.inner.clone(), self::since(since)?);
+        run(async move {
+            let letters = client.dead_letters(since, include_resolved).await?;
+            Ok(letters.into_iter().map(DeadLetter::from).collect())
+        })
+        .await
+    }
+
+    pub async fn dead_letter(&self, id: String) -> Result<DeadLetter, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.dead_letter(&id).await.map(DeadLetter::from) }).await
+    }
+
+    /// Runs a dead-lettered action again, with its original idempotency key.
+    pub async fn replay_dead_letter(&self, id: String) -> Result<ReplayResult, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.replay_dead_letter(&id).await.map(ReplayResult::from) }).await
+    }
+
+    /// Replays every unresolved dead letter created since `since`.
+    pub async fn replay_dead_letters(
+        &self,
+        since: Option<String>,
+    ) -> Result<Vec<ReplayResult>, MinootsError> {
+        let (client, since) = (self.inner.clone(), self::since(since)?);
+        run(async move {
+            let results = client.replay_dead_letters(since).await?;
+            Ok(results.into_iter().map(ReplayResult::from).collect())
+        })
+        .await
+    }
+
+    /// Runs an agent tool (see `toolSpecs()`) with JSON arguments; returns its JSON result.
+    pub async fn call_tool(
+        &self,
+        name: String,
+        arguments_json: String,
+    ) -> Result<String, MinootsError> {
+        let arguments = if arguments_json.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            json("arguments", &arguments_json)?
+        };
+        let client = self.inner.clone();
+        run(async move {
+            let result = tools::call_tool(&client, &name, &arguments).await?;
+            Ok(result.to_string())
+        })
+        .await
     }
 
     /// Streams lifecycle events to `listener` (reconnecting and resuming by itself) until the

@@ -5,6 +5,7 @@
 #![allow(unsafe_code)] // uniffi's scaffolding is FFI.
 
 mod client;
+mod dead_letter;
 mod error;
 mod timer;
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use minoots::{json, proto};
 
-fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
+pub fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
     t.as_ref().map(ToString::to_string)
 }
 

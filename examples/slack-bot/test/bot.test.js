@@ -75,6 +75,7 @@ test('parses the original flags, quotes and free text', () => {
   assert.deepEqual(parseCommand('cancel abc'), { command: 'cancel', id: 'abc' })
   assert.throws(() => parseCommand('--bogus 1'), /unknown flag --bogus/)
   assert.throws(() => parseCommand('no timing here'), /--duration/)
+  assert.throws(() => parseCommand('-d 1h --labels team=core,oops'), (e) => e.code === 'INVALID_ARGUMENT' && /labels: "oops" is not key=value/.test(e.message))
 })
 
 test('a signed /ato schedules, lists and cancels with ephemeral replies; a fire posts to the channel', async () => {

@@ -6,10 +6,12 @@ language.
 """
 
 from minoots._native import (
+    ActionResult,
     AlreadyExistsError,
     AsyncClient,
     AsyncEventStream,
     Client,
+    DeadLetter,
     DeadlineExceededError,
     EventStream,
     FailedPreconditionError,
@@ -21,21 +23,25 @@ from minoots._native import (
     OutOfRangeError,
     PermissionDeniedError,
     QuotaExceededError,
+    ReplayResult,
     Timer,
     TimerEvent,
     TransportError,
     UnauthenticatedError,
     UnavailableError,
     parse_duration,
+    parse_labels,
     tool_specs,
     verify_webhook,
 )
 
 __all__ = [
+    "ActionResult",
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncEventStream",
     "Client",
+    "DeadLetter",
     "DeadlineExceededError",
     "EventStream",
     "FailedPreconditionError",
@@ -47,12 +53,14 @@ __all__ = [
     "OutOfRangeError",
     "PermissionDeniedError",
     "QuotaExceededError",
+    "ReplayResult",
     "Timer",
     "TimerEvent",
     "TransportError",
     "UnauthenticatedError",
     "UnavailableError",
     "parse_duration",
+    "parse_labels",
     "tool_specs",
     "verify_webhook",
 ]

@@ -1,9 +1,14 @@
 // The uniffi Kotlin binding against a real `minoots serve --dev` (MINOOTS_BIN) that this
 // program starts on 127.0.0.1:0: suspend functions, the callback-interface stream and its
-// handle, and error mapping. Exits non-zero on the first failed check.
+// handle, error mapping, scheduleMany, dead letters (with a webhook receiver here that fails
+// until told otherwise), the label parser and the agent tools. Exits non-zero on the first
+// failed check.
 
+import com.sun.net.httpserver.HttpServer
+import java.net.InetSocketAddress
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
 import kotlinx.coroutines.runBlocking
 import uniffi.minoots.*
 
@@ -28,10 +33,105 @@ class Collector : EventListener {
     override fun onError(code: String, message: String) = errors.put(code)
 }
 
+/** A webhook receiver on 127.0.0.1:0 answering every POST with `status`; counts `hits`. */
+class Receiver {
+    val status = AtomicInteger(500)
+    val hits = AtomicInteger(0)
+    val server: HttpServer = HttpServer.create(InetSocketAddress("127.0.0.1", 0), 0).apply {
+        createContext("/hook") { exchange ->
+            exchange.requestBody.readAllBytes()
+            hits.incrementAndGet()
+            exchange.sendResponseHeaders(status.get(), -1)
+            exchange.close()
+        }
+        start()
+    }
+    val url = "http://127.0.0.1:${server.address.port}/hook"
+}
+
+suspend fun scheduleMany(client: Client) {
+    val timers = client.scheduleMany(listOf(
+        ScheduleOptions(name = "a", after = "1h", labels = mapOf("batch" to "many")),
+        ScheduleOptions(name = "b", fireAt = "2030-01-01T09:00:00Z", labels = mapOf("batch" to "many")),
+    ))
+    check(timers.map { it.name } == listOf("a", "b")) { "scheduleMany ${timers.map { it.name }}" }
+    val bad = expect<MinootsException.InvalidArgument> {
+        client.scheduleMany(listOf(
+            ScheduleOptions(name = "fine", after = "1m", labels = mapOf("batch" to "many")),
+            ScheduleOptions(name = "x", after = "15 parsecs", labels = mapOf()),
+        ))
+    }
+    check(bad.field == "duration") { bad.field }
+    check(client.list("batch=many", null).map { it.name }.sorted() == listOf("a", "b")) { "one bad timer rejects all" }
+}
+
+suspend fun deadLetters(client: Client, other: Client) {
+    val receiver = Receiver()
+    try {
+        val bundle = """{"actions": [{"type": "webhook", "url": "${receiver.url}"}],
+            "retryPolicy": {"maxAttempts": 2, "initialBackoffMs": 10, "jitter": 0.0}}"""
+        suspend fun failedTimer(): Timer {
+            val timer = client.schedule(ScheduleOptions(name = "hook", after = "10ms", labels = mapOf(), actionBundleJson = bundle))
+            val done = client.waitFor(timer.id, true, 60_000uL)
+            check(done.status == "failed") { "hook timer ${done.status}" }
+            return timer
+        }
+        val timer = failedTimer()
+        check(receiver.hits.get() == 2) { "hits ${receiver.hits.get()}" }
+        val letters = client.deadLetters(null, false)
+        check(letters.map { it.timerId } == listOf(timer.id)) { "deadLetters ${letters.map { it.timerId }}" }
+        val letter = client.deadLetter(letters[0].id)
+        check(letter.attempts == 2u && letter.idempotencyKey == "${timer.id}:0" && letter.resolvedAt == null) { "$letter" }
+        check(letter.actionJson.contains("\"webhook\"")) { letter.actionJson }
+        check(client.deadLetters("1h", false).map { it.id } == listOf(letter.id)) { "since 1h" }
+        check(client.deadLetters("2100-01-01T00:00:00Z", false).isEmpty()) { "since the future" }
+        check(other.deadLetters(null, true).isEmpty()) { "another tenant's" }
+
+        // Still broken: the replay runs, fails again, and the letter stays.
+        val again = client.replayDeadLetter(letter.id)
+        check(again.result?.ok == false && again.timer?.status == "failed") { "$again" }
+        receiver.status.set(200)
+        val fixed = client.replayDeadLetter(letter.id)
+        check(fixed.result?.ok == true && fixed.timer?.status == "settled") { "$fixed" }
+        check(fixed.deadLetter?.resolvedAt != null) { "resolved" }
+        check(client.deadLetters(null, false).isEmpty()) { "nothing unresolved" }
+        check(client.deadLetters(null, true).map { it.id } == listOf(letter.id)) { "includeResolved" }
+
+        receiver.status.set(500)
+        val more = setOf(failedTimer().id, failedTimer().id)
+        receiver.status.set(200)
+        val results = client.replayDeadLetters("1h")
+        check(results.mapNotNull { it.timer?.id }.toSet() == more) { "replayDeadLetters" }
+        check(results.all { it.result?.ok == true && it.timer?.status == "settled" }) { "$results" }
+
+        expect<MinootsException.NotFound> { client.deadLetter("0190c0de-0000-7000-8000-000000000000") }
+        val bad = expect<MinootsException.InvalidArgument> { client.deadLetters("yesterday", false) }
+        check(bad.field == "since") { bad.field }
+    } finally {
+        receiver.server.stop(0)
+    }
+}
+
+suspend fun agentTools(client: Client) {
+    val names = toolSpecs().map { it.name }
+    check(names == listOf("schedule_timer", "get_timer", "list_timers", "cancel_timer", "wait_for_timer")) { "$names" }
+    check(toolSpecs().all { it.parametersJson.contains("\"type\":\"object\"") }) { "tool parameters" }
+    val timer = client.callTool("schedule_timer", """{"name": "tool", "duration": "100ms", "labels": {"via": "kotlin"}}""")
+    val id = Regex("\"id\":\"([0-9a-f-]{36})\"").find(timer)?.groupValues?.get(1) ?: error(timer)
+    val done = client.callTool("wait_for_timer", """{"id": "$id", "until": "done", "timeout_seconds": 60}""")
+    check(done.contains("\"status\":\"settled\"")) { done }
+    check(client.callTool("list_timers", """{"label_selector": "via=kotlin"}""").contains(id)) { "list_timers" }
+    val bad = expect<MinootsException.InvalidArgument> { client.callTool("schedule_timer", """{"name": "x", "duraton": "1m"}""") }
+    check(bad.field == "duraton") { bad.field }
+}
+
 fun main() = runBlocking {
     val binary = System.getenv("MINOOTS_BIN") ?: error("set MINOOTS_BIN to the minoots binary")
     val dataDir = java.nio.file.Files.createTempDirectory("minoots-kotlin")
-    val server = ProcessBuilder(binary, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString())
+    val server = ProcessBuilder(
+        binary, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString(),
+        "--webhook-allow", "127.0.0.1",
+    )
         .redirectError(ProcessBuilder.Redirect.INHERIT)
         .start()
     try {
@@ -89,6 +189,19 @@ fun main() = runBlocking {
             check(refused.errors.poll(60, TimeUnit.SECONDS) == "UNAUTHENTICATED") { "stream error" }
         }
         check(parseDurationMs("1h30m") == 5_400_000uL) { "parseDurationMs" }
+        expect<MinootsException.Transport> {
+            connect("http://127.0.0.1:1", ConnectOptions(apiKey = "local-dev-key", connectTimeoutMs = 2_000uL))
+        }
+
+        scheduleMany(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "many")))
+        deadLetters(
+            connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "dlq")),
+            connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "other")),
+        )
+        agentTools(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "tools")))
+        check(parseLabels("team=core, env=prod\nquery=a=b") == mapOf("team" to "core", "env" to "prod", "query" to "a=b")) { "parseLabels" }
+        val badLabels = expect<MinootsException.InvalidArgument> { parseLabels("team=core,oops") }
+        check(badLabels.field == "labels" && badLabels.detail.contains("\"oops\"")) { badLabels.detail }
         println("kotlin binding: all checks passed")
     } finally {
         server.destroyForcibly()
