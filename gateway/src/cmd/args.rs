@@ -61,16 +61,13 @@ pub struct ConnectArgs {
 
 impl ConnectArgs {
     pub async fn client(&self) -> anyhow::Result<minoots::Client> {
-        let mut builder = minoots::Client::builder(self.url.clone());
-        if let Some(key) = &self.api_key {
-            builder = builder.api_key(key.clone());
+        minoots::ConnectOptions {
+            api_key: self.api_key.clone(),
+            tenant: self.tenant.clone(),
+            ..minoots::ConnectOptions::new(self.url.clone())
         }
-        if let Some(tenant) = &self.tenant {
-            builder = builder.tenant(tenant.clone());
-        }
-        builder
-            .connect()
-            .await
-            .with_context(|| format!("connecting to {}", self.url))
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {}", self.url))
     }
 }

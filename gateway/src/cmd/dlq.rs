@@ -36,17 +36,11 @@ pub enum DlqCommand {
     },
 }
 
-/// An RFC 3339 time, or a duration before now.
+/// An RFC 3339 time, or a duration before now (the SDK's rule).
 fn parse_since(text: &str) -> anyhow::Result<minoots_proto::prost_types::Timestamp> {
-    use std::str::FromStr as _;
-    if let Ok(at) = minoots_proto::prost_types::Timestamp::from_str(text) {
-        return Ok(at);
-    }
-    let ago = minoots::parse_duration(text).map_err(|_| {
+    minoots::parse_since(text).map_err(|_| {
         anyhow::anyhow!("--since {text:?}: not an RFC 3339 time or a duration like 24h")
-    })?;
-    let at = std::time::SystemTime::now() - ago;
-    Ok(at.into())
+    })
 }
 
 pub async fn run(command: DlqCommand) -> anyhow::Result<()> {

@@ -82,10 +82,14 @@ pub enum TimersCommand {
     },
 }
 
+/// One `--label KEY=VALUE`, parsed by the SDK's label parser (the one the bindings and the
+/// GitHub Action use).
 fn label(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("{text:?}: expected KEY=VALUE"))
+    let labels = minoots::parse_labels(text).map_err(|e| e.to_string())?;
+    match labels.into_iter().collect::<Vec<_>>().as_slice() {
+        [(key, value)] if !text.trim_start().starts_with('{') => Ok((key.clone(), value.clone())),
+        _ => Err(format!("{text:?}: expected one KEY=VALUE")),
+    }
 }
 
 fn json_arg(flag: &str, text: Option<String>) -> anyhow::Result<Option<serde_json::Value>> {
