@@ -16,7 +16,6 @@ use crate::{
     trace, validate,
 };
 
-#[tracing::instrument(name = "horology.kernel.schedule", skip_all, fields(tenant = %tenant))]
 pub(crate) async fn schedule(
     inner: &Inner,
     tenant: &str,
