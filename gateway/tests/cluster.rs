@@ -114,11 +114,19 @@ async fn leader_killed_half_way_loses_no_timer() {
     // 10,000 timers due evenly over 10 s, starting far enough ahead that scheduling them on a
     // loaded machine never finds the first ones already in the past.
     let start = now_micros() + 2_000_000;
-    let specs: Vec<TimerSpec> = (0..TIMERS)
-        .map(|i| TimerSpec::at(format!("t{i}"), at(start + i as i64 * 1_000)))
-        .collect();
-    for chunk in specs.chunks(1_000) {
-        on_a.schedule_many(chunk.to_vec()).await.unwrap();
+    for chunk in (0..TIMERS).collect::<Vec<_>>().chunks(1_000) {
+        // A chunk scheduled late (a loaded machine) keeps its timers just ahead of now.
+        let soonest = now_micros() + 200_000;
+        let specs: Vec<TimerSpec> = chunk
+            .iter()
+            .map(|i| {
+                TimerSpec::at(
+                    format!("t{i}"),
+                    at((start + *i as i64 * 1_000).max(soonest)),
+                )
+            })
+            .collect();
+        on_a.schedule_many(specs).await.unwrap();
     }
 
     // SIGKILL the leader half-way through the window.
