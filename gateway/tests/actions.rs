@@ -7,7 +7,10 @@ mod common;
 use std::{
     collections::VecDeque,
     process::Stdio,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -17,6 +20,7 @@ use minoots::proto;
 use minoots_kernel::signing::{DEV_SECRET, Signer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_stream::StreamExt;
 
 #[derive(Debug, Clone)]
@@ -481,4 +485,79 @@ async fn escalation_runs_the_fallback_once_and_agents_are_called_over_http() {
     assert_eq!(prompt["arguments"]["severity"], "high");
     assert_eq!(prompt["timer"]["id"], done.id.as_str());
     assert_signed(&agent.hits()[0], DEV_SECRET);
+}
+
+/// A stand-in HTTP proxy on 127.0.0.1:0: counts the connections it accepts and answers 200 to
+/// whatever it is sent, so a delivery that went through it would look successful.
+async fn recording_proxy() -> (Arc<AtomicUsize>, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (seen, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_in_the_environment_cannot_carry_a_webhook_past_the_address_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy_seen, proxy) = recording_proxy().await;
+    let (receiver, hook) = Receiver::start(&[], 200).await;
+    // No --webhook-allow: loopback targets are refused; every proxy variable points at the
+    // recording proxy.
+    let env: Vec<(&str, &str)> = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name, proxy.as_str()))
+    .chain([("NO_PROXY", ""), ("no_proxy", "")])
+    .collect();
+    let args = ["--dev", "--data-dir", &dir.path().display().to_string()].map(str::to_owned);
+    let server = Server::run_with_env("serve", &args, &env, Stdio::inherit()).await;
+    let client = common::client(&server.url, "acme").await;
+    let mut events = client
+        .stream(minoots::StreamOptions::default())
+        .await
+        .unwrap();
+    // A name (not an address literal) that resolves to loopback, so only the resolver-side
+    // guard can refuse it, over http and https.
+    let by_name = hook.replace("127.0.0.1", "localhost");
+    let timer = schedule(
+        &server.url,
+        json!({"name": "proxied", "duration": "10ms", "actionBundle": {
+            "actions": [
+                {"type": "webhook", "url": by_name},
+                {"type": "webhook", "url": by_name.replace("http://", "https://")},
+            ],
+            "retryPolicy": {"maxAttempts": 1},
+        }}),
+    )
+    .await;
+    let done = finished(&mut events, timer["id"].as_str().unwrap()).await;
+    assert_eq!(done.status(), proto::TimerStatus::Failed);
+    for result in &done.action_results {
+        assert!(
+            result.detail.contains("loopback address"),
+            "{}",
+            result.detail
+        );
+    }
+    assert_eq!(proxy_seen.load(Ordering::SeqCst), 0, "the proxy was used");
+    assert!(receiver.hits().is_empty());
 }
