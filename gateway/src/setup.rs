@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::ValueEnum as _;
 use minoots_kernel::{
     Kernel, KernelConfig, Leadership, SystemClock,
-    actions::{ActionConfig, net::AddressPolicy},
+    actions::{ActionConfig, CommandAllowList, net::AddressPolicy},
     outbox::Publishing,
     quota::Limits,
     signing::{DEV_SECRET, Signer},
@@ -120,7 +120,9 @@ pub struct ActionArgs {
     /// Non-public addresses (IPs or CIDRs, comma-separated) webhook and agent actions may reach.
     #[arg(long, env = "MINOOTS_WEBHOOK_ALLOW", default_value = "")]
     pub webhook_allow: String,
-    /// Executables command actions may run, comma-separated (exactly as actions name them).
+    /// Executables command actions may run, comma-separated (exactly as actions name them): bare
+    /// names are resolved through the server's PATH once, at start, and run by that absolute
+    /// path; or absolute paths.
     #[arg(long, env = "MINOOTS_COMMAND_ALLOW", default_value = "")]
     pub command_allow: String,
     /// Directory file actions write under; without it file actions are refused.
@@ -146,6 +148,12 @@ pub struct ActionArgs {
 }
 
 impl ActionArgs {
+    /// The command allow-list, each name resolved through this process's PATH, once.
+    pub fn commands(&self) -> anyhow::Result<CommandAllowList> {
+        CommandAllowList::from_server_path(self.command_allow.split(','))
+            .map_err(|e| anyhow::anyhow!("--command-allow / MINOOTS_COMMAND_ALLOW: {e}"))
+    }
+
     fn signer(&self, dev: bool) -> anyhow::Result<Signer> {
         if let Some(list) = &self.signing_secrets {
             return Signer::from_list(list)
@@ -189,13 +197,7 @@ impl ActionArgs {
             signer: signer.clone(),
             address_policy: AddressPolicy::from_list(&self.webhook_allow)
                 .map_err(|e| anyhow::anyhow!("--webhook-allow / MINOOTS_WEBHOOK_ALLOW: {e}"))?,
-            commands: self
-                .command_allow
-                .split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            commands: self.commands()?,
             file_sandbox: self.file_sandbox.clone(),
             nats: nats.clone(),
             default_timeout: if self.action_timeout.is_zero() {

@@ -407,6 +407,24 @@ async fn command_and_file_actions_and_their_refusals() {
     assert!(done.action_results.iter().all(|r| r.attempts == 1 && !r.ok));
     assert!(!outside.path().join("stolen.txt").exists());
 
+    // Refused before anything is stored: a caller's PATH (which would choose the `echo` that
+    // runs), naming the field.
+    let response = common::http()
+        .post(format!("{}/timers", server.url))
+        .header("x-tenant-id", "acme")
+        .json(&run(json!([
+            {"type": "command", "program": "echo", "env": {"PATH": outside.path()}},
+        ])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(
+        error["error"]["fieldViolations"][0]["field"],
+        "actionBundle.actions[0].command.env"
+    );
+
     // Refused before anything is stored: a path with `..` names the field.
     let response = common::http()
         .post(format!("{}/timers", server.url))

@@ -24,7 +24,10 @@ use minoots_proto::v1::{Action, RetryPolicy, Timer, action::Kind};
 use tokio::sync::Semaphore;
 
 pub(crate) use self::bundle::validate as validate_bundle;
-pub use self::bundle::{Outcome, backoff};
+pub use self::{
+    bundle::{Outcome, backoff},
+    command::{CommandAllowList, refused_env},
+};
 use crate::{
     clock::{Micros, from_duration},
     error::{KernelError, Result},
@@ -42,8 +45,9 @@ pub struct ActionConfig {
     pub signer: Signer,
     /// Non-public webhook and agent targets that are allowed anyway.
     pub address_policy: net::AddressPolicy,
-    /// Executables command actions may run (names as given, or absolute paths). Empty: none.
-    pub commands: Vec<String>,
+    /// Executables command actions may run, each resolved to an absolute path when the server
+    /// starts. Empty: none.
+    pub commands: CommandAllowList,
     /// Directory file actions write under. None: file actions are refused.
     pub file_sandbox: Option<PathBuf>,
     /// NATS for agent prompts over NATS (and, separately, event publishing).
@@ -63,7 +67,7 @@ impl Default for ActionConfig {
         Self {
             signer: Signer::default(),
             address_policy: net::AddressPolicy::default(),
-            commands: Vec::new(),
+            commands: CommandAllowList::default(),
             file_sandbox: None,
             nats: None,
             default_timeout: Duration::from_secs(10),
