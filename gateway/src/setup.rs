@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::ValueEnum as _;
 use minoots_kernel::{
     Kernel, KernelConfig, Leadership, SystemClock,
-    actions::{ActionConfig, CommandAllowList, net::AddressPolicy},
+    actions::{ActionConfig, CommandAllowList, Concurrency, net::AddressPolicy},
     outbox::Publishing,
     quota::Limits,
     signing::{DEV_SECRET, Signer},
@@ -110,7 +110,7 @@ impl KernelOptions {
 }
 
 /// What actions may do, and where events are published.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ActionArgs {
     /// Standard Webhooks secrets (`whsec_<base64>`), comma-separated; every one signs, so a
     /// receiver can rotate. The original EVENT_ENVELOPE_SECRET is read when unset. Without one,
@@ -131,6 +131,19 @@ pub struct ActionArgs {
     /// Timeout of one action attempt when the action sets none.
     #[arg(long, env = "MINOOTS_ACTION_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub action_timeout: Duration,
+    /// Action attempts (webhooks, agent prompts, commands, file writes) running at once across
+    /// every tenant: the overall cap.
+    #[arg(long, env = "MINOOTS_ACTION_CONCURRENCY", default_value_t = Concurrency::default().global,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub action_concurrency: usize,
+    /// Action attempts of one tenant running at once; a tenant at its limit waits on its own,
+    /// holding none of the overall slots (0: no limit of its own).
+    #[arg(long, env = "MINOOTS_ACTION_CONCURRENCY_PER_TENANT", default_value_t = Concurrency::default().per_tenant)]
+    pub action_concurrency_per_tenant: usize,
+    /// Action attempts of one tenant to one destination (host and port, or NATS subject) running
+    /// at once (0: no limit of its own).
+    #[arg(long, env = "MINOOTS_ACTION_CONCURRENCY_PER_DESTINATION", default_value_t = Concurrency::default().per_destination)]
+    pub action_concurrency_per_destination: usize,
     /// NATS server: events are published to JetStream (through the outbox) and agent prompts may
     /// use the `nats` adapter.
     #[arg(long, env = "MINOOTS_NATS_URL")]
@@ -145,6 +158,26 @@ pub struct ActionArgs {
         default_value = "minoots.timer"
     )]
     pub nats_subject_prefix: String,
+}
+
+/// The flags' defaults, for callers that build the options in code (the bench).
+impl Default for ActionArgs {
+    fn default() -> Self {
+        let concurrency = Concurrency::default();
+        Self {
+            signing_secrets: None,
+            webhook_allow: String::new(),
+            command_allow: String::new(),
+            file_sandbox: None,
+            action_timeout: Duration::from_secs(10),
+            action_concurrency: concurrency.global,
+            action_concurrency_per_tenant: concurrency.per_tenant,
+            action_concurrency_per_destination: concurrency.per_destination,
+            nats_url: None,
+            nats_stream: "MINOOTS_TIMER".into(),
+            nats_subject_prefix: "minoots.timer".into(),
+        }
+    }
 }
 
 impl ActionArgs {
@@ -204,6 +237,11 @@ impl ActionArgs {
                 Duration::from_secs(10)
             } else {
                 self.action_timeout
+            },
+            concurrency: Concurrency {
+                global: self.action_concurrency,
+                per_tenant: self.action_concurrency_per_tenant,
+                per_destination: self.action_concurrency_per_destination,
             },
             ..ActionConfig::default()
         };

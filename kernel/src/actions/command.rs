@@ -139,7 +139,11 @@ pub fn refused_env(name: &str) -> Option<&'static str> {
     EXACT
         .iter()
         .find(|(exact, _)| upper == *exact)
-        .or_else(|| PREFIXES.iter().find(|(prefix, _)| upper.starts_with(prefix)))
+        .or_else(|| {
+            PREFIXES
+                .iter()
+                .find(|(prefix, _)| upper.starts_with(prefix))
+        })
         .map(|(_, why)| *why)
 }
 
@@ -272,7 +276,14 @@ mod tests {
 
     #[test]
     fn variables_that_change_what_runs_are_refused() {
-        for name in ["PATH", "Path", "LD_PRELOAD", "DYLD_LIBRARY_PATH", "PYTHONSTARTUP", "A=B"] {
+        for name in [
+            "PATH",
+            "Path",
+            "LD_PRELOAD",
+            "DYLD_LIBRARY_PATH",
+            "PYTHONSTARTUP",
+            "A=B",
+        ] {
             assert!(refused_env(name).is_some(), "{name}");
         }
         for name in ["GREETING", "HOME", "LANG", "RUST_LOG", "TZ"] {
