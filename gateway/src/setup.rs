@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::ValueEnum as _;
 use minoots_kernel::{
     Kernel, KernelConfig, Leadership, SystemClock,
-    actions::{ActionConfig, net::AddressPolicy},
+    actions::{ActionConfig, CommandAllowList, Concurrency, net::AddressPolicy},
     outbox::Publishing,
     quota::Limits,
     signing::{DEV_SECRET, Signer},
@@ -110,7 +110,7 @@ impl KernelOptions {
 }
 
 /// What actions may do, and where events are published.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ActionArgs {
     /// Standard Webhooks secrets (`whsec_<base64>`), comma-separated; every one signs, so a
     /// receiver can rotate. The original EVENT_ENVELOPE_SECRET is read when unset. Without one,
@@ -120,7 +120,9 @@ pub struct ActionArgs {
     /// Non-public addresses (IPs or CIDRs, comma-separated) webhook and agent actions may reach.
     #[arg(long, env = "MINOOTS_WEBHOOK_ALLOW", default_value = "")]
     pub webhook_allow: String,
-    /// Executables command actions may run, comma-separated (exactly as actions name them).
+    /// Executables command actions may run, comma-separated (exactly as actions name them): bare
+    /// names are resolved through the server's PATH once, at start, and run by that absolute
+    /// path; or absolute paths.
     #[arg(long, env = "MINOOTS_COMMAND_ALLOW", default_value = "")]
     pub command_allow: String,
     /// Directory file actions write under; without it file actions are refused.
@@ -129,6 +131,19 @@ pub struct ActionArgs {
     /// Timeout of one action attempt when the action sets none.
     #[arg(long, env = "MINOOTS_ACTION_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub action_timeout: Duration,
+    /// Action attempts (webhooks, agent prompts, commands, file writes) running at once across
+    /// every tenant: the overall cap.
+    #[arg(long, env = "MINOOTS_ACTION_CONCURRENCY", default_value_t = Concurrency::default().global,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub action_concurrency: usize,
+    /// Action attempts of one tenant running at once; a tenant at its limit waits on its own,
+    /// holding none of the overall slots (0: no limit of its own).
+    #[arg(long, env = "MINOOTS_ACTION_CONCURRENCY_PER_TENANT", default_value_t = Concurrency::default().per_tenant)]
+    pub action_concurrency_per_tenant: usize,
+    /// Action attempts of one tenant to one destination (host and port, or NATS subject) running
+    /// at once (0: no limit of its own).
+    #[arg(long, env = "MINOOTS_ACTION_CONCURRENCY_PER_DESTINATION", default_value_t = Concurrency::default().per_destination)]
+    pub action_concurrency_per_destination: usize,
     /// NATS server: events are published to JetStream (through the outbox) and agent prompts may
     /// use the `nats` adapter.
     #[arg(long, env = "MINOOTS_NATS_URL")]
@@ -145,7 +160,33 @@ pub struct ActionArgs {
     pub nats_subject_prefix: String,
 }
 
+/// The flags' defaults, for callers that build the options in code (the bench).
+impl Default for ActionArgs {
+    fn default() -> Self {
+        let concurrency = Concurrency::default();
+        Self {
+            signing_secrets: None,
+            webhook_allow: String::new(),
+            command_allow: String::new(),
+            file_sandbox: None,
+            action_timeout: Duration::from_secs(10),
+            action_concurrency: concurrency.global,
+            action_concurrency_per_tenant: concurrency.per_tenant,
+            action_concurrency_per_destination: concurrency.per_destination,
+            nats_url: None,
+            nats_stream: "MINOOTS_TIMER".into(),
+            nats_subject_prefix: "minoots.timer".into(),
+        }
+    }
+}
+
 impl ActionArgs {
+    /// The command allow-list, each name resolved through this process's PATH, once.
+    pub fn commands(&self) -> anyhow::Result<CommandAllowList> {
+        CommandAllowList::from_server_path(self.command_allow.split(','))
+            .map_err(|e| anyhow::anyhow!("--command-allow / MINOOTS_COMMAND_ALLOW: {e}"))
+    }
+
     fn signer(&self, dev: bool) -> anyhow::Result<Signer> {
         if let Some(list) = &self.signing_secrets {
             return Signer::from_list(list)
@@ -189,19 +230,18 @@ impl ActionArgs {
             signer: signer.clone(),
             address_policy: AddressPolicy::from_list(&self.webhook_allow)
                 .map_err(|e| anyhow::anyhow!("--webhook-allow / MINOOTS_WEBHOOK_ALLOW: {e}"))?,
-            commands: self
-                .command_allow
-                .split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            commands: self.commands()?,
             file_sandbox: self.file_sandbox.clone(),
             nats: nats.clone(),
             default_timeout: if self.action_timeout.is_zero() {
                 Duration::from_secs(10)
             } else {
                 self.action_timeout
+            },
+            concurrency: Concurrency {
+                global: self.action_concurrency,
+                per_tenant: self.action_concurrency_per_tenant,
+                per_destination: self.action_concurrency_per_destination,
             },
             ..ActionConfig::default()
         };

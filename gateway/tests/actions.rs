@@ -7,7 +7,10 @@ mod common;
 use std::{
     collections::VecDeque,
     process::Stdio,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -17,6 +20,7 @@ use minoots::proto;
 use minoots_kernel::signing::{DEV_SECRET, Signer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_stream::StreamExt;
 
 #[derive(Debug, Clone)]
@@ -403,6 +407,24 @@ async fn command_and_file_actions_and_their_refusals() {
     assert!(done.action_results.iter().all(|r| r.attempts == 1 && !r.ok));
     assert!(!outside.path().join("stolen.txt").exists());
 
+    // Refused before anything is stored: a caller's PATH (which would choose the `echo` that
+    // runs), naming the field.
+    let response = common::http()
+        .post(format!("{}/timers", server.url))
+        .header("x-tenant-id", "acme")
+        .json(&run(json!([
+            {"type": "command", "program": "echo", "env": {"PATH": outside.path()}},
+        ])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(
+        error["error"]["fieldViolations"][0]["field"],
+        "actionBundle.actions[0].command.env"
+    );
+
     // Refused before anything is stored: a path with `..` names the field.
     let response = common::http()
         .post(format!("{}/timers", server.url))
@@ -481,4 +503,223 @@ async fn escalation_runs_the_fallback_once_and_agents_are_called_over_http() {
     assert_eq!(prompt["arguments"]["severity"], "high");
     assert_eq!(prompt["timer"]["id"], done.id.as_str());
     assert_signed(&agent.hits()[0], DEV_SECRET);
+}
+
+/// A stand-in HTTP proxy on 127.0.0.1:0: counts the connections it accepts and answers 200 to
+/// whatever it is sent, so a delivery that went through it would look successful.
+async fn recording_proxy() -> (Arc<AtomicUsize>, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (seen, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_in_the_environment_cannot_carry_a_webhook_past_the_address_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy_seen, proxy) = recording_proxy().await;
+    let (receiver, hook) = Receiver::start(&[], 200).await;
+    // No --webhook-allow: loopback targets are refused; every proxy variable points at the
+    // recording proxy.
+    let env: Vec<(&str, &str)> = [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name, proxy.as_str()))
+    .chain([("NO_PROXY", ""), ("no_proxy", "")])
+    .collect();
+    let args = ["--dev", "--data-dir", &dir.path().display().to_string()].map(str::to_owned);
+    let server = Server::run_with_env("serve", &args, &env, Stdio::inherit()).await;
+    let client = common::client(&server.url, "acme").await;
+    let mut events = client
+        .stream(minoots::StreamOptions::default())
+        .await
+        .unwrap();
+    // A name (not an address literal) that resolves to loopback, so only the resolver-side
+    // guard can refuse it, over http and https.
+    let by_name = hook.replace("127.0.0.1", "localhost");
+    let timer = schedule(
+        &server.url,
+        json!({"name": "proxied", "duration": "10ms", "actionBundle": {
+            "actions": [
+                {"type": "webhook", "url": by_name},
+                {"type": "webhook", "url": by_name.replace("http://", "https://")},
+            ],
+            "retryPolicy": {"maxAttempts": 1},
+        }}),
+    )
+    .await;
+    let done = finished(&mut events, timer["id"].as_str().unwrap()).await;
+    assert_eq!(done.status(), proto::TimerStatus::Failed);
+    for result in &done.action_results {
+        assert!(
+            result.detail.contains("loopback address"),
+            "{}",
+            result.detail
+        );
+    }
+    assert_eq!(proxy_seen.load(Ordering::SeqCst), 0, "the proxy was used");
+    assert!(receiver.hits().is_empty());
+}
+
+/// A receiver on 127.0.0.1:0 that takes each request and answers 200 only once released. It
+/// counts the requests that arrived and the most it held at once.
+#[derive(Clone)]
+struct Held {
+    arrived: Arc<tokio::sync::watch::Sender<usize>>,
+    release: Arc<tokio::sync::watch::Sender<bool>>,
+    holding: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+}
+
+impl Held {
+    async fn start() -> (Self, String) {
+        let held = Self {
+            arrived: Arc::new(tokio::sync::watch::channel(0).0),
+            release: Arc::new(tokio::sync::watch::channel(false).0),
+            holding: Arc::default(),
+            most: Arc::default(),
+        };
+        let app = axum::Router::new()
+            .route("/hook", post(hold))
+            .with_state(held.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (held, url)
+    }
+
+    /// Waits until `n` requests have arrived.
+    async fn arrived(&self, n: usize) {
+        let mut arrived = self.arrived.subscribe();
+        tokio::time::timeout(WAIT, arrived.wait_for(|count| *count >= n))
+            .await
+            .expect("the requests arrived")
+            .unwrap();
+    }
+}
+
+async fn hold(State(held): State<Held>) -> StatusCode {
+    let now = held.holding.fetch_add(1, Ordering::SeqCst) + 1;
+    held.most.fetch_max(now, Ordering::SeqCst);
+    held.arrived.send_modify(|count| *count += 1);
+    let mut release = held.release.subscribe();
+    let _ = release.wait_for(|released| *released).await;
+    held.holding.fetch_sub(1, Ordering::SeqCst);
+    StatusCode::OK
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_flooding_a_receiver_that_never_answers_does_not_delay_other_deliveries() {
+    const FLOOD: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let (slow, slow_url) = Held::start().await;
+    let (fast_a, fast_a_url) = Receiver::start(&[], 200).await;
+    let (fast_b, fast_b_url) = Receiver::start(&[], 200).await;
+    let args = [
+        "--dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--webhook-allow",
+        "127.0.0.1",
+    ]
+    .map(str::to_owned);
+    // Tight limits, so that the flood is far beyond each of them (the settings are read from the
+    // environment here, like a deployment's).
+    let env = [
+        ("MINOOTS_ACTION_CONCURRENCY", "6"),
+        ("MINOOTS_ACTION_CONCURRENCY_PER_TENANT", "4"),
+        ("MINOOTS_ACTION_CONCURRENCY_PER_DESTINATION", "2"),
+    ];
+    let server = Server::run_with_env("serve", &args, &env, Stdio::inherit()).await;
+    let (a, b) = (
+        common::client(&server.url, "acme").await,
+        common::client(&server.url, "globex").await,
+    );
+    let mut a_events = a.stream(minoots::StreamOptions::default()).await.unwrap();
+    let mut b_events = b.stream(minoots::StreamOptions::default()).await.unwrap();
+    let hook = |url: &str| {
+        json!({
+            "actions": [{"type": "webhook", "url": url, "timeoutMs": 600_000}],
+            "retryPolicy": {"maxAttempts": 1},
+        })
+    };
+
+    // Tenant A floods the receiver that never answers, far beyond every limit (the global one
+    // too, and the default 256 that was once the only one).
+    let flood: Vec<_> = (0..FLOOD)
+        .map(|i| {
+            minoots::TimerSpec::new(format!("flood-{i}"), "10ms").action_bundle(&hook(&slow_url))
+        })
+        .collect();
+    let flood = a.schedule_many(flood).await.unwrap();
+    assert_eq!(flood.len(), FLOOD);
+    slow.arrived(2).await;
+
+    // While it holds them: A's delivery elsewhere, and B's, arrive and settle.
+    let a_fast = a
+        .schedule(minoots::TimerSpec::new("a-fast", "10ms").action_bundle(&hook(&fast_a_url)))
+        .await
+        .unwrap();
+    let b_fast = b
+        .schedule(minoots::TimerSpec::new("b-fast", "10ms").action_bundle(&hook(&fast_b_url)))
+        .await
+        .unwrap();
+    let done = finished(&mut b_events, &b_fast.id).await;
+    assert_eq!(
+        done.status(),
+        proto::TimerStatus::Settled,
+        "{}",
+        done.failure_reason
+    );
+    let done = finished(&mut a_events, &a_fast.id).await;
+    assert_eq!(
+        done.status(),
+        proto::TimerStatus::Settled,
+        "{}",
+        done.failure_reason
+    );
+    assert_eq!((fast_a.hits().len(), fast_b.hits().len()), (1, 1));
+    common::wait_healthy(&server.url).await;
+    // A kept to its limit at that destination the whole time.
+    assert_eq!(*slow.arrived.borrow(), 2);
+
+    // Released, the flood drains, never more than the limit at once.
+    slow.release.send_replace(true);
+    let mut pending: std::collections::HashSet<String> = flood.into_iter().map(|t| t.id).collect();
+    tokio::time::timeout(WAIT, async {
+        while !pending.is_empty() {
+            let event = a_events.next().await.expect("stream ended").unwrap();
+            if event.event_type() == proto::TimerEventType::Settled {
+                pending.remove(&event.timer_id);
+            }
+            assert_ne!(
+                event.event_type(),
+                proto::TimerEventType::Failed,
+                "{event:?}"
+            );
+        }
+    })
+    .await
+    .expect("the flood settled");
+    assert_eq!(*slow.arrived.borrow(), FLOOD);
+    assert_eq!(slow.most.load(Ordering::SeqCst), 2);
 }

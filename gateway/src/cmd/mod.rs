@@ -100,6 +100,7 @@ fn validate(command: &Command) -> anyhow::Result<()> {
         }
         AddressPolicy::from_list(&options.actions.webhook_allow)
             .map_err(|e| anyhow::anyhow!("--webhook-allow / MINOOTS_WEBHOOK_ALLOW: {e}"))?;
+        options.actions.commands()?;
         Ok(())
     };
     match command {

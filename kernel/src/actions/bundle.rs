@@ -249,11 +249,17 @@ impl Executor {
     ) -> std::pin::Pin<Box<dyn Future<Output = ActionResult> + Send + 'a>> {
         Box::pin(async move {
             let key = idempotency_key(timer, index);
+            let destination = super::fairness::destination(action);
             let mut attempts = 0;
             let last = loop {
                 attempts += 1;
                 let attempt = {
-                    let _permit = self.inner.in_flight.acquire().await;
+                    // Held for this attempt only, never across the backoff.
+                    let _permit = self
+                        .inner
+                        .limits
+                        .acquire(&timer.tenant_id, destination.as_deref())
+                        .await;
                     let span = tracing::info_span!(
                         "horology.kernel.action",
                         kind = kind_name(action),

@@ -9,11 +9,13 @@
 //! under a sandbox directory), `agent` prompt (MCP `tools/call` over streamable HTTP, a JSON
 //! POST, or a NATS request). `bundle` runs a whole bundle; [`net`] is the outbound HTTP they
 //! share, with its SSRF guard. Adding a kind means a file and one arm in [`validate`] and in
-//! `Executor::attempt`.
+//! `Executor::attempt`. [`fairness`] limits how many attempts run at once, in all, per tenant
+//! and per tenant and destination, so one tenant's slow receivers never delay another tenant.
 
 mod agent;
 mod bundle;
 mod command;
+mod fairness;
 mod file;
 pub mod net;
 mod webhook;
@@ -21,10 +23,13 @@ mod webhook;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use minoots_proto::v1::{Action, RetryPolicy, Timer, action::Kind};
-use tokio::sync::Semaphore;
 
 pub(crate) use self::bundle::validate as validate_bundle;
-pub use self::bundle::{Outcome, backoff};
+pub use self::{
+    bundle::{Outcome, backoff},
+    command::{CommandAllowList, refused_env},
+    fairness::Concurrency,
+};
 use crate::{
     clock::{Micros, from_duration},
     error::{KernelError, Result},
@@ -42,8 +47,9 @@ pub struct ActionConfig {
     pub signer: Signer,
     /// Non-public webhook and agent targets that are allowed anyway.
     pub address_policy: net::AddressPolicy,
-    /// Executables command actions may run (names as given, or absolute paths). Empty: none.
-    pub commands: Vec<String>,
+    /// Executables command actions may run, each resolved to an absolute path when the server
+    /// starts. Empty: none.
+    pub commands: CommandAllowList,
     /// Directory file actions write under. None: file actions are refused.
     pub file_sandbox: Option<PathBuf>,
     /// NATS for agent prompts over NATS (and, separately, event publishing).
@@ -54,8 +60,8 @@ pub struct ActionConfig {
     pub output_limit: usize,
     /// Retry policy of bundles that set none.
     pub default_retry: RetryPolicy,
-    /// Actions running at once across every timer.
-    pub max_in_flight: usize,
+    /// Action attempts running at once: in all, per tenant, per tenant and destination.
+    pub concurrency: Concurrency,
 }
 
 impl Default for ActionConfig {
@@ -63,7 +69,7 @@ impl Default for ActionConfig {
         Self {
             signer: Signer::default(),
             address_policy: net::AddressPolicy::default(),
-            commands: Vec::new(),
+            commands: CommandAllowList::default(),
             file_sandbox: None,
             nats: None,
             default_timeout: Duration::from_secs(10),
@@ -81,7 +87,7 @@ impl Default for ActionConfig {
                 }),
                 jitter: 0.2,
             },
-            max_in_flight: 256,
+            concurrency: Concurrency::default(),
         }
     }
 }
@@ -136,7 +142,7 @@ pub struct Executor {
 struct ExecutorInner {
     config: ActionConfig,
     http: reqwest::Client,
-    in_flight: Semaphore,
+    limits: fairness::Limits,
     metrics: Arc<Metrics>,
 }
 
@@ -206,12 +212,12 @@ fn validate_timeout(field: &str, timeout: Option<&prost_types::Duration>) -> Res
 impl Executor {
     pub fn new(config: ActionConfig, metrics: Arc<Metrics>) -> Self {
         let http = net::client(Arc::new(config.address_policy.clone()));
-        let in_flight = Semaphore::new(config.max_in_flight.max(1));
+        let limits = fairness::Limits::new(config.concurrency);
         Self {
             inner: Arc::new(ExecutorInner {
                 config,
                 http,
-                in_flight,
+                limits,
                 metrics,
             }),
         }

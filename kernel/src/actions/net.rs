@@ -2,7 +2,8 @@
 //! link-local, shared (CGNAT), multicast or unspecified addresses are refused unless an allow-list
 //! entry (an address or CIDR) permits them. The guard runs in the HTTP client's resolver, on the
 //! addresses actually connected to, so DNS rebinding cannot slip past it; redirects are not
-//! followed.
+//! followed, and no proxy is ever used (a proxy would resolve and connect on the kernel's behalf,
+//! out of the guard's sight, so `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY` are ignored).
 //!
 //! Also what the HTTP kinds share: the URL check at validation, screening a target before
 //! sending, and the signed JSON POST of webhook and HTTP agent deliveries.
@@ -191,9 +192,11 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// The HTTP client of webhook and agent actions.
+/// The HTTP client of webhook and agent actions. Never through a proxy: the guard judges the
+/// addresses this client connects to, and through a proxy that would be the proxy's address.
 pub fn client(policy: Arc<AddressPolicy>) -> reqwest::Client {
     reqwest::Client::builder()
+        .no_proxy()
         .dns_resolver(Arc::new(GuardedResolver { policy }))
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
