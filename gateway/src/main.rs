@@ -37,26 +37,5 @@ fn main() -> std::process::ExitCode {
         Command::Gateway(_) => "minoots-gateway",
         _ => "minoots-cli",
     };
-    let telemetry = match telemetry::init(service, cli.log_format) {
-        Ok(telemetry) => telemetry,
-        Err(error) => {
-            eprintln!("error: setting up logs and traces: {error:#}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("building the Tokio runtime");
-    let result = runtime.block_on(cmd::run(cli, file, clap_command));
-    // Spans still buffered are exported after the servers stopped, outside the runtime.
-    drop(runtime);
-    drop(telemetry);
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    telemetry::run_process(service, cli.log_format, cmd::run(cli, file, clap_command))
 }

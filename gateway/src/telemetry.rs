@@ -70,6 +70,36 @@ fn filter() -> EnvFilter {
         .unwrap_or_else(|| EnvFilter::new("info"))
 }
 
+/// A process's whole life: logs and traces set up for `service`, `main` run on a fresh
+/// multi-threaded runtime, spans still buffered exported after the runtime stopped, and the
+/// outcome as the exit code (2 when logging cannot start, 1 on an error, which is printed).
+pub fn run_process<F>(service: &str, format: LogFormat, main: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let telemetry = match init(service, format) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: setting up logs and traces: {error:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the Tokio runtime");
+    let result = runtime.block_on(main);
+    drop(runtime);
+    drop(telemetry);
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Installs logging, and tracing export when configured. Call once, first thing.
 pub fn init(service: &str, format: LogFormat) -> anyhow::Result<Telemetry> {
     let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")

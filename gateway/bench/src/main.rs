@@ -75,25 +75,5 @@ async fn run(command: BenchCommand) -> anyhow::Result<()> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let telemetry = match telemetry::init("minoots-bench", cli.log_format) {
-        Ok(telemetry) => telemetry,
-        Err(error) => {
-            eprintln!("error: setting up logs and traces: {error:#}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("building the Tokio runtime");
-    let result = runtime.block_on(run(cli.command));
-    drop(runtime);
-    drop(telemetry);
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    telemetry::run_process("minoots-bench", cli.log_format, run(cli.command))
 }
