@@ -1,7 +1,7 @@
 //! One conformance suite for every store. `store_conformance!(module, async { store })` expands
 //! to the same tests for each implementation.
 
-use minoots_proto::v1::{Timer, TimerEventType, TimerStatus};
+use minoots_proto::v1::{DeadLetter, Timer, TimerEventType, TimerStatus};
 
 use super::*;
 use crate::{clock::to_timestamp, labels::LabelSelector, validate::NewTimer};
@@ -871,6 +871,74 @@ async fn postgres_refuses_writes_from_a_deposed_leader() {
         2,
         "scheduled + the new leader's fire; the refused write left none"
     );
+}
+
+/// Issue 19 item 12: the writes a leader makes beside `apply` (dead letters, the NATS publish
+/// cursor, retention purges) are fenced too: a deposed leader's are refused by Postgres.
+#[tokio::test]
+async fn postgres_refuses_side_writes_from_a_deposed_leader() {
+    use crate::leadership::Lease;
+    let Some(db) = crate::testing::TestDatabase::create("postgres side-write fencing").await else {
+        return;
+    };
+    let old = PostgresStore::connect(&db.url).await.unwrap();
+    let new = PostgresStore::connect(&db.url).await.unwrap();
+    let ttl = std::time::Duration::from_millis(200);
+    let old_fence = old
+        .lease("kernel", "old", ttl)
+        .try_acquire()
+        .await
+        .unwrap()
+        .expect("free lease");
+    old.set_fence(Some(old_fence));
+    let letter = |id: &str| DeadLetter {
+        id: id.to_owned(),
+        tenant_id: "acme".into(),
+        timer_id: "t".into(),
+        created_at: Some(to_timestamp(T0)),
+        ..DeadLetter::default()
+    };
+    old.put_dead_letters(&[letter("while-leading")])
+        .await
+        .unwrap();
+    old.set_publish_cursor("acme", 1).await.unwrap();
+
+    let mut new_fence = None;
+    while new_fence.is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        new_fence = new.lease("kernel", "new", ttl).try_acquire().await.unwrap();
+    }
+    new.set_fence(new_fence);
+
+    let late = old.put_dead_letters(&[letter("after-deposed")]).await;
+    assert!(
+        matches!(late, Err(crate::KernelError::Fenced { .. })),
+        "{late:?}"
+    );
+    let late = old.set_publish_cursor("acme", 99).await;
+    assert!(
+        matches!(late, Err(crate::KernelError::Fenced { .. })),
+        "{late:?}"
+    );
+    let late = old.purge(i64::MAX, i64::MAX, false).await;
+    assert!(
+        matches!(late, Err(crate::KernelError::Fenced { .. })),
+        "{late:?}"
+    );
+
+    assert_eq!(
+        new.get_dead_letter("acme", "after-deposed").await.unwrap(),
+        None
+    );
+    assert!(
+        new.get_dead_letter("acme", "while-leading")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(new.publish_cursors().await.unwrap().get("acme"), Some(&1));
+    new.set_publish_cursor("acme", 2).await.unwrap();
+    new.put_dead_letters(&[letter("new-leader")]).await.unwrap();
 }
 
 #[tokio::test]
