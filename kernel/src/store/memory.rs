@@ -30,6 +30,7 @@ struct State {
     idempotency: HashMap<(String, String), String>,
     events: BTreeMap<(String, u64), TimerEvent>,
     sequences: HashMap<String, u64>,
+    floor: u64,
     limits: HashMap<String, Limits>,
     api_keys: BTreeMap<String, ApiKey>,
     dead_letters: BTreeMap<String, DeadLetter>,
@@ -86,6 +87,7 @@ impl Store for MemoryStore {
             }
         }
         loaded.sequences = state.sequences.clone();
+        loaded.floor = state.floor;
         let plan = plan(mutations, loaded);
         // Nothing below can fail half-way, so writing in place under the lock is atomic.
         for (timer, fingerprint) in plan.inserts {
@@ -175,8 +177,23 @@ impl Store for MemoryStore {
             .map(|((_, s), _)| *s);
         Ok(EventBounds {
             oldest,
-            last: state.sequences.get(tenant_id).copied().unwrap_or(0),
+            last: state
+                .sequences
+                .get(tenant_id)
+                .copied()
+                .unwrap_or(state.floor),
         })
+    }
+
+    async fn skip_sequences(&self, skip: u64) -> Result<u64> {
+        let mut state = self.state.lock().unwrap();
+        let highest = state.sequences.values().copied().max().unwrap_or(0);
+        let floor = highest.max(state.floor).saturating_add(skip);
+        state.floor = floor;
+        for last in state.sequences.values_mut() {
+            *last = floor;
+        }
+        Ok(floor)
     }
 
     async fn pending(&self) -> Result<Vec<PendingTimer>> {

@@ -6,8 +6,9 @@
 //!   Outcomes that reject a mutation (not found, wrong state, idempotency conflict) write nothing
 //!   for that mutation and do not abort the others.
 //! - Each successful transition writes the new timer state and exactly one event, whose sequence
-//!   is the tenant's previous sequence + 1. Sequences are never reused, even after events are
-//!   purged.
+//!   is the tenant's previous sequence + 1 (a tenant without one starts above the store's
+//!   sequence floor, 0 unless [`Store::skip_sequences`] raised it). Sequences are never reused,
+//!   even after events are purged.
 //! - Reads see only committed data and are scoped to one tenant.
 //! - A record that cannot be decoded fails nothing but itself: reads return it salvaged (with a
 //!   `failure_reason` saying so) and the first transition that touches it quarantines it
@@ -172,6 +173,11 @@ pub trait Store: SideTables + Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<TimerEvent>>;
     async fn event_bounds(&self, tenant_id: &str) -> Result<EventBounds>;
+    /// After a restore from backup: every tenant's next sequence, and that of tenants the store
+    /// has not seen yet, goes `skip` past the highest sequence it holds, so no sequence a client
+    /// may have seen before the restore (for an event the backup does not hold) is handed out
+    /// again. Returns the new floor: the last sequence of every tenant.
+    async fn skip_sequences(&self, skip: u64) -> Result<u64>;
     /// Every SCHEDULED, ARMED or FIRED timer of every tenant.
     async fn pending(&self) -> Result<Vec<PendingTimer>>;
     /// Deletes final timers finished before `timers_before` and events that occurred before
@@ -395,8 +401,11 @@ pub(crate) struct Loaded {
     pub timers: HashMap<String, Timer>,
     /// Timers holding the batch's idempotency keys: (tenant, key) -> (timer, fingerprint).
     pub idempotency: HashMap<(String, String), (Timer, String)>,
-    /// Last sequence per tenant the batch touches (absent means 0).
+    /// Last sequence per tenant the batch touches (absent means `floor`).
     pub sequences: HashMap<String, u64>,
+    /// The sequence floor ([`Store::skip_sequences`]); loaded only when a touched tenant has no
+    /// sequence yet.
+    pub floor: u64,
     /// Timers whose records could not be decoded whole, by id, with what was lost.
     pub damaged: HashMap<String, String>,
 }
@@ -523,9 +532,13 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
     let mut dirty: Vec<String> = Vec::new();
     let mut dirty_set: HashSet<String> = HashSet::new();
     let next_sequence = |tenant: &str, sequences: &mut HashMap<String, u64>| {
-        let last = sequences
-            .entry(tenant.to_owned())
-            .or_insert_with(|| loaded.sequences.get(tenant).copied().unwrap_or(0));
+        let last = sequences.entry(tenant.to_owned()).or_insert_with(|| {
+            loaded
+                .sequences
+                .get(tenant)
+                .copied()
+                .unwrap_or(loaded.floor)
+        });
         *last += 1;
         *last
     };

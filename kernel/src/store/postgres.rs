@@ -216,6 +216,13 @@ async fn load(tx: &mut Transaction<'_, Postgres>, mutations: &[Mutation]) -> Res
             )
         })
         .collect::<HashMap<_, _>>();
+    if tenants.iter().any(|t| !loaded.sequences.contains_key(t)) {
+        let floor: Option<i64> =
+            sqlx::query_scalar("SELECT floor FROM sequence_floor WHERE id = 1")
+                .fetch_optional(&mut **tx)
+                .await?;
+        loaded.floor = floor.unwrap_or(0) as u64;
+    }
     Ok(loaded)
 }
 
@@ -408,7 +415,8 @@ impl Store for PostgresStore {
     async fn event_bounds(&self, tenant_id: &str) -> Result<EventBounds> {
         let row = sqlx::query(
             "SELECT (SELECT min(sequence) FROM events WHERE tenant_id = $1) AS oldest,
-                    (SELECT last_sequence FROM tenant_sequences WHERE tenant_id = $1) AS last",
+                    COALESCE((SELECT last_sequence FROM tenant_sequences WHERE tenant_id = $1),
+                             (SELECT floor FROM sequence_floor WHERE id = 1)) AS last",
         )
         .bind(tenant_id)
         .fetch_one(&self.pool)
@@ -419,6 +427,34 @@ impl Store for PostgresStore {
             oldest: oldest.map(|s| s as u64),
             last: last.unwrap_or(0) as u64,
         })
+    }
+
+    async fn skip_sequences(&self, skip: u64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        self.check_fence(&mut tx).await?;
+        // Taken with the table locked, so no write slips between the read and the raise.
+        sqlx::query("LOCK TABLE tenant_sequences IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let highest: i64 = sqlx::query_scalar(
+            "SELECT GREATEST(COALESCE((SELECT max(last_sequence) FROM tenant_sequences), 0),
+                             COALESCE((SELECT floor FROM sequence_floor WHERE id = 1), 0))",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let floor = (highest as u64).saturating_add(skip).min(i64::MAX as u64);
+        sqlx::query("UPDATE tenant_sequences SET last_sequence = $1")
+            .bind(floor as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sequence_floor (id, floor) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET floor = excluded.floor",
+        )
+        .bind(floor as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(floor)
     }
 
     async fn pending(&self) -> Result<Vec<PendingTimer>> {

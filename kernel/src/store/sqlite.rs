@@ -211,6 +211,9 @@ async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Resul
             );
         }
     }
+    if tenants.iter().any(|t| !sequences.contains_key(t)) {
+        loaded.floor = floor(&mut **tx).await?;
+    }
     loaded.sequences = sequences;
     Ok(loaded)
 }
@@ -279,6 +282,14 @@ async fn write(tx: &mut Transaction<'_, Sqlite>, plan: &Plan) -> Result<()> {
         sql.build().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// The sequence floor (0 until `skip_sequences`).
+async fn floor<'e>(executor: impl sqlx::SqliteExecutor<'e>) -> Result<u64> {
+    let floor: Option<i64> = sqlx::query_scalar("SELECT floor FROM sequence_floor WHERE id = 1")
+        .fetch_optional(executor)
+        .await?;
+    Ok(floor.unwrap_or(0) as u64)
 }
 
 /// JSON path for a label key. Keys are validated to `[A-Za-z0-9._/-]`, so quoting is safe.
@@ -390,10 +401,38 @@ impl Store for SqliteStore {
                 .bind(tenant_id)
                 .fetch_optional(&self.reader)
                 .await?;
+        let last = match last {
+            Some(last) => last as u64,
+            None => floor(&self.reader).await?,
+        };
         Ok(EventBounds {
             oldest: oldest.map(|s| s as u64),
-            last: last.unwrap_or(0) as u64,
+            last,
         })
+    }
+
+    async fn skip_sequences(&self, skip: u64) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let highest: Option<i64> =
+            sqlx::query_scalar("SELECT max(last_sequence) FROM tenant_sequences")
+                .fetch_one(&mut *tx)
+                .await?;
+        let floor = (highest.unwrap_or(0) as u64)
+            .max(floor(&mut *tx).await?)
+            .saturating_add(skip)
+            .min(i64::MAX as u64);
+        sqlx::query("UPDATE tenant_sequences SET last_sequence = ?")
+            .bind(floor as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sequence_floor (id, floor) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET floor = excluded.floor",
+        )
+        .bind(floor as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(floor)
     }
 
     async fn pending(&self) -> Result<Vec<PendingTimer>> {
