@@ -35,9 +35,19 @@ fn varint(buf: &mut &[u8]) -> Option<u64> {
     None
 }
 
-/// An encoded message's top-level fields: (number, the field's bytes, a length-delimited
-/// field's payload). None when the framing itself is broken.
-fn fields(mut buf: &[u8]) -> Option<Vec<(u32, &[u8], Option<&[u8]>)>> {
+/// One top-level field of an encoded message: its number, its bytes (key included), and the
+/// payload of a length-delimited one.
+struct Field<'a> {
+    number: u32,
+    bytes: &'a [u8],
+    payload: Option<&'a [u8]>,
+}
+
+/// A field left out of a salvaged message: its number and payload.
+type Dropped<'a> = (u32, &'a [u8]);
+
+/// An encoded message's top-level fields; None when the framing itself is broken.
+fn fields(mut buf: &[u8]) -> Option<Vec<Field<'_>>> {
     let mut out = Vec::new();
     while !buf.is_empty() {
         let start = buf;
@@ -65,20 +75,26 @@ fn fields(mut buf: &[u8]) -> Option<Vec<(u32, &[u8], Option<&[u8]>)>> {
             // Groups: never written by this code.
             _ => return None,
         };
-        out.push((number, &start[..start.len() - buf.len()], payload));
+        out.push(Field {
+            number,
+            bytes: &start[..start.len() - buf.len()],
+            payload,
+        });
     }
     Some(out)
 }
 
 /// Decodes what it can of a record that does not decode whole: every top-level field that does
 /// not decode on its own is left out and returned (number, payload).
-fn salvage<M: Message + Default>(body: &[u8]) -> Option<(M, Vec<(u32, &[u8])>)> {
+fn salvage<M: Message + Default>(body: &[u8]) -> Option<(M, Vec<Dropped<'_>>)> {
     let mut kept = Vec::with_capacity(body.len());
     let mut dropped = Vec::new();
-    for (number, field, payload) in fields(body)? {
-        match payload {
-            Some(payload) if M::decode(field).is_err() => dropped.push((number, payload)),
-            _ => kept.extend_from_slice(field),
+    for field in fields(body)? {
+        match field.payload {
+            Some(payload) if M::decode(field.bytes).is_err() => {
+                dropped.push((field.number, payload));
+            }
+            _ => kept.extend_from_slice(field.bytes),
         }
     }
     M::decode(kept.as_slice()).ok().map(|m| (m, dropped))
