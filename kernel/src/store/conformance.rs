@@ -524,6 +524,32 @@ pub async fn purge_respects_retention_and_never_reuses_sequences(store: &dyn Sto
     assert_eq!(event.sequence, 4);
 }
 
+/// After a restore: every tenant's next sequence, and a new tenant's first, goes past the
+/// highest the store holds; the bounds report the floor as the last sequence.
+pub async fn skip_sequences_moves_every_tenant_past_the_highest(store: &dyn Store) {
+    for tenant in ["acme", "acme", "acme", "globex"] {
+        create(store, new_timer(tenant, "t", &[], "")).await;
+    }
+    assert_eq!(store.skip_sequences(100).await.unwrap(), 103);
+    assert_eq!(store.event_bounds("acme").await.unwrap().last, 103);
+    assert_eq!(store.event_bounds("nobody").await.unwrap().last, 103);
+    for (tenant, expected) in [("acme", 104), ("globex", 104), ("initech", 104)] {
+        let out = store
+            .apply(vec![Mutation::create(new_timer(tenant, "after", &[], ""))])
+            .await
+            .unwrap();
+        let Outcome::Created(_, event) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(event.sequence, expected, "{tenant}");
+    }
+    assert_eq!(
+        store.skip_sequences(10).await.unwrap(),
+        114,
+        "and again, past both"
+    );
+}
+
 fn key(id: &str, tenant: &str, digest: &str) -> ApiKey {
     ApiKey {
         id: id.to_owned(),
@@ -784,6 +810,7 @@ macro_rules! store_conformance {
             case!(purge_respects_retention_and_never_reuses_sequences);
             case!(api_keys_are_found_by_digest_listed_and_revoked_once);
             case!(tenant_limits_and_daily_counts_are_stored);
+            case!(skip_sequences_moves_every_tenant_past_the_highest);
         }
     };
 }
