@@ -218,6 +218,16 @@ async fn bad_input_is_400_naming_the_field_in_camel_case() {
             "actionBundle.actions[0].webhook.url",
         ),
     ];
+    // Issue 19 item 1: metadata nested past what a stored record can hold is refused at the
+    // door (it was accepted, then failed every read of the tenant and every fire batch).
+    let mut deep = json!(1);
+    for _ in 0..34 {
+        deep = json!({ "a": deep });
+    }
+    let cases = cases.into_iter().chain([(
+        json!({"name": "x", "duration": "1h", "metadata": deep}),
+        "metadata",
+    )]);
     for (body, field) in cases {
         let response = http
             .post(format!("{url}/timers"))
@@ -284,7 +294,8 @@ async fn bad_input_is_400_naming_the_field_in_camel_case() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resume_ahead.status(), StatusCode::BAD_REQUEST);
+    // Past the last sequence: events this store does not hold (lost in a restore from backup).
+    assert_eq!(resume_ahead.status(), StatusCode::GONE);
     server.stop().await;
 }
 

@@ -18,6 +18,9 @@ pub(crate) async fn list(
     request: &ListDeadLettersRequest,
 ) -> Result<Vec<DeadLetter>> {
     validate::tenant_id(tenant)?;
+    if let Some(since) = &request.since {
+        validate::timestamp("since", since)?;
+    }
     let since = request.since.as_ref().map_or(0, clock::from_timestamp);
     let limit = match request.limit {
         0 => 100,
@@ -51,10 +54,11 @@ pub(crate) async fn replay(inner: &Inner, tenant: &str, id: &str) -> Result<Repl
         )));
     }
     let timer = timers::get(inner, tenant, &letter.timer_id).await?;
-    let action = letter
-        .action
-        .clone()
-        .ok_or_else(|| KernelError::Internal(format!("dead letter {id} holds no action")))?;
+    let action = letter.action.clone().ok_or_else(|| {
+        KernelError::FailedPrecondition(format!(
+            "dead letter {id} records a quarantined timer and holds no action to replay"
+        ))
+    })?;
     let clock = inner.clock.clone();
     let now = move || clock.now();
     let result = inner
@@ -128,9 +132,11 @@ pub(crate) async fn replay_all(
             .store
             .list_dead_letters(tenant, since, false, 1_000)
             .await?;
+        // A quarantined timer's letter holds no action: nothing to replay, and no reason to stop
+        // replaying the others.
         let fresh: Vec<DeadLetter> = page
             .into_iter()
-            .filter(|l| seen.insert(l.id.clone()))
+            .filter(|l| seen.insert(l.id.clone()) && l.action.is_some())
             .collect();
         if fresh.is_empty() {
             return Ok(replayed);

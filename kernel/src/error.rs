@@ -14,9 +14,10 @@ pub enum KernelError {
     AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
-    /// A stream asked to resume from a sequence whose events were already purged.
+    /// A stream asked to resume from a sequence whose events this store does not hold: purged
+    /// past retention, or lost in a restore from backup. The client must list again.
     #[error(
-        "events after sequence {requested} are no longer retained; the oldest retained sequence is {oldest}"
+        "cannot resume after sequence {requested}: its events are no longer held (purged, or lost in a restore from backup); the oldest retained sequence is {oldest}"
     )]
     OutOfRange { requested: u64, oldest: u64 },
     /// The store could not be reached or failed; safe to retry.

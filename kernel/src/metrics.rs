@@ -32,6 +32,8 @@ pub struct Metrics {
     pub(crate) action_attempts_ok: Counter,
     pub(crate) action_attempts_failed: Counter,
     pub(crate) dead_letters: Counter,
+    /// Timers failed because their stored record could not be decoded.
+    pub(crate) quarantined: Counter,
 }
 
 /// A monotonically increasing count.
@@ -120,6 +122,11 @@ impl Metrics {
                 "minoots_dead_letters_total",
                 "Actions that exhausted their retries.",
                 self.dead_letters.get(),
+            ),
+            (
+                "minoots_records_quarantined_total",
+                "Timers failed because their stored record could not be decoded or run.",
+                self.quarantined.get(),
             ),
         ] {
             let _ = writeln!(

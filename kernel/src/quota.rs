@@ -151,6 +151,12 @@ impl Usage {
                 {
                     decrement(&mut self.active, &timer.tenant_id);
                 }
+                // Failed without firing: it no longer counts as active.
+                (None, Outcome::Quarantined { timer, from, .. })
+                    if !from.is_final() && *from != minoots_proto::v1::TimerStatus::Fired =>
+                {
+                    decrement(&mut self.active, &timer.tenant_id);
+                }
                 _ => {}
             }
         }

@@ -245,6 +245,10 @@ pub(crate) async fn cancel(
             Ok(timer)
         }
         Outcome::NotFound => Err(KernelError::NotFound { id: request.id }),
+        Outcome::Quarantined { timer, .. } => Err(KernelError::FailedPrecondition(format!(
+            "timer {} could not be cancelled: it is failed, {}",
+            request.id, timer.failure_reason
+        ))),
         Outcome::Rejected(status) => Err(KernelError::FailedPrecondition(format!(
             "timer {} is {}; only scheduled or armed timers can be cancelled",
             request.id,

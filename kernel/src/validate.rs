@@ -2,8 +2,12 @@
 //! nothing is written unless the whole request is valid. Actions are checked by their own kind
 //! (`actions::validate_bundle`).
 
-use minoots_proto::v1::{
-    AgentBinding, ScheduleTimerRequest, Timer, TimerStatus, schedule_timer_request::Schedule,
+use minoots_proto::{
+    prost_types,
+    v1::{
+        Action, ActionBundle, AgentBinding, ScheduleTimerRequest, Timer, TimerStatus, action::Kind,
+        schedule_timer_request::Schedule,
+    },
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -23,6 +27,15 @@ pub const MAX_BATCH: usize = 10_000;
 pub const MAX_PAGE_SIZE: u32 = 1_000;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub(crate) const MAX_TEXT: usize = 256;
+/// Deepest nesting of JSON objects and lists accepted in metadata, webhook bodies and agent
+/// prompt arguments. A stored record carries them inside other messages (an event holds its
+/// timer, which holds its bundle, its action, the webhook, then the body), each JSON level costs
+/// up to three protobuf message levels, and protobuf decoders give up at 100 levels: at 16 the
+/// deepest stored record stays under 60, so whatever is accepted here can always be read back.
+pub const MAX_JSON_DEPTH: usize = 16;
+/// Encoded size limits of the action bundle and the agent binding (metadata has its own).
+pub const MAX_ACTION_BUNDLE_BYTES: usize = 256 * 1024;
+pub const MAX_AGENT_BINDING_BYTES: usize = 96 * 1024;
 const MAX_REASON: usize = 1_024;
 
 /// A validated timer, ready to be written.
@@ -103,8 +116,9 @@ pub fn schedule(
             ));
         }
         Some(Schedule::Duration(d)) => {
+            duration("duration", d)?;
             let micros = from_duration(d);
-            if d.seconds < 0 || d.nanos < 0 || micros <= 0 {
+            if micros <= 0 {
                 return Err(KernelError::invalid("duration", "must be positive"));
             }
             if micros > MAX_HORIZON {
@@ -113,12 +127,7 @@ pub fn schedule(
             (now + micros, Some(to_duration(micros)))
         }
         Some(Schedule::FireAt(ts)) => {
-            if !(0..1_000_000_000).contains(&ts.nanos) {
-                return Err(KernelError::invalid(
-                    "fire_at",
-                    "nanos must be within 0..1e9",
-                ));
-            }
+            timestamp("fire_at", ts)?;
             let at = from_timestamp(ts);
             if at < now - PAST_GRACE {
                 return Err(KernelError::invalid("fire_at", "is in the past"));
@@ -144,18 +153,16 @@ pub fn schedule(
         labels::check_value(key, value).map_err(|m| KernelError::invalid("labels", m))?;
     }
     if let Some(metadata) = &request.metadata {
-        let size = metadata.encoded_len();
-        if size > MAX_METADATA_BYTES {
-            return Err(KernelError::invalid(
-                "metadata",
-                format!("{size} bytes encoded, over the 64 KiB limit"),
-            ));
-        }
+        size("metadata", metadata, MAX_METADATA_BYTES)?;
+        json_struct("metadata", metadata)?;
     }
     if let Some(bundle) = &request.action_bundle {
+        size("action_bundle", bundle, MAX_ACTION_BUNDLE_BYTES)?;
+        bundle_values(bundle)?;
         actions::validate_bundle(bundle)?;
     }
     if let Some(binding) = &request.agent_binding {
+        size("agent_binding", binding, MAX_AGENT_BINDING_BYTES)?;
         agent_binding(binding)?;
     }
 
@@ -207,4 +214,157 @@ fn agent_binding(binding: &AgentBinding) -> Result<()> {
         text("agent_binding.attributes", value, 4 * MAX_TEXT)?;
     }
     Ok(())
+}
+
+fn size(field: &str, message: &impl Message, max: usize) -> Result<()> {
+    let size = message.encoded_len();
+    if size > max {
+        return Err(KernelError::invalid(
+            field,
+            format!("{size} bytes encoded, over the {} KiB limit", max / 1024),
+        ));
+    }
+    Ok(())
+}
+
+/// A protobuf `Duration` the kernel accepts: not negative, nanos within 0..=999,999,999 (the
+/// protobuf range, with the sign of seconds, which here is never negative).
+pub fn duration(field: &str, d: &prost_types::Duration) -> Result<()> {
+    if !(0..=999_999_999).contains(&d.nanos) {
+        return Err(KernelError::invalid(
+            field,
+            format!("nanos {} is outside 0..=999999999", d.nanos),
+        ));
+    }
+    if d.seconds < 0 {
+        return Err(KernelError::invalid(field, "must not be negative"));
+    }
+    Ok(())
+}
+
+/// A protobuf `Timestamp` with nanos within 0..=999,999,999, between years 1 and 9999.
+pub fn timestamp(field: &str, ts: &prost_types::Timestamp) -> Result<()> {
+    if !(0..=999_999_999).contains(&ts.nanos) {
+        return Err(KernelError::invalid(
+            field,
+            format!("nanos {} is outside 0..=999999999", ts.nanos),
+        ));
+    }
+    // 0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59Z, the protobuf range.
+    if !(-62_135_596_800..=253_402_300_799).contains(&ts.seconds) {
+        return Err(KernelError::invalid(
+            field,
+            "is outside the years 0001 to 9999",
+        ));
+    }
+    Ok(())
+}
+
+/// The durations and JSON values inside a bundle. Their own rules (timeouts, backoffs) are the
+/// action kinds' to check; the shape every stored value must have is checked here, once.
+fn bundle_values(bundle: &ActionBundle) -> Result<()> {
+    if let Some(policy) = &bundle.retry_policy {
+        let field = |name: &str| format!("action_bundle.retry_policy.{name}");
+        if let Some(d) = &policy.initial_backoff {
+            duration(&field("initial_backoff"), d)?;
+        }
+        if let Some(d) = &policy.max_backoff {
+            duration(&field("max_backoff"), d)?;
+        }
+    }
+    let actions = bundle
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("action_bundle.actions[{i}]"), a));
+    for (field, action) in actions.chain(
+        bundle
+            .fallback
+            .iter()
+            .map(|a| ("action_bundle.fallback".to_owned(), a)),
+    ) {
+        action_values(&field, action)?;
+    }
+    Ok(())
+}
+
+fn action_values(field: &str, action: &Action) -> Result<()> {
+    let at = |name: &str| format!("{field}.{name}");
+    match &action.kind {
+        Some(Kind::Webhook(webhook)) => {
+            if let Some(body) = &webhook.body {
+                json_struct(&at("webhook.body"), body)?;
+            }
+            if let Some(d) = &webhook.timeout {
+                duration(&at("webhook.timeout"), d)?;
+            }
+        }
+        Some(Kind::Command(command)) => {
+            if let Some(d) = &command.timeout {
+                duration(&at("command.timeout"), d)?;
+            }
+        }
+        Some(Kind::AgentPrompt(prompt)) => {
+            if let Some(arguments) = &prompt.arguments {
+                json_struct(&at("agent_prompt.arguments"), arguments)?;
+            }
+            if let Some(d) = &prompt.ack_timeout {
+                duration(&at("agent_prompt.ack_timeout"), d)?;
+            }
+        }
+        Some(Kind::File(_)) | None => {}
+    }
+    Ok(())
+}
+
+/// A JSON object as stored: nested at most [`MAX_JSON_DEPTH`] levels, finite numbers, and no
+/// NUL in keys or strings (Postgres text and jsonb cannot hold one).
+pub fn json_struct(field: &str, value: &prost_types::Struct) -> Result<()> {
+    json_fields(field, value, 1)
+}
+
+fn json_fields(field: &str, value: &prost_types::Struct, depth: usize) -> Result<()> {
+    if depth > MAX_JSON_DEPTH {
+        return Err(KernelError::invalid(
+            field,
+            format!("is nested deeper than {MAX_JSON_DEPTH} levels"),
+        ));
+    }
+    for (key, value) in &value.fields {
+        if key.contains('\0') {
+            return Err(KernelError::invalid(
+                field,
+                "a key contains a NUL character",
+            ));
+        }
+        json_value(field, value, depth)?;
+    }
+    Ok(())
+}
+
+fn json_value(field: &str, value: &prost_types::Value, depth: usize) -> Result<()> {
+    use prost_types::value::Kind;
+    match &value.kind {
+        Some(Kind::StructValue(inner)) => json_fields(field, inner, depth + 1),
+        Some(Kind::ListValue(list)) => {
+            if depth + 1 > MAX_JSON_DEPTH {
+                return Err(KernelError::invalid(
+                    field,
+                    format!("is nested deeper than {MAX_JSON_DEPTH} levels"),
+                ));
+            }
+            list.values
+                .iter()
+                .try_for_each(|v| json_value(field, v, depth + 1))
+        }
+        Some(Kind::StringValue(s)) if s.contains('\0') => Err(KernelError::invalid(
+            field,
+            "a string contains a NUL character",
+        )),
+        Some(Kind::NumberValue(n)) if !n.is_finite() => Err(KernelError::invalid(
+            field,
+            "holds a number that is not finite",
+        )),
+        _ => Ok(()),
+    }
 }

@@ -10,6 +10,7 @@ mod kernel;
 mod keys;
 mod mcp;
 mod migrate;
+mod restored;
 mod serve;
 mod server;
 mod timers;
@@ -72,6 +73,9 @@ pub enum Command {
     Config(config::ConfigCommand),
     /// Apply the Postgres migrations and exit (a kernel on Postgres also applies them on start).
     Migrate(migrate::MigrateArgs),
+    /// After restoring the store from a backup, before starting kernels on it: moves event
+    /// sequences past those clients may have seen, so none is handed out again.
+    Restored(restored::RestoredArgs),
 }
 
 /// Runs the parsed command; `file` and `clap_command` are for `config print`.
@@ -87,6 +91,7 @@ pub async fn run(cli: Cli, file: FileConfig, clap_command: clap::Command) -> any
         Command::Mcp(args) => mcp::run(args).await,
         Command::Config(command) => config::run(command, &file, &clap_command),
         Command::Migrate(args) => migrate::run(args).await,
+        Command::Restored(args) => restored::run(args).await,
     }
 }
 

@@ -20,11 +20,22 @@ pub(super) fn validate(webhook: &WebhookAction, at: &dyn Fn(&str) -> String) -> 
             "must be GET, POST, PUT, PATCH or DELETE",
         ));
     }
-    for name in webhook.headers.keys() {
+    // The same checks the HTTP client makes when it sends: a header it would refuse at fire
+    // time (a CR or LF that could split the request, other control bytes) is refused here.
+    for (name, value) in &webhook.headers {
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
             return Err(KernelError::invalid(
                 at("webhook.headers"),
-                format!("{name:?} is not a header name"),
+                format!(
+                    "{:?} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)",
+                    name.chars().take(64).collect::<String>()
+                ),
+            ));
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            return Err(KernelError::invalid(
+                at(&format!("webhook.headers.{name}")),
+                "contains a control character (CR, LF, NUL, ...); header values must be visible text",
             ));
         }
     }

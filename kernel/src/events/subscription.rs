@@ -44,17 +44,19 @@ pub(crate) async fn subscribe(
     let cursor = match request.after_sequence {
         None => bounds.last,
         Some(after) => {
-            if after > bounds.last {
-                return Err(KernelError::invalid(
-                    "after_sequence",
-                    format!(
-                        "{after} is ahead of the tenant's last sequence {}",
-                        bounds.last
-                    ),
-                ));
-            }
             let oldest = bounds.oldest.unwrap_or(bounds.last + 1);
-            if after + 1 < oldest {
+            // A resume point past the last sequence, or one no stored event has, names events
+            // this store does not hold: lost in a restore from backup (or never sent by this
+            // deployment). Resuming there would miss them silently; the client must re-list.
+            let unknown = after > bounds.last
+                || (after >= oldest
+                    && inner
+                        .store
+                        .events_after(tenant, after - 1, 1)
+                        .await?
+                        .first()
+                        .is_none_or(|event| event.sequence != after));
+            if after + 1 < oldest || unknown {
                 return Err(KernelError::OutOfRange {
                     requested: after,
                     oldest,

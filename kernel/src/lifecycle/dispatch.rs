@@ -85,6 +85,16 @@ async fn execute(parts: Dispatch, mut fired: FiredTimer) {
             break *timer;
         }
         match parts.store.get(&fired.tenant_id, &fired.id).await {
+            // Its record could not be decoded: its actions may be gone with it, so it is
+            // quarantined (the store fails it) instead of settled on what is left.
+            Ok(Some(timer))
+                if timer.status == TimerStatus::Fired as i32
+                    && crate::store::quarantine_reason(&timer).is_some() =>
+            {
+                let failed = system_transition(timer.id, TimerStatus::Failed, parts.clock.now());
+                commit(&parts, vec![failed]).await;
+                return;
+            }
             Ok(Some(timer)) if timer.status == TimerStatus::Fired as i32 => break timer,
             Ok(_) => return,
             Err(error) => {
@@ -109,6 +119,10 @@ async fn execute(parts: Dispatch, mut fired: FiredTimer) {
     if !outcome.dead_letters.is_empty() {
         let mut backoff = backoff::STORE_WRITE;
         while let Err(error) = parts.store.put_dead_letters(&outcome.dead_letters).await {
+            if matches!(error, KernelError::Fenced { .. }) {
+                // Deposed: the next leader runs this timer's actions again.
+                return;
+            }
             tracing::warn!(%error, timer = %timer.id, "writing dead letters failed; retrying");
             tokio::select! {
                 () = parts.stop.cancelled() => return,

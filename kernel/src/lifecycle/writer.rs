@@ -151,8 +151,22 @@ async fn run(
 
 fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<FiredTimer>) {
     for outcome in outcomes {
-        if let Outcome::Created(_, event) | Outcome::Transitioned(_, event) = outcome {
+        if let Outcome::Created(_, event)
+        | Outcome::Transitioned(_, event)
+        | Outcome::Quarantined { event, .. } = outcome
+        {
             bus.publish(event.clone());
+        }
+        if let Outcome::Quarantined { timer, from, .. } = outcome {
+            bus.metrics.quarantined.add(1);
+            bus.metrics.dead_letters.add(1);
+            tracing::error!(
+                timer = %timer.id,
+                tenant = %timer.tenant_id,
+                was = from.wire_name(),
+                reason = %timer.failure_reason,
+                "timer quarantined: it is FAILED with a dead letter; the rest of its batch went on"
+            );
         }
         // Timers without actions were settled in the same batch by the scheduler; the
         // dispatcher only needs the ones with actions to run.

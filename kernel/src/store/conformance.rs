@@ -1,7 +1,7 @@
 //! One conformance suite for every store. `store_conformance!(module, async { store })` expands
 //! to the same tests for each implementation.
 
-use minoots_proto::v1::{Timer, TimerEventType, TimerStatus};
+use minoots_proto::v1::{DeadLetter, Timer, TimerEventType, TimerStatus};
 
 use super::*;
 use crate::{clock::to_timestamp, labels::LabelSelector, validate::NewTimer};
@@ -524,6 +524,32 @@ pub async fn purge_respects_retention_and_never_reuses_sequences(store: &dyn Sto
     assert_eq!(event.sequence, 4);
 }
 
+/// After a restore: every tenant's next sequence, and a new tenant's first, goes past the
+/// highest the store holds; the bounds report the floor as the last sequence.
+pub async fn skip_sequences_moves_every_tenant_past_the_highest(store: &dyn Store) {
+    for tenant in ["acme", "acme", "acme", "globex"] {
+        create(store, new_timer(tenant, "t", &[], "")).await;
+    }
+    assert_eq!(store.skip_sequences(100).await.unwrap(), 103);
+    assert_eq!(store.event_bounds("acme").await.unwrap().last, 103);
+    assert_eq!(store.event_bounds("nobody").await.unwrap().last, 103);
+    for (tenant, expected) in [("acme", 104), ("globex", 104), ("initech", 104)] {
+        let out = store
+            .apply(vec![Mutation::create(new_timer(tenant, "after", &[], ""))])
+            .await
+            .unwrap();
+        let Outcome::Created(_, event) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(event.sequence, expected, "{tenant}");
+    }
+    assert_eq!(
+        store.skip_sequences(10).await.unwrap(),
+        114,
+        "and again, past both"
+    );
+}
+
 fn key(id: &str, tenant: &str, digest: &str) -> ApiKey {
     ApiKey {
         id: id.to_owned(),
@@ -614,6 +640,148 @@ pub async fn tenant_limits_and_daily_counts_are_stored(store: &dyn Store) {
     assert!(store.created_since(later).await.unwrap().is_empty());
 }
 
+/// How a test damages a stored timer record: nested past the decoder's limit (what REST
+/// accepted before issue 19), or not protobuf at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    TooDeep,
+    Garbage,
+}
+
+/// The body of a timer record nested past what protobuf decodes (the issue 19 reproduction).
+pub fn too_deep_body(timer: &Timer) -> Vec<u8> {
+    use prost::Message;
+    use prost_types::{Struct, Value, value::Kind};
+    let mut value = Value {
+        kind: Some(Kind::NumberValue(1.0)),
+    };
+    for _ in 0..40 {
+        value = Value {
+            kind: Some(Kind::StructValue(Struct {
+                fields: [("a".to_owned(), value)].into(),
+            })),
+        };
+    }
+    let mut timer = timer.clone();
+    timer.metadata = Some(Struct {
+        fields: [("a".to_owned(), value)].into(),
+    });
+    let body = timer.encode_to_vec();
+    assert!(Timer::decode(body.as_slice()).is_err());
+    body
+}
+
+/// A record that cannot be decoded fails nothing but itself: get and list answer (showing it
+/// with the reason), and a fire batch that holds it commits every other timer while it is
+/// quarantined: FAILED with the reason, one event, a dead letter in the same commit. `damage`
+/// plants the damaged record the way each store can.
+pub async fn a_damaged_record_is_quarantined_and_blocks_nothing<F, Fut>(
+    store: &dyn Store,
+    damage: F,
+) where
+    F: Fn(Timer, Damage) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let deep = create(store, new_timer("acme", "deep", &[], "")).await;
+    let other = create(store, new_timer("globex", "other", &[], "")).await;
+    let garbage = create(store, new_timer("acme", "garbage", &[], "")).await;
+    store
+        .apply(vec![
+            to(&deep.id, TimerStatus::Armed, T0),
+            to(&other.id, TimerStatus::Armed, T0),
+            to(&garbage.id, TimerStatus::Armed, T0),
+        ])
+        .await
+        .unwrap();
+    let armed = store.get("acme", &deep.id).await.unwrap().unwrap();
+    damage(armed, Damage::TooDeep).await;
+    let armed = store.get("acme", &garbage.id).await.unwrap().unwrap();
+    damage(armed, Damage::Garbage).await;
+
+    let read = store.get("acme", &deep.id).await.unwrap().unwrap();
+    assert_eq!(read.status, TimerStatus::Armed as i32);
+    assert!(quarantine_reason(&read).is_some(), "{read:?}");
+    let page = store
+        .list(&ListQuery {
+            tenant_id: "acme".into(),
+            limit: 10,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        vec![deep.id.as_str(), garbage.id.as_str()],
+        "the page holds both, shown as damaged"
+    );
+    assert!(page.iter().all(|t| quarantine_reason(t).is_some()));
+
+    // One fire batch as the scheduler writes it: FIRED then SETTLED for each timer.
+    let fire_at = T0 + 60_000_000;
+    let mut batch = Vec::new();
+    for id in [&deep.id, &other.id, &garbage.id] {
+        batch.push(to(id, TimerStatus::Fired, fire_at));
+        batch.push(to(id, TimerStatus::Settled, fire_at));
+    }
+    let out = store.apply(batch).await.expect("the batch commits");
+    assert!(
+        matches!(&out[0], Outcome::Quarantined { timer, from: TimerStatus::Armed, .. } if timer.status == TimerStatus::Failed as i32),
+        "{:?}",
+        out[0]
+    );
+    assert!(
+        matches!(out[1], Outcome::Rejected(TimerStatus::Failed)),
+        "{:?}",
+        out[1]
+    );
+    assert!(matches!(out[2], Outcome::Transitioned(..)), "{:?}", out[2]);
+    assert!(matches!(out[3], Outcome::Transitioned(..)), "{:?}", out[3]);
+    assert!(
+        matches!(out[4], Outcome::Quarantined { .. }),
+        "{:?}",
+        out[4]
+    );
+
+    assert_eq!(
+        store
+            .get("globex", &other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        TimerStatus::Settled as i32,
+        "the other tenant's timer fired and settled"
+    );
+    for (id, lost) in [(&deep.id, "metadata"), (&garbage.id, "only its id")] {
+        let failed = store.get("acme", id).await.unwrap().unwrap();
+        assert_eq!(failed.status, TimerStatus::Failed as i32);
+        assert!(
+            failed.failure_reason.starts_with(QUARANTINE_PREFIX)
+                && failed.failure_reason.contains(lost),
+            "{}",
+            failed.failure_reason
+        );
+        let letters = store.timer_dead_letters(id).await.unwrap();
+        assert_eq!(letters.len(), 1, "one dead letter records it");
+        assert_eq!(letters[0].last_error, failed.failure_reason);
+        assert!(letters[0].action.is_none());
+    }
+    assert_eq!(
+        store.get("acme", &deep.id).await.unwrap().unwrap().name,
+        "deep",
+        "the rewritten record reads whole"
+    );
+    let events = store.events_after("acme", 0, 100).await.unwrap();
+    let failed: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event_type == TimerEventType::Failed as i32)
+        .map(|e| e.timer_id.as_str())
+        .collect();
+    assert_eq!(failed, vec![deep.id.as_str(), garbage.id.as_str()]);
+    let dedupe: HashSet<&str> = events.iter().map(|e| e.dedupe_key.as_str()).collect();
+    assert_eq!(dedupe.len(), events.len(), "no dedupe key repeats");
+}
+
 macro_rules! store_conformance {
     ($name:ident, $make:expr) => {
         mod $name {
@@ -642,6 +810,7 @@ macro_rules! store_conformance {
             case!(purge_respects_retention_and_never_reuses_sequences);
             case!(api_keys_are_found_by_digest_listed_and_revoked_once);
             case!(tenant_limits_and_daily_counts_are_stored);
+            case!(skip_sequences_moves_every_tenant_past_the_highest);
         }
     };
 }
@@ -729,6 +898,156 @@ async fn postgres_refuses_writes_from_a_deposed_leader() {
         2,
         "scheduled + the new leader's fire; the refused write left none"
     );
+}
+
+/// Issue 19 item 12: the writes a leader makes beside `apply` (dead letters, the NATS publish
+/// cursor, retention purges) are fenced too: a deposed leader's are refused by Postgres.
+#[tokio::test]
+async fn postgres_refuses_side_writes_from_a_deposed_leader() {
+    use crate::leadership::Lease;
+    let Some(db) = crate::testing::TestDatabase::create("postgres side-write fencing").await else {
+        return;
+    };
+    let old = PostgresStore::connect(&db.url).await.unwrap();
+    let new = PostgresStore::connect(&db.url).await.unwrap();
+    let ttl = std::time::Duration::from_millis(200);
+    let old_fence = old
+        .lease("kernel", "old", ttl)
+        .try_acquire()
+        .await
+        .unwrap()
+        .expect("free lease");
+    old.set_fence(Some(old_fence));
+    let letter = |id: &str| DeadLetter {
+        id: id.to_owned(),
+        tenant_id: "acme".into(),
+        timer_id: "t".into(),
+        created_at: Some(to_timestamp(T0)),
+        ..DeadLetter::default()
+    };
+    old.put_dead_letters(&[letter("while-leading")])
+        .await
+        .unwrap();
+    old.set_publish_cursor("acme", 1).await.unwrap();
+
+    let mut new_fence = None;
+    while new_fence.is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        new_fence = new.lease("kernel", "new", ttl).try_acquire().await.unwrap();
+    }
+    new.set_fence(new_fence);
+
+    let late = old.put_dead_letters(&[letter("after-deposed")]).await;
+    assert!(
+        matches!(late, Err(crate::KernelError::Fenced { .. })),
+        "{late:?}"
+    );
+    let late = old.set_publish_cursor("acme", 99).await;
+    assert!(
+        matches!(late, Err(crate::KernelError::Fenced { .. })),
+        "{late:?}"
+    );
+    let late = old.purge(i64::MAX, i64::MAX, false).await;
+    assert!(
+        matches!(late, Err(crate::KernelError::Fenced { .. })),
+        "{late:?}"
+    );
+
+    assert_eq!(
+        new.get_dead_letter("acme", "after-deposed").await.unwrap(),
+        None
+    );
+    assert!(
+        new.get_dead_letter("acme", "while-leading")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(new.publish_cursors().await.unwrap().get("acme"), Some(&1));
+    new.set_publish_cursor("acme", 2).await.unwrap();
+    new.put_dead_letters(&[letter("new-leader")]).await.unwrap();
+}
+
+#[tokio::test]
+async fn memory_quarantines_a_damaged_record() {
+    let store = MemoryStore::new();
+    a_damaged_record_is_quarantined_and_blocks_nothing(&store, |timer, damage| {
+        store.damage(
+            &timer.id,
+            &format!("{damage:?} (planted; only its id read)"),
+        );
+        if damage == Damage::TooDeep {
+            // Memory keeps no bytes; what a salvage of the deep record leaves, and why.
+            store.damage(&timer.id, "read without metadata (planted)");
+        }
+        async {}
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_quarantines_a_damaged_record() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("minoots.db");
+    let store = SqliteStore::open(&path, Synchronous::Normal).await.unwrap();
+    let url = format!("sqlite://{}", path.display());
+    a_damaged_record_is_quarantined_and_blocks_nothing(&store, |timer, damage| {
+        let url = url.clone();
+        async move {
+            let body = match damage {
+                Damage::TooDeep => too_deep_body(&timer),
+                Damage::Garbage => vec![0xff, 0xff, 0xff],
+            };
+            let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("UPDATE timers SET body = ? WHERE id = ?")
+                .bind(body)
+                .bind(&timer.id)
+                .execute(&mut raw)
+                .await
+                .unwrap();
+            raw.close().await.unwrap();
+        }
+    })
+    .await;
+    // A damaged event is skipped by a replay, not an error for the whole stream.
+    let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE events SET body = x'ffffff' WHERE tenant_id = 'acme' AND sequence = 1")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let events = store.events_after("acme", 0, 100).await.unwrap();
+    assert!(!events.is_empty() && events[0].sequence == 2, "{events:?}");
+}
+
+#[tokio::test]
+async fn postgres_quarantines_a_damaged_record() {
+    let Some((store, _db)) = postgres().await else {
+        return;
+    };
+    let pool = store.pool().clone();
+    a_damaged_record_is_quarantined_and_blocks_nothing(&store, |timer, damage| {
+        let pool = pool.clone();
+        async move {
+            let body = match damage {
+                Damage::TooDeep => too_deep_body(&timer),
+                Damage::Garbage => vec![0xff, 0xff, 0xff],
+            };
+            sqlx::query("UPDATE timers SET body = $1 WHERE id = $2")
+                .bind(body)
+                .bind(&timer.id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    sqlx::query("UPDATE events SET body = decode('ffffff', 'hex') WHERE tenant_id = 'acme' AND sequence = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let events = store.events_after("acme", 0, 100).await.unwrap();
+    assert!(!events.is_empty() && events[0].sequence == 2, "{events:?}");
 }
 
 #[tokio::test]

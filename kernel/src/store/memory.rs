@@ -30,15 +30,35 @@ struct State {
     idempotency: HashMap<(String, String), String>,
     events: BTreeMap<(String, u64), TimerEvent>,
     sequences: HashMap<String, u64>,
+    floor: u64,
     limits: HashMap<String, Limits>,
     api_keys: BTreeMap<String, ApiKey>,
     dead_letters: BTreeMap<String, DeadLetter>,
     publish_cursors: HashMap<String, u64>,
+    /// Timers to treat as read from a damaged record (memory has no records to damage; tests
+    /// plant it), with what was lost.
+    damaged: HashMap<String, String>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes the timer read as if its stored record could not be decoded, as a damaged SQL row
+    /// would, until a write replaces it.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn damage(&self, id: &str, what: &str) {
+        let mut state = self.state.lock().unwrap();
+        state.damaged.insert(id.to_owned(), what.to_owned());
+    }
+
+    fn shown(state: &State, timer: &Timer) -> Timer {
+        let mut timer = timer.clone();
+        if let Some(damage) = state.damaged.get(&timer.id) {
+            timer.failure_reason = format!("{}{damage}", super::QUARANTINE_PREFIX);
+        }
+        timer
     }
 }
 
@@ -50,6 +70,9 @@ impl Store for MemoryStore {
         let mut loaded = Loaded::default();
         for id in ids {
             if let Some(tenant) = state.tenant_of.get(&id) {
+                if let Some(damage) = state.damaged.get(&id) {
+                    loaded.damaged.insert(id.clone(), damage.clone());
+                }
                 loaded
                     .timers
                     .insert(id.clone(), state.timers[&(tenant.clone(), id)].0.clone());
@@ -64,6 +87,7 @@ impl Store for MemoryStore {
             }
         }
         loaded.sequences = state.sequences.clone();
+        loaded.floor = state.floor;
         let plan = plan(mutations, loaded);
         // Nothing below can fail half-way, so writing in place under the lock is atomic.
         for (timer, fingerprint) in plan.inserts {
@@ -82,8 +106,12 @@ impl Store for MemoryStore {
             );
         }
         for timer in plan.updates {
+            state.damaged.remove(&timer.id);
             let key = (timer.tenant_id.clone(), timer.id.clone());
             state.timers.get_mut(&key).unwrap().0 = timer;
+        }
+        for letter in plan.dead_letters {
+            state.dead_letters.insert(letter.id.clone(), letter);
         }
         for event in plan.events {
             state
@@ -99,7 +127,7 @@ impl Store for MemoryStore {
         Ok(state
             .timers
             .get(&(tenant_id.to_owned(), id.to_owned()))
-            .map(|(timer, _)| timer.clone()))
+            .map(|(timer, _)| Self::shown(&state, timer)))
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>> {
@@ -121,7 +149,7 @@ impl Store for MemoryStore {
                     && query.selector.matches(&timer.labels)
             })
             .take(query.limit)
-            .cloned()
+            .map(|timer| Self::shown(&state, timer))
             .collect())
     }
 
@@ -149,8 +177,23 @@ impl Store for MemoryStore {
             .map(|((_, s), _)| *s);
         Ok(EventBounds {
             oldest,
-            last: state.sequences.get(tenant_id).copied().unwrap_or(0),
+            last: state
+                .sequences
+                .get(tenant_id)
+                .copied()
+                .unwrap_or(state.floor),
         })
+    }
+
+    async fn skip_sequences(&self, skip: u64) -> Result<u64> {
+        let mut state = self.state.lock().unwrap();
+        let highest = state.sequences.values().copied().max().unwrap_or(0);
+        let floor = highest.max(state.floor).saturating_add(skip);
+        state.floor = floor;
+        for last in state.sequences.values_mut() {
+            *last = floor;
+        }
+        Ok(floor)
     }
 
     async fn pending(&self) -> Result<Vec<PendingTimer>> {

@@ -6,9 +6,13 @@
 //!   Outcomes that reject a mutation (not found, wrong state, idempotency conflict) write nothing
 //!   for that mutation and do not abort the others.
 //! - Each successful transition writes the new timer state and exactly one event, whose sequence
-//!   is the tenant's previous sequence + 1. Sequences are never reused, even after events are
-//!   purged.
+//!   is the tenant's previous sequence + 1 (a tenant without one starts above the store's
+//!   sequence floor, 0 unless [`Store::skip_sequences`] raised it). Sequences are never reused,
+//!   even after events are purged.
 //! - Reads see only committed data and are scoped to one tenant.
+//! - A record that cannot be decoded fails nothing but itself: reads return it salvaged (with a
+//!   `failure_reason` saying so) and the first transition that touches it quarantines it
+//!   ([`Outcome::Quarantined`], see [`salvage`]).
 //! - Only one writer calls `apply` at a time (the kernel's group-commit writer); implementations
 //!   may rely on that for sequence assignment.
 
@@ -16,6 +20,7 @@
 mod side;
 mod memory;
 mod postgres;
+mod salvage;
 mod sqlite;
 
 #[cfg(test)]
@@ -23,6 +28,7 @@ mod conformance;
 
 pub use memory::MemoryStore;
 pub use postgres::{PgLease, PostgresStore, migrate as migrate_postgres};
+pub use salvage::{QUARANTINE_PREFIX, quarantine_reason};
 pub use sqlite::{SqliteStore, Synchronous};
 
 use std::collections::{HashMap, HashSet};
@@ -97,6 +103,14 @@ pub enum Outcome {
     NotFound,
     /// The timer's current status does not allow the transition.
     Rejected(TimerStatus),
+    /// The timer's stored record could not be decoded: instead of the transition asked for, it
+    /// became FAILED with the reason (and a dead letter records it). `from` is its status
+    /// before.
+    Quarantined {
+        timer: Timer,
+        event: TimerEvent,
+        from: TimerStatus,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -159,6 +173,11 @@ pub trait Store: SideTables + Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<TimerEvent>>;
     async fn event_bounds(&self, tenant_id: &str) -> Result<EventBounds>;
+    /// After a restore from backup: every tenant's next sequence, and that of tenants the store
+    /// has not seen yet, goes `skip` past the highest sequence it holds, so no sequence a client
+    /// may have seen before the restore (for an event the backup does not hold) is handed out
+    /// again. Returns the new floor: the last sequence of every tenant.
+    async fn skip_sequences(&self, skip: u64) -> Result<u64>;
     /// Every SCHEDULED, ARMED or FIRED timer of every tenant.
     async fn pending(&self) -> Result<Vec<PendingTimer>>;
     /// Deletes final timers finished before `timers_before` and events that occurred before
@@ -382,8 +401,13 @@ pub(crate) struct Loaded {
     pub timers: HashMap<String, Timer>,
     /// Timers holding the batch's idempotency keys: (tenant, key) -> (timer, fingerprint).
     pub idempotency: HashMap<(String, String), (Timer, String)>,
-    /// Last sequence per tenant the batch touches (absent means 0).
+    /// Last sequence per tenant the batch touches (absent means `floor`).
     pub sequences: HashMap<String, u64>,
+    /// The sequence floor ([`Store::skip_sequences`]); loaded only when a touched tenant has no
+    /// sequence yet.
+    pub floor: u64,
+    /// Timers whose records could not be decoded whole, by id, with what was lost.
+    pub damaged: HashMap<String, String>,
 }
 
 /// The rows a batch writes, decided in memory from what was loaded.
@@ -397,6 +421,8 @@ pub(crate) struct Plan {
     pub events: Vec<TimerEvent>,
     /// New last sequence per tenant.
     pub sequences: HashMap<String, u64>,
+    /// Dead letters of timers quarantined by this batch, written in the same transaction.
+    pub dead_letters: Vec<DeadLetter>,
 }
 
 /// Ids whose rows a batch must load before [`plan`]: transition targets not created in the
@@ -506,13 +532,20 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
     let mut dirty: Vec<String> = Vec::new();
     let mut dirty_set: HashSet<String> = HashSet::new();
     let next_sequence = |tenant: &str, sequences: &mut HashMap<String, u64>| {
-        let last = sequences
-            .entry(tenant.to_owned())
-            .or_insert_with(|| loaded.sequences.get(tenant).copied().unwrap_or(0));
+        let last = sequences.entry(tenant.to_owned()).or_insert_with(|| {
+            loaded
+                .sequences
+                .get(tenant)
+                .copied()
+                .unwrap_or(loaded.floor)
+        });
         *last += 1;
         *last
     };
     let aborted = conflicting_groups(&mutations, &loaded);
+    // Timers this batch quarantined: what else the batch asks of them (the SETTLED that follows
+    // a fire) is refused.
+    let mut quarantined: HashSet<String> = HashSet::new();
     for mutation in mutations {
         let outcome = match mutation {
             Mutation::Create(new) if aborted.contains(&new.group) && !conflicts(&new, &loaded) => {
@@ -569,8 +602,39 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                     Some(&i) => Some(&mut plan.inserts[i].0),
                     None => loaded.timers.get_mut(&t.timer_id),
                 };
+                // Another tenant's transition finds nothing, damaged or not.
+                let damage = current
+                    .as_ref()
+                    .filter(|timer| t.tenant_id.as_ref().is_none_or(|id| *id == timer.tenant_id))
+                    .and_then(|_| loaded.damaged.remove(&t.timer_id));
                 match current {
                     None => Outcome::NotFound,
+                    Some(_) if quarantined.contains(&t.timer_id) => {
+                        Outcome::Rejected(TimerStatus::Failed)
+                    }
+                    Some(timer)
+                        if damage.is_some()
+                            && !TimerStatus::try_from(timer.status)
+                                .unwrap_or_default()
+                                .is_final() =>
+                    {
+                        let from = TimerStatus::try_from(timer.status).unwrap_or_default();
+                        salvage::quarantine(timer, damage.as_deref().unwrap_or_default(), t.at);
+                        let next = timer.clone();
+                        if dirty_set.insert(t.timer_id.clone()) {
+                            dirty.push(t.timer_id.clone());
+                        }
+                        let sequence = next_sequence(&next.tenant_id, &mut plan.sequences);
+                        let event = event(&next, TimerEventType::Failed, sequence, t.at);
+                        plan.events.push(event.clone());
+                        plan.dead_letters.push(salvage::dead_letter(&next, t.at));
+                        quarantined.insert(t.timer_id.clone());
+                        Outcome::Quarantined {
+                            timer: next,
+                            event,
+                            from,
+                        }
+                    }
                     Some(timer) => {
                         let mut next = timer.clone();
                         match transition(&mut next, &t) {
@@ -638,6 +702,11 @@ pub(crate) fn created_at(timer: &Timer) -> Micros {
         .map(from_timestamp)
         .unwrap_or_default()
 }
+
+/// Stores one dead letter, replacing an earlier write of the same one (SQLite and Postgres).
+pub(crate) const PUT_DEAD_LETTER: &str = "INSERT INTO dead_letters (id, tenant_id, timer_id, action_index, created_at_us, resolved_at_us, body)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (id) DO UPDATE SET resolved_at_us = excluded.resolved_at_us, body = excluded.body";
 
 pub(crate) fn decode_dead_letter(body: &[u8]) -> Result<DeadLetter> {
     prost::Message::decode(body)

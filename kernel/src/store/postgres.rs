@@ -14,15 +14,15 @@ use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
 use prost::Message;
 use sqlx::{
     PgPool, Postgres, QueryBuilder, Row, Transaction,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
 };
 
 use super::{
     EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at,
-    fire_at, has_actions, plan, tenants_touched, to_load,
+    fire_at, has_actions, plan, salvage, tenants_touched, to_load,
 };
 use crate::{
-    clock::{Micros, from_timestamp},
+    clock::{Micros, from_timestamp, to_timestamp},
     error::{KernelError, Result},
     json,
     labels::Requirement,
@@ -38,12 +38,44 @@ pub struct PostgresStore {
     fence: Arc<Mutex<Option<Fence>>>,
 }
 
-fn decode_timer(body: &[u8]) -> Result<Timer> {
-    Timer::decode(body).map_err(|e| KernelError::Internal(format!("corrupt timer row: {e}")))
+/// Timers are read with `id, tenant_id, status, name, fire_at_us, body`: the timer's identity
+/// from its columns, for a body that cannot be read at all.
+fn columns(row: &PgRow) -> Timer {
+    Timer {
+        id: row.get("id"),
+        tenant_id: row.get("tenant_id"),
+        status: i32::from(row.get::<i16, _>("status")),
+        name: row.get("name"),
+        fire_at: Some(to_timestamp(row.get("fire_at_us"))),
+        ..Timer::default()
+    }
 }
 
-fn decode_event(body: &[u8]) -> Result<TimerEvent> {
-    TimerEvent::decode(body).map_err(|e| KernelError::Internal(format!("corrupt event row: {e}")))
+fn read_timer(row: &PgRow) -> (Timer, Option<String>) {
+    salvage::read_timer(row.get("body"), || columns(row))
+}
+
+fn shown(row: &PgRow) -> Timer {
+    salvage::shown(row.get("body"), || columns(row))
+}
+
+async fn write_dead_letters(
+    tx: &mut Transaction<'_, Postgres>,
+    letters: &[minoots_proto::v1::DeadLetter],
+) -> Result<()> {
+    for letter in letters {
+        sqlx::query(super::PUT_DEAD_LETTER)
+            .bind(&letter.id)
+            .bind(&letter.tenant_id)
+            .bind(&letter.timer_id)
+            .bind(i64::from(letter.action_index))
+            .bind(letter.created_at.as_ref().map_or(0, from_timestamp))
+            .bind(letter.resolved_at.as_ref().map(from_timestamp))
+            .bind(letter.encode_to_vec())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 impl PostgresStore {
@@ -78,6 +110,16 @@ impl PostgresStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Refuses the transaction's writes unless this store's fencing token is the lease's
+    /// current one (no check before a fence is set: a store without leadership).
+    async fn check_fence(&self, tx: &mut Transaction<'_, Postgres>) -> Result<()> {
+        let fence = self.fence.lock().unwrap().clone();
+        match fence {
+            Some(fence) => check_fence(tx, &fence).await,
+            None => Ok(()),
+        }
     }
 
     /// A lease on this database, named `name`, held as `holder`. It has a connection of its own
@@ -126,19 +168,24 @@ async fn load(tx: &mut Transaction<'_, Postgres>, mutations: &[Mutation]) -> Res
     let (ids, keys) = to_load(mutations);
     let mut loaded = Loaded::default();
     if !ids.is_empty() {
-        let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM timers WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&mut **tx)
-            .await?;
-        for body in rows {
-            let timer = decode_timer(&body)?;
+        let rows = sqlx::query(
+            "SELECT id, tenant_id, status, name, fire_at_us, body FROM timers WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in rows {
+            let (timer, damage) = read_timer(&row);
+            if let Some(damage) = damage {
+                loaded.damaged.insert(timer.id.clone(), damage);
+            }
             loaded.timers.insert(timer.id.clone(), timer);
         }
     }
     if !keys.is_empty() {
         let (tenants, keys): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
         let rows = sqlx::query(
-            "SELECT t.request_hash, t.body FROM timers t JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, key)
+            "SELECT t.request_hash, t.id, t.tenant_id, t.status, t.name, t.fire_at_us, t.body FROM timers t JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, key)
              ON t.tenant_id = k.tenant_id AND t.idempotency_key = k.key",
         )
         .bind(&tenants)
@@ -146,7 +193,7 @@ async fn load(tx: &mut Transaction<'_, Postgres>, mutations: &[Mutation]) -> Res
         .fetch_all(&mut **tx)
         .await?;
         for row in rows {
-            let timer = decode_timer(row.get("body"))?;
+            let (timer, _) = read_timer(&row);
             loaded.idempotency.insert(
                 (timer.tenant_id.clone(), timer.idempotency_key.clone()),
                 (timer, row.get("request_hash")),
@@ -169,6 +216,13 @@ async fn load(tx: &mut Transaction<'_, Postgres>, mutations: &[Mutation]) -> Res
             )
         })
         .collect::<HashMap<_, _>>();
+    if tenants.iter().any(|t| !loaded.sequences.contains_key(t)) {
+        let floor: Option<i64> =
+            sqlx::query_scalar("SELECT floor FROM sequence_floor WHERE id = 1")
+                .fetch_optional(&mut **tx)
+                .await?;
+        loaded.floor = floor.unwrap_or(0) as u64;
+    }
     Ok(loaded)
 }
 
@@ -254,6 +308,7 @@ async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
         .execute(&mut **tx)
         .await?;
     }
+    write_dead_letters(tx, &plan.dead_letters).await?;
     if !plan.sequences.is_empty() {
         let (tenants, lasts): (Vec<String>, Vec<i64>) = plan
             .sequences
@@ -275,11 +330,8 @@ async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
 #[async_trait]
 impl Store for PostgresStore {
     async fn apply(&self, mutations: Vec<Mutation>) -> Result<Vec<Outcome>> {
-        let fence = self.fence.lock().unwrap().clone();
         let mut tx = self.pool.begin().await?;
-        if let Some(fence) = &fence {
-            check_fence(&mut tx, fence).await?;
-        }
+        self.check_fence(&mut tx).await?;
         let loaded = load(&mut tx, &mutations).await?;
         let plan = plan(mutations, loaded);
         write(&mut tx, &plan).await?;
@@ -292,17 +344,20 @@ impl Store for PostgresStore {
     }
 
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>> {
-        let body: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT body FROM timers WHERE id = $1 AND tenant_id = $2")
-                .bind(id)
-                .bind(tenant_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        body.map(|b| decode_timer(&b)).transpose()
+        let row = sqlx::query(
+            "SELECT id, tenant_id, status, name, fire_at_us, body FROM timers WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(shown))
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>> {
-        let mut sql = QueryBuilder::<Postgres>::new("SELECT body FROM timers WHERE tenant_id = ");
+        let mut sql = QueryBuilder::<Postgres>::new(
+            "SELECT id, tenant_id, status, name, fire_at_us, body FROM timers WHERE tenant_id = ",
+        );
         sql.push_bind(&query.tenant_id);
         if let Some(after) = &query.after_id {
             sql.push(" AND id > ").push_bind(after);
@@ -337,8 +392,8 @@ impl Store for PostgresStore {
         }
         sql.push(" ORDER BY id LIMIT ")
             .push_bind(query.limit as i64);
-        let rows: Vec<Vec<u8>> = sql.build_query_scalar().fetch_all(&self.pool).await?;
-        rows.iter().map(|b| decode_timer(b)).collect()
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(shown).collect())
     }
 
     async fn events_after(
@@ -354,13 +409,14 @@ impl Store for PostgresStore {
                 .bind(limit as i64)
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(|b| decode_event(b)).collect()
+        Ok(rows.iter().filter_map(|b| salvage::read_event(b)).collect())
     }
 
     async fn event_bounds(&self, tenant_id: &str) -> Result<EventBounds> {
         let row = sqlx::query(
             "SELECT (SELECT min(sequence) FROM events WHERE tenant_id = $1) AS oldest,
-                    (SELECT last_sequence FROM tenant_sequences WHERE tenant_id = $1) AS last",
+                    COALESCE((SELECT last_sequence FROM tenant_sequences WHERE tenant_id = $1),
+                             (SELECT floor FROM sequence_floor WHERE id = 1)) AS last",
         )
         .bind(tenant_id)
         .fetch_one(&self.pool)
@@ -371,6 +427,34 @@ impl Store for PostgresStore {
             oldest: oldest.map(|s| s as u64),
             last: last.unwrap_or(0) as u64,
         })
+    }
+
+    async fn skip_sequences(&self, skip: u64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        self.check_fence(&mut tx).await?;
+        // Taken with the table locked, so no write slips between the read and the raise.
+        sqlx::query("LOCK TABLE tenant_sequences IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let highest: i64 = sqlx::query_scalar(
+            "SELECT GREATEST(COALESCE((SELECT max(last_sequence) FROM tenant_sequences), 0),
+                             COALESCE((SELECT floor FROM sequence_floor WHERE id = 1), 0))",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let floor = (highest as u64).saturating_add(skip).min(i64::MAX as u64);
+        sqlx::query("UPDATE tenant_sequences SET last_sequence = $1")
+            .bind(floor as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sequence_floor (id, floor) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET floor = excluded.floor",
+        )
+        .bind(floor as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(floor)
     }
 
     async fn pending(&self) -> Result<Vec<PendingTimer>> {
@@ -399,6 +483,7 @@ impl Store for PostgresStore {
         keep_unpublished: bool,
     ) -> Result<(u64, u64)> {
         let mut tx = self.pool.begin().await?;
+        self.check_fence(&mut tx).await?;
         let timers = sqlx::query("DELETE FROM timers WHERE finished_at_us < $1")
             .bind(timers_before)
             .execute(&mut *tx)

@@ -1,6 +1,8 @@
 //! The side tables (quota counts, tenant limits, API keys, dead letters, NATS publish cursors)
 //! written once for both SQL stores: the statements are the same on SQLite and Postgres, only the
-//! pools differ. `sql_side_tables!(Store, reader_pool_field, writer_pool_field)`.
+//! pools differ. `sql_side_tables!(Store, reader_pool_field, writer_pool_field)`; the store has a
+//! `check_fence(&self, &mut Transaction)` that the writes of a leader's work (dead letters, the
+//! publish cursor) run first, and a `write_dead_letters(&mut Transaction, &[DeadLetter])` in scope.
 
 macro_rules! sql_side_tables {
     ($store:ty, $reader:ident, $writer:ident) => {
@@ -98,22 +100,8 @@ macro_rules! sql_side_tables {
         letters: &[minoots_proto::v1::DeadLetter],
     ) -> $crate::error::Result<()> {
         let mut tx = self.$writer.begin().await?;
-        for letter in letters {
-            sqlx::query(
-                "INSERT INTO dead_letters (id, tenant_id, timer_id, action_index, created_at_us, resolved_at_us, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET resolved_at_us = excluded.resolved_at_us, body = excluded.body",
-            )
-            .bind(&letter.id)
-            .bind(&letter.tenant_id)
-            .bind(&letter.timer_id)
-            .bind(i64::from(letter.action_index))
-            .bind(letter.created_at.as_ref().map_or(0, $crate::clock::from_timestamp))
-            .bind(letter.resolved_at.as_ref().map($crate::clock::from_timestamp))
-            .bind(prost::Message::encode_to_vec(letter))
-            .execute(&mut *tx)
-            .await?;
-        }
+        self.check_fence(&mut tx).await?;
+        write_dead_letters(&mut tx, letters).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -181,14 +169,17 @@ macro_rules! sql_side_tables {
         tenant_id: &str,
         sequence: u64,
     ) -> $crate::error::Result<()> {
+        let mut tx = self.$writer.begin().await?;
+        self.check_fence(&mut tx).await?;
         sqlx::query(
             "INSERT INTO publish_cursors (tenant_id, last_sequence) VALUES ($1, $2)
              ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = excluded.last_sequence",
         )
         .bind(tenant_id)
         .bind(sequence as i64)
-        .execute(&self.$writer)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -12,15 +12,17 @@ use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
 use prost::Message;
 use sqlx::{
     QueryBuilder, Row, Sqlite, SqlitePool, Transaction,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
 };
 
 use super::{
     EventBounds, ListQuery, Loaded, Mutation, Outcome, PendingTimer, Plan, Store, finished_at,
-    fire_at, has_actions, plan, tenants_touched, to_load,
+    fire_at, has_actions, plan, salvage, tenants_touched, to_load,
 };
 use crate::{
-    clock::Micros,
+    clock::{Micros, to_timestamp},
     error::{KernelError, Result},
     labels::Requirement,
 };
@@ -89,12 +91,61 @@ impl SqliteStore {
     }
 }
 
-fn decode_timer(body: &[u8]) -> Result<Timer> {
-    Timer::decode(body).map_err(|e| KernelError::Internal(format!("corrupt timer row: {e}")))
+/// Timers are read with `id, tenant_id, status, name, fire_at_us, body`: the timer's identity
+/// from its columns, for a body that cannot be read at all.
+fn columns(row: &SqliteRow) -> Timer {
+    Timer {
+        id: row.get("id"),
+        tenant_id: row.get("tenant_id"),
+        status: row.get::<i64, _>("status") as i32,
+        name: row.get("name"),
+        fire_at: Some(to_timestamp(row.get("fire_at_us"))),
+        ..Timer::default()
+    }
 }
 
-fn decode_event(body: &[u8]) -> Result<TimerEvent> {
-    TimerEvent::decode(body).map_err(|e| KernelError::Internal(format!("corrupt event row: {e}")))
+fn read_timer(row: &SqliteRow) -> (Timer, Option<String>) {
+    salvage::read_timer(row.get("body"), || columns(row))
+}
+
+fn shown(row: &SqliteRow) -> Timer {
+    salvage::shown(row.get("body"), || columns(row))
+}
+
+async fn write_dead_letters(
+    tx: &mut Transaction<'_, Sqlite>,
+    letters: &[minoots_proto::v1::DeadLetter],
+) -> Result<()> {
+    for letter in letters {
+        sqlx::query(super::PUT_DEAD_LETTER)
+            .bind(&letter.id)
+            .bind(&letter.tenant_id)
+            .bind(&letter.timer_id)
+            .bind(i64::from(letter.action_index))
+            .bind(
+                letter
+                    .created_at
+                    .as_ref()
+                    .map_or(0, crate::clock::from_timestamp),
+            )
+            .bind(
+                letter
+                    .resolved_at
+                    .as_ref()
+                    .map(crate::clock::from_timestamp),
+            )
+            .bind(letter.encode_to_vec())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// A single-node store has no lease to check.
+    async fn check_fence(&self, _tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Rows per multi-row statement, under SQLite's 32766 bound parameters.
@@ -105,21 +156,25 @@ async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Resul
     let (ids, keys) = to_load(mutations);
     let mut loaded = Loaded::default();
     for chunk in ids.chunks(CHUNK) {
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT body FROM timers WHERE id IN (");
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT id, tenant_id, status, name, fire_at_us, body FROM timers WHERE id IN (",
+        );
         let mut list = sql.separated(", ");
         for id in chunk {
             list.push_bind(id);
         }
         sql.push(")");
-        let rows: Vec<Vec<u8>> = sql.build_query_scalar().fetch_all(&mut **tx).await?;
-        for body in rows {
-            let timer = decode_timer(&body)?;
+        for row in sql.build().fetch_all(&mut **tx).await? {
+            let (timer, damage) = read_timer(&row);
+            if let Some(damage) = damage {
+                loaded.damaged.insert(timer.id.clone(), damage);
+            }
             loaded.timers.insert(timer.id.clone(), timer);
         }
     }
     for chunk in keys.chunks(CHUNK) {
         let mut sql = QueryBuilder::<Sqlite>::new(
-            "SELECT request_hash, body FROM timers WHERE (tenant_id, idempotency_key) IN (VALUES ",
+            "SELECT request_hash, id, tenant_id, status, name, fire_at_us, body FROM timers WHERE (tenant_id, idempotency_key) IN (VALUES ",
         );
         let mut list = sql.separated(", ");
         for (tenant, key) in chunk {
@@ -131,7 +186,7 @@ async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Resul
         }
         sql.push(")");
         for row in sql.build().fetch_all(&mut **tx).await? {
-            let timer = decode_timer(row.get("body"))?;
+            let (timer, _) = read_timer(&row);
             loaded.idempotency.insert(
                 (timer.tenant_id.clone(), timer.idempotency_key.clone()),
                 (timer, row.get("request_hash")),
@@ -155,6 +210,9 @@ async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Resul
                 row.get::<i64, _>("last_sequence") as u64,
             );
         }
+    }
+    if tenants.iter().any(|t| !sequences.contains_key(t)) {
+        loaded.floor = floor(&mut **tx).await?;
     }
     loaded.sequences = sequences;
     Ok(loaded)
@@ -212,6 +270,7 @@ async fn write(tx: &mut Transaction<'_, Sqlite>, plan: &Plan) -> Result<()> {
         });
         sql.build().execute(&mut **tx).await?;
     }
+    write_dead_letters(tx, &plan.dead_letters).await?;
     let sequences: Vec<(&String, &u64)> = plan.sequences.iter().collect();
     for chunk in sequences.chunks(CHUNK) {
         let mut sql =
@@ -223,6 +282,14 @@ async fn write(tx: &mut Transaction<'_, Sqlite>, plan: &Plan) -> Result<()> {
         sql.build().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// The sequence floor (0 until `skip_sequences`).
+async fn floor<'e>(executor: impl sqlx::SqliteExecutor<'e>) -> Result<u64> {
+    let floor: Option<i64> = sqlx::query_scalar("SELECT floor FROM sequence_floor WHERE id = 1")
+        .fetch_optional(executor)
+        .await?;
+    Ok(floor.unwrap_or(0) as u64)
 }
 
 /// JSON path for a label key. Keys are validated to `[A-Za-z0-9._/-]`, so quoting is safe.
@@ -242,18 +309,20 @@ impl Store for SqliteStore {
     }
 
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>> {
-        let body: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT body FROM timers WHERE id = ? AND tenant_id = ?")
-                .bind(id)
-                .bind(tenant_id)
-                .fetch_optional(&self.reader)
-                .await?;
-        body.map(|b| decode_timer(&b)).transpose()
+        let row = sqlx::query(
+            "SELECT id, tenant_id, status, name, fire_at_us, body FROM timers WHERE id = ? AND tenant_id = ?",
+        )
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(shown))
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>> {
-        let mut sql =
-            sqlx::QueryBuilder::<Sqlite>::new("SELECT body FROM timers WHERE tenant_id = ");
+        let mut sql = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT id, tenant_id, status, name, fire_at_us, body FROM timers WHERE tenant_id = ",
+        );
         sql.push_bind(&query.tenant_id);
         if let Some(after) = &query.after_id {
             sql.push(" AND id > ").push_bind(after);
@@ -301,8 +370,8 @@ impl Store for SqliteStore {
         }
         sql.push(" ORDER BY id LIMIT ")
             .push_bind(query.limit as i64);
-        let rows: Vec<Vec<u8>> = sql.build_query_scalar().fetch_all(&self.reader).await?;
-        rows.iter().map(|b| decode_timer(b)).collect()
+        let rows = sql.build().fetch_all(&self.reader).await?;
+        Ok(rows.iter().map(shown).collect())
     }
 
     async fn events_after(
@@ -318,7 +387,7 @@ impl Store for SqliteStore {
                 .bind(limit as i64)
                 .fetch_all(&self.reader)
                 .await?;
-        rows.iter().map(|b| decode_event(b)).collect()
+        Ok(rows.iter().filter_map(|b| salvage::read_event(b)).collect())
     }
 
     async fn event_bounds(&self, tenant_id: &str) -> Result<EventBounds> {
@@ -332,10 +401,38 @@ impl Store for SqliteStore {
                 .bind(tenant_id)
                 .fetch_optional(&self.reader)
                 .await?;
+        let last = match last {
+            Some(last) => last as u64,
+            None => floor(&self.reader).await?,
+        };
         Ok(EventBounds {
             oldest: oldest.map(|s| s as u64),
-            last: last.unwrap_or(0) as u64,
+            last,
         })
+    }
+
+    async fn skip_sequences(&self, skip: u64) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let highest: Option<i64> =
+            sqlx::query_scalar("SELECT max(last_sequence) FROM tenant_sequences")
+                .fetch_one(&mut *tx)
+                .await?;
+        let floor = (highest.unwrap_or(0) as u64)
+            .max(floor(&mut *tx).await?)
+            .saturating_add(skip)
+            .min(i64::MAX as u64);
+        sqlx::query("UPDATE tenant_sequences SET last_sequence = ?")
+            .bind(floor as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sequence_floor (id, floor) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET floor = excluded.floor",
+        )
+        .bind(floor as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(floor)
     }
 
     async fn pending(&self) -> Result<Vec<PendingTimer>> {

@@ -41,6 +41,9 @@ impl Store for GatedStore {
     async fn pending(&self) -> Result<Vec<store::PendingTimer>> {
         self.inner.pending().await
     }
+    async fn skip_sequences(&self, skip: u64) -> Result<u64> {
+        self.inner.skip_sequences(skip).await
+    }
     async fn purge(
         &self,
         timers_before: Micros,

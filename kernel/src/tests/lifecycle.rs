@@ -330,3 +330,119 @@ async fn a_fired_timer_left_unsettled_by_a_crash_settles_on_restart() {
         .count();
     assert_eq!(fires, 1);
 }
+
+/// Issue 19 item 1: a timer whose stored record cannot be decoded (metadata nested past what
+/// protobuf decodes, as REST accepted before) must not hold back the timers that fire with it,
+/// before or after a restart: they settle, it is FAILED with the reason and a dead letter, and
+/// reads, lists and stream replays keep answering.
+#[tokio::test]
+async fn a_poisoned_record_fails_alone_and_never_holds_back_other_tenants() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("minoots.db");
+    let open = || store::SqliteStore::open(&path, store::Synchronous::Normal);
+    let clock = ManualClock::new(T0);
+    let kernel = start(Arc::new(open().await.unwrap()), &clock).await;
+    let mut ids = Vec::new();
+    for (tenant, name) in [("acme", "poisoned"), ("globex", "a"), ("acme", "b")] {
+        let timer = kernel
+            .schedule(tenant, request(name, 10 * SEC))
+            .await
+            .unwrap()
+            .timer
+            .unwrap();
+        ids.push((tenant, timer));
+    }
+    kernel.shutdown().await;
+
+    // While it is down, the record is replaced by one the decoder refuses.
+    let poisoned = ids[0].1.clone();
+    let mut deep = prost_types::Value {
+        kind: Some(prost_types::value::Kind::NumberValue(1.0)),
+    };
+    for _ in 0..40 {
+        deep = prost_types::Value {
+            kind: Some(prost_types::value::Kind::StructValue(prost_types::Struct {
+                fields: [("a".to_owned(), deep)].into(),
+            })),
+        };
+    }
+    let mut body = poisoned.clone();
+    body.metadata = Some(prost_types::Struct {
+        fields: [("a".to_owned(), deep)].into(),
+    });
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE timers SET body = ? WHERE id = ?")
+        .bind(prost::Message::encode_to_vec(&body))
+        .bind(&poisoned.id)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    raw.close().await.unwrap();
+
+    let kernel = start(Arc::new(open().await.unwrap()), &clock).await;
+    let shown = kernel.get("acme", &poisoned.id).await.expect("get answers");
+    assert_eq!(shown.status, TimerStatus::Armed as i32);
+    let page = kernel
+        .list("acme", ListTimersRequest::default())
+        .await
+        .expect("list answers");
+    assert_eq!(page.timers.len(), 2);
+    let mut replay = kernel
+        .subscribe(
+            "acme",
+            StreamTimerEventsRequest {
+                after_sequence: Some(0),
+                ..live()
+            },
+        )
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        next(&mut replay).await;
+    }
+    let mut globex = kernel.subscribe("globex", live()).await.unwrap();
+
+    clock.advance(Duration::from_secs(10));
+    until(&mut globex, TimerEventType::Settled, &ids[1].1.id).await;
+    let (mut settled, mut failed) = (false, None);
+    while !settled || failed.is_none() {
+        let event = next(&mut replay).await;
+        if event.event_type == TimerEventType::Settled as i32 && event.timer_id == ids[2].1.id {
+            settled = true;
+        }
+        if event.event_type == TimerEventType::Failed as i32 && event.timer_id == poisoned.id {
+            failed = event.timer;
+        }
+    }
+    let reason = failed.unwrap().failure_reason;
+    assert!(reason.contains("could not be decoded"), "{reason}");
+    let letters = kernel
+        .dead_letters("acme", &ListDeadLettersRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].timer_id, poisoned.id);
+    let mut metrics = String::new();
+    kernel.render_metrics(&mut metrics);
+    assert!(
+        metrics.contains("minoots_records_quarantined_total 1"),
+        "{metrics}"
+    );
+    kernel.shutdown().await;
+
+    // And it stays so after another restart.
+    let kernel = start(Arc::new(open().await.unwrap()), &clock).await;
+    for (tenant, timer) in &ids {
+        let status = kernel.get(tenant, &timer.id).await.unwrap().status;
+        let expected = if timer.id == poisoned.id {
+            TimerStatus::Failed
+        } else {
+            TimerStatus::Settled
+        };
+        assert_eq!(status, expected as i32, "{}", timer.name);
+    }
+    kernel.shutdown().await;
+}

@@ -104,9 +104,118 @@ async fn resume_points_outside_the_retained_log_are_refused() {
         kernel.subscribe("acme", from(0)).await,
         Err(KernelError::OutOfRange { .. })
     ));
-    assert!(matches!(
-        kernel.subscribe("acme", from(99)).await,
-        Err(KernelError::InvalidArgument { .. })
-    ));
+    assert!(
+        matches!(
+            kernel.subscribe("acme", from(99)).await,
+            Err(KernelError::OutOfRange { .. })
+        ),
+        "a resume point past the log names events this store does not hold"
+    );
     kernel.shutdown().await;
+}
+
+/// Issue 19 item 12: after a restore from backup, a client that saw events the backup does not
+/// hold gets OUT_OF_RANGE (as docs/operations.md promises), and once the operator ran the
+/// restore step (`minoots restored`, [`Store::skip_sequences`]) no sequence it may have seen is
+/// handed out again for another event.
+#[tokio::test]
+async fn after_a_restore_no_sequence_a_client_saw_is_handed_out_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("minoots.db");
+    let backup = dir.path().join("backup.db");
+    let open = || async {
+        Arc::new(
+            store::SqliteStore::open(&path, store::Synchronous::Normal)
+                .await
+                .unwrap(),
+        )
+    };
+    let clock = ManualClock::new(T0);
+    let from = |after| StreamTimerEventsRequest {
+        after_sequence: Some(after),
+        ..live()
+    };
+
+    let db = open().await;
+    let kernel = start(db.clone(), &clock).await;
+    kernel
+        .schedule("acme", request("kept", 100 * SEC))
+        .await
+        .unwrap();
+    kernel.shutdown().await;
+    db.close().await;
+    std::fs::copy(&path, &backup).unwrap();
+
+    // After the backup: events 3..=6, which a client streams.
+    let db = open().await;
+    let kernel = start(db.clone(), &clock).await;
+    let mut seen = kernel.subscribe("acme", from(0)).await.unwrap();
+    for name in ["lost-1", "lost-2"] {
+        kernel
+            .schedule("acme", request(name, 100 * SEC))
+            .await
+            .unwrap();
+    }
+    let mut last_seen = 0;
+    while last_seen < 6 {
+        last_seen = next(&mut seen).await.sequence;
+    }
+    kernel.shutdown().await;
+    db.close().await;
+
+    // Restore: the backup goes back in place.
+    std::fs::copy(&backup, &path).unwrap();
+    let db = open().await;
+    let kernel = start(db.clone(), &clock).await;
+    assert!(
+        matches!(
+            kernel.subscribe("acme", from(last_seen)).await,
+            Err(KernelError::OutOfRange { .. })
+        ),
+        "the events it saw are gone: OUT_OF_RANGE, re-list"
+    );
+    kernel.shutdown().await;
+
+    // The restore step, before serving again.
+    let floor = db.skip_sequences(1_000).await.unwrap();
+    assert_eq!(floor, 1_002);
+    let kernel = start(db.clone(), &clock).await;
+    let mut resumed = kernel.subscribe("acme", from(2)).await.unwrap();
+    for name in ["new-1", "new-2", "new-3"] {
+        kernel
+            .schedule("acme", request(name, 100 * SEC))
+            .await
+            .unwrap();
+    }
+    let first_new = next(&mut resumed).await;
+    assert_eq!(
+        first_new.sequence, 1_003,
+        "past every sequence handed out before"
+    );
+    assert!(
+        matches!(
+            kernel.subscribe("acme", from(last_seen)).await,
+            Err(KernelError::OutOfRange { .. })
+        ),
+        "a resume point inside the skipped range names no event: still OUT_OF_RANGE"
+    );
+    // A tenant without events starts above the floor too; the range up to it is not held, so
+    // only a live subscription (or one resuming from a sequence it was sent) is accepted.
+    assert!(matches!(
+        kernel.subscribe("globex", from(0)).await,
+        Err(KernelError::OutOfRange { .. })
+    ));
+    kernel
+        .schedule("globex", request("first", 100 * SEC))
+        .await
+        .unwrap();
+    assert_eq!(
+        store::Store::event_bounds(&*db, "globex")
+            .await
+            .unwrap()
+            .oldest,
+        Some(1_003)
+    );
+    kernel.shutdown().await;
+    db.close().await;
 }

@@ -158,7 +158,90 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         )]
         .into(),
     };
+    let nul_metadata = prost_types::Struct {
+        fields: [(
+            "k".to_string(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue("a\0b".into())),
+            },
+        )]
+        .into(),
+    };
+    let webhook = |f: &dyn Fn(&mut WebhookAction)| {
+        let mut webhook = WebhookAction {
+            url: "https://example.com/hook".into(),
+            ..Default::default()
+        };
+        f(&mut webhook);
+        Some(action(Some(Kind::Webhook(webhook))))
+    };
+    let nanos = |seconds, nanos| prost_types::Duration { seconds, nanos };
     let cases: Vec<(&str, ScheduleTimerRequest)> = vec![
+        // Issue 19 item 1: nested past what a stored record can hold, on every protocol.
+        ("metadata", with(&|r| r.metadata = Some(nested(34)))),
+        (
+            "metadata",
+            with(&|r| r.metadata = Some(nul_metadata.clone())),
+        ),
+        (
+            "action_bundle.actions[0].webhook.body",
+            with(&|r| r.action_bundle = webhook(&|w| w.body = Some(nested(20)))),
+        ),
+        // Issue 19 item 6: a header value that would split the request.
+        (
+            "action_bundle.actions[0].webhook.headers.X-Foo",
+            with(&|r| {
+                r.action_bundle = webhook(&|w| {
+                    w.headers.insert("X-Foo".into(), "a\r\nInjected: 1".into());
+                })
+            }),
+        ),
+        (
+            "action_bundle.actions[0].webhook.headers",
+            with(&|r| {
+                r.action_bundle = webhook(&|w| {
+                    w.headers.insert("X Foo\n".into(), "v".into());
+                })
+            }),
+        ),
+        // Issue 19 item 9: protobuf durations out of their range.
+        (
+            "duration",
+            with(&|r| r.schedule = Some(Schedule::Duration(nanos(1, 1_500_000_000)))),
+        ),
+        (
+            "duration",
+            with(&|r| r.schedule = Some(Schedule::Duration(nanos(5, -1)))),
+        ),
+        (
+            "duration",
+            with(&|r| r.schedule = Some(Schedule::Duration(nanos(-1, 999_999_999)))),
+        ),
+        (
+            "action_bundle.actions[0].webhook.timeout",
+            with(&|r| r.action_bundle = webhook(&|w| w.timeout = Some(nanos(0, 2_000_000_000)))),
+        ),
+        (
+            "action_bundle.retry_policy.initial_backoff",
+            with(&|r| {
+                r.action_bundle = Some(ActionBundle {
+                    retry_policy: Some(minoots_proto::v1::RetryPolicy {
+                        initial_backoff: Some(nanos(1, -5)),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            }),
+        ),
+        (
+            "fire_at",
+            with(&|r| {
+                r.schedule = Some(Schedule::FireAt(prost_types::Timestamp {
+                    seconds: T0 / SEC + 10,
+                    nanos: 1_000_000_000,
+                }))
+            }),
+        ),
         ("name", with(&|r| r.name = String::new())),
         ("name", with(&|r| r.name = "x".repeat(300))),
         ("duration", with(&|r| r.schedule = None)),
@@ -314,4 +397,71 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         "nothing was written"
     );
     kernel.shutdown().await;
+}
+
+/// A JSON object nested `depth` levels: `{"a": {"a": ... 1}}`.
+fn nested(depth: usize) -> prost_types::Struct {
+    use prost_types::{Struct, Value, value::Kind as V};
+    let mut value = Value {
+        kind: Some(V::NumberValue(1.0)),
+    };
+    for _ in 1..depth {
+        value = Value {
+            kind: Some(V::StructValue(Struct {
+                fields: [("a".to_string(), value)].into(),
+            })),
+        };
+    }
+    Struct {
+        fields: [("a".to_string(), value)].into(),
+    }
+}
+
+/// Whatever validation accepts can be read back: the deepest metadata, webhook body and agent
+/// arguments, inside the deepest stored records (an event holding its timer, a dead letter
+/// holding its action), decode.
+#[test]
+fn the_deepest_accepted_values_survive_a_store_round_trip() {
+    use minoots_proto::v1::{AgentPromptAction, DeadLetter};
+    use prost::Message;
+    let deepest = nested(validate::MAX_JSON_DEPTH);
+    assert!(validate::json_struct("metadata", &deepest).is_ok());
+    assert!(validate::json_struct("metadata", &nested(validate::MAX_JSON_DEPTH + 1)).is_err());
+    let webhook = Action {
+        id: String::new(),
+        kind: Some(Kind::Webhook(WebhookAction {
+            url: "https://example.com".into(),
+            body: Some(deepest.clone()),
+            ..Default::default()
+        })),
+    };
+    let agent = Action {
+        id: String::new(),
+        kind: Some(Kind::AgentPrompt(AgentPromptAction {
+            arguments: Some(deepest.clone()),
+            ..Default::default()
+        })),
+    };
+    let timer = Timer {
+        metadata: Some(deepest.clone()),
+        action_bundle: Some(ActionBundle {
+            actions: vec![webhook.clone(), agent],
+            fallback: Some(webhook.clone()),
+            ..Default::default()
+        }),
+        ..Timer::default()
+    };
+    let event = TimerEvent {
+        timer: Some(timer.clone()),
+        ..TimerEvent::default()
+    };
+    assert_eq!(TimerEvent::decode(&*event.encode_to_vec()).unwrap(), event);
+    let letter = DeadLetter {
+        action: Some(webhook),
+        ..DeadLetter::default()
+    };
+    assert_eq!(
+        DeadLetter::decode(&*letter.encode_to_vec()).unwrap(),
+        letter
+    );
 }
