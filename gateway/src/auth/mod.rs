@@ -30,6 +30,7 @@ use std::{
 use http::HeaderMap;
 use minoots_kernel::{
     KernelError, Micros,
+    error::{Kind, quote},
     store::{ApiKey, Store},
 };
 
@@ -45,6 +46,9 @@ pub const REGION_HEADER: &str = "x-minoots-region";
 /// The key `--dev` seeds, for tenant [`DEV_TENANT`].
 pub const DEV_KEY: &str = "local-dev-key";
 pub const DEV_TENANT: &str = "tenant-local";
+
+/// Key ids are `key_` and 32 hex digits; longer ones are refused before the store is asked.
+const MAX_KEY_ID: usize = 128;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -188,7 +192,8 @@ impl Principal {
             for (named, source) in [(header_tenant, "x-tenant-id"), (Some(field), "tenant_id")] {
                 if let Some(named) = named.filter(|n| !n.is_empty() && *n != self.tenant) {
                     return Err(AuthError::PermissionDenied(format!(
-                        "{source} names tenant {named:?}, but this API key belongs to another tenant"
+                        "{source} names tenant {}, but this API key belongs to another tenant",
+                        quote(named)
                     )));
                 }
             }
@@ -475,11 +480,17 @@ impl Auth {
 
     /// Revokes a key; this gateway refuses it from now on.
     pub async fn revoke_key(&self, id: &str) -> Result<ApiKey, KernelError> {
+        if id.len() > MAX_KEY_ID {
+            return Err(KernelError::invalid(
+                "id",
+                format!("{} is not an API key id", quote(id)),
+            ));
+        }
         let key = self
             .store
             .revoke_api_key(id, now_micros())
             .await?
-            .ok_or_else(|| KernelError::NotFound { id: id.to_owned() })?;
+            .ok_or_else(|| KernelError::not_found(Kind::ApiKey, id))?;
         self.cache.lock().unwrap().remove(&key.digest);
         Ok(key)
     }

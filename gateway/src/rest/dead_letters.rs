@@ -24,7 +24,15 @@ use super::timers::TenantQuery;
 
 fn parse_time(field: &str, text: &str) -> Result<prost_types::Timestamp, ApiError> {
     prost_types::Timestamp::from_str(text)
-        .map_err(|_| invalid(field, format!("{text:?} is not an RFC 3339 time")))
+        .map_err(|_| {
+        invalid(
+            field,
+            format!(
+                "{} is not an RFC 3339 time",
+                minoots_kernel::error::quote(text)
+            ),
+        )
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]

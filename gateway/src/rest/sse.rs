@@ -32,7 +32,10 @@ fn parse_event_type(name: &str) -> Result<i32, ApiError> {
         .ok_or_else(|| {
             invalid(
                 "event_types",
-                format!("unknown event type {:?}", name.trim()),
+                format!(
+                    "unknown event type {}",
+                    minoots_kernel::error::quote(name.trim())
+                ),
             )
         })
 }

@@ -16,6 +16,7 @@ use super::{body_json, error::ApiError, invalid};
 use crate::{Gateway, auth::Principal};
 use minoots_kernel::{
     KernelError,
+    error::quote,
     json::{action_bundle_from_json, json_to_struct, timer_to_json},
     labels,
 };
@@ -91,7 +92,7 @@ impl CreateTimerBody {
             (Some(duration), None) => Some(Schedule::Duration(parse_duration(duration)?)),
             (None, Some(at)) => Some(Schedule::FireAt(
                 prost_types::Timestamp::from_str(at)
-                    .map_err(|_| invalid("fire_at", format!("{at:?} is not an RFC 3339 time")))?,
+                    .map_err(|_| invalid("fire_at", format!("{} is not an RFC 3339 time", quote(at))))?,
             )),
             (None, None) => None,
         };
@@ -192,7 +193,7 @@ pub(super) struct ListQuery {
 fn parse_status(name: &str) -> Result<i32, ApiError> {
     TimerStatus::from_wire_name(name)
         .map(|s| s as i32)
-        .ok_or_else(|| invalid("status", format!("unknown status {:?}", name.trim())))
+        .ok_or_else(|| invalid("status", format!("unknown status {}", quote(name.trim()))))
 }
 
 pub(super) async fn list(
