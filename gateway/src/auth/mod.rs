@@ -21,7 +21,8 @@ pub use error::AuthError;
 pub use layer::{principal, require};
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
+    future::Future,
     str::FromStr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -171,6 +172,8 @@ pub struct Principal {
     pub tenant: String,
     pub roles: Vec<Role>,
     pub tier: String,
+    /// The digest the key was found by, to look it up again (a stream re-checks its key).
+    pub digest: String,
 }
 
 impl Principal {
@@ -224,6 +227,10 @@ pub struct Auth {
     /// digest -> (key, when it was read).
     cache: Mutex<HashMap<String, (ApiKey, Instant)>>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Ids of keys revoked through this gateway; each revocation bumps `revocations`, which
+    /// wakes the streams watching their key.
+    revoked_here: Mutex<HashSet<String>>,
+    revocations: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -307,7 +314,51 @@ impl Auth {
             config,
             cache: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
+            revoked_here: Mutex::new(HashSet::new()),
+            revocations: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Resolves (with the refusal to send) once the key behind `principal` is revoked: at once
+    /// for a revocation through this gateway, and for one made elsewhere (another gateway, the
+    /// CLI) within the key cache TTL, when the stream re-reads its key. A stream opened with the
+    /// key ends then. A store that cannot be read keeps the stream open: it was admitted.
+    pub fn revocation(
+        self: &Arc<Self>,
+        principal: &Principal,
+    ) -> impl Future<Output = AuthError> + Send + 'static {
+        let auth = self.clone();
+        let (key_id, digest) = (principal.key_id.clone(), principal.digest.clone());
+        let mut revocations = self.revocations.subscribe();
+        let recheck = self
+            .config
+            .key_cache_ttl
+            .clamp(Duration::from_millis(250), Duration::from_secs(5));
+        async move {
+            let revoked = || AuthError::Unauthenticated("this API key was revoked".to_owned());
+            loop {
+                tokio::select! {
+                    changed = revocations.changed() => {
+                        if changed.is_ok() {
+                            if auth.revoked_here.lock().unwrap().contains(&key_id) {
+                                return revoked();
+                            }
+                            continue;
+                        }
+                        // The Auth is gone: the server is stopping, streams end with it.
+                        std::future::pending::<()>().await;
+                    }
+                    () = tokio::time::sleep(recheck) => {}
+                }
+                match auth.store.find_api_key(&digest).await {
+                    Ok(Some(key)) if key.revoked_at.is_none() => {}
+                    Ok(_) => return revoked(),
+                    Err(error) => {
+                        tracing::debug!(%error, "re-reading an API key for an open stream failed")
+                    }
+                }
+            }
+        }
     }
 
     /// Authenticates the request, charges its key's rate limit and checks `role` (`None`: any
@@ -375,6 +426,7 @@ impl Auth {
             ));
         }
         Ok(Principal {
+            digest: key.digest.clone(),
             roles: key.roles.iter().filter_map(|r| r.parse().ok()).collect(),
             key_id: key.id,
             tenant: key.tenant_id,
@@ -492,6 +544,8 @@ impl Auth {
             .await?
             .ok_or_else(|| KernelError::not_found(Kind::ApiKey, id))?;
         self.cache.lock().unwrap().remove(&key.digest);
+        self.revoked_here.lock().unwrap().insert(key.id.clone());
+        self.revocations.send_modify(|n| *n += 1);
         Ok(key)
     }
 

@@ -4,15 +4,14 @@ use std::{collections::BTreeMap, str::FromStr};
 
 use axum::{
     Extension, Json,
-    body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{body_json, error::ApiError, invalid};
+use super::{ApiQuery, RawBody, body_json, error::ApiError, invalid};
 use crate::{Gateway, auth::Principal};
 use minoots_kernel::{
     KernelError,
@@ -155,7 +154,7 @@ pub(super) async fn create(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let body: CreateTimerBody = body_json(&body)?;
     let target = principal.target(&headers, body.tenant_id.as_deref().unwrap_or_default())?;
@@ -200,7 +199,7 @@ pub(super) async fn list(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let statuses = match &query.status {
@@ -236,7 +235,7 @@ pub(super) async fn get(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<TenantQuery>,
+    ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> Result<Response, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let timer = gateway.backend().get(&target, &id).await?;
@@ -274,7 +273,7 @@ pub(super) async fn cancel(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     cancel_with(&gateway, &principal, &headers, id, body_json(&body)?).await
 }
@@ -284,7 +283,7 @@ pub(super) async fn delete(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<TenantQuery>,
+    ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> Result<Response, ApiError> {
     let body = CancelBody {
         tenant_id: query.tenant_id,
