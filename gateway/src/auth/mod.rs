@@ -113,6 +113,9 @@ pub struct AuthConfig {
     /// How long a looked-up key is trusted before the store is read again. Revocations through
     /// the admin API apply at once; others (another gateway, the CLI) within this time.
     pub key_cache_ttl: Duration,
+    /// Keep rate-limit buckets in the key store instead of this process, so that gateways
+    /// sharing one database enforce each key's rate together (split and cluster deployments).
+    pub shared_rate_limits: bool,
 }
 
 impl Default for AuthConfig {
@@ -121,6 +124,7 @@ impl Default for AuthConfig {
             tiers: parse_tiers("standard=1000:2000").expect("valid default tiers"),
             default_tier: "standard".to_owned(),
             key_cache_ttl: Duration::from_secs(5),
+            shared_rate_limits: false,
         }
     }
 }
@@ -369,7 +373,7 @@ impl Auth {
         role: Option<Role>,
     ) -> Result<Principal, AuthError> {
         let principal = self.authenticate(headers).await?;
-        self.charge(&principal)?;
+        self.charge(&principal).await?;
         if let Some(role) = role
             && !principal.has(role)
             && !principal.has(Role::TenantAdmin)
@@ -434,8 +438,10 @@ impl Auth {
         })
     }
 
-    /// Takes one token from the key's bucket, or says when the next one is due.
-    fn charge(&self, principal: &Principal) -> Result<(), AuthError> {
+    /// Takes one token from the key's bucket, or says when the next one is due. With shared
+    /// rate limits the bucket is in the store; if the store cannot be reached, this process's
+    /// bucket stands in.
+    async fn charge(&self, principal: &Principal) -> Result<(), AuthError> {
         // A tier removed from the configuration falls back to the default tier.
         let tier = self
             .config
@@ -450,6 +456,26 @@ impl Auth {
         else {
             return Ok(());
         };
+        if self.config.shared_rate_limits {
+            let bucket = format!("api-key:{}", principal.key_id);
+            match self
+                .store
+                .take_rate_token(&bucket, rate, burst, now_micros())
+                .await
+            {
+                Ok(token) => {
+                    return match token.wait(rate) {
+                        None => Ok(()),
+                        Some(wait) => Err(AuthError::RateLimited {
+                            retry_after_ms: (wait as u64).div_ceil(1_000).max(1),
+                        }),
+                    };
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "shared rate limit unavailable; using this process's")
+                }
+            }
+        }
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap();
         let bucket = buckets.entry(principal.key_id.clone()).or_insert(Bucket {
@@ -698,6 +724,62 @@ mod tests {
         auth.authorize(&h, Role::TimerRead, "")
             .await
             .expect("buckets are per key");
+    }
+
+    #[tokio::test]
+    async fn gateways_sharing_a_store_share_each_keys_rate_limit() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let config = AuthConfig {
+            tiers: parse_tiers("slow=1:4").unwrap(),
+            default_tier: "slow".to_owned(),
+            shared_rate_limits: true,
+            ..AuthConfig::default()
+        };
+        let gateways = [
+            Auth::new(store.clone(), config.clone()).unwrap(),
+            Auth::new(store, config).unwrap(),
+        ];
+        let key = gateways[0]
+            .create_key("acme", "ci", &[Role::TimerRead], None)
+            .await
+            .unwrap();
+        let h = headers(&[(API_KEY_HEADER, &key.secret)]);
+        // A burst of 4 across both gateways, not 4 on each.
+        let mut admitted = 0;
+        for i in 0..8 {
+            if gateways[i % 2]
+                .authorize(&h, Role::TimerRead, "")
+                .await
+                .is_ok()
+            {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, 4);
+        assert!(matches!(
+            gateways[1].authorize(&h, Role::TimerRead, "").await,
+            Err(AuthError::RateLimited { retry_after_ms }) if (1..=1_000).contains(&retry_after_ms)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_key_ends_what_watches_it() {
+        let auth = Arc::new(auth("standard=1000"));
+        let key = auth
+            .create_key("acme", "ci", &[Role::TimerRead], None)
+            .await
+            .unwrap();
+        let h = headers(&[(API_KEY_HEADER, &key.secret)]);
+        let principal = auth.admit(&h, None).await.unwrap();
+        let watch = tokio::spawn(auth.revocation(&principal));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!watch.is_finished());
+        auth.revoke_key(&key.key.id).await.unwrap();
+        let error = tokio::time::timeout(Duration::from_secs(1), watch)
+            .await
+            .expect("ends at once when revoked here")
+            .unwrap();
+        assert!(matches!(error, AuthError::Unauthenticated(m) if m.contains("revoked")));
     }
 
     #[test]

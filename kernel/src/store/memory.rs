@@ -34,6 +34,7 @@ struct State {
     api_keys: BTreeMap<String, ApiKey>,
     dead_letters: BTreeMap<String, DeadLetter>,
     publish_cursors: HashMap<String, u64>,
+    rate_buckets: HashMap<String, (f64, Micros)>,
 }
 
 impl MemoryStore {
@@ -211,6 +212,26 @@ impl Store for MemoryStore {
             recent || unpublished
         });
         Ok((expired.len() as u64, (before - state.events.len()) as u64))
+    }
+
+    async fn take_rate_token(
+        &self,
+        bucket: &str,
+        per_second: f64,
+        burst: f64,
+        now: Micros,
+    ) -> Result<super::RateToken> {
+        let mut state = self.state.lock().unwrap();
+        let (tokens, at) = state
+            .rate_buckets
+            .get(bucket)
+            .copied()
+            .unwrap_or((burst, now));
+        let (token, at) = super::refill_and_take(tokens, at, per_second, burst, now);
+        state
+            .rate_buckets
+            .insert(bucket.to_owned(), (token.tokens, at));
+        Ok(token)
     }
 }
 
