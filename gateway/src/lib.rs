@@ -131,7 +131,9 @@ impl Gateway {
         let events = self.inner.backend.subscribe(target, request).await?;
         let closed = self.inner.streams.clone().cancelled_owned();
         let revoked = self.inner.auth.revocation(principal);
-        Ok(Box::pin(UntilRevoked::new(events, revoked).take_until(closed)))
+        Ok(Box::pin(
+            UntilRevoked::new(events, revoked).take_until(closed),
+        ))
     }
 
     /// Ends every open event stream, so a graceful shutdown does not wait on them.

@@ -89,7 +89,8 @@ where
 
 /// What every gRPC service is served behind: gRPC-web translation, and inside it the rewrite of
 /// tonic's INTERNAL for an undecodable request to INVALID_ARGUMENT.
-fn grpc_layers() -> tower::layer::util::Stack<grpc::malformed::MalformedRequests, tonic_web::GrpcWebLayer> {
+fn grpc_layers()
+-> tower::layer::util::Stack<grpc::malformed::MalformedRequests, tonic_web::GrpcWebLayer> {
     tower::layer::util::Stack::new(
         grpc::malformed::MalformedRequests,
         tonic_web::GrpcWebLayer::new(),

@@ -160,8 +160,13 @@ async fn bad_query_parameters_and_large_bodies_answer_the_json_error() {
 async fn admin_limits_check_the_tenant_and_not_found_says_what() {
     let (server, _dir) = server().await;
     let url = &server.url;
-    let (status, body, _) = call(http().get(format!("{url}/admin/tenants/not%20a%20tenant!/limits"))).await;
-    assert_eq!((status, field(&body)), (StatusCode::BAD_REQUEST, "tenantId"), "{body}");
+    let (status, body, _) =
+        call(http().get(format!("{url}/admin/tenants/not%20a%20tenant!/limits"))).await;
+    assert_eq!(
+        (status, field(&body)),
+        (StatusCode::BAD_REQUEST, "tenantId"),
+        "{body}"
+    );
     let (status, _, _) = call(http().get(format!("{url}/admin/tenants/acme/limits"))).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -180,8 +185,7 @@ async fn admin_limits_check_the_tenant_and_not_found_says_what() {
     let (status, body, _) = call(http().delete(format!("{url}/admin/keys/key_nope"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
-        body["error"]["message"],
-        "API key \"key_nope\" not found",
+        body["error"]["message"], "API key \"key_nope\" not found",
         "{body}"
     );
 }
@@ -253,7 +257,12 @@ async fn undecodable_protobuf_is_invalid_argument_on_every_service() {
             None,
             "id",
         ),
-        ("/grpc.health.v1.Health/Check", vec![0x0a, 1, 0xff], None, "service"),
+        (
+            "/grpc.health.v1.Health/Check",
+            vec![0x0a, 1, 0xff],
+            None,
+            "service",
+        ),
     ];
     for (path, message, declared, expected) in cases {
         let status = raw_grpc(url, path, &message, declared).await;

@@ -70,7 +70,11 @@ pub const QUOTE_CHARS: usize = 64;
 pub fn quote(input: &str) -> String {
     match input.char_indices().nth(QUOTE_CHARS) {
         None => format!("{input:?}"),
-        Some((end, _)) => format!("{:?} ({} bytes)", format!("{}…", &input[..end]), input.len()),
+        Some((end, _)) => format!(
+            "{:?} ({} bytes)",
+            format!("{}…", &input[..end]),
+            input.len()
+        ),
     }
 }
 

@@ -196,7 +196,12 @@ mod tests {
 
     #[test]
     fn selectors_are_bounded_in_terms_and_length() {
-        let terms = |n: usize| (0..n).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",");
+        let terms = |n: usize| {
+            (0..n)
+                .map(|i| format!("k{i}=v"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         assert_eq!(
             LabelSelector::parse(&terms(MAX_SELECTOR_TERMS))
                 .unwrap()

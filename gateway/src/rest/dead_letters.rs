@@ -22,8 +22,7 @@ use minoots_proto::{
 use super::timers::TenantQuery;
 
 fn parse_time(field: &str, text: &str) -> Result<prost_types::Timestamp, ApiError> {
-    prost_types::Timestamp::from_str(text)
-        .map_err(|_| {
+    prost_types::Timestamp::from_str(text).map_err(|_| {
         invalid(
             field,
             format!(

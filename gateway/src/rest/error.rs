@@ -126,8 +126,7 @@ pub fn body_rejection(rejection: axum::extract::rejection::BytesRejection) -> Re
     } else {
         rejection.body_text()
     };
-    let mut response =
-        error_response(minoots_kernel::KernelError::invalid("body", message).into());
+    let mut response = error_response(minoots_kernel::KernelError::invalid("body", message).into());
     if too_large {
         *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     }

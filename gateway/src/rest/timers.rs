@@ -90,8 +90,9 @@ impl CreateTimerBody {
             }
             (Some(duration), None) => Some(Schedule::Duration(parse_duration(duration)?)),
             (None, Some(at)) => Some(Schedule::FireAt(
-                prost_types::Timestamp::from_str(at)
-                    .map_err(|_| invalid("fire_at", format!("{} is not an RFC 3339 time", quote(at))))?,
+                prost_types::Timestamp::from_str(at).map_err(|_| {
+                    invalid("fire_at", format!("{} is not an RFC 3339 time", quote(at)))
+                })?,
             )),
             (None, None) => None,
         };

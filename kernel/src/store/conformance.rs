@@ -622,7 +622,10 @@ pub async fn rate_buckets_refill_cap_and_are_taken_atomically(store: &dyn Store)
     let refused = take("key-1", T0).await.unwrap();
     assert!(!refused.taken);
     assert_eq!(refused.wait(10.0), Some(100_000));
-    assert!(take("key-2", T0).await.unwrap().taken, "buckets are separate");
+    assert!(
+        take("key-2", T0).await.unwrap().taken,
+        "buckets are separate"
+    );
     // 10 per second: one token 100 ms later, and only one.
     assert!(take("key-1", T0 + 100_000).await.unwrap().taken);
     assert!(!take("key-1", T0 + 100_000).await.unwrap().taken);
@@ -630,7 +633,10 @@ pub async fn rate_buckets_refill_cap_and_are_taken_atomically(store: &dyn Store)
     assert!(!take("key-1", T0).await.unwrap().taken);
     // An hour later the bucket is full again, never fuller than its burst.
     let token = take("key-1", T0 + 3_600_000_000).await.unwrap();
-    assert!(token.taken && (token.tokens - 2.0).abs() < 1e-9, "{token:?}");
+    assert!(
+        token.taken && (token.tokens - 2.0).abs() < 1e-9,
+        "{token:?}"
+    );
 
     // Concurrent takers at one instant share the burst exactly.
     let takers = (0..12).map(|_| store.take_rate_token("key-3", 10.0, 5.0, T0));
