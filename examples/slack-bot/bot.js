@@ -7,6 +7,7 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const http = require('node:http')
 const { Client, parseLabels } = require('minoots')
+const slack = require('./slack')
 
 const USAGE = [
   'Usage: `/ato --duration 15m --name "Standup" free text` (or `--fire-at 2026-12-01T09:00:00Z`)',
@@ -93,7 +94,7 @@ function verifySlack(signingSecret, headers, rawBody, now = Date.now() / 1000) {
   return a.length === b.length && crypto.timingSafeEqual(a, b)
 }
 
-function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackApiUrl = 'https://slack.com/api', stateFile }) {
+function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackApiUrl = 'https://slack.com/api', stateFile, retries }) {
   if (!signingSecret) throw new Error('SLACK_SIGNING_SECRET is required')
   const clients = new Map()
   const client = (region) => {
@@ -107,14 +108,9 @@ function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackA
     return clients.get(key)
   }
 
-  async function postMessage(channel, text) {
-    const response = await fetch(`${slackApiUrl}/chat.postMessage`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${botToken}` },
-      body: JSON.stringify({ channel, text }),
-    })
-    if (!response.ok) console.error(`chat.postMessage: HTTP ${response.status}`)
-  }
+  // Retries transient failures; rejects unless Slack answered `ok: true`.
+  const postMessage = (channel, text) =>
+    slack.withRetries(() => slack.postMessage({ slackApiUrl, botToken }, channel, text), retries)
 
   async function handle(params) {
     const parsed = parseCommand(params.get('text') || '')
@@ -183,7 +179,9 @@ function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackA
   }
 
   // Fired timers this bot scheduled (labelled with their channel) become channel messages.
+  // An event is remembered as handled only once Slack accepted its message.
   let stream
+  const progress = slack.createProgress(remember)
   async function watch() {
     stream = (await client()).streamTimers({
       afterSequence: lastHandled(),
@@ -192,13 +190,15 @@ function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackA
       onEvent: async (event) => {
         const t = event.timer
         const note = t.metadata && t.metadata.text ? `: ${t.metadata.text}` : ''
-        // A Slack outage must not end the stream: log and go on.
+        // A Slack outage must not end the stream: log and go on, but do not mark this event
+        // (or any later one) handled, so a restart posts it again instead of losing it.
         try {
           await postMessage(t.labels['slack.channel'], `:alarm_clock: <@${t.labels['slack.user']}> *${t.name}*${note}`)
+          progress.handled(event.sequence)
         } catch (error) {
-          console.error(`chat.postMessage failed: ${error.message}`)
+          console.error(`chat.postMessage failed for event ${event.sequence}: ${error.message}`)
+          progress.failed(event.sequence)
         }
-        remember(event.sequence)
       },
       onError: (error) => console.error(`event stream ended: ${error.code} ${error.message}`),
     })

@@ -33,7 +33,7 @@ use tonic::Status;
 pub use server::{serve, serve_kernel};
 
 use crate::{
-    auth::{Auth, AuthConfig},
+    auth::{Auth, AuthConfig, Principal},
     backend::{Backend, EventStream, Regions, Target},
 };
 
@@ -120,15 +120,20 @@ impl Gateway {
         self.inner.kernel.as_ref()
     }
 
-    /// An event stream that ends when the gateway shuts down.
+    /// An event stream for `principal` that ends when the gateway shuts down, and with
+    /// UNAUTHENTICATED when the principal's key is revoked ([`Auth::revocation`]).
     pub async fn subscribe(
         &self,
+        principal: &Principal,
         target: &Target,
         request: StreamTimerEventsRequest,
     ) -> Result<EventStream, Status> {
         let events = self.inner.backend.subscribe(target, request).await?;
         let closed = self.inner.streams.clone().cancelled_owned();
-        Ok(Box::pin(events.take_until(closed)))
+        let revoked = self.inner.auth.revocation(principal);
+        Ok(Box::pin(
+            UntilRevoked::new(events, revoked).take_until(closed),
+        ))
     }
 
     /// Ends every open event stream, so a graceful shutdown does not wait on them.
@@ -137,6 +142,49 @@ impl Gateway {
         if let Some(kernel) = &self.inner.kernel {
             kernel.close_streams();
         }
+    }
+}
+
+/// `events` until the key is revoked, then that refusal as the last item.
+struct UntilRevoked {
+    events: EventStream,
+    /// None once the stream has ended.
+    revoked: Option<std::pin::Pin<Box<dyn std::future::Future<Output = auth::AuthError> + Send>>>,
+}
+
+impl UntilRevoked {
+    fn new(
+        events: EventStream,
+        revoked: impl std::future::Future<Output = auth::AuthError> + Send + 'static,
+    ) -> Self {
+        Self {
+            events,
+            revoked: Some(Box::pin(revoked)),
+        }
+    }
+}
+
+impl futures_util::Stream for UntilRevoked {
+    type Item = Result<minoots_proto::v1::TimerEvent, Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        let Some(revoked) = this.revoked.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Poll::Ready(error) = revoked.as_mut().poll(cx) {
+            this.revoked = None;
+            return Poll::Ready(Some(Err(error.into())));
+        }
+        let next = std::task::ready!(this.events.as_mut().poll_next(cx));
+        if next.is_none() {
+            this.revoked = None;
+        }
+        Poll::Ready(next)
     }
 }
 

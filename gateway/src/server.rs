@@ -74,17 +74,26 @@ fn guarded<S>(service: S, auth: &Arc<Auth>, methods: &[(&str, Role)]) -> axum::R
 where
     S: GrpcService,
 {
-    let web = tonic_web::GrpcWebLayer::new();
     let mut router = axum::Router::new();
     for (method, role) in methods {
         router = router.route_service(
             &format!("/{}/{method}", S::NAME),
-            web.layer(require(auth, *role).layer(service.clone())),
+            grpc_layers().layer(require(auth, *role).layer(service.clone())),
         );
     }
     router.route_service(
         &grpc_path::<S>(),
-        web.layer(require(auth, None).layer(service)),
+        grpc_layers().layer(require(auth, None).layer(service)),
+    )
+}
+
+/// What every gRPC service is served behind: gRPC-web translation, and inside it the rewrite of
+/// tonic's INTERNAL for an undecodable request to INVALID_ARGUMENT.
+fn grpc_layers()
+-> tower::layer::util::Stack<grpc::malformed::MalformedRequests, tonic_web::GrpcWebLayer> {
+    tower::layer::util::Stack::new(
+        grpc::malformed::MalformedRequests,
+        tonic_web::GrpcWebLayer::new(),
     )
 }
 
@@ -127,13 +136,15 @@ pub async fn serve_kernel(
     let service = crate::grpc::kernel::TimerService::new(kernel.clone()).into_server();
     let requests = Arc::new(metrics::RequestMetrics::default());
     let dead_letters = crate::grpc::kernel::DeadLetterService::new(kernel.clone());
-    let web = tonic_web::GrpcWebLayer::new();
     let router = probe_routes::<
         crate::grpc::kernel::TimerServiceServer<crate::grpc::kernel::TimerService>,
     >()
     .await?
-    .route_service(&grpc_path_of(&service), web.layer(service))
-    .route_service(&grpc_path_of(&dead_letters), dead_letters)
+    .route_service(&grpc_path_of(&service), grpc_layers().layer(service))
+    .route_service(
+        &grpc_path_of(&dead_letters),
+        grpc::malformed::MalformedRequests.layer(dead_letters),
+    )
     .merge(rest::probes(Arc::new(kernel.clone()) as Arc<dyn Backend>))
     .route_layer(axum::middleware::from_fn_with_state(
         requests.clone(),
@@ -207,13 +218,12 @@ async fn probe_routes<S: NamedService>() -> Result<axum::Router, GatewayError> {
         .build_v1()?;
     // gRPC-web is translated per gRPC service: applied server-wide it would refuse every plain
     // HTTP/1.1 request, REST and SSE included.
-    let web = tonic_web::GrpcWebLayer::new();
     Ok(axum::Router::new()
         .route_service(
             &grpc_path::<HealthServer<HealthService>>(),
-            web.layer(health_service),
+            grpc_layers().layer(health_service),
         )
-        .route_service(REFLECTION_PATH, web.layer(reflection)))
+        .route_service(REFLECTION_PATH, grpc_layers().layer(reflection)))
 }
 
 async fn serve_router(

@@ -463,3 +463,118 @@ async fn quotas_and_the_rate_limit_answer_429() {
         other => panic!("expected the rate limit over gRPC, got {other:?}"),
     }
 }
+
+/// A gRPC event stream opened with `key`, as the raw generated client sees it.
+async fn grpc_stream(url: &str, key: &str) -> tonic::Streaming<proto::TimerEvent> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = proto::timer_service_client::TimerServiceClient::new(channel);
+    let mut request = tonic::Request::new(proto::StreamTimerEventsRequest::default());
+    request
+        .metadata_mut()
+        .insert("x-api-key", key.parse().unwrap());
+    client
+        .stream_timer_events(request)
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Reads an open stream until it ends; panics if it is still open after `within`.
+async fn grpc_stream_end(
+    mut stream: tonic::Streaming<proto::TimerEvent>,
+    within: Duration,
+) -> tonic::Status {
+    tokio::time::timeout(within, async move {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the stream ended without an error"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .expect("the stream is still open after its key was revoked")
+}
+
+async fn sse_stream_end(response: reqwest::Response, within: Duration) -> String {
+    tokio::time::timeout(within, async move {
+        let mut body = response.bytes_stream();
+        let mut text = String::new();
+        while let Some(chunk) = body.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+        text
+    })
+    .await
+    .expect("the SSE stream is still open after its key was revoked")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_key_ends_the_streams_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, admin) = create_key(dir.path(), "ops", "tenant.admin", &[]);
+    let (elsewhere_id, elsewhere) = create_key(dir.path(), "acme", "timer.read", &[]);
+    let args = [
+        "--data-dir".to_owned(),
+        dir.path().display().to_string(),
+        "--key-cache-ttl".to_owned(),
+        "1s".to_owned(),
+    ];
+    let server = Server::run("serve", &args, Stdio::inherit()).await;
+    let (url, http) = (server.url.clone(), http());
+    let mut keys = Vec::new();
+    for name in ["grpc", "sse"] {
+        let (status, created) = call(
+            http.post(format!("{url}/admin/keys"))
+                .header("x-api-key", &admin)
+                .json(&json!({"tenantId": "acme", "name": name, "roles": ["timer.read"]})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        keys.push((
+            created["key"]["id"].as_str().unwrap().to_owned(),
+            created["secret"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let grpc = grpc_stream(&url, &keys[0].1).await;
+    let sse = http
+        .get(format!("{url}/timers/stream"))
+        .header("x-api-key", &keys[1].1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), StatusCode::OK);
+    let other = grpc_stream(&url, &elsewhere).await;
+
+    // Revoked through this gateway's admin API: the streams end at once.
+    for (id, _) in &keys {
+        let (status, _) = call(
+            http.delete(format!("{url}/admin/keys/{id}"))
+                .header("x-api-key", &admin),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let status = grpc_stream_end(grpc, Duration::from_secs(2)).await;
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    let text = sse_stream_end(sse, Duration::from_secs(2)).await;
+    assert!(
+        text.contains("event: error") && text.contains("UNAUTHENTICATED"),
+        "{text}"
+    );
+
+    // Revoked by another process (the CLI): within the key cache TTL and a re-check.
+    let revoke = std::process::Command::new(env!("CARGO_BIN_EXE_minoots"))
+        .args(["keys", "revoke", &elsewhere_id, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(revoke.status.success());
+    let status = grpc_stream_end(other, Duration::from_secs(5)).await;
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+}

@@ -7,6 +7,7 @@ use minoots_proto::v1::{DeadLetter, ListDeadLettersRequest, ReplayResult, TimerS
 
 use crate::{
     Inner, KernelError, Micros, Result, clock,
+    error::Kind,
     store::{Mutation, Outcome, Transition},
     timers, validate,
 };
@@ -35,11 +36,28 @@ pub(crate) async fn list(
 
 pub(crate) async fn get(inner: &Inner, tenant: &str, id: &str) -> Result<DeadLetter> {
     validate::tenant_id(tenant)?;
+    dead_letter_id(id)?;
     inner
         .store
         .get_dead_letter(tenant, id)
         .await?
-        .ok_or_else(|| KernelError::NotFound { id: id.to_owned() })
+        .ok_or_else(|| KernelError::not_found(Kind::DeadLetter, id))
+}
+
+/// A dead letter's id is `<timer id>.<action index>`; anything longer is refused before the
+/// store is asked.
+fn dead_letter_id(id: &str) -> Result<()> {
+    const MAX_ID: usize = 64;
+    if id.is_empty() {
+        return Err(KernelError::invalid("id", "is required"));
+    }
+    if id.len() > MAX_ID {
+        return Err(KernelError::invalid(
+            "id",
+            format!("{} is not a dead letter id", crate::error::quote(id)),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs a dead-lettered action again, with its original idempotency key and the bundle's

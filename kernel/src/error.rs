@@ -8,8 +8,9 @@ pub enum KernelError {
     /// A request field is wrong; `field` is its path in the request (`timers[2].labels`).
     #[error("{field}: {message}")]
     InvalidArgument { field: String, message: String },
-    #[error("timer {id} not found")]
-    NotFound { id: String },
+    /// No `kind` (a timer, a dead letter, an API key) with this id exists for the caller.
+    #[error("{kind} {} not found", quote(id))]
+    NotFound { kind: Kind, id: String },
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{0}")]
@@ -41,6 +42,41 @@ pub enum KernelError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What a [`KernelError::NotFound`] looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Timer,
+    DeadLetter,
+    ApiKey,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Timer => "timer",
+            Self::DeadLetter => "dead letter",
+            Self::ApiKey => "API key",
+        })
+    }
+}
+
+/// How many characters of an input an error message quotes; inputs can be megabytes long, and
+/// a gRPC message travels in a header with a size limit.
+pub const QUOTE_CHARS: usize = 64;
+
+/// An input as an error message quotes it: whole (in quotes) when short, else its first
+/// [`QUOTE_CHARS`] characters and its size, `"abc…" (60000 bytes)`.
+pub fn quote(input: &str) -> String {
+    match input.char_indices().nth(QUOTE_CHARS) {
+        None => format!("{input:?}"),
+        Some((end, _)) => format!(
+            "{:?} ({} bytes)",
+            format!("{}…", &input[..end]),
+            input.len()
+        ),
+    }
 }
 
 /// Which limit refused a request; `limitType` in errors.
@@ -84,6 +120,13 @@ pub const LIMIT_TYPE_KEY: &str = "limitType";
 pub type Result<T, E = KernelError> = std::result::Result<T, E>;
 
 impl KernelError {
+    pub fn not_found(kind: Kind, id: &str) -> Self {
+        Self::NotFound {
+            kind,
+            id: id.to_owned(),
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidArgument {
             field: field.into(),
@@ -149,7 +192,40 @@ impl From<minoots_proto::json::InvalidField> for KernelError {
 
 impl From<sqlx::Error> for KernelError {
     fn from(error: sqlx::Error) -> Self {
+        if is_size_limit(&error) {
+            // Sending it again would fail again: not UNAVAILABLE (which clients retry).
+            return Self::invalid(
+                "request",
+                format!("too large or complex for the store: {error}"),
+            );
+        }
         Self::Unavailable(error.to_string())
+    }
+}
+
+/// Whether the store refused a statement for its size or complexity (a request too large),
+/// rather than for being unreachable or failing.
+fn is_size_limit(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or_default();
+            // Postgres class 54: program_limit_exceeded, statement_too_complex, too_many_...
+            if code.starts_with("54") && code.len() == 5 {
+                return true;
+            }
+            // SQLite: SQLITE_TOOBIG (18), and the limits it reports as plain SQLITE_ERROR.
+            let message = db.message();
+            code == "18"
+                || message.contains("too many SQL variables")
+                || message.contains("Expression tree is too large")
+                || message.contains("too many terms in compound SELECT")
+                || message.contains("string or blob too big")
+                || message.contains("parser stack overflow")
+        }
+        // sqlx refuses more bind parameters than the protocol can carry before sending.
+        sqlx::Error::Protocol(message) => message.contains("too many parameter"),
+        _ => false,
     }
 }
 
@@ -195,5 +271,47 @@ impl From<KernelError> for Status {
             ),
             KernelError::Internal(_) => Status::internal(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_inputs_are_quoted_short() {
+        assert_eq!(quote("abc"), "\"abc\"");
+        let long = "é".repeat(30_000);
+        let quoted = quote(&long);
+        assert!(quoted.ends_with("… (60000 bytes)") || quoted.contains("…\" (60000 bytes)"));
+        assert!(quoted.len() < 200, "{quoted}");
+        let error = KernelError::not_found(Kind::DeadLetter, &"x".repeat(100_000));
+        assert!(error.to_string().starts_with("dead letter \"xxx"));
+        assert!(error.to_string().len() < 200);
+        assert_eq!(
+            KernelError::not_found(Kind::ApiKey, "key_1").to_string(),
+            "API key \"key_1\" not found"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_statement_too_large_for_the_store_is_not_retryable() {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let sql = format!("SELECT 1 WHERE {}", vec!["1 = 1"; 2_000].join(" AND "));
+        let error: KernelError = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut connection)
+            .await
+            .unwrap_err()
+            .into();
+        assert!(
+            matches!(&error, KernelError::InvalidArgument { field, .. } if field == "request"),
+            "{error:?}"
+        );
+        assert!(!error.is_retryable());
+        let status = Status::from(error);
+        assert_eq!(status.code(), Code::InvalidArgument);
     }
 }

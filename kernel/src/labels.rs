@@ -2,10 +2,17 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::quote;
+
 pub const MAX_LABELS: usize = 64;
 pub const MAX_VALUE_LEN: usize = 256;
 const MAX_NAME_LEN: usize = 63;
 const MAX_PREFIX_LEN: usize = 253;
+/// Requirements in one selector. A timer has at most [`MAX_LABELS`] labels, so a longer
+/// selector says nothing more, and every term is a condition the store must evaluate.
+pub const MAX_SELECTOR_TERMS: usize = 64;
+/// Bytes of one selector: room for [`MAX_SELECTOR_TERMS`] terms of ordinary length.
+pub const MAX_SELECTOR_LEN: usize = 16 * 1024;
 
 /// Keys follow Kubernetes: an optional DNS-subdomain prefix and `/`, then a name of up to 63
 /// characters `[A-Za-z0-9._-]` that starts and ends alphanumeric (`minoots.io/region`, `team`).
@@ -23,7 +30,8 @@ pub fn check_key(key: &str) -> Result<(), String> {
             && starts_and_ends_alphanumeric(prefix);
         if !ok {
             return Err(format!(
-                "label key {key:?}: prefix must be a lower-case DNS subdomain"
+                "label key {}: prefix must be a lower-case DNS subdomain",
+                quote(key)
             ));
         }
     }
@@ -37,7 +45,8 @@ pub fn check_key(key: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "label key {key:?}: name must be 1-63 characters of [A-Za-z0-9._-], starting and ending alphanumeric"
+            "label key {}: name must be 1-63 characters of [A-Za-z0-9._-], starting and ending alphanumeric",
+            quote(key)
         ))
     }
 }
@@ -45,11 +54,15 @@ pub fn check_key(key: &str) -> Result<(), String> {
 pub fn check_value(key: &str, value: &str) -> Result<(), String> {
     if value.len() > MAX_VALUE_LEN {
         return Err(format!(
-            "label {key:?}: value longer than {MAX_VALUE_LEN} bytes"
+            "label {}: value longer than {MAX_VALUE_LEN} bytes",
+            quote(key)
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(format!("label {key:?}: value contains control characters"));
+        return Err(format!(
+            "label {}: value contains control characters",
+            quote(key)
+        ));
     }
     Ok(())
 }
@@ -76,9 +89,22 @@ pub struct LabelSelector {
 }
 
 impl LabelSelector {
+    /// Parses a selector of at most [`MAX_SELECTOR_TERMS`] terms and [`MAX_SELECTOR_LEN`]
+    /// bytes; the error says what is wrong (callers name the field).
     pub fn parse(selector: &str) -> Result<Self, String> {
+        if selector.len() > MAX_SELECTOR_LEN {
+            return Err(format!(
+                "{} bytes, over the limit of {MAX_SELECTOR_LEN}",
+                selector.len()
+            ));
+        }
         let mut requirements = Vec::new();
         for part in selector.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if requirements.len() == MAX_SELECTOR_TERMS {
+                return Err(format!(
+                    "more than {MAX_SELECTOR_TERMS} requirements (terms separated by commas)"
+                ));
+            }
             let requirement = if let Some((key, value)) = part.split_once("!=") {
                 let (key, value) = (key.trim(), value.trim());
                 check_key(key)?;
@@ -166,5 +192,29 @@ mod tests {
         assert!(!selector.matches(&labels(&[("env", "dev"), ("urgent", "")])));
         assert!(LabelSelector::parse("bad key=1").is_err());
         assert!(LabelSelector::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn selectors_are_bounded_in_terms_and_length() {
+        let terms = |n: usize| {
+            (0..n)
+                .map(|i| format!("k{i}=v"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(
+            LabelSelector::parse(&terms(MAX_SELECTOR_TERMS))
+                .unwrap()
+                .requirements
+                .len(),
+            MAX_SELECTOR_TERMS
+        );
+        let error = LabelSelector::parse(&terms(999)).unwrap_err();
+        assert!(error.contains("more than 64 requirements"), "{error}");
+        let error = LabelSelector::parse(&"a".repeat(MAX_SELECTOR_LEN + 1)).unwrap_err();
+        assert!(error.contains("over the limit"), "{error}");
+        // A bad key is quoted, not echoed whole.
+        let error = LabelSelector::parse(&format!("{}=1", "K ".repeat(5_000))).unwrap_err();
+        assert!(error.len() < 300, "{error}");
     }
 }

@@ -10,6 +10,7 @@ use minoots_proto::v1::{
 
 use crate::{
     Inner, KernelError, Result,
+    error::Kind,
     labels::LabelSelector,
     lifecycle::scheduler::{ArmRequest, Command, system_transition},
     store::{self, ListQuery, Mutation, Outcome, Transition},
@@ -154,7 +155,7 @@ pub(crate) async fn get(inner: &Inner, tenant: &str, id: &str) -> Result<Timer> 
         .store
         .get(tenant, id)
         .await?
-        .ok_or_else(|| KernelError::NotFound { id: id.to_owned() })
+        .ok_or_else(|| KernelError::not_found(Kind::Timer, id))
 }
 
 pub(crate) async fn list(
@@ -244,10 +245,11 @@ pub(crate) async fn cancel(
             let _ = inner.scheduler.send(Command::Disarm(timer.id.clone()));
             Ok(timer)
         }
-        Outcome::NotFound => Err(KernelError::NotFound { id: request.id }),
+        Outcome::NotFound => Err(KernelError::not_found(Kind::Timer, &request.id)),
         Outcome::Quarantined { timer, .. } => Err(KernelError::FailedPrecondition(format!(
             "timer {} could not be cancelled: it is failed, {}",
-            request.id, timer.failure_reason
+            crate::error::quote(&request.id),
+            timer.failure_reason
         ))),
         Outcome::Rejected(status) => Err(KernelError::FailedPrecondition(format!(
             "timer {} is {}; only scheduled or armed timers can be cancelled",

@@ -73,9 +73,12 @@ pub fn timer_id(id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(KernelError::invalid("id", "is required"));
     }
-    uuid::Uuid::try_parse(id)
-        .map(|_| ())
-        .map_err(|_| KernelError::invalid("id", format!("{id:?} is not a timer id")))
+    uuid::Uuid::try_parse(id).map(|_| ()).map_err(|_| {
+        KernelError::invalid(
+            "id",
+            format!("{} is not a timer id", crate::error::quote(id)),
+        )
+    })
 }
 
 pub fn text(field: &str, value: &str, max: usize) -> Result<()> {

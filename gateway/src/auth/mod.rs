@@ -21,7 +21,8 @@ pub use error::AuthError;
 pub use layer::{principal, require};
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
+    future::Future,
     str::FromStr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -30,6 +31,7 @@ use std::{
 use http::HeaderMap;
 use minoots_kernel::{
     KernelError, Micros,
+    error::{Kind, quote},
     store::{ApiKey, Store},
 };
 
@@ -45,6 +47,9 @@ pub const REGION_HEADER: &str = "x-minoots-region";
 /// The key `--dev` seeds, for tenant [`DEV_TENANT`].
 pub const DEV_KEY: &str = "local-dev-key";
 pub const DEV_TENANT: &str = "tenant-local";
+
+/// Key ids are `key_` and 32 hex digits; longer ones are refused before the store is asked.
+const MAX_KEY_ID: usize = 128;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -108,6 +113,9 @@ pub struct AuthConfig {
     /// How long a looked-up key is trusted before the store is read again. Revocations through
     /// the admin API apply at once; others (another gateway, the CLI) within this time.
     pub key_cache_ttl: Duration,
+    /// Keep rate-limit buckets in the key store instead of this process, so that gateways
+    /// sharing one database enforce each key's rate together (split and cluster deployments).
+    pub shared_rate_limits: bool,
 }
 
 impl Default for AuthConfig {
@@ -116,6 +124,7 @@ impl Default for AuthConfig {
             tiers: parse_tiers("standard=1000:2000").expect("valid default tiers"),
             default_tier: "standard".to_owned(),
             key_cache_ttl: Duration::from_secs(5),
+            shared_rate_limits: false,
         }
     }
 }
@@ -167,6 +176,8 @@ pub struct Principal {
     pub tenant: String,
     pub roles: Vec<Role>,
     pub tier: String,
+    /// The digest the key was found by, to look it up again (a stream re-checks its key).
+    pub digest: String,
 }
 
 impl Principal {
@@ -188,7 +199,8 @@ impl Principal {
             for (named, source) in [(header_tenant, "x-tenant-id"), (Some(field), "tenant_id")] {
                 if let Some(named) = named.filter(|n| !n.is_empty() && *n != self.tenant) {
                     return Err(AuthError::PermissionDenied(format!(
-                        "{source} names tenant {named:?}, but this API key belongs to another tenant"
+                        "{source} names tenant {}, but this API key belongs to another tenant",
+                        quote(named)
                     )));
                 }
             }
@@ -219,6 +231,10 @@ pub struct Auth {
     /// digest -> (key, when it was read).
     cache: Mutex<HashMap<String, (ApiKey, Instant)>>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Ids of keys revoked through this gateway; each revocation bumps `revocations`, which
+    /// wakes the streams watching their key.
+    revoked_here: Mutex<HashSet<String>>,
+    revocations: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -302,7 +318,51 @@ impl Auth {
             config,
             cache: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
+            revoked_here: Mutex::new(HashSet::new()),
+            revocations: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Resolves (with the refusal to send) once the key behind `principal` is revoked: at once
+    /// for a revocation through this gateway, and for one made elsewhere (another gateway, the
+    /// CLI) within the key cache TTL, when the stream re-reads its key. A stream opened with the
+    /// key ends then. A store that cannot be read keeps the stream open: it was admitted.
+    pub fn revocation(
+        self: &Arc<Self>,
+        principal: &Principal,
+    ) -> impl Future<Output = AuthError> + Send + 'static {
+        let auth = self.clone();
+        let (key_id, digest) = (principal.key_id.clone(), principal.digest.clone());
+        let mut revocations = self.revocations.subscribe();
+        let recheck = self
+            .config
+            .key_cache_ttl
+            .clamp(Duration::from_millis(250), Duration::from_secs(5));
+        async move {
+            let revoked = || AuthError::Unauthenticated("this API key was revoked".to_owned());
+            loop {
+                tokio::select! {
+                    changed = revocations.changed() => {
+                        if changed.is_ok() {
+                            if auth.revoked_here.lock().unwrap().contains(&key_id) {
+                                return revoked();
+                            }
+                            continue;
+                        }
+                        // The Auth is gone: the server is stopping, streams end with it.
+                        std::future::pending::<()>().await;
+                    }
+                    () = tokio::time::sleep(recheck) => {}
+                }
+                match auth.store.find_api_key(&digest).await {
+                    Ok(Some(key)) if key.revoked_at.is_none() => {}
+                    Ok(_) => return revoked(),
+                    Err(error) => {
+                        tracing::debug!(%error, "re-reading an API key for an open stream failed")
+                    }
+                }
+            }
+        }
     }
 
     /// Authenticates the request, charges its key's rate limit and checks `role` (`None`: any
@@ -313,7 +373,7 @@ impl Auth {
         role: Option<Role>,
     ) -> Result<Principal, AuthError> {
         let principal = self.authenticate(headers).await?;
-        self.charge(&principal)?;
+        self.charge(&principal).await?;
         if let Some(role) = role
             && !principal.has(role)
             && !principal.has(Role::TenantAdmin)
@@ -370,6 +430,7 @@ impl Auth {
             ));
         }
         Ok(Principal {
+            digest: key.digest.clone(),
             roles: key.roles.iter().filter_map(|r| r.parse().ok()).collect(),
             key_id: key.id,
             tenant: key.tenant_id,
@@ -377,8 +438,10 @@ impl Auth {
         })
     }
 
-    /// Takes one token from the key's bucket, or says when the next one is due.
-    fn charge(&self, principal: &Principal) -> Result<(), AuthError> {
+    /// Takes one token from the key's bucket, or says when the next one is due. With shared
+    /// rate limits the bucket is in the store; if the store cannot be reached, this process's
+    /// bucket stands in.
+    async fn charge(&self, principal: &Principal) -> Result<(), AuthError> {
         // A tier removed from the configuration falls back to the default tier.
         let tier = self
             .config
@@ -393,6 +456,26 @@ impl Auth {
         else {
             return Ok(());
         };
+        if self.config.shared_rate_limits {
+            let bucket = format!("api-key:{}", principal.key_id);
+            match self
+                .store
+                .take_rate_token(&bucket, rate, burst, now_micros())
+                .await
+            {
+                Ok(token) => {
+                    return match token.wait(rate) {
+                        None => Ok(()),
+                        Some(wait) => Err(AuthError::RateLimited {
+                            retry_after_ms: (wait as u64).div_ceil(1_000).max(1),
+                        }),
+                    };
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "shared rate limit unavailable; using this process's")
+                }
+            }
+        }
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap();
         let bucket = buckets.entry(principal.key_id.clone()).or_insert(Bucket {
@@ -475,12 +558,20 @@ impl Auth {
 
     /// Revokes a key; this gateway refuses it from now on.
     pub async fn revoke_key(&self, id: &str) -> Result<ApiKey, KernelError> {
+        if id.len() > MAX_KEY_ID {
+            return Err(KernelError::invalid(
+                "id",
+                format!("{} is not an API key id", quote(id)),
+            ));
+        }
         let key = self
             .store
             .revoke_api_key(id, now_micros())
             .await?
-            .ok_or_else(|| KernelError::NotFound { id: id.to_owned() })?;
+            .ok_or_else(|| KernelError::not_found(Kind::ApiKey, id))?;
         self.cache.lock().unwrap().remove(&key.digest);
+        self.revoked_here.lock().unwrap().insert(key.id.clone());
+        self.revocations.send_modify(|n| *n += 1);
         Ok(key)
     }
 
@@ -633,6 +724,62 @@ mod tests {
         auth.authorize(&h, Role::TimerRead, "")
             .await
             .expect("buckets are per key");
+    }
+
+    #[tokio::test]
+    async fn gateways_sharing_a_store_share_each_keys_rate_limit() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let config = AuthConfig {
+            tiers: parse_tiers("slow=1:4").unwrap(),
+            default_tier: "slow".to_owned(),
+            shared_rate_limits: true,
+            ..AuthConfig::default()
+        };
+        let gateways = [
+            Auth::new(store.clone(), config.clone()).unwrap(),
+            Auth::new(store, config).unwrap(),
+        ];
+        let key = gateways[0]
+            .create_key("acme", "ci", &[Role::TimerRead], None)
+            .await
+            .unwrap();
+        let h = headers(&[(API_KEY_HEADER, &key.secret)]);
+        // A burst of 4 across both gateways, not 4 on each.
+        let mut admitted = 0;
+        for i in 0..8 {
+            if gateways[i % 2]
+                .authorize(&h, Role::TimerRead, "")
+                .await
+                .is_ok()
+            {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, 4);
+        assert!(matches!(
+            gateways[1].authorize(&h, Role::TimerRead, "").await,
+            Err(AuthError::RateLimited { retry_after_ms }) if (1..=1_000).contains(&retry_after_ms)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_key_ends_what_watches_it() {
+        let auth = Arc::new(auth("standard=1000"));
+        let key = auth
+            .create_key("acme", "ci", &[Role::TimerRead], None)
+            .await
+            .unwrap();
+        let h = headers(&[(API_KEY_HEADER, &key.secret)]);
+        let principal = auth.admit(&h, None).await.unwrap();
+        let watch = tokio::spawn(auth.revocation(&principal));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!watch.is_finished());
+        auth.revoke_key(&key.key.id).await.unwrap();
+        let error = tokio::time::timeout(Duration::from_secs(1), watch)
+            .await
+            .expect("ends at once when revoked here")
+            .unwrap();
+        assert!(matches!(error, AuthError::Unauthenticated(m) if m.contains("revoked")));
     }
 
     #[test]

@@ -138,7 +138,8 @@ impl Regions {
                     KernelError::invalid(
                         field,
                         format!(
-                            "unknown region {name:?} (regions: {})",
+                            "unknown region {} (regions: {})",
+                            minoots_kernel::error::quote(name),
                             self.names().join(", ")
                         ),
                     )

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use minoots_gateway::{
     auth::{AuthConfig, parse_tiers},
-    setup::parse_duration,
+    setup::{StoreArgs, StoreKind, parse_duration},
 };
 
 /// Who may call the gateway.
@@ -40,6 +40,16 @@ impl AuthArgs {
                 .map_err(|e| anyhow::anyhow!("--rate-limits / MINOOTS_RATE_LIMITS: {e}"))?,
             default_tier: self.default_tier.clone(),
             key_cache_ttl: self.key_cache_ttl,
+            shared_rate_limits: false,
+        })
+    }
+
+    /// The settings for a server on `store`: on Postgres, which several gateways share, rate
+    /// limits are kept there so they hold across gateways; otherwise in this process.
+    pub fn config_for(&self, store: &StoreArgs) -> anyhow::Result<AuthConfig> {
+        Ok(AuthConfig {
+            shared_rate_limits: matches!(store.kind()?, StoreKind::Postgres),
+            ..self.config()?
         })
     }
 }

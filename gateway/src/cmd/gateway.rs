@@ -63,7 +63,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     .map_err(anyhow::Error::msg)?;
     tracing::info!(regions = ?regions.names(), "minoots gateway in front of remote kernels");
     let store = open_store(&args.store).await?;
-    let gateway = Gateway::remote(regions, store, args.auth.config()?)?;
+    let gateway = Gateway::remote(regions, store, args.auth.config_for(&args.store)?)?;
     seed_dev(&gateway, &args.auth).await?;
     let listener = bind(args.listen).await?;
     let shutdown = {

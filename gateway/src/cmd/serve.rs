@@ -27,7 +27,7 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let kernel = start_kernel(&args.store, &args.kernel, args.auth.dev).await?;
-    let gateway = Gateway::local(kernel.clone(), args.auth.config()?)?;
+    let gateway = Gateway::local(kernel.clone(), args.auth.config_for(&args.store)?)?;
     seed_dev(&gateway, &args.auth).await?;
     let listener = bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, store = ?args.store.kind()?, data_dir = %args.store.data_dir.display(), "minoots serving");

@@ -53,7 +53,10 @@ pub fn resolve_tenant_parts(header: Option<&str>, field: &str) -> Result<String,
     match header {
         Some(tenant) if !field.is_empty() && field != tenant => Err(KernelError::invalid(
             "tenant_id",
-            format!("{field:?} does not match the x-tenant-id header"),
+            format!(
+                "{} does not match the x-tenant-id header",
+                minoots_kernel::error::quote(field)
+            ),
         )),
         Some(tenant) => Ok(tenant.to_owned()),
         None => Ok(field.to_owned()),

@@ -3,6 +3,7 @@
 //! request acts for, calls the backend and wraps the answer.
 
 pub mod kernel;
+pub mod malformed;
 
 use minoots_proto::v1::{
     CancelTimerRequest, CancelTimerResponse, DeadLetter, GetDeadLetterRequest, GetTimerRequest,
@@ -100,8 +101,9 @@ impl timer_service_server::TimerService for TimerService {
         &self,
         request: Request<StreamTimerEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
+        let principal = auth::principal(request.extensions())?.clone();
         let (target, request) = target(request, |r| &r.tenant_id)?;
-        let events = self.gateway.subscribe(&target, request).await?;
+        let events = self.gateway.subscribe(&principal, &target, request).await?;
         Ok(Response::new(events))
     }
 }

@@ -6,8 +6,7 @@
 
 use axum::{
     Json,
-    body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -15,7 +14,7 @@ use minoots_kernel::{KernelError, quota::Limits, store::ApiKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{body_json, error::ApiError};
+use super::{ApiQuery, RawBody, body_json, error::ApiError};
 use crate::{Gateway, auth::Role};
 
 pub fn key_json(key: &ApiKey) -> Value {
@@ -44,7 +43,7 @@ struct CreateKeyBody {
 
 pub(super) async fn create_key(
     State(gateway): State<Gateway>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let body: CreateKeyBody = body_json(&body)?;
     let tenant = body
@@ -78,7 +77,7 @@ pub(super) struct KeysQuery {
 
 pub(super) async fn list_keys(
     State(gateway): State<Gateway>,
-    Query(query): Query<KeysQuery>,
+    ApiQuery(query): ApiQuery<KeysQuery>,
 ) -> Result<Response, ApiError> {
     let keys = gateway.auth().list_keys(query.tenant_id.as_deref()).await?;
     let keys: Vec<Value> = keys.iter().map(key_json).collect();
@@ -105,6 +104,8 @@ pub(super) async fn get_limits(
     State(gateway): State<Gateway>,
     Path(tenant): Path<String>,
 ) -> Result<Response, ApiError> {
+    // As on put: a name no tenant can have is refused, not answered with the defaults.
+    minoots_kernel::validate::tenant_id(&tenant)?;
     let limits = match gateway.kernel() {
         Some(kernel) => kernel.tenant_limits(&tenant),
         // Remote kernels apply their configured defaults to what is not stored here.
@@ -128,7 +129,7 @@ struct LimitsBody {
 pub(super) async fn put_limits(
     State(gateway): State<Gateway>,
     Path(tenant): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let body: LimitsBody = body_json(&body)?;
     let limits = Limits {

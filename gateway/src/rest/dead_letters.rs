@@ -4,15 +4,14 @@ use std::str::FromStr;
 
 use axum::{
     Extension, Json,
-    body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{body_json, error::ApiError, invalid};
+use super::{ApiQuery, RawBody, body_json, error::ApiError, invalid};
 use crate::{Gateway, auth::Principal};
 use minoots_kernel::json::{action_result_to_json, dead_letter_to_json, timer_to_json};
 use minoots_proto::{
@@ -23,8 +22,15 @@ use minoots_proto::{
 use super::timers::TenantQuery;
 
 fn parse_time(field: &str, text: &str) -> Result<prost_types::Timestamp, ApiError> {
-    prost_types::Timestamp::from_str(text)
-        .map_err(|_| invalid(field, format!("{text:?} is not an RFC 3339 time")))
+    prost_types::Timestamp::from_str(text).map_err(|_| {
+        invalid(
+            field,
+            format!(
+                "{} is not an RFC 3339 time",
+                minoots_kernel::error::quote(text)
+            ),
+        )
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,7 +56,7 @@ pub(super) async fn list(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    Query(query): Query<DeadLetterQuery>,
+    ApiQuery(query): ApiQuery<DeadLetterQuery>,
 ) -> Result<Response, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let request = ListDeadLettersRequest {
@@ -73,7 +79,7 @@ pub(super) async fn get(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<TenantQuery>,
+    ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> Result<Response, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let letter = gateway.backend().dead_letter(&target, &id).await?;
@@ -85,7 +91,7 @@ pub(super) async fn replay(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<TenantQuery>,
+    ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> Result<Response, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let result = gateway.backend().replay_dead_letter(&target, &id).await?;
@@ -104,7 +110,7 @@ pub(super) async fn replay_all(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let body: ReplayAllBody = body_json(&body)?;
     let target = principal.target(&headers, body.tenant_id.as_deref().unwrap_or_default())?;

@@ -96,6 +96,43 @@ pub fn error_response(status: Status) -> Response {
     response
 }
 
+/// A query string that does not fit the route's parameters: 400 naming the parameter as the
+/// caller wrote it (`pageSize`), from axum's message `<path>: <what is wrong>`.
+pub fn query_rejection(rejection: axum::extract::rejection::QueryRejection) -> Response {
+    let text = rejection.body_text();
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text);
+    let (field, message) = match detail.split_once(": ") {
+        Some((field, message))
+            if !field.is_empty()
+                && field
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']')) =>
+        {
+            (field.to_owned(), message.to_owned())
+        }
+        _ => ("query".to_owned(), detail.to_owned()),
+    };
+    error_response(minoots_kernel::KernelError::invalid(field, message).into())
+}
+
+/// A body that could not be read: over the size limit 413, otherwise 400, both as the JSON
+/// error naming `body`.
+pub fn body_rejection(rejection: axum::extract::rejection::BytesRejection) -> Response {
+    let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
+    let message = if too_large {
+        "the request body is larger than this server accepts".to_owned()
+    } else {
+        rejection.body_text()
+    };
+    let mut response = error_response(minoots_kernel::KernelError::invalid("body", message).into());
+    if too_large {
+        *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    }
+    response
+}
+
 /// Lets handlers use `?` on kernel results.
 #[derive(Debug)]
 pub struct ApiError(pub Status);

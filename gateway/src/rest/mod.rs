@@ -6,6 +6,7 @@
 pub mod admin;
 mod dead_letters;
 pub mod error;
+mod extract;
 mod sse;
 mod timers;
 
@@ -29,6 +30,7 @@ use crate::{
     backend::Backend,
 };
 use error::ApiError;
+pub(crate) use extract::{ApiQuery, RawBody};
 
 pub fn router(gateway: Gateway) -> Router {
     let auth = gateway.auth();

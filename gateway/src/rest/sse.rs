@@ -4,7 +4,7 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::{
     Extension,
-    extract::{Query, State},
+    extract::State,
     http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
 };
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_stream::{Stream, StreamExt};
 
-use super::{error::ApiError, invalid};
+use super::{ApiQuery, error::ApiError, invalid};
 use crate::{Gateway, auth::Principal};
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,7 +32,10 @@ fn parse_event_type(name: &str) -> Result<i32, ApiError> {
         .ok_or_else(|| {
             invalid(
                 "event_types",
-                format!("unknown event type {:?}", name.trim()),
+                format!(
+                    "unknown event type {}",
+                    minoots_kernel::error::quote(name.trim())
+                ),
             )
         })
 }
@@ -43,7 +46,7 @@ pub(super) async fn stream(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
+    ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let last_event_id = match headers.get("last-event-id") {
@@ -70,7 +73,7 @@ pub(super) async fn stream(
         event_types,
         label_selector: query.label_selector.unwrap_or_default(),
     };
-    let events = gateway.subscribe(&target, request).await?;
+    let events = gateway.subscribe(&principal, &target, request).await?;
     let stream = events.map(|item| {
         Ok(match item {
             Ok(event) => Event::default()

@@ -4,18 +4,18 @@ use std::{collections::BTreeMap, str::FromStr};
 
 use axum::{
     Extension, Json,
-    body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{body_json, error::ApiError, invalid};
+use super::{ApiQuery, RawBody, body_json, error::ApiError, invalid};
 use crate::{Gateway, auth::Principal};
 use minoots_kernel::{
     KernelError,
+    error::quote,
     json::{action_bundle_from_json, json_to_struct, timer_to_json},
     labels,
 };
@@ -90,8 +90,9 @@ impl CreateTimerBody {
             }
             (Some(duration), None) => Some(Schedule::Duration(parse_duration(duration)?)),
             (None, Some(at)) => Some(Schedule::FireAt(
-                prost_types::Timestamp::from_str(at)
-                    .map_err(|_| invalid("fire_at", format!("{at:?} is not an RFC 3339 time")))?,
+                prost_types::Timestamp::from_str(at).map_err(|_| {
+                    invalid("fire_at", format!("{} is not an RFC 3339 time", quote(at)))
+                })?,
             )),
             (None, None) => None,
         };
@@ -154,7 +155,7 @@ pub(super) async fn create(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let body: CreateTimerBody = body_json(&body)?;
     let target = principal.target(&headers, body.tenant_id.as_deref().unwrap_or_default())?;
@@ -192,14 +193,14 @@ pub(super) struct ListQuery {
 fn parse_status(name: &str) -> Result<i32, ApiError> {
     TimerStatus::from_wire_name(name)
         .map(|s| s as i32)
-        .ok_or_else(|| invalid("status", format!("unknown status {:?}", name.trim())))
+        .ok_or_else(|| invalid("status", format!("unknown status {}", quote(name.trim()))))
 }
 
 pub(super) async fn list(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let statuses = match &query.status {
@@ -235,7 +236,7 @@ pub(super) async fn get(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<TenantQuery>,
+    ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> Result<Response, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let timer = gateway.backend().get(&target, &id).await?;
@@ -273,7 +274,7 @@ pub(super) async fn cancel(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     cancel_with(&gateway, &principal, &headers, id, body_json(&body)?).await
 }
@@ -283,7 +284,7 @@ pub(super) async fn delete(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<TenantQuery>,
+    ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> Result<Response, ApiError> {
     let body = CancelBody {
         tenant_id: query.tenant_id,

@@ -782,6 +782,40 @@ pub async fn a_damaged_record_is_quarantined_and_blocks_nothing<F, Fut>(
     assert_eq!(dedupe.len(), events.len(), "no dedupe key repeats");
 }
 
+pub async fn rate_buckets_refill_cap_and_are_taken_atomically(store: &dyn Store) {
+    let take = |bucket: &'static str, now: Micros| store.take_rate_token(bucket, 10.0, 3.0, now);
+    for _ in 0..3 {
+        assert!(take("key-1", T0).await.unwrap().taken);
+    }
+    let refused = take("key-1", T0).await.unwrap();
+    assert!(!refused.taken);
+    assert_eq!(refused.wait(10.0), Some(100_000));
+    assert!(
+        take("key-2", T0).await.unwrap().taken,
+        "buckets are separate"
+    );
+    // 10 per second: one token 100 ms later, and only one.
+    assert!(take("key-1", T0 + 100_000).await.unwrap().taken);
+    assert!(!take("key-1", T0 + 100_000).await.unwrap().taken);
+    // A process whose clock is behind refills nothing.
+    assert!(!take("key-1", T0).await.unwrap().taken);
+    // An hour later the bucket is full again, never fuller than its burst.
+    let token = take("key-1", T0 + 3_600_000_000).await.unwrap();
+    assert!(
+        token.taken && (token.tokens - 2.0).abs() < 1e-9,
+        "{token:?}"
+    );
+
+    // Concurrent takers at one instant share the burst exactly.
+    let takers = (0..12).map(|_| store.take_rate_token("key-3", 10.0, 5.0, T0));
+    let taken = futures_util::future::join_all(takers)
+        .await
+        .into_iter()
+        .filter(|t| t.as_ref().unwrap().taken)
+        .count();
+    assert_eq!(taken, 5);
+}
+
 macro_rules! store_conformance {
     ($name:ident, $make:expr) => {
         mod $name {
@@ -811,6 +845,7 @@ macro_rules! store_conformance {
             case!(api_keys_are_found_by_digest_listed_and_revoked_once);
             case!(tenant_limits_and_daily_counts_are_stored);
             case!(skip_sequences_moves_every_tenant_past_the_highest);
+            case!(rate_buckets_refill_cap_and_are_taken_atomically);
         }
     };
 }

@@ -38,6 +38,7 @@ struct State {
     /// Timers to treat as read from a damaged record (memory has no records to damage; tests
     /// plant it), with what was lost.
     damaged: HashMap<String, String>,
+    rate_buckets: HashMap<String, (f64, Micros)>,
 }
 
 impl MemoryStore {
@@ -254,6 +255,26 @@ impl Store for MemoryStore {
             recent || unpublished
         });
         Ok((expired.len() as u64, (before - state.events.len()) as u64))
+    }
+
+    async fn take_rate_token(
+        &self,
+        bucket: &str,
+        per_second: f64,
+        burst: f64,
+        now: Micros,
+    ) -> Result<super::RateToken> {
+        let mut state = self.state.lock().unwrap();
+        let (tokens, at) = state
+            .rate_buckets
+            .get(bucket)
+            .copied()
+            .unwrap_or((burst, now));
+        let (token, at) = super::refill_and_take(tokens, at, per_second, burst, now);
+        state
+            .rate_buckets
+            .insert(bucket.to_owned(), (token.tokens, at));
+        Ok(token)
     }
 }
 

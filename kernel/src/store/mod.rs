@@ -189,6 +189,46 @@ pub trait Store: SideTables + Send + Sync + 'static {
         events_before: Micros,
         keep_unpublished: bool,
     ) -> Result<(u64, u64)>;
+    /// Takes one token from the token bucket `bucket` (created full with `burst` tokens,
+    /// refilled at `per_second` up to `burst`) at time `now`, atomically: processes that share
+    /// this store share the bucket, so a per-key rate limit holds across gateways. A `now`
+    /// before the bucket's last update refills nothing (clocks of processes differ).
+    async fn take_rate_token(
+        &self,
+        bucket: &str,
+        per_second: f64,
+        burst: f64,
+        now: Micros,
+    ) -> Result<RateToken>;
+}
+
+/// What [`Store::take_rate_token`] did: whether a token was taken, and the tokens left.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateToken {
+    pub taken: bool,
+    pub tokens: f64,
+}
+
+impl RateToken {
+    /// Micros until the next token, when none was taken.
+    pub fn wait(&self, per_second: f64) -> Option<Micros> {
+        (!self.taken).then(|| ((1.0 - self.tokens).max(0.0) / per_second * 1e6).ceil() as Micros)
+    }
+}
+
+/// The refill and take of [`Store::take_rate_token`] on a bucket last at (`tokens`, `at`),
+/// as the memory store computes it and the SQL stores write it in one statement.
+pub fn refill_and_take(
+    tokens: f64,
+    at: Micros,
+    per_second: f64,
+    burst: f64,
+    now: Micros,
+) -> (RateToken, Micros) {
+    let level = (tokens + (now - at).max(0) as f64 * per_second / 1e6).min(burst);
+    let taken = level >= 1.0;
+    let tokens = if taken { level - 1.0 } else { level };
+    (RateToken { taken, tokens }, at.max(now))
 }
 
 /// What lives beside timers: quota counts and limits, API keys, dead letters, the NATS publish

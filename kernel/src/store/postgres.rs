@@ -497,6 +497,33 @@ impl Store for PostgresStore {
         tx.commit().await?;
         Ok((timers, events))
     }
+
+    async fn take_rate_token(
+        &self,
+        bucket: &str,
+        per_second: f64,
+        burst: f64,
+        now: Micros,
+    ) -> Result<super::RateToken> {
+        // One statement, so the refill and the take are atomic for every process on this store.
+        let (taken, tokens): (bool, f64) = sqlx::query_as(
+            "INSERT INTO rate_buckets AS b (bucket, tokens, at_us, taken) VALUES ($1, $3 - 1, $4, TRUE)
+             ON CONFLICT (bucket) DO UPDATE SET
+                 tokens = LEAST($3, b.tokens + GREATEST($4 - b.at_us, 0) * $2 / 1000000.0)
+                     - CASE WHEN LEAST($3, b.tokens + GREATEST($4 - b.at_us, 0) * $2 / 1000000.0) >= 1
+                       THEN 1 ELSE 0 END,
+                 taken = LEAST($3, b.tokens + GREATEST($4 - b.at_us, 0) * $2 / 1000000.0) >= 1,
+                 at_us = GREATEST(b.at_us, $4)
+             RETURNING taken, tokens",
+        )
+        .bind(bucket)
+        .bind(per_second)
+        .bind(burst)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(super::RateToken { taken, tokens })
+    }
 }
 
 sql_side_tables!(PostgresStore, pool, pool);

@@ -54,6 +54,18 @@ impl Store for GatedStore {
             .purge(timers_before, events_before, keep_unpublished)
             .await
     }
+
+    async fn take_rate_token(
+        &self,
+        bucket: &str,
+        per_second: f64,
+        burst: f64,
+        now: Micros,
+    ) -> Result<crate::store::RateToken> {
+        self.inner
+            .take_rate_token(bucket, per_second, burst, now)
+            .await
+    }
 }
 
 #[async_trait::async_trait]
