@@ -323,12 +323,19 @@ fn verdict(
         gaps.iter().max().unwrap_or(&Duration::ZERO).as_secs_f64() * 1_000.0,
         deliveries.total,
     );
-    assert!(lost.is_empty(), "{} acknowledged timers never delivered", lost.len());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged timers never delivered",
+        lost.len()
+    );
     assert!(
         changed_ids.is_empty(),
         "re-deliveries with another webhook-id: {changed_ids:?}"
     );
-    assert_eq!(deliveries.bad_signatures, 0, "deliveries failing verification");
+    assert_eq!(
+        deliveries.bad_signatures, 0,
+        "deliveries failing verification"
+    );
     assert_eq!(deliveries.malformed, 0, "deliveries without a timer id");
     assert_eq!(strangers, 0, "deliveries of timers nobody scheduled");
 }

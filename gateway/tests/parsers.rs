@@ -42,8 +42,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>()
-            .prop_filter_map("finite", |f| serde_json::Number::from_f64(f).map(Value::Number)),
+        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+            .map(Value::Number)),
         ".{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
@@ -280,7 +280,10 @@ fn parsers_rest_timer_bodies_are_created_or_refused_naming_a_field() {
                     .await
                     .unwrap();
                 let status = response.status();
-                (status, response.json::<Value>().await.unwrap_or(Value::Null))
+                (
+                    status,
+                    response.json::<Value>().await.unwrap_or(Value::Null),
+                )
             });
             let shown = String::from_utf8_lossy(&body);
             match status.as_u16() {
@@ -312,7 +315,10 @@ fn parsers_rest_timer_bodies_are_created_or_refused_naming_a_field() {
         created.get(),
         refused.get()
     );
-    assert!(created.get() > 0 && refused.get() > 0, "the bodies reach both outcomes");
+    assert!(
+        created.get() > 0 && refused.get() > 0,
+        "the bodies reach both outcomes"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +339,8 @@ fn parsers_rate_limit_tiers_never_panic_name_the_entry_and_round_trip() {
             Ok(())
         })
         .unwrap();
-    let tiers = prop::collection::btree_map("[a-z][a-z0-9_-]{0,8}", (1u32..100_000, 1u32..100_000), 0..5);
+    let tiers =
+        prop::collection::btree_map("[a-z][a-z0-9_-]{0,8}", (1u32..100_000, 1u32..100_000), 0..5);
     runner
         .run(&tiers, |tiers| {
             let printed = tiers

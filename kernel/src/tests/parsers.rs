@@ -102,7 +102,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f).map(Value::Number)),
+        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+            .map(Value::Number)),
         ".{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
@@ -185,7 +186,9 @@ const ACTION_KEYS: [&str; 16] = [
 fn action_json() -> impl Strategy<Value = Value> {
     let fields: Vec<_> = ACTION_KEYS
         .iter()
-        .map(|key| proptest::option::weighted(if *key == "type" { 0.95 } else { 0.4 }, action_field(key)))
+        .map(|key| {
+            proptest::option::weighted(if *key == "type" { 0.95 } else { 0.4 }, action_field(key))
+        })
         .collect();
     (fields, proptest::option::weighted(0.05, ".{1,6}")).prop_map(|(values, unknown)| {
         let mut object = serde_json::Map::new();
@@ -267,12 +270,15 @@ fn parsers_label_selectors_never_panic_and_errors_name_the_label() {
 fn parsers_label_selectors_round_trip() {
     let mut runner = TestRunner::new(config(CASES));
     runner
-        .run(&prop::collection::vec(requirement(), 0..6), |requirements| {
-            let printed = print_selector(&requirements);
-            let parsed = LabelSelector::parse(&printed);
-            prop_assert_eq!(parsed, Ok(LabelSelector { requirements }), "{}", printed);
-            Ok(())
-        })
+        .run(
+            &prop::collection::vec(requirement(), 0..6),
+            |requirements| {
+                let printed = print_selector(&requirements);
+                let parsed = LabelSelector::parse(&printed);
+                prop_assert_eq!(parsed, Ok(LabelSelector { requirements }), "{}", printed);
+                Ok(())
+            },
+        )
         .unwrap();
 }
 
@@ -374,7 +380,12 @@ fn parsers_page_tokens_walk_every_timer_once() {
                 expected.sort();
                 let mut walked = seen.clone();
                 walked.sort();
-                prop_assert_eq!(walked, expected, "pages of {} missed or repeated", page_size);
+                prop_assert_eq!(
+                    walked,
+                    expected,
+                    "pages of {} missed or repeated",
+                    page_size
+                );
                 Ok(())
             })
         })
@@ -402,9 +413,9 @@ fn schedule_request() -> impl Strategy<Value = ScheduleTimerRequest> {
         (any::<i64>(), any::<i32>()).prop_map(|(seconds, nanos)| Some(Schedule::Duration(
             prost_types::Duration { seconds, nanos }
         ))),
-        (1i64..100_000, 0i32..1_000_000_000).prop_map(|(seconds, nanos)| Some(
-            Schedule::Duration(prost_types::Duration { seconds, nanos })
-        )),
+        (1i64..100_000, 0i32..1_000_000_000).prop_map(|(seconds, nanos)| Some(Schedule::Duration(
+            prost_types::Duration { seconds, nanos }
+        ))),
         (any::<i64>(), any::<i32>()).prop_map(|(seconds, nanos)| Some(Schedule::FireAt(
             prost_types::Timestamp { seconds, nanos }
         ))),
@@ -461,10 +472,7 @@ fn parsers_schedule_requests_are_accepted_or_refused_naming_the_field() {
                 prop_assert!(!message.is_empty());
                 if field == "labels" {
                     // The offending entry is named too.
-                    let named = request
-                        .labels
-                        .iter()
-                        .any(|(k, _)| quotes(message, k));
+                    let named = request.labels.iter().any(|(k, _)| quotes(message, k));
                     prop_assert!(
                         named || message.contains("at most"),
                         "{message:?} names no label"
@@ -536,8 +544,14 @@ fn parsers_action_bundles_never_panic_errors_name_the_action_and_valid_ones_roun
         })
         .unwrap();
     let [unparsed, invalid, valid] = *outcomes.borrow();
-    println!("action bundles: {unparsed} refused by the JSON form, {invalid} by validation, {valid} round-tripped");
-    assert!(unparsed > 0 && invalid > 0 && valid > 0, "{:?}", outcomes.borrow());
+    println!(
+        "action bundles: {unparsed} refused by the JSON form, {invalid} by validation, {valid} round-tripped"
+    );
+    assert!(
+        unparsed > 0 && invalid > 0 && valid > 0,
+        "{:?}",
+        outcomes.borrow()
+    );
 }
 
 #[test]
