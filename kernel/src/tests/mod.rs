@@ -7,6 +7,7 @@ mod actions;
 mod group_commit;
 mod janitor;
 mod lifecycle;
+mod parsers;
 mod quotas;
 mod streams;
 mod timers;
