@@ -212,10 +212,14 @@ async fn probe_routes<S: NamedService>() -> Result<axum::Router, GatewayError> {
     health
         .set_service_status(S::NAME, tonic_health::ServingStatus::Serving)
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(minoots_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let descriptors = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(minoots_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = descriptors().build_v1()?;
+    // v1alpha too: grpcio-reflection's client and older tools speak only that.
+    let reflection_alpha = descriptors().build_v1alpha()?;
     // gRPC-web is translated per gRPC service: applied server-wide it would refuse every plain
     // HTTP/1.1 request, REST and SSE included.
     Ok(axum::Router::new()
@@ -223,7 +227,11 @@ async fn probe_routes<S: NamedService>() -> Result<axum::Router, GatewayError> {
             &grpc_path::<HealthServer<HealthService>>(),
             grpc_layers().layer(health_service),
         )
-        .route_service(REFLECTION_PATH, grpc_layers().layer(reflection)))
+        .route_service(REFLECTION_PATH, grpc_layers().layer(reflection))
+        .route_service(
+            REFLECTION_V1ALPHA_PATH,
+            grpc_layers().layer(reflection_alpha),
+        ))
 }
 
 async fn serve_router(
@@ -252,6 +260,7 @@ fn grpc_path_of<S: NamedService>(_: &S) -> String {
 
 type HealthService = tonic_health::server::HealthService;
 const REFLECTION_PATH: &str = "/grpc.reflection.v1.ServerReflection/{*method}";
+const REFLECTION_V1ALPHA_PATH: &str = "/grpc.reflection.v1alpha.ServerReflection/{*method}";
 
 /// Browsers may call from any origin (API keys, not cookies, authenticate); the gRPC-web status
 /// trailers are exposed to scripts.
