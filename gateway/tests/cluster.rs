@@ -231,11 +231,17 @@ async fn a_frozen_leader_that_resumes_cannot_write() {
     println!(
         "fencing: the deposed leader's writes refused by Postgres: {refused} batch(es); 0 duplicate fires"
     );
-    // The deposed leader did try to write (its overdue fires, or the schedule above) while it
-    // still believed it led, and Postgres itself refused: not only a's own view of the lease.
+    // On thawing, a's lease thread and its scheduler race: either a writes first (its overdue
+    // fires, or the schedule above) and Postgres itself refuses the stale token, or a sees the
+    // lease taken over first, steps down and writes nothing. Whichever won, every write a made
+    // was refused by Postgres; the store conformance suite proves the refusal on its own
+    // (`postgres_refuses_writes_from_a_deposed_leader`).
+    let stepped_down_before_writing = refused == 0
+        && log.contains("no longer leading")
+        && matches!(&attempt, Err(Error::FailedPrecondition(m)) if !m.contains(FENCED));
     assert!(
-        refused > 0,
-        "no write of the deposed leader reached Postgres and was refused; its log:\n{log}"
+        refused > 0 || stepped_down_before_writing,
+        "the deposed leader neither had a write refused by Postgres nor stepped down; its log:\n{log}"
     );
 }
 
