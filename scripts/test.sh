@@ -4,7 +4,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Every step that started, for the closing summary; the last one is the one that failed, if any.
+STEPS=()
+step() {
+  STEPS+=("$*")
+  printf '\n==> %s\n' "$*"
+}
+
+summary() {
+  local status=$?
+  printf '\n==> summary\n'
+  printf '%s' "${SERVICES_SUMMARY:-}"
+  local count=${#STEPS[@]} i
+  for ((i = 0; i < count; i++)); do
+    if ((status != 0 && i == count - 1)); then
+      printf 'FAILED  %s\n' "${STEPS[$i]}"
+    else
+      printf 'passed  %s\n' "${STEPS[$i]}"
+    fi
+  done
+  if ((status == 0)); then echo "all suites passed"; else echo "test command failed (exit $status)"; fi
+  declare -F stop_services >/dev/null && stop_services
+  return $status
+}
+trap summary EXIT
 
 step "toolchain"
 cargo --version
@@ -13,10 +36,14 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
-# Postgres- and NATS-backed suites read these; with MINOOTS_REQUIRE_SERVICES=1 a missing server
-# fails the run instead of skipping.
+# Postgres- and NATS-backed suites read these. When they do not answer, throwaway servers are
+# started (scripts/services.sh); the suites then require them, so nothing is silently skipped.
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
+step "services: Postgres and NATS (JetStream)"
+source scripts/services.sh
+printf '%s' "$SERVICES_SUMMARY"
+export MINOOTS_REQUIRE_SERVICES=1
 
 step "format"
 cargo fmt --all --check
@@ -108,5 +135,5 @@ CLASSPATH_DEPS="$JNA_JAR:$KOTLIN_LIB/kotlinx-coroutines-core-jvm.jar"
 bash "$KOTLIN_HOME/package/bin/kotlinc" -nowarn \
   "$KT_OUT/generated/uniffi/minoots/minoots.kt" "$KT_OUT/ReadmeExample.kt" bindings/uniffi/tests/kotlin/Main.kt \
   -cp "$CLASSPATH_DEPS" -d "$KT_OUT/test.jar"
-java -Djna.library.path="$TARGET_DIR/debug" \
+MINOOTS_API_KEY=local-dev-key java -Djna.library.path="$TARGET_DIR/debug" \
   -cp "$KT_OUT/test.jar:$CLASSPATH_DEPS:$KOTLIN_LIB/kotlin-stdlib.jar" MainKt

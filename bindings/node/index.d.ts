@@ -64,7 +64,12 @@ export interface StreamTimersCallbacks extends StreamTimersOptions {
 }
 
 export class Client {
-  static connect(url: string, options?: ConnectOptions): Promise<Client>
+  /**
+   * `url` defaults to MINOOTS_URL (or MINOOTS_API_URL), `options.apiKey` to MINOOTS_API_KEY and
+   * `options.tenant` to MINOOTS_TENANT.
+   */
+  static connect(url?: string | null, options?: ConnectOptions): Promise<Client>
+  static connect(options: ConnectOptions): Promise<Client>
   schedule(options: ScheduleOptions): Promise<Timer>
   /** One durable write; one invalid timer rejects them all. */
   scheduleMany(timers: ScheduleOptions[]): Promise<Timer[]>
@@ -81,6 +86,27 @@ export class Client {
   callTool(name: string, args?: Record<string, unknown>): Promise<any>
   stream(options?: StreamTimersOptions): AsyncGenerator<TimerEvent, void, undefined>
   streamTimers(options: StreamTimersCallbacks): StreamTimersHandle
+}
+
+/** The original SDK's envelope, as `MinootsSDK.streamTimers` hands it to `onEvent`. */
+export interface MinootsSDKEvent {
+  type: string
+  data: { event: TimerEvent }
+}
+
+/**
+ * The original JS SDK's name, kept for code written for it: connects on first use; new code
+ * should use `Client`.
+ */
+export class MinootsSDK {
+  constructor(options?: { baseURL?: string; apiKey?: string; tenantId?: string; region?: string; caCertificate?: string })
+  scheduleTimer(options: ScheduleOptions): Promise<Timer>
+  getTimer(id: string): Promise<Timer>
+  listTimers(options?: ListOptions): Promise<Timer[]>
+  cancelTimer(id: string, reason?: string): Promise<Timer>
+  streamTimers(
+    options: Omit<StreamTimersCallbacks, 'onEvent'> & { onEvent: (event: MinootsSDKEvent) => void | Promise<void> },
+  ): Promise<StreamTimersHandle>
 }
 
 /** Throws a MinootsError with code INVALID_SIGNATURE naming the header at fault. */

@@ -40,8 +40,13 @@ class Client {
     this.inner = inner
   }
 
+  /**
+   * `url` defaults to MINOOTS_URL (or MINOOTS_API_URL), `options.apiKey` to MINOOTS_API_KEY and
+   * `options.tenant` to MINOOTS_TENANT; `Client.connect({ apiKey })` takes options alone.
+   */
   static async connect(url, options) {
-    return new Client(await call(native.Client.connect(url, options)))
+    if (url !== null && typeof url === 'object') [url, options] = [undefined, url]
+    return new Client(await call(native.Client.connect(url ?? null, options ?? null)))
   }
 
   schedule(options) {
@@ -138,8 +143,44 @@ class Client {
   }
 }
 
+/**
+ * The original JS SDK's name: `new MinootsSDK({ baseURL, apiKey, tenantId, region })`, connecting
+ * on first use (`baseURL` and `apiKey` default to the environment, as `Client.connect`).
+ * `streamTimers({ onEvent })` hands `onEvent` the original envelope, `{ type, data: { event } }`,
+ * and resolves to the subscription (`close()`, `done`). New code should use `Client`.
+ */
+class MinootsSDK {
+  constructor({ baseURL, apiKey, tenantId, region, caCertificate } = {}) {
+    this.client = Client.connect(baseURL, { apiKey, tenant: tenantId, region, caCertificate })
+    // A failed connection is reported by the first call that needs it, not as an unhandled rejection.
+    this.client.catch(() => {})
+  }
+
+  async scheduleTimer(options) {
+    return (await this.client).schedule(options)
+  }
+
+  async getTimer(id) {
+    return (await this.client).get(id)
+  }
+
+  async listTimers(options) {
+    return (await this.client).list(options)
+  }
+
+  async cancelTimer(id, reason) {
+    return (await this.client).cancel(id, reason)
+  }
+
+  async streamTimers({ onEvent, ...options } = {}) {
+    const client = await this.client
+    return client.streamTimers({ ...options, onEvent: (event) => onEvent({ type: event.eventType, data: { event } }) })
+  }
+}
+
 module.exports = {
   Client,
+  MinootsSDK,
   verifyWebhook: (secrets, headers, body) =>
     callSync(() =>
       native.verifyWebhook(

@@ -59,7 +59,7 @@ async function run() {
   })
   let timer = await client.schedule({
     name: input('name', { required: true }),
-    after: input('duration') || undefined,
+    duration: input('duration') || undefined,
     fireAt: input('fire-at') || undefined,
     labels: labels(),
     metadata: json('metadata'),

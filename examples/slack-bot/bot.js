@@ -132,7 +132,7 @@ function createBot({ minootsUrl, apiKey, tenant, signingSecret, botToken, slackA
         const user = params.get('user_id')
         const timer = await c.schedule({
           name: parsed.name || parsed.text.slice(0, 60) || 'reminder',
-          after: parsed.duration,
+          duration: parsed.duration,
           fireAt: parsed.fireAt,
           labels: { ...(parsed.labels || {}), 'slack.channel': channel, 'slack.user': user },
           metadata: { ...(parsed.metadata || {}), text: parsed.text, slack: { channel, user, team: params.get('team_id') } },

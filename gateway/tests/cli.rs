@@ -140,7 +140,7 @@ async fn timers_commands_create_list_get_cancel_and_watch() {
     assert_eq!(delivered[0]["data"]["id"], id.as_str());
 
     // Human output: one line per timer (id, status, fire time, name); events likewise.
-    let human = ok(cli(url, &["create", "--in", "1h", "--name", "later"]));
+    let human = ok(cli(url, &["create", "--duration", "1h", "--name", "later"]));
     let later_id = human.split_whitespace().next().unwrap().to_owned();
     assert!(
         human.contains("armed") && human.trim_end().ends_with("later"),
@@ -183,4 +183,24 @@ async fn timers_commands_create_list_get_cancel_and_watch() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("duration"));
     let neither = cli(url, &["create", "--name", "x"]);
     assert!(!neither.status.success());
+
+    // No --url, --api-key or --tenant: the environment every client reads, including the
+    // original toolkit's MINOOTS_API_URL.
+    let from_env = |url_variable: &str| {
+        Command::new(env!("CARGO_BIN_EXE_minoots"))
+            .args(["timers", "create", "--fire-at", "2030-01-01T00:00:00Z"])
+            .args(["--name", url_variable, "--json"])
+            .env_remove("MINOOTS_URL")
+            .env_remove("MINOOTS_API_URL")
+            .env(url_variable, url)
+            .env("MINOOTS_API_KEY", common::DEV_KEY)
+            .env("MINOOTS_TENANT", "from-env")
+            .output()
+            .unwrap()
+    };
+    for variable in ["MINOOTS_URL", "MINOOTS_API_URL"] {
+        let timer: Value = serde_json::from_str(&ok(from_env(variable))).unwrap();
+        assert_eq!(timer["tenantId"], "from-env");
+        assert_eq!(timer["name"], variable);
+    }
 }

@@ -157,6 +157,10 @@ pub struct ConnectOptions {
     pub reconnect: Reconnect,
 }
 
+/// Where a client connects when neither its caller nor the environment names a server: the
+/// local development server (`minoots serve --dev`).
+pub const DEFAULT_URL: &str = "http://127.0.0.1:7070";
+
 /// The fluent name of [`ConnectOptions`], as [`Client::builder`] returns it.
 pub type ClientBuilder = ConnectOptions;
 
@@ -173,6 +177,23 @@ impl ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             retry: Retry::default(),
             reconnect: Reconnect::default(),
+        }
+    }
+
+    /// `url` and `api_key` where given, else the environment every MINOOTS client reads (the
+    /// CLI, the MCP server and the Python, Node and Kotlin bindings alike): `MINOOTS_URL`, or
+    /// `MINOOTS_API_URL` (the original toolkit's name), else [`DEFAULT_URL`]; `MINOOTS_API_KEY`;
+    /// `MINOOTS_TENANT`. Empty variables count as unset.
+    pub fn from_env(url: Option<String>, api_key: Option<String>) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let url = url
+            .or_else(|| var("MINOOTS_URL"))
+            .or_else(|| var("MINOOTS_API_URL"))
+            .unwrap_or_else(|| DEFAULT_URL.into());
+        Self {
+            api_key: api_key.or_else(|| var("MINOOTS_API_KEY")),
+            tenant: var("MINOOTS_TENANT"),
+            ..Self::new(url)
         }
     }
 

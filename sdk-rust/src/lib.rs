@@ -33,7 +33,7 @@ mod timer;
 pub mod tools;
 mod webhook;
 
-pub use client::{Client, ClientBuilder, ConnectOptions, ListFilter, Retry, WaitFor};
+pub use client::{Client, ClientBuilder, ConnectOptions, DEFAULT_URL, ListFilter, Retry, WaitFor};
 pub use dead_letter::parse_since;
 pub use duration::parse_duration;
 pub use error::Error;

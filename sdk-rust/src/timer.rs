@@ -154,13 +154,15 @@ impl TimerSpec {
 }
 
 /// A schedule request as loose optional fields, the shape language bindings receive (keyword
-/// arguments, an options object, a record). Exactly one of `after` and `fire_at` (RFC 3339);
+/// arguments, an options object, a record), in the REST vocabulary: exactly one of `duration`
+/// (`"15m"`, or a [`Duration`]) and `fire_at` (RFC 3339);
 /// `metadata` a JSON object; `action_bundle` the REST JSON form. Mistakes surface when the spec
 /// is scheduled, naming the field.
 #[derive(Debug, Clone, Default)]
 pub struct TimerOptions {
     pub name: String,
-    pub after: Option<After>,
+    /// Fires this long from now.
+    pub duration: Option<After>,
     pub fire_at: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub metadata: Option<serde_json::Value>,
@@ -177,14 +179,14 @@ impl From<TimerOptions> for TimerSpec {
             field: field.into(),
             message: message.into(),
         };
-        let mut spec = match (o.after, o.fire_at) {
+        let mut spec = match (o.duration, o.fire_at) {
             (Some(_), Some(_)) => Self::named(o.name, None)
-                .invalid(invalid("fire_at", "give after or fire_at, not both")),
-            (Some(after), None) => Self::new(o.name, after),
+                .invalid(invalid("fire_at", "give duration or fire_at, not both")),
+            (Some(duration), None) => Self::new(o.name, duration),
             (None, Some(at)) => Self::at_rfc3339(o.name, &at),
             (None, None) => Self::named(o.name, None).invalid(invalid(
                 "duration",
-                "give after (a duration such as \"15m\") or fire_at",
+                "give duration (such as \"15m\") or fire_at",
             )),
         };
         spec = spec.labels(o.labels);
@@ -255,9 +257,9 @@ mod tests {
             "action_bundle.actions[0].kind"
         );
 
-        let options = |after: Option<&str>, fire_at: Option<&str>| TimerOptions {
+        let options = |duration: Option<&str>, fire_at: Option<&str>| TimerOptions {
             name: "x".into(),
-            after: after.map(After::from),
+            duration: duration.map(After::from),
             fire_at: fire_at.map(str::to_owned),
             ..Default::default()
         };

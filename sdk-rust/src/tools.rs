@@ -171,7 +171,7 @@ pub async fn call_tool(client: &Client, name: &str, arguments: &Value) -> Result
                 .unwrap_or_default();
             let options = TimerOptions {
                 name: text(&a, "name").unwrap_or_default(),
-                after: text(&a, "duration").map(Into::into),
+                duration: text(&a, "duration").map(Into::into),
                 fire_at: text(&a, "fire_at"),
                 labels,
                 metadata: a.get("metadata").filter(|v| !v.is_null()).cloned(),

@@ -15,6 +15,7 @@ use crate::{
 
 /// Translated into the SDK's `ConnectOptions`.
 #[napi(object)]
+#[derive(Default)]
 pub struct ConnectOptions {
     pub api_key: Option<String>,
     pub tenant: Option<String>,
@@ -77,21 +78,22 @@ pub struct Client {
 
 #[napi]
 impl Client {
+    /// `url` and `options.apiKey` default to `MINOOTS_URL` (or `MINOOTS_API_URL`) and
+    /// `MINOOTS_API_KEY`, `options.tenant` to `MINOOTS_TENANT`, as in every MINOOTS client.
     #[napi(factory)]
-    pub async fn connect(url: String, options: Option<ConnectOptions>) -> Result<Client> {
-        let defaults = minoots::ConnectOptions::new(url);
-        let options = match options {
-            None => defaults,
-            Some(o) => minoots::ConnectOptions {
-                api_key: o.api_key,
-                tenant: o.tenant,
-                region: o.region,
-                ca_certificate: o.ca_certificate.map(String::into_bytes),
-                connect_timeout: o.connect_timeout_ms.map_or(defaults.connect_timeout, |ms| {
+    pub async fn connect(url: Option<String>, options: Option<ConnectOptions>) -> Result<Client> {
+        let options = options.unwrap_or_default();
+        let defaults = minoots::ConnectOptions::from_env(url, options.api_key);
+        let options = minoots::ConnectOptions {
+            tenant: options.tenant.or(defaults.tenant.clone()),
+            region: options.region,
+            ca_certificate: options.ca_certificate.map(String::into_bytes),
+            connect_timeout: options
+                .connect_timeout_ms
+                .map_or(defaults.connect_timeout, |ms| {
                     Duration::from_millis(ms.into())
                 }),
-                ..defaults
-            },
+            ..defaults
         };
         let inner = options.connect().await.map_err(to_js)?;
         Ok(Client { inner })

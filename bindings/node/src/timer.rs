@@ -95,11 +95,12 @@ impl From<proto::TimerEvent> for TimerEvent {
     }
 }
 
-/// What to schedule. Give `after` (`"15m"`, or milliseconds) or `fireAt` (RFC 3339).
+/// What to schedule, in the REST vocabulary: `duration` (`"15m"`, or milliseconds) or
+/// `fireAt` (RFC 3339).
 #[napi(object)]
 pub struct ScheduleOptions {
     pub name: String,
-    pub after: Option<serde_json::Value>,
+    pub duration: Option<serde_json::Value>,
     pub fire_at: Option<String>,
     pub labels: Option<HashMap<String, String>>,
     pub metadata: Option<serde_json::Value>,
@@ -113,7 +114,7 @@ pub struct ScheduleOptions {
 
 impl ScheduleOptions {
     pub fn into_spec(self) -> Result<TimerSpec> {
-        let after = match self.after {
+        let duration = match self.duration {
             None => None,
             Some(serde_json::Value::String(text)) => Some(After::from(text)),
             Some(serde_json::Value::Number(ms)) => {
@@ -128,13 +129,13 @@ impl ScheduleOptions {
             Some(_) => {
                 return Err(invalid(
                     "duration",
-                    "after must be text like \"15m\" or milliseconds",
+                    "must be text like \"15m\" or milliseconds",
                 ));
             }
         };
         Ok(TimerOptions {
             name: self.name,
-            after,
+            duration,
             fire_at: self.fire_at,
             labels: self.labels.unwrap_or_default().into_iter().collect(),
             metadata: self.metadata,

@@ -11,7 +11,7 @@ const http = require('node:http')
 const path = require('node:path')
 const { startMinoots } = require('../../../scripts/test-server.js')
 const { Webhook } = require('standardwebhooks')
-const { Client, verifyWebhook, parseDuration, parseLabels, toolSpecs } = require('minoots')
+const { Client, MinootsSDK, verifyWebhook, parseDuration, parseLabels, toolSpecs } = require('minoots')
 
 const DEV_KEY = 'local-dev-key'
 let server
@@ -27,7 +27,7 @@ const connect = (tenant, apiKey = DEV_KEY) => Client.connect(url, { apiKey, tena
 
 test('promises: schedule, get, list, cancel, waitFor', async () => {
   const client = await connect('promises')
-  const timer = await client.schedule({ name: 'standup', after: '150ms', labels: { team: 'core' }, metadata: { room: 4 } })
+  const timer = await client.schedule({ name: 'standup', duration: '150ms', labels: { team: 'core' }, metadata: { room: 4 } })
   assert.ok(['scheduled', 'armed'].includes(timer.status))
   assert.deepEqual(timer.labels, { team: 'core' })
   assert.deepEqual(timer.metadata, { room: 4 })
@@ -39,7 +39,7 @@ test('promises: schedule, get, list, cancel, waitFor', async () => {
   assert.equal(done.status, 'settled')
   assert.equal((await client.get(timer.id)).status, 'settled')
 
-  await Promise.all([0, 1, 2, 3, 4].map((i) => client.schedule({ name: `later-${i}`, after: 3_600_000, labels: { batch: 'b' } })))
+  await Promise.all([0, 1, 2, 3, 4].map((i) => client.schedule({ name: `later-${i}`, duration: 3_600_000, labels: { batch: 'b' } })))
   const later = await client.list({ labelSelector: 'batch=b', pageSize: 2 })
   assert.deepEqual(later.map((t) => t.name).sort(), ['later-0', 'later-1', 'later-2', 'later-3', 'later-4'])
   assert.equal((await client.list({ statuses: ['armed', 'scheduled'], limit: 3 })).length, 3)
@@ -65,7 +65,7 @@ test('streamTimers delivers events until closed, and stops on abort', async () =
       },
     })
   })
-  await Promise.all([0, 1, 2].map((i) => client.schedule({ name: `cb-${i}`, after: '10ms' })))
+  await Promise.all([0, 1, 2].map((i) => client.schedule({ name: `cb-${i}`, duration: '10ms' })))
   await settled
   handle.close()
   await handle.done
@@ -86,7 +86,7 @@ test('streamTimers delivers events until closed, and stops on abort', async () =
 
 test('for await over client.stream()', async () => {
   const client = await connect('iterator')
-  const timer = await client.schedule({ name: 'iterate', after: '10ms' })
+  const timer = await client.schedule({ name: 'iterate', duration: '10ms' })
   const types = []
   for await (const event of client.stream({ afterSequence: 0 })) {
     assert.equal(event.timerId, timer.id)
@@ -98,11 +98,11 @@ test('for await over client.stream()', async () => {
 
 test('errors carry a code', async () => {
   const client = await connect('errors')
-  await assert.rejects(client.schedule({ name: 'x', after: '15 parsecs' }), (e) => e.code === 'INVALID_ARGUMENT' && /duration/.test(e.message))
-  await assert.rejects(client.schedule({ name: '', after: '1m' }), (e) => e.code === 'INVALID_ARGUMENT' && /name/.test(e.message))
+  await assert.rejects(client.schedule({ name: 'x', duration: '15 parsecs' }), (e) => e.code === 'INVALID_ARGUMENT' && /duration/.test(e.message))
+  await assert.rejects(client.schedule({ name: '', duration: '1m' }), (e) => e.code === 'INVALID_ARGUMENT' && /name/.test(e.message))
   await assert.rejects(client.get('0190c0de-0000-7000-8000-000000000000'), { code: 'NOT_FOUND' })
   await assert.rejects((await connect('errors', 'wrong-key')).list(), { code: 'UNAUTHENTICATED' })
-  const far = await client.schedule({ name: 'far', after: '1h' })
+  const far = await client.schedule({ name: 'far', duration: '1h' })
   await assert.rejects(client.waitFor(far.id, { timeoutMs: 200 }), { code: 'DEADLINE_EXCEEDED' })
   await assert.rejects(Client.connect('http://127.0.0.1:1', { apiKey: DEV_KEY, connectTimeoutMs: 2000 }), { code: 'TRANSPORT' })
   assert.throws(() => parseDuration('soon'), { code: 'INVALID_ARGUMENT' })
@@ -111,13 +111,13 @@ test('errors carry a code', async () => {
 test('scheduleMany is one write, and one bad timer rejects all', async () => {
   const client = await connect('many')
   const timers = await client.scheduleMany([
-    { name: 'a', after: '1h', labels: { batch: 'many' } },
+    { name: 'a', duration: '1h', labels: { batch: 'many' } },
     { name: 'b', fireAt: '2030-01-01T09:00:00Z', labels: { batch: 'many' }, metadata: { n: 2 } },
   ])
   assert.deepEqual(timers.map((t) => t.name), ['a', 'b'])
   assert.deepEqual(timers[1].metadata, { n: 2 })
   await assert.rejects(
-    client.scheduleMany([{ name: 'fine', after: '1m', labels: { batch: 'many' } }, { name: 'x', after: '15 parsecs' }]),
+    client.scheduleMany([{ name: 'fine', duration: '1m', labels: { batch: 'many' } }, { name: 'x', duration: '15 parsecs' }]),
     (e) => e.code === 'INVALID_ARGUMENT' && /duration/.test(e.message),
   )
   assert.deepEqual((await client.list({ labelSelector: 'batch=many' })).map((t) => t.name).sort(), ['a', 'b'])
@@ -147,7 +147,7 @@ test('dead letters: listed, read, replayed one and all', async () => {
       retryPolicy: { maxAttempts: 2, initialBackoffMs: 10, jitter: 0 },
     }
     const failedTimer = async () => {
-      const timer = await client.schedule({ name: 'hook', after: '10ms', actionBundle })
+      const timer = await client.schedule({ name: 'hook', duration: '10ms', actionBundle })
       assert.equal((await client.waitFor(timer.id, { until: 'done', timeoutMs: 60_000 })).status, 'failed')
       return timer
     }
@@ -237,4 +237,44 @@ test("the README's example runs as written", () => {
   assert.match(lines[0], /^[0-9a-f-]{36} (scheduled|armed) 20/)
   assert.ok(lines.some((l) => l.endsWith('timer.settled ' + lines[0].split(' ')[0])), out)
   assert.equal(lines.at(-1), 'not found: NOT_FOUND')
+})
+
+test('one vocabulary: duration as in REST, the environment, and the original MinootsSDK', async () => {
+  const names = ['MINOOTS_URL', 'MINOOTS_API_URL', 'MINOOTS_API_KEY', 'MINOOTS_TENANT']
+  const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]))
+  try {
+    for (const name of names) delete process.env[name]
+    // The original toolkit's names for the server and key.
+    Object.assign(process.env, { MINOOTS_API_URL: url, MINOOTS_API_KEY: DEV_KEY, MINOOTS_TENANT: 'from-env' })
+    const client = await Client.connect()
+    const timer = await client.schedule({ name: 'env', duration: 3_600_000 })
+    assert.equal(timer.tenantId, 'from-env')
+    assert.equal(timer.json.durationMs, 3_600_000)
+    assert.equal((await Client.connect({ tenant: 'argument' })).constructor, Client)
+    await assert.rejects(Client.connect({ apiKey: 'wrong' }).then((c) => c.list({ limit: 1 })), { code: 'UNAUTHENTICATED' })
+    await assert.rejects(client.schedule({ name: 'neither' }), (e) => e.code === 'INVALID_ARGUMENT' && /duration/.test(e.message))
+
+    const sdk = new MinootsSDK({ baseURL: url, tenantId: 'original' })
+    let subscription
+    const fired = new Promise((resolve, reject) => {
+      sdk
+        .streamTimers({
+          afterSequence: 0,
+          eventTypes: ['timer.fired'],
+          onEvent: ({ type, data }) => resolve([type, data.event.timer.id]),
+          onError: reject,
+        })
+        .then((s) => (subscription = s), reject)
+    })
+    const scheduled = await sdk.scheduleTimer({ name: 'original', duration: '10ms' })
+    assert.deepEqual(await fired, ['timer.fired', scheduled.id])
+    subscription.close()
+    assert.equal((await sdk.getTimer(scheduled.id)).tenantId, 'original')
+    await assert.rejects(new MinootsSDK({ baseURL: 'ftp://nowhere' }).listTimers(), { code: 'INVALID_ARGUMENT' })
+  } finally {
+    for (const name of names) {
+      if (saved[name] === undefined) delete process.env[name]
+      else process.env[name] = saved[name]
+    }
+  }
 })

@@ -15,8 +15,10 @@ use crate::{
     timer::{ScheduleArgs, Timer, from_python, to_python},
 };
 
+/// The arguments where given, else `MINOOTS_URL` / `MINOOTS_API_URL`, `MINOOTS_API_KEY` and
+/// `MINOOTS_TENANT` (the SDK's one reading of the environment).
 fn connect_options(
-    url: String,
+    url: Option<String>,
     api_key: Option<String>,
     tenant: Option<String>,
     region: Option<String>,
@@ -29,13 +31,13 @@ fn connect_options(
             message: format!("{connect_timeout} is not a non-negative number of seconds"),
         })
     })?;
+    let options = ConnectOptions::from_env(url, api_key);
     Ok(ConnectOptions {
-        api_key,
-        tenant,
+        tenant: tenant.or(options.tenant.clone()),
         region,
         ca_certificate,
         connect_timeout,
-        ..ConnectOptions::new(url)
+        ..options
     })
 }
 
@@ -133,10 +135,10 @@ pub struct Client {
 #[pymethods]
 impl Client {
     #[new]
-    #[pyo3(signature = (url, *, api_key=None, tenant=None, region=None, ca_certificate=None, connect_timeout=10.0))]
+    #[pyo3(signature = (url=None, *, api_key=None, tenant=None, region=None, ca_certificate=None, connect_timeout=10.0))]
     fn new(
         py: Python<'_>,
-        url: String,
+        url: Option<String>,
         api_key: Option<String>,
         tenant: Option<String>,
         region: Option<String>,
@@ -155,13 +157,13 @@ impl Client {
         Ok(Self { inner })
     }
 
-    #[pyo3(signature = (name, after=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None))]
+    #[pyo3(signature = (name, duration=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None))]
     #[allow(clippy::too_many_arguments)]
     fn schedule(
         &self,
         py: Python<'_>,
         name: String,
-        after: Option<Bound<'_, PyAny>>,
+        duration: Option<Bound<'_, PyAny>>,
         fire_at: Option<Bound<'_, PyAny>>,
         labels: Option<BTreeMap<String, String>>,
         metadata: Option<Bound<'_, PyAny>>,
@@ -172,7 +174,7 @@ impl Client {
     ) -> PyResult<Timer> {
         let spec = ScheduleArgs {
             name,
-            after,
+            duration,
             fire_at,
             labels,
             metadata,
@@ -313,10 +315,10 @@ pub struct AsyncClient {
 #[pymethods]
 impl AsyncClient {
     #[staticmethod]
-    #[pyo3(signature = (url, *, api_key=None, tenant=None, region=None, ca_certificate=None, connect_timeout=10.0))]
+    #[pyo3(signature = (url=None, *, api_key=None, tenant=None, region=None, ca_certificate=None, connect_timeout=10.0))]
     fn connect<'py>(
         py: Python<'py>,
-        url: String,
+        url: Option<String>,
         api_key: Option<String>,
         tenant: Option<String>,
         region: Option<String>,
@@ -336,13 +338,13 @@ impl AsyncClient {
         })
     }
 
-    #[pyo3(signature = (name, after=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None))]
+    #[pyo3(signature = (name, duration=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None))]
     #[allow(clippy::too_many_arguments)]
     fn schedule<'py>(
         &self,
         py: Python<'py>,
         name: String,
-        after: Option<Bound<'py, PyAny>>,
+        duration: Option<Bound<'py, PyAny>>,
         fire_at: Option<Bound<'py, PyAny>>,
         labels: Option<BTreeMap<String, String>>,
         metadata: Option<Bound<'py, PyAny>>,
@@ -353,7 +355,7 @@ impl AsyncClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let spec = ScheduleArgs {
             name,
-            after,
+            duration,
             fire_at,
             labels,
             metadata,

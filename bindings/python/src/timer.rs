@@ -190,8 +190,8 @@ impl TimerEvent {
     }
 }
 
-/// `after` as Python gives it: `"15m"`-style text, a `timedelta`, or seconds.
-fn after(value: &Bound<'_, PyAny>) -> PyResult<minoots::After> {
+/// `duration` as Python gives it: `"15m"`-style text, a `timedelta`, or seconds.
+fn duration(value: &Bound<'_, PyAny>) -> PyResult<minoots::After> {
     if let Ok(text) = value.cast::<PyString>() {
         return Ok(minoots::After::from(text.to_str()?));
     }
@@ -205,7 +205,7 @@ fn after(value: &Bound<'_, PyAny>) -> PyResult<minoots::After> {
         return non_negative(seconds);
     }
     Err(PyTypeError::new_err(
-        "after: expected text like \"15m\", a datetime.timedelta, or seconds",
+        "duration: expected text like \"15m\", a datetime.timedelta, or seconds",
     ))
 }
 
@@ -222,7 +222,7 @@ fn non_negative(seconds: f64) -> PyResult<minoots::After> {
 /// The keyword arguments of `schedule`, gathered once for the sync and async clients.
 pub struct ScheduleArgs<'py> {
     pub name: String,
-    pub after: Option<Bound<'py, PyAny>>,
+    pub duration: Option<Bound<'py, PyAny>>,
     pub fire_at: Option<Bound<'py, PyAny>>,
     pub labels: Option<BTreeMap<String, String>>,
     pub metadata: Option<Bound<'py, PyAny>>,
@@ -240,7 +240,7 @@ impl<'py> ScheduleArgs<'py> {
         })?;
         let mut args = ScheduleArgs {
             name: String::new(),
-            after: None,
+            duration: None,
             fire_at: None,
             labels: None,
             metadata: None,
@@ -256,7 +256,7 @@ impl<'py> ScheduleArgs<'py> {
             }
             match key.as_str() {
                 "name" => args.name = value.extract()?,
-                "after" => args.after = Some(value),
+                "duration" => args.duration = Some(value),
                 "fire_at" => args.fire_at = Some(value),
                 "labels" => args.labels = Some(value.extract()?),
                 "metadata" => args.metadata = Some(value),
@@ -286,7 +286,7 @@ impl<'py> ScheduleArgs<'py> {
         };
         Ok(TimerOptions {
             name: self.name,
-            after: self.after.as_ref().map(after).transpose()?,
+            duration: self.duration.as_ref().map(duration).transpose()?,
             fire_at,
             labels: self.labels.unwrap_or_default(),
             metadata: self

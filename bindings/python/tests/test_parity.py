@@ -15,14 +15,14 @@ def test_schedule_many_is_one_write_and_one_bad_timer_rejects_all(server):
     client = minoots.Client(server, api_key=DEV_KEY, tenant="many")
     timers = client.schedule_many(
         [
-            {"name": "a", "after": "1h", "labels": {"batch": "many"}},
+            {"name": "a", "duration": "1h", "labels": {"batch": "many"}},
             {"name": "b", "fire_at": "2030-01-01T09:00:00Z", "labels": {"batch": "many"}, "metadata": {"n": 2}},
         ]
     )
     assert [t.name for t in timers] == ["a", "b"]
     assert timers[1].fire_at == "2030-01-01T09:00:00Z" and timers[1].metadata == {"n": 2}
     with pytest.raises(minoots.InvalidArgumentError) as bad:
-        client.schedule_many([{"name": "fine", "after": "1m", "labels": {"batch": "many"}}, {"name": "x", "after": "15 parsecs"}])
+        client.schedule_many([{"name": "fine", "duration": "1m", "labels": {"batch": "many"}}, {"name": "x", "duration": "15 parsecs"}])
     assert bad.value.field == "duration"
     with pytest.raises(minoots.InvalidArgumentError) as unknown:
         client.schedule_many([{"name": "x", "afterr": "1m"}])
@@ -31,7 +31,7 @@ def test_schedule_many_is_one_write_and_one_bad_timer_rejects_all(server):
 
     async def main():
         aclient = await minoots.AsyncClient.connect(server, api_key=DEV_KEY, tenant="many")
-        return await aclient.schedule_many([{"name": f"async-{i}", "after": 3600} for i in range(3)])
+        return await aclient.schedule_many([{"name": f"async-{i}", "duration": 3600} for i in range(3)])
 
     assert [t.name for t in asyncio.run(main())] == ["async-0", "async-1", "async-2"]
 

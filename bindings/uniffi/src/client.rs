@@ -70,12 +70,12 @@ pub struct ConnectOptions {
     pub connect_timeout_ms: Option<u64>,
 }
 
-/// What to schedule: `after` (`"15m"`) or `fire_at` (RFC 3339).
+/// What to schedule, in the REST vocabulary: `duration` (`"15m"`) or `fire_at` (RFC 3339).
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct ScheduleOptions {
     pub name: String,
     #[uniffi(default = None)]
-    pub after: Option<String>,
+    pub duration: Option<String>,
     #[uniffi(default = None)]
     pub fire_at: Option<String>,
     pub labels: HashMap<String, String>,
@@ -95,7 +95,7 @@ impl ScheduleOptions {
     fn into_spec(self) -> Result<TimerSpec, MinootsError> {
         Ok(TimerOptions {
             name: self.name,
-            after: self.after.map(Into::into),
+            duration: self.duration.map(Into::into),
             fire_at: self.fire_at,
             labels: self.labels.into_iter().collect(),
             metadata: self
@@ -141,13 +141,17 @@ impl Drop for StreamHandle {
     }
 }
 
-/// Connects: `val client = connect(url, ConnectOptions(apiKey = "..."))`.
+/// Connects: `val client = connect(url, ConnectOptions(apiKey = "..."))`. A null `url` or
+/// `apiKey` (and `tenant`) defaults to `MINOOTS_URL` (or `MINOOTS_API_URL`), `MINOOTS_API_KEY`
+/// (and `MINOOTS_TENANT`), as in every MINOOTS client.
 #[uniffi::export]
-pub async fn connect(url: String, options: ConnectOptions) -> Result<Arc<Client>, MinootsError> {
-    let defaults = minoots::ConnectOptions::new(url);
+pub async fn connect(
+    url: Option<String>,
+    options: ConnectOptions,
+) -> Result<Arc<Client>, MinootsError> {
+    let defaults = minoots::ConnectOptions::from_env(url, options.api_key);
     let options = minoots::ConnectOptions {
-        api_key: options.api_key,
-        tenant: options.tenant,
+        tenant: options.tenant.or(defaults.tenant.clone()),
         region: options.region,
         ca_certificate: options.ca_certificate.map(String::into_bytes),
         connect_timeout: options

@@ -136,11 +136,11 @@ test('with a state file, fires while the bot was down are posted when it returns
 
   const first = createBot(options)
   await first.listen(0)
-  await client.waitFor((await client.schedule({ name: 'while-up', after: '50ms', labels })).id, { timeoutMs: 60_000 })
+  await client.waitFor((await client.schedule({ name: 'while-up', duration: '50ms', labels })).id, { timeoutMs: 60_000 })
   await until(() => postedFor('while-up').length === 1)
   await first.close()
 
-  await client.waitFor((await client.schedule({ name: 'while-down', after: '50ms', labels })).id, { timeoutMs: 60_000 })
+  await client.waitFor((await client.schedule({ name: 'while-down', duration: '50ms', labels })).id, { timeoutMs: 60_000 })
   const second = createBot(options)
   await second.listen(0)
   await until(() => postedFor('while-down').length === 1)

@@ -57,12 +57,14 @@ impl AuthArgs {
 /// How the CLI reaches a running server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectArgs {
-    #[arg(long, env = "MINOOTS_URL", default_value = "http://127.0.0.1:7070")]
-    pub url: String,
-    #[arg(long, env = "MINOOTS_API_KEY", hide_env_values = true)]
+    /// The server; by default `MINOOTS_URL`, else `MINOOTS_API_URL`, else http://127.0.0.1:7070.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// By default `MINOOTS_API_KEY`.
+    #[arg(long)]
     pub api_key: Option<String>,
-    /// Act for this tenant (a tenant.admin key may name any).
-    #[arg(long, env = "MINOOTS_TENANT")]
+    /// Act for this tenant (a tenant.admin key may name any); by default `MINOOTS_TENANT`.
+    #[arg(long)]
     pub tenant: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -71,13 +73,14 @@ pub struct ConnectArgs {
 
 impl ConnectArgs {
     pub async fn client(&self) -> anyhow::Result<minoots::Client> {
-        minoots::ConnectOptions {
-            api_key: self.api_key.clone(),
-            tenant: self.tenant.clone(),
-            ..minoots::ConnectOptions::new(self.url.clone())
+        let mut options = minoots::ConnectOptions::from_env(self.url.clone(), self.api_key.clone());
+        if self.tenant.is_some() {
+            options.tenant = self.tenant.clone();
         }
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {}", self.url))
+        let url = options.url.clone();
+        options
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {url}"))
     }
 }

@@ -10,16 +10,16 @@ use super::args::ConnectArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum TimersCommand {
-    /// Schedule a timer: `create --in 15m --name standup --label team=core --webhook URL`.
+    /// Schedule a timer: `create --duration 15m --name standup --label team=core --webhook URL`.
     Create {
         #[arg(long)]
         name: String,
-        /// Fire after this long: `15m`, `1h30m`, `250ms`.
-        #[arg(long = "in", value_name = "DURATION", required_unless_present = "at")]
-        after: Option<String>,
-        /// Fire at this RFC 3339 time instead.
-        #[arg(long, conflicts_with = "after")]
-        at: Option<String>,
+        /// Fire after this long: `15m`, `1h30m`, `250ms` (the REST `duration`; `--in` also works).
+        #[arg(long, alias = "in", required_unless_present = "fire_at")]
+        duration: Option<String>,
+        /// Fire at this RFC 3339 time instead (the REST `fireAt`; `--at` also works).
+        #[arg(long, alias = "at", conflicts_with = "duration")]
+        fire_at: Option<String>,
         /// `key=value`; repeat for more.
         #[arg(long = "label", value_name = "KEY=VALUE", value_parser = label)]
         labels: Vec<(String, String)>,
@@ -120,8 +120,8 @@ pub async fn run(command: TimersCommand) -> anyhow::Result<()> {
     match command {
         TimersCommand::Create {
             name,
-            after,
-            at,
+            duration,
+            fire_at,
             labels,
             metadata,
             webhook,
@@ -131,8 +131,8 @@ pub async fn run(command: TimersCommand) -> anyhow::Result<()> {
         } => {
             let options = TimerOptions {
                 name,
-                after: after.map(Into::into),
-                fire_at: at,
+                duration: duration.map(Into::into),
+                fire_at,
                 labels: labels.into_iter().collect(),
                 metadata: json_arg("metadata", metadata)?,
                 action_bundle: json_arg("action-bundle", action_bundle)?,

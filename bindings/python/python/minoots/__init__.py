@@ -34,9 +34,11 @@ from minoots._native import (
     tool_specs,
     verify_webhook,
 )
+from minoots.compat import AtoTimerTool, MinootsClient, build_llamaindex_timer_tool
 
 __all__ = [
     "ActionResult",
+    "AtoTimerTool",
     "AlreadyExistsError",
     "AsyncClient",
     "AsyncEventStream",
@@ -48,6 +50,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "InvalidSignatureError",
+    "MinootsClient",
     "MinootsError",
     "NotFoundError",
     "OutOfRangeError",
@@ -59,6 +62,7 @@ __all__ = [
     "TransportError",
     "UnauthenticatedError",
     "UnavailableError",
+    "build_llamaindex_timer_tool",
     "parse_duration",
     "parse_labels",
     "tool_specs",

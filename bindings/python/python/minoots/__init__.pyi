@@ -3,7 +3,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 JSON = dict[str, Any]
-After = str | datetime.timedelta | float | int
+Duration = str | datetime.timedelta | float | int
 Status = Literal["scheduled", "armed", "fired", "settled", "failed", "cancelled"]
 Since = str | datetime.datetime
 
@@ -11,7 +11,7 @@ class TimerArgs(TypedDict, total=False):
     """One timer of ``schedule_many``: ``schedule``'s arguments as keys (``name`` required)."""
 
     name: str
-    after: After
+    duration: Duration
     fire_at: str | datetime.datetime
     labels: Mapping[str, str]
     metadata: JSON
@@ -170,7 +170,7 @@ class AsyncEventStream(AsyncIterator[TimerEvent]):
 class Client:
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
         api_key: str | None = None,
         tenant: str | None = None,
@@ -181,7 +181,7 @@ class Client:
     def schedule(
         self,
         name: str,
-        after: After | None = None,
+        duration: Duration | None = None,
         *,
         fire_at: str | datetime.datetime | None = None,
         labels: Mapping[str, str] | None = None,
@@ -222,7 +222,7 @@ class Client:
 class AsyncClient:
     @staticmethod
     async def connect(
-        url: str,
+        url: str | None = None,
         *,
         api_key: str | None = None,
         tenant: str | None = None,
@@ -233,7 +233,7 @@ class AsyncClient:
     async def schedule(
         self,
         name: str,
-        after: After | None = None,
+        duration: Duration | None = None,
         *,
         fire_at: str | datetime.datetime | None = None,
         labels: Mapping[str, str] | None = None,
@@ -279,3 +279,7 @@ def verify_webhook(
 def parse_duration(text: str) -> float: ...
 def parse_labels(text: str) -> dict[str, str]: ...
 def tool_specs() -> list[dict[str, Any]]: ...
+
+from minoots.compat import AtoTimerTool as AtoTimerTool
+from minoots.compat import MinootsClient as MinootsClient
+from minoots.compat import build_llamaindex_timer_tool as build_llamaindex_timer_tool

@@ -37,9 +37,12 @@ class Collector : EventListener {
 class Receiver {
     val status = AtomicInteger(500)
     val hits = AtomicInteger(0)
+    /** Every delivery as received: its headers (first value of each) and body. */
+    val deliveries = LinkedBlockingQueue<Pair<Map<String, String>, ByteArray>>()
     val server: HttpServer = HttpServer.create(InetSocketAddress("127.0.0.1", 0), 0).apply {
         createContext("/hook") { exchange ->
-            exchange.requestBody.readAllBytes()
+            val body = exchange.requestBody.readAllBytes()
+            deliveries.put(exchange.requestHeaders.mapValues { it.value.first() } to body)
             hits.incrementAndGet()
             exchange.sendResponseHeaders(status.get(), -1)
             exchange.close()
@@ -51,14 +54,14 @@ class Receiver {
 
 suspend fun scheduleMany(client: Client) {
     val timers = client.scheduleMany(listOf(
-        ScheduleOptions(name = "a", after = "1h", labels = mapOf("batch" to "many")),
+        ScheduleOptions(name = "a", duration = "1h", labels = mapOf("batch" to "many")),
         ScheduleOptions(name = "b", fireAt = "2030-01-01T09:00:00Z", labels = mapOf("batch" to "many")),
     ))
     check(timers.map { it.name } == listOf("a", "b")) { "scheduleMany ${timers.map { it.name }}" }
     val bad = expect<MinootsException.InvalidArgument> {
         client.scheduleMany(listOf(
-            ScheduleOptions(name = "fine", after = "1m", labels = mapOf("batch" to "many")),
-            ScheduleOptions(name = "x", after = "15 parsecs", labels = mapOf()),
+            ScheduleOptions(name = "fine", duration = "1m", labels = mapOf("batch" to "many")),
+            ScheduleOptions(name = "x", duration = "15 parsecs", labels = mapOf()),
         ))
     }
     check(bad.field == "duration") { bad.field }
@@ -71,7 +74,7 @@ suspend fun deadLetters(client: Client, other: Client) {
         val bundle = """{"actions": [{"type": "webhook", "url": "${receiver.url}"}],
             "retryPolicy": {"maxAttempts": 2, "initialBackoffMs": 10, "jitter": 0.0}}"""
         suspend fun failedTimer(): Timer {
-            val timer = client.schedule(ScheduleOptions(name = "hook", after = "10ms", labels = mapOf(), actionBundleJson = bundle))
+            val timer = client.schedule(ScheduleOptions(name = "hook", duration = "10ms", labels = mapOf(), actionBundleJson = bundle))
             val done = client.waitFor(timer.id, true, 60_000uL)
             check(done.status == "failed") { "hook timer ${done.status}" }
             return timer
@@ -125,12 +128,40 @@ suspend fun agentTools(client: Client) {
     check(bad.field == "duraton") { bad.field }
 }
 
+/** The secret the test server signs with (`--signing-secrets`): the Standard Webhooks test vector's. */
+const val SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+/** A real signed delivery from the server, verified with verifyWebhook; tampering is named. */
+suspend fun verifiesWebhooks(client: Client) {
+    val receiver = Receiver()
+    receiver.status.set(200)
+    try {
+        val timer = client.schedule(ScheduleOptions(name = "signed", duration = "10ms", labels = mapOf(), webhook = receiver.url))
+        val (headers, body) = receiver.deliveries.poll(60, TimeUnit.SECONDS) ?: error("no webhook within 60 s")
+        check(String(body).contains(timer.id)) { String(body) }
+        verifyWebhook(listOf(SIGNING_SECRET), headers, body)
+        val tampered = expect<MinootsException.InvalidSignature> {
+            verifyWebhook(listOf(SIGNING_SECRET), headers, body + " ".toByteArray())
+        }
+        check(tampered.part == "webhook-signature") { tampered.part }
+        expect<MinootsException.InvalidSignature> {
+            verifyWebhook(listOf("whsec_" + java.util.Base64.getEncoder().encodeToString(ByteArray(24))), headers, body)
+        }
+        val missing = expect<MinootsException.InvalidSignature> {
+            verifyWebhook(listOf(SIGNING_SECRET), headers.filterKeys { !it.equals("webhook-id", ignoreCase = true) }, body)
+        }
+        check(missing.part == "webhook-id") { missing.part }
+    } finally {
+        receiver.server.stop(0)
+    }
+}
+
 fun main() = runBlocking {
     val binary = System.getenv("MINOOTS_BIN") ?: error("set MINOOTS_BIN to the minoots binary")
     val dataDir = java.nio.file.Files.createTempDirectory("minoots-kotlin")
     val server = ProcessBuilder(
         binary, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString(),
-        "--webhook-allow", "127.0.0.1",
+        "--webhook-allow", "127.0.0.1", "--signing-secrets", SIGNING_SECRET,
     )
         .redirectError(ProcessBuilder.Redirect.INHERIT)
         .start()
@@ -157,7 +188,7 @@ fun main() = runBlocking {
 
         readmeExample(url)
 
-        val timer = client.schedule(ScheduleOptions(name = "standup", after = "50ms", labels = mapOf("lang" to "kotlin")))
+        val timer = client.schedule(ScheduleOptions(name = "standup", duration = "50ms", labels = mapOf("lang" to "kotlin")))
         check(timer.labels["lang"] == "kotlin") { "labels ${timer.labels}" }
 
         // The stream replays from the start of the log, then goes live.
@@ -175,11 +206,11 @@ fun main() = runBlocking {
 
         // Errors: one Kotlin exception class per kind, with the field where there is one.
         val bad = expect<MinootsException.InvalidArgument> {
-            client.schedule(ScheduleOptions(name = "x", after = "15 parsecs", labels = mapOf()))
+            client.schedule(ScheduleOptions(name = "x", duration = "15 parsecs", labels = mapOf()))
         }
         check(bad.field == "duration") { bad.field }
         expect<MinootsException.NotFound> { client.get("0190c0de-0000-7000-8000-000000000000") }
-        val far = client.schedule(ScheduleOptions(name = "far", after = "1h", labels = mapOf()))
+        val far = client.schedule(ScheduleOptions(name = "far", duration = "1h", labels = mapOf()))
         expect<MinootsException.DeadlineExceeded> { client.waitFor(far.id, false, 200uL) }
         check(client.cancel(far.id, "done with it").status == "cancelled") { "cancel" }
         val stranger = connect(url, ConnectOptions(apiKey = "wrong-key", tenant = "kotlin"))
@@ -199,6 +230,11 @@ fun main() = runBlocking {
             connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "other")),
         )
         agentTools(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "tools")))
+        verifiesWebhooks(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "signed")))
+        // No key given: the environment's MINOOTS_API_KEY (the test command sets it), as in every client.
+        check(System.getenv("MINOOTS_API_KEY") == "local-dev-key") { "run with MINOOTS_API_KEY=local-dev-key" }
+        connect(url, ConnectOptions(tenant = "env")).list(null, 1u)
+        expect<MinootsException.Unauthenticated> { connect(url, ConnectOptions(apiKey = "wrong-key")).list(null, 1u) }
         check(parseLabels("team=core, env=prod\nquery=a=b") == mapOf("team" to "core", "env" to "prod", "query" to "a=b")) { "parseLabels" }
         val badLabels = expect<MinootsException.InvalidArgument> { parseLabels("team=core,oops") }
         check(badLabels.field == "labels" && badLabels.detail.contains("\"oops\"")) { badLabels.detail }
