@@ -16,8 +16,8 @@ from conftest import DEV_KEY
 def test_duration_and_fire_at_as_in_rest(server):
     client = minoots.Client(server, api_key=DEV_KEY, tenant="vocab")
     assert client.schedule(name="by-keyword", duration="2s").name == "by-keyword"
-    assert client.schedule("positional", "15m").status == "scheduled"
-    assert client.schedule("delta", duration=datetime.timedelta(minutes=5)).status == "scheduled"
+    assert client.schedule("positional", "15m").to_dict()["durationMs"] == 900_000
+    assert client.schedule("delta", duration=datetime.timedelta(minutes=5)).to_dict()["durationMs"] == 300_000
     at = client.schedule("at", fire_at="2030-01-01T09:00:00Z")
     assert at.fire_at == "2030-01-01T09:00:00Z"
     with pytest.raises(minoots.InvalidArgumentError) as both:
