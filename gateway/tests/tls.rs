@@ -109,6 +109,28 @@ async fn one_https_port_serves_the_sdk_rest_sse_and_grpc_web() {
     .expect("the timer's events arrive over https");
     assert!(seen.contains(&proto::TimerEventType::Fired), "{seen:?}");
 
+    // The CLI, trusting the CA through --ca-certificate.
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_minoots"))
+        .args([
+            "timers",
+            "list",
+            "--json",
+            "--url",
+            &url,
+            "--api-key",
+            DEV_KEY,
+        ])
+        .args(["--tenant", "acme", "--ca-certificate"])
+        .arg(&pki.ca)
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&timer.id));
+
     // REST over HTTP/2 and over HTTP/1.1: ALPN offers both on the one port.
     let h2 = pki.https(false).build().unwrap();
     let h1 = pki.https(false).http1_only().build().unwrap();

@@ -114,6 +114,9 @@ pub struct ConnectArgs {
     /// Act for this tenant (a tenant.admin key may name any).
     #[arg(long, env = "MINOOTS_TENANT")]
     pub tenant: Option<String>,
+    /// For an https URL: also trust the certificate authority in this PEM file (a private CA).
+    #[arg(long, env = "MINOOTS_CA_CERTIFICATE", value_name = "PEM")]
+    pub ca_certificate: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -121,9 +124,19 @@ pub struct ConnectArgs {
 
 impl ConnectArgs {
     pub async fn client(&self) -> anyhow::Result<minoots::Client> {
+        let ca_certificate = match &self.ca_certificate {
+            Some(path) => Some(std::fs::read(path).with_context(|| {
+                format!(
+                    "--ca-certificate / MINOOTS_CA_CERTIFICATE: reading {}",
+                    path.display()
+                )
+            })?),
+            None => None,
+        };
         minoots::ConnectOptions {
             api_key: self.api_key.clone(),
             tenant: self.tenant.clone(),
+            ca_certificate,
             ..minoots::ConnectOptions::new(self.url.clone())
         }
         .connect()
