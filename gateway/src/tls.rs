@@ -33,29 +33,28 @@ use tokio_rustls::{
 /// How long a client has to complete its handshake before its connection is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What is wrong with the TLS files. Each message is whole (the cause is in it, not chained), as
+/// it is shown once at start.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("reading {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
-    #[error("{}: not PEM, or a damaged PEM section: {source}", path.display())]
+    #[error("reading {}: {error}", path.display())]
+    Read { path: PathBuf, error: io::Error },
+    #[error("{}: not PEM, or a damaged PEM section: {error}", path.display())]
     Pem {
         path: PathBuf,
-        source: rustls::pki_types::pem::Error,
+        error: rustls::pki_types::pem::Error,
     },
     #[error("{}: no CERTIFICATE in it", path.display())]
     NoCertificate { path: PathBuf },
     #[error("{}: no private key in it (PKCS#8, PKCS#1 or SEC1 PEM)", path.display())]
     NoKey { path: PathBuf },
-    #[error("{}: not a usable certificate authority: {source}", path.display())]
-    BadAuthority {
-        path: PathBuf,
-        source: rustls::Error,
-    },
+    #[error("{}: not a usable certificate authority: {error}", path.display())]
+    BadAuthority { path: PathBuf, error: rustls::Error },
     #[error("the client certificate authority: {0}")]
-    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
+    ClientVerifier(rustls::server::VerifierBuilderError),
     /// The key does not belong to the certificate, or either is of a kind rustls cannot use.
     #[error("the certificate and key: {0}")]
-    CertifiedKey(#[source] rustls::Error),
+    CertifiedKey(rustls::Error),
 }
 
 /// The listener's TLS settings, read and checked once at start.
@@ -100,7 +99,9 @@ impl TlsConfig {
         let builder = match client_roots {
             None => builder.with_no_client_auth(),
             Some(roots) => builder.with_client_cert_verifier(
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build()?,
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .build()
+                    .map_err(TlsError::ClientVerifier)?,
             ),
         };
         let mut server = builder
@@ -125,9 +126,9 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
     let pem = read(path)?;
     let certificates = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| TlsError::Pem {
+        .map_err(|error| TlsError::Pem {
             path: path.to_owned(),
-            source,
+            error,
         })?;
     if certificates.is_empty() {
         return Err(TlsError::NoCertificate {
@@ -140,13 +141,13 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
 /// The first private key in the PEM file at `path`.
 pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read(path)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|source| match source {
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|error| match error {
         rustls::pki_types::pem::Error::NoItemsFound => TlsError::NoKey {
             path: path.to_owned(),
         },
-        source => TlsError::Pem {
+        error => TlsError::Pem {
             path: path.to_owned(),
-            source,
+            error,
         },
     })
 }
@@ -157,18 +158,18 @@ pub fn read_roots(path: &Path) -> Result<RootCertStore, TlsError> {
     for certificate in read_certificates(path)? {
         roots
             .add(certificate)
-            .map_err(|source| TlsError::BadAuthority {
+            .map_err(|error| TlsError::BadAuthority {
                 path: path.to_owned(),
-                source,
+                error,
             })?;
     }
     Ok(roots)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|error| TlsError::Read {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 
