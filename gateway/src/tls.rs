@@ -52,7 +52,9 @@ pub enum TlsError {
     BadAuthority { path: PathBuf, error: rustls::Error },
     #[error("the client certificate authority: {0}")]
     ClientVerifier(rustls::server::VerifierBuilderError),
-    /// The key does not belong to the certificate, or either is of a kind rustls cannot use.
+    #[error("the private key does not belong to the certificate (the first in the chain)")]
+    KeyMismatch,
+    /// The certificate or key is of a kind rustls cannot use.
     #[error("the certificate and key: {0}")]
     CertifiedKey(rustls::Error),
 }
@@ -106,7 +108,12 @@ impl TlsConfig {
         };
         let mut server = builder
             .with_single_cert(chain, key)
-            .map_err(TlsError::CertifiedKey)?;
+            .map_err(|error| match error {
+                rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                    TlsError::KeyMismatch
+                }
+                error => TlsError::CertifiedKey(error),
+            })?;
         // gRPC needs HTTP/2; REST, SSE and gRPC-web clients may speak HTTP/1.1 on the same port.
         server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Self {

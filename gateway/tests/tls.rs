@@ -417,7 +417,10 @@ fn bad_tls_files_stop_the_start_with_an_error_naming_the_flag() {
     );
     refuses_to_start(
         &["--tls-cert", &cert, "--tls-key", &path(&other.server_key)],
-        &["--tls-cert and --tls-key"],
+        &[
+            "--tls-cert and --tls-key",
+            "does not belong to the certificate",
+        ],
     );
     refuses_to_start(&["--tls-cert", &cert], &["--tls-key"]);
     refuses_to_start(
