@@ -291,3 +291,81 @@ impl Drop for TlsIncoming {
         self.accept.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate for localhost and its key, as PEM files in `dir`.
+    fn issue(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let (cert, key) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&cert, issued.cert.pem()).unwrap();
+        std::fs::write(&key, issued.signing_key.serialize_pem()).unwrap();
+        (cert, key)
+    }
+
+    #[test]
+    fn a_certificate_and_its_key_serve_h2_and_http1_with_client_certificates_optional() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = issue(dir.path(), "server");
+        let plain = TlsConfig::from_pem_files(&cert, &key, None).unwrap();
+        assert_eq!(
+            plain.server.alpn_protocols,
+            [b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+        assert!(!plain.mutual());
+        let mutual = TlsConfig::from_pem_files(&cert, &key, Some(&cert)).unwrap();
+        assert!(mutual.mutual());
+    }
+
+    #[test]
+    fn each_bad_file_is_named_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = issue(dir.path(), "server");
+        let (_, other_key) = issue(dir.path(), "other");
+        let missing = dir.path().join("missing.pem");
+        assert!(matches!(
+            TlsConfig::from_pem_files(&missing, &key, None),
+            Err(TlsError::Read { path, .. }) if path == missing
+        ));
+        assert!(matches!(
+            TlsConfig::from_pem_files(&key, &key, None),
+            Err(TlsError::NoCertificate { path }) if path == key
+        ));
+        assert!(matches!(
+            TlsConfig::from_pem_files(&cert, &cert, None),
+            Err(TlsError::NoKey { path }) if path == cert
+        ));
+        assert!(matches!(
+            TlsConfig::from_pem_files(&cert, &other_key, None),
+            Err(TlsError::KeyMismatch)
+        ));
+        assert!(matches!(
+            TlsConfig::from_pem_files(&cert, &key, Some(&key)),
+            Err(TlsError::NoCertificate { path }) if path == key
+        ));
+        let torn = dir.path().join("torn.pem");
+        std::fs::write(&torn, "-----BEGIN CERTIFICATE-----\nMIIB\n").unwrap();
+        assert!(matches!(
+            read_certificates(&torn),
+            Err(TlsError::Pem { path, .. }) if path == torn
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_listener_names_its_scheme() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = issue(dir.path(), "server");
+        let bind = || TcpListener::bind("127.0.0.1:0");
+        let plain = Listener::from(bind().await.unwrap());
+        assert!(plain.url().unwrap().starts_with("http://127.0.0.1:"));
+        let tls = TlsConfig::from_pem_files(&cert, &key, None).unwrap();
+        let secure = Listener::new(bind().await.unwrap(), Some(tls));
+        assert_eq!(secure.scheme(), "https");
+        assert!(secure.url().unwrap().starts_with("https://127.0.0.1:"));
+    }
+}
