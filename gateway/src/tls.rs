@@ -356,6 +356,24 @@ mod tests {
         ));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_handshake_that_stalls_is_dropped_at_its_deadline() {
+        use tokio::io::AsyncReadExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = issue(dir.path(), "server");
+        let tls = TlsConfig::from_pem_files(&cert, &key, None).unwrap();
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = tcp.local_addr().unwrap();
+        let mut incoming = incoming(tcp, &tls);
+        let started = tokio::time::Instant::now();
+        let mut stalled = TcpStream::connect(address).await.unwrap();
+        // Sends nothing; the server closes the connection when the deadline passes.
+        let read = stalled.read(&mut [0u8; 1]).await;
+        assert!(matches!(read, Ok(0)), "{read:?}");
+        assert!(started.elapsed() >= HANDSHAKE_TIMEOUT);
+        assert!(incoming.connections.try_recv().is_err(), "never handed on");
+    }
+
     #[tokio::test]
     async fn a_listener_names_its_scheme() {
         let dir = tempfile::tempdir().unwrap();
