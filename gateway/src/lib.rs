@@ -5,8 +5,8 @@
 //! Rooms: [`auth`] (API keys, roles, rate limits, and the layer that applies them per route),
 //! [`backend`] (where an authorized call goes: the local kernel or remote regions), [`grpc`] and
 //! [`rest`] (thin handlers: decode, call, encode), [`server`] (the one listener that assembles
-//! them), [`setup`] (opening stores and starting kernels from flags), [`metrics`] and
-//! [`telemetry`]. The `minoots` binary (src/main.rs, one module per command in src/cmd/) is a
+//! them), [`tls`] (the listener's certificates and handshakes), [`setup`] (opening stores and
+//! starting kernels from flags), [`metrics`] and [`telemetry`]. The `minoots` binary (src/main.rs, one module per command in src/cmd/) is a
 //! client of this library; the library itself never uses the client SDK.
 
 pub mod auth;
@@ -17,6 +17,7 @@ pub mod rest;
 pub mod server;
 pub mod setup;
 pub mod telemetry;
+pub mod tls;
 
 /// Key JSON for the CLI.
 pub use rest::admin;
@@ -26,7 +27,6 @@ use std::sync::Arc;
 use futures_util::StreamExt as _;
 use minoots_kernel::{Kernel, store::Store};
 use minoots_proto::v1::StreamTimerEventsRequest;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
@@ -45,6 +45,8 @@ pub enum GatewayError {
     Transport(#[from] tonic::transport::Error),
     #[error("configuration: {0}")]
     Config(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// The gateway's state: who may call (auth) and where calls go (backend). Cheap to clone.
@@ -197,9 +199,10 @@ pub struct Running {
 }
 
 impl Running {
-    /// Serves `gateway` on `listener` until [`Running::stop`].
-    pub fn spawn(listener: TcpListener, gateway: Gateway) -> std::io::Result<Self> {
-        let url = format!("http://{}", listener.local_addr()?);
+    /// Serves `gateway` on `listener` (plain TCP or [`tls::Listener`]) until [`Running::stop`].
+    pub fn spawn(listener: impl Into<tls::Listener>, gateway: Gateway) -> std::io::Result<Self> {
+        let listener = listener.into();
+        let url = listener.url()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = {

@@ -1,10 +1,10 @@
 //! The one place the server is assembled: TimerService and DeadLetterService (each method
 //! behind the role it needs), health and reflection, each also over gRPC-web; REST, SSE and the
-//! admin API; metrics and tracing layers; all on one listener.
+//! admin API; metrics and tracing layers; all on one listener, with or without TLS.
 
 use std::{convert::Infallible, future::Future, sync::Arc};
 
-use tokio::net::TcpListener;
+use futures_util::StreamExt as _;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 use tonic_health::pb::health_server::HealthServer;
@@ -15,13 +15,14 @@ use crate::{
     auth::{Auth, Role, require},
     backend::Backend,
     grpc, metrics, rest,
+    tls::{self, Listener},
 };
 
-/// Serves the public door for `gateway` on `listener` until `shutdown` resolves, then drains
-/// in-flight calls. Call [`Gateway::close_streams`] as part of `shutdown`, or open event streams
-/// keep the drain waiting.
+/// Serves the public door for `gateway` on `listener` (a `TcpListener`, or a [`Listener`] with
+/// TLS) until `shutdown` resolves, then drains in-flight calls. Call [`Gateway::close_streams`] as
+/// part of `shutdown`, or open event streams keep the drain waiting.
 pub async fn serve(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     gateway: Gateway,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), GatewayError> {
@@ -65,7 +66,7 @@ pub async fn serve(
             trace_request,
         ))
         .merge(metrics::router(gateway.kernel().cloned(), requests));
-    serve_router(listener, router, shutdown).await
+    serve_router(listener.into(), router, shutdown).await
 }
 
 /// A gRPC service with each method behind the role it needs (an unlisted method, which the
@@ -129,7 +130,7 @@ impl<S> GrpcService for S where
 /// Serves a kernel's own TimerService (`minoots kernel`) for gateways to call: no API keys (the
 /// tenant comes from `x-tenant-id`), so bind it to a private network only.
 pub async fn serve_kernel(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     kernel: minoots_kernel::Kernel,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), GatewayError> {
@@ -155,7 +156,7 @@ pub async fn serve_kernel(
         trace_request,
     ))
     .merge(metrics::router(Some(kernel), requests));
-    serve_router(listener, router, shutdown).await
+    serve_router(listener.into(), router, shutdown).await
 }
 
 /// One server span per request, `<prefix>.<gRPC method>` or `<prefix>.<HTTP method> <route>`,
@@ -235,18 +236,34 @@ async fn probe_routes<S: NamedService>() -> Result<axum::Router, GatewayError> {
 }
 
 async fn serve_router(
-    listener: TcpListener,
+    listener: Listener,
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), GatewayError> {
-    tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+    let server = tonic::transport::Server::builder()
         // HTTP/1.1 for REST, SSE and gRPC-web; gRPC itself stays on HTTP/2.
         .accept_http1(true)
         .layer(cors())
-        .add_routes(tonic::service::Routes::from(router))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
+        .add_routes(tonic::service::Routes::from(router));
+    // The builder's own TCP settings apply only to sockets it binds itself, so they are set here
+    // on every accepted one.
+    match listener.into_parts() {
+        (tcp, None) => {
+            let incoming = TcpListenerStream::new(tcp).map(|socket| {
+                socket.inspect(|socket| {
+                    let _ = socket.set_nodelay(true);
+                })
+            });
+            server
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await?
+        }
+        (tcp, Some(config)) => {
+            server
+                .serve_with_incoming_shutdown(tls::incoming(tcp, &config), shutdown)
+                .await?
+        }
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use minoots_gateway::{
 };
 
 use super::{
-    args::AuthArgs,
+    args::{AuthArgs, TlsArgs},
     server::{bind, seed_dev, shutdown_signal},
 };
 
@@ -35,9 +35,12 @@ pub struct GatewayArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let tls = args.tls.config()?;
     let mut targets = match &args.region_targets {
         Some(text) => parse_region_targets(text)
             .map_err(|e| anyhow::anyhow!("--region-targets / KERNEL_REGION_TARGETS: {e}"))?,
@@ -65,7 +68,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let store = open_store(&args.store).await?;
     let gateway = Gateway::remote(regions, store, args.auth.config_for(&args.store)?)?;
     seed_dev(&gateway, &args.auth).await?;
-    let listener = bind(args.listen).await?;
+    let listener = bind(args.listen, tls).await?;
+    tracing::info!(url = %listener.url()?, scheme = listener.scheme(), "minoots gateway serving");
     let shutdown = {
         let gateway = gateway.clone();
         async move {

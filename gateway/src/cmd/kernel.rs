@@ -19,7 +19,7 @@ pub struct KernelArgs {
 
 pub async fn run(args: KernelArgs) -> anyhow::Result<()> {
     let kernel = start_kernel(&args.store, &args.kernel, false).await?;
-    let listener = bind(args.listen).await?;
+    let listener = bind(args.listen, None).await?;
     tracing::info!(address = %listener.local_addr()?, store = ?args.store.kind()?, "minoots kernel serving (no API keys: keep it on a private network)");
     let shutdown = {
         let kernel = kernel.clone();

@@ -8,7 +8,7 @@ use minoots_gateway::{
 };
 
 use super::{
-    args::AuthArgs,
+    args::{AuthArgs, TlsArgs},
     server::{bind, seed_dev, shutdown_signal},
 };
 
@@ -23,14 +23,17 @@ pub struct ServeArgs {
     pub kernel: KernelOptions,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let tls = args.tls.config()?;
     let kernel = start_kernel(&args.store, &args.kernel, args.auth.dev).await?;
     let gateway = Gateway::local(kernel.clone(), args.auth.config_for(&args.store)?)?;
     seed_dev(&gateway, &args.auth).await?;
-    let listener = bind(args.listen).await?;
-    tracing::info!(address = %listener.local_addr()?, store = ?args.store.kind()?, data_dir = %args.store.data_dir.display(), "minoots serving");
+    let listener = bind(args.listen, tls).await?;
+    tracing::info!(url = %listener.url()?, scheme = listener.scheme(), store = ?args.store.kind()?, data_dir = %args.store.data_dir.display(), "minoots serving");
     let shutdown = {
         let gateway = gateway.clone();
         async move {

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use minoots_gateway::{
     Gateway,
     auth::{DEV_KEY, DEV_TENANT},
+    tls::{Listener, TlsConfig},
 };
 use tokio::net::TcpListener;
 
@@ -26,12 +27,14 @@ pub async fn seed_dev(gateway: &Gateway, auth: &AuthArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(listen)
+/// The listening socket, with `tls` when given; prints its URL (`http://` or `https://`).
+pub async fn bind(listen: SocketAddr, tls: Option<TlsConfig>) -> anyhow::Result<Listener> {
+    let tcp = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
+    let listener = Listener::new(tcp, tls);
     // Machine-readable for scripts and tests that start us on port 0.
-    println!("minoots listening on http://{}", listener.local_addr()?);
+    println!("minoots listening on {}", listener.url()?);
     Ok(listener)
 }
 

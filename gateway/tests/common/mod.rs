@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
+pub mod tls;
+
 use std::{
     io::{BufRead, BufReader},
     path::Path,
@@ -150,6 +153,19 @@ impl Server {
         env: &[(&str, &str)],
         stderr: Stdio,
     ) -> Self {
+        let server = Self::spawn(command, args, env, stderr).await;
+        wait_healthy(&server.url).await;
+        server
+    }
+
+    /// `minoots <command> --listen 127.0.0.1:0 <args>` once it prints its URL, before it is
+    /// healthy (for servers that need more than a plain client to ask: TLS).
+    pub async fn spawn(
+        command: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_minoots"))
             .args([command, "--listen", "127.0.0.1:0"])
             .args(args)
@@ -174,7 +190,6 @@ impl Server {
         })
         .await
         .unwrap();
-        wait_healthy(&url).await;
         Self { child, url }
     }
 
@@ -200,13 +215,14 @@ impl Drop for Server {
 }
 
 pub async fn wait_healthy(url: &str) {
+    wait_healthy_at(tonic::transport::Endpoint::from_shared(url.to_owned()).unwrap()).await;
+}
+
+/// Waits until the gRPC health service at `endpoint` (with its TLS settings) reports serving.
+pub async fn wait_healthy_at(endpoint: tonic::transport::Endpoint) {
     let check = async {
         loop {
-            if let Ok(channel) = tonic::transport::Endpoint::from_shared(url.to_owned())
-                .unwrap()
-                .connect()
-                .await
-            {
+            if let Ok(channel) = endpoint.connect().await {
                 let mut health = HealthClient::new(channel);
                 let request = HealthCheckRequest {
                     service: "minoots.v1.TimerService".into(),

@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -15,9 +16,11 @@ DEV_KEY = "local-dev-key"
 
 
 class Minoots:
-    def __init__(self, proc, url):
+    def __init__(self, proc, url, context=None):
         self.proc = proc
         self.url = url
+        # For https: trusts the CA the server's certificate comes from.
+        self.context = context
 
     def request(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
@@ -27,7 +30,7 @@ class Minoots:
             method=method,
             headers={"x-api-key": DEV_KEY, "content-type": "application/json"},
         )
-        with urllib.request.urlopen(req, timeout=30) as response:
+        with urllib.request.urlopen(req, timeout=30, context=self.context) as response:
             return json.loads(response.read())
 
     def wait_finished(self, timer_id, timeout=60):
@@ -44,7 +47,8 @@ class Minoots:
 def start_minoots(tmp_path):
     started = []
 
-    def start(*args):
+    def start(*args, cafile=None):
+        """`minoots serve --dev` with `args`; `cafile` is the CA to trust when it serves https."""
         binary = os.environ.get("MINOOTS_BIN", "target/debug/minoots")
         proc = subprocess.Popen(
             [binary, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), *args],
@@ -56,11 +60,12 @@ def start_minoots(tmp_path):
         assert line.startswith("minoots listening on "), line
         url = line.removeprefix("minoots listening on ").strip()
         threading.Thread(target=proc.stdout.read, daemon=True).start()
-        server = Minoots(proc, url)
+        context = ssl.create_default_context(cafile=cafile) if cafile else None
+        server = Minoots(proc, url, context)
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(url + "/readyz", timeout=5)
+                urllib.request.urlopen(url + "/readyz", timeout=5, context=context)
                 return server
             except OSError:
                 if time.monotonic() > deadline:
