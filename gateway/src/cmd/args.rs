@@ -126,8 +126,7 @@ pub struct ConnectArgs {
 
 impl ConnectArgs {
     pub async fn client(&self) -> anyhow::Result<minoots::Client> {
-        let mut options =
-            minoots::ConnectOptions::from_env(self.url.clone(), self.api_key.clone());
+        let mut options = minoots::ConnectOptions::from_env(self.url.clone(), self.api_key.clone());
         if self.tenant.is_some() {
             options.tenant = self.tenant.clone();
         }
