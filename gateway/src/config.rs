@@ -25,12 +25,36 @@ use clap::{ArgMatches, Command, parser::ValueSource};
 /// Commands whose flags a file may set.
 pub const SECTIONS: [&str; 5] = ["serve", "kernel", "gateway", "keys", "dlq"];
 
-/// The original variable names, read when the `MINOOTS_*` one is unset (below it, above the file).
-const LEGACY_ENV: [(&str, &str); 3] = [
-    ("store", "KERNEL_STORE"),
-    ("database_url", "DATABASE_URL"),
-    ("signing_secrets", "EVENT_ENVELOPE_SECRET"),
+/// The original deployment guide's variable names, read when the `MINOOTS_*` one is unset (below
+/// it, above the file): `(flag id, variable, unit its value is in)`; for a flag named by several,
+/// the first one set wins. Not here because nothing here means the same: `NATS_SUBJECT` (the
+/// original published every event to that one subject; events go to `<prefix>.<event>` here),
+/// `NATS_DLQ_SUBJECT` (dead letters go to `<prefix>.dlq`) and `NATS_JETSTREAM_CONSUMER` (MINOOTS
+/// only publishes; consumers name their own).
+pub const LEGACY_ENV: [(&str, &str, &str); 9] = [
+    ("store", "KERNEL_STORE", ""),
+    ("database_url", "DATABASE_URL", ""),
+    ("signing_secrets", "EVENT_ENVELOPE_SECRET", ""),
+    ("signing_secrets", "KERNEL_ENVELOPE_SECRET", ""),
+    ("nats_url", "NATS_URL", ""),
+    ("nats_url", "NATS_JETSTREAM_URL", ""),
+    ("nats_stream", "NATS_JETSTREAM_STREAM", ""),
+    ("action_timeout", "ACTION_WEBHOOK_TIMEOUT_MS", "ms"),
+    ("kernels", "KERNEL_GRPC_URL", ""),
 ];
+
+/// The first original variable set for flag `id`: its name and its value (with its unit).
+fn legacy_env(id: &str) -> Option<(&'static str, String)> {
+    LEGACY_ENV
+        .iter()
+        .filter(|(arg, _, _)| *arg == id)
+        .find_map(|(_, var, unit)| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (*var, format!("{}{unit}", v.trim())))
+        })
+}
 
 /// Values shown masked by `config print`.
 const SECRETS: [&str; 3] = ["signing_secrets", "api_key", "database_url"];
@@ -177,10 +201,7 @@ impl FileConfig {
         }
         for section in SECTIONS {
             for id in ids(&cli, section) {
-                let legacy = LEGACY_ENV
-                    .iter()
-                    .find(|(arg, _)| *arg == id)
-                    .and_then(|(_, var)| std::env::var(var).ok());
+                let legacy = legacy_env(&id).map(|(_, value)| value);
                 let Some(value) = legacy.or_else(|| self.value(section, &id).cloned()) else {
                     continue;
                 };
@@ -211,11 +232,7 @@ impl FileConfig {
                     .get_raw(id)
                     .map(|v| v.map(|s| s.to_string_lossy().into_owned()).collect())
                     .unwrap_or_default();
-                let legacy = LEGACY_ENV
-                    .iter()
-                    .find(|(a, _)| *a == id)
-                    .filter(|(_, var)| std::env::var(var).is_ok())
-                    .map(|(_, var)| *var);
+                let legacy = legacy_env(id).map(|(var, _)| var);
                 let source = match matches.value_source(id) {
                     Some(ValueSource::CommandLine) => "flag".to_owned(),
                     Some(ValueSource::EnvVariable) => format!(
