@@ -50,6 +50,9 @@ struct CreateTimerBody {
     idempotency_key: Option<String>,
 }
 
+/// The name of a timer scheduled over REST without one.
+const UNNAMED: &str = "timer";
+
 /// The body's fields, as JSON names them (`webhook` is shorthand for one webhook action).
 const CREATE_FIELDS: [&str; 12] = [
     "tenantId",
@@ -169,7 +172,9 @@ impl CreateTimerBody {
         Ok(ScheduleTimerRequest {
             tenant_id: self.tenant_id.unwrap_or_default(),
             requested_by: self.requested_by.unwrap_or_default(),
-            name: self.name.unwrap_or_default(),
+            // The original control plane scheduled timers without a name (its deployment
+            // guide's ecosystem example has none); the contract requires one, so they get this.
+            name: self.name.unwrap_or_else(|| UNNAMED.to_owned()),
             schedule,
             labels,
             metadata,
