@@ -218,6 +218,51 @@ async fn a_client_speaking_only_the_original_rest_shape_receives_a_signed_delive
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_binding_routes_the_timers_agent_prompts() {
+    // The guide's agent_prompt action names no endpoint: the timer's agentBinding does.
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        &dir,
+        &["--signing-secrets", SECRET, "--webhook-allow", "127.0.0.1"],
+        &[],
+    )
+    .await;
+    let (receiver, hook) = Receiver::start().await;
+    let body = json!({
+        "tenantId": "tenant-local",
+        "requestedBy": "agent",
+        "duration": 20,
+        "actionBundle": {"actions": [
+            {"id": "notify-agent", "kind": "agent_prompt", "parameters": {"prompt": "the deploy finished"}}
+        ]},
+        "agentBinding": {"adapter": "http", "target": hook, "payloadTemplate": {"repo": "minoots"},
+            "acknowledgementTimeoutMs": 5000}
+    });
+    let (status, created) = schedule(&original_client(), &server.url, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let prompt = &created["actionBundle"]["actions"][0];
+    assert_eq!(prompt["adapter"], "http");
+    assert_eq!(prompt["target"], hook);
+    assert_eq!(prompt["ackTimeoutMs"], 5000);
+
+    let delivered = verified(SECRET, &receiver.first().await);
+    assert_eq!(delivered["prompt"], "the deploy finished");
+    assert_eq!(delivered["arguments"], json!({"repo": "minoots"}));
+    assert_eq!(delivered["timer"]["id"], created["id"]);
+
+    // An adapter MINOOTS does not run is stored, and a prompt left without one is refused.
+    let mut langchain = body.clone();
+    langchain["agentBinding"]["adapter"] = json!("langchain");
+    let (status, error) = schedule(&original_client(), &server.url, &langchain).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(
+        field(&error),
+        "actionBundle.actions[0].agentPrompt.adapter",
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_fields_are_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(&dir, &[], &[]).await;
