@@ -150,13 +150,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_follow_kubernetes_rules() {
+    fn keys_follow_kubernetes_rules_but_prefixes_may_hold_capitals() {
         for ok in [
             "team",
             "minoots.io/region",
             "a",
             "A_b-c.d",
             "ecosystem.source",
+            // The original control plane's ecosystem labels: a prefix may hold capitals.
+            "ecosystem.nimbusGuardian/policy",
         ] {
             assert!(check_key(ok).is_ok(), "{ok}");
         }
@@ -165,7 +167,8 @@ mod tests {
             "-x",
             "x-",
             "has space",
-            "UPPER.io/x",
+            "-UPPER.io/x",
+            "under_score.io/x",
             "/x",
             "x/",
             "a/b/c",
