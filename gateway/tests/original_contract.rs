@@ -296,6 +296,21 @@ async fn unknown_fields_are_refused_naming_the_field() {
             "ecosystem.clearSeas.pods",
         ),
     ];
+    // A snake_case name is shown by its camelCase path, and the answer says why.
+    let (status, error) = schedule(
+        &http,
+        &server.url,
+        &json!({"name": "x", "duration": "1m", "tenant_id": "acme"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"tenant_id\"; fields are camelCase: tenantId"),
+        "{error}"
+    );
     for (body, expected) in cases {
         let (status, error) = schedule(&http, &server.url, &body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body} -> {error}");

@@ -101,13 +101,16 @@ impl CreateTimerBody {
             return Err(invalid("body", "must be a JSON object"));
         };
         if let Some(unknown) = map.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
+            // Field paths are shown in camelCase, so `tenant_id` is named `tenantId`: say so.
+            let camel = super::error::camel_path(unknown);
+            let hint = if CREATE_FIELDS.contains(&camel.as_str()) {
+                format!("fields are camelCase: {camel}")
+            } else {
+                format!("the fields are {}", CREATE_FIELDS.join(", "))
+            };
             return Err(invalid(
                 unknown,
-                format!(
-                    "unknown field {}; the fields are {}",
-                    quote(unknown),
-                    CREATE_FIELDS.join(", ")
-                ),
+                format!("unknown field {}; {hint}", quote(unknown)),
             ));
         }
         if let Some(webhook) = map.remove("webhook") {
