@@ -26,33 +26,51 @@ use clap::{ArgMatches, Command, parser::ValueSource};
 pub const SECTIONS: [&str; 5] = ["serve", "kernel", "gateway", "keys", "dlq"];
 
 /// The original deployment guide's variable names, read when the `MINOOTS_*` one is unset (below
-/// it, above the file): `(flag id, variable, unit its value is in)`; for a flag named by several,
-/// the first one set wins. Not here because nothing here means the same: `NATS_SUBJECT` (the
-/// original published every event to that one subject; events go to `<prefix>.<event>` here),
-/// `NATS_DLQ_SUBJECT` (dead letters go to `<prefix>.dlq`) and `NATS_JETSTREAM_CONSUMER` (MINOOTS
-/// only publishes; consumers name their own).
-pub const LEGACY_ENV: [(&str, &str, &str); 9] = [
-    ("store", "KERNEL_STORE", ""),
-    ("database_url", "DATABASE_URL", ""),
-    ("signing_secrets", "EVENT_ENVELOPE_SECRET", ""),
-    ("signing_secrets", "KERNEL_ENVELOPE_SECRET", ""),
-    ("nats_url", "NATS_URL", ""),
-    ("nats_url", "NATS_JETSTREAM_URL", ""),
-    ("nats_stream", "NATS_JETSTREAM_STREAM", ""),
-    ("action_timeout", "ACTION_WEBHOOK_TIMEOUT_MS", "ms"),
-    ("kernels", "KERNEL_GRPC_URL", ""),
+/// it, above the file): `(flag id, variable, its value as the flag takes it)`; for a flag named by
+/// several, the first one set wins. Not here because nothing here means the same: `NATS_SUBJECT`
+/// (the original published every event to that one subject; events go to `<prefix>.<event>`
+/// here), `NATS_DLQ_SUBJECT` (dead letters go to `<prefix>.dlq`) and `NATS_JETSTREAM_CONSUMER`
+/// (MINOOTS only publishes; consumers name their own).
+const LEGACY_ENV: [(&str, &str, fn(&str) -> String); 9] = [
+    ("store", "KERNEL_STORE", as_is),
+    ("database_url", "DATABASE_URL", as_is),
+    ("signing_secrets", "EVENT_ENVELOPE_SECRET", as_is),
+    ("signing_secrets", "KERNEL_ENVELOPE_SECRET", as_is),
+    ("nats_url", "NATS_URL", as_is),
+    ("nats_url", "NATS_JETSTREAM_URL", as_is),
+    ("nats_stream", "NATS_JETSTREAM_STREAM", as_is),
+    ("action_timeout", "ACTION_WEBHOOK_TIMEOUT_MS", milliseconds),
+    ("kernels", "KERNEL_GRPC_URL", http_url),
 ];
 
-/// The first original variable set for flag `id`: its name and its value (with its unit).
+fn as_is(value: &str) -> String {
+    value.to_owned()
+}
+
+/// `10000` (the original's milliseconds) as a duration the flag parses.
+fn milliseconds(value: &str) -> String {
+    format!("{value}ms")
+}
+
+/// The original's `localhost:50051` as a URL; one with a scheme stays as it is.
+fn http_url(value: &str) -> String {
+    if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("http://{value}")
+    }
+}
+
+/// The first original variable set for flag `id`: its name and its value as the flag takes it.
 fn legacy_env(id: &str) -> Option<(&'static str, String)> {
     LEGACY_ENV
         .iter()
         .filter(|(arg, _, _)| *arg == id)
-        .find_map(|(_, var, unit)| {
+        .find_map(|(_, var, convert)| {
             std::env::var(var)
                 .ok()
                 .filter(|v| !v.trim().is_empty())
-                .map(|v| (*var, format!("{}{unit}", v.trim())))
+                .map(|v| (*var, convert(v.trim())))
         })
 }
 

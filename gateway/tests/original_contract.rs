@@ -515,7 +515,8 @@ fn the_deployment_guides_names_sit_below_the_minoots_ones() {
     );
 
     // The gateway's kernel.
-    let s = printed("gateway", &[("KERNEL_GRPC_URL", "http://10.0.0.5:7071")]);
+    // The original's value had no scheme (`localhost:50051`).
+    let s = printed("gateway", &[("KERNEL_GRPC_URL", "10.0.0.5:7071")]);
     assert_eq!(
         s["kernels"],
         ("http://10.0.0.5:7071".into(), "env KERNEL_GRPC_URL".into())
