@@ -25,13 +25,16 @@ use clap::{ArgMatches, Command, parser::ValueSource};
 /// Commands whose flags a file may set.
 pub const SECTIONS: [&str; 5] = ["serve", "kernel", "gateway", "keys", "dlq"];
 
+/// Turns an original variable's value into what the flag takes.
+type Convert = fn(&str) -> String;
+
 /// The original deployment guide's variable names, read when the `MINOOTS_*` one is unset (below
 /// it, above the file): `(flag id, variable, its value as the flag takes it)`; for a flag named by
 /// several, the first one set wins. Not here because nothing here means the same: `NATS_SUBJECT`
 /// (the original published every event to that one subject; events go to `<prefix>.<event>`
 /// here), `NATS_DLQ_SUBJECT` (dead letters go to `<prefix>.dlq`) and `NATS_JETSTREAM_CONSUMER`
 /// (MINOOTS only publishes; consumers name their own).
-const LEGACY_ENV: [(&str, &str, fn(&str) -> String); 9] = [
+const LEGACY_ENV: [(&str, &str, Convert); 9] = [
     ("store", "KERNEL_STORE", as_is),
     ("database_url", "DATABASE_URL", as_is),
     ("signing_secrets", "EVENT_ENVELOPE_SECRET", as_is),
