@@ -413,3 +413,74 @@ fn json_value(field: &str, value: &prost_types::Value, depth: usize) -> Result<(
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use minoots_proto::v1::{AgentPromptAction, action};
+
+    use super::*;
+
+    fn prompt(adapter: AgentAdapter, target: &str) -> Action {
+        Action {
+            id: String::new(),
+            kind: Some(Kind::AgentPrompt(AgentPromptAction {
+                adapter: adapter as i32,
+                target: target.to_owned(),
+                prompt: "wake up".into(),
+                ..AgentPromptAction::default()
+            })),
+        }
+    }
+
+    fn prompts(bundle: &ActionBundle) -> Vec<&AgentPromptAction> {
+        bundle
+            .actions
+            .iter()
+            .filter_map(|a| match &a.kind {
+                Some(action::Kind::AgentPrompt(p)) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_agent_binding_fills_only_what_its_prompts_leave_out() {
+        let bundle = ActionBundle {
+            actions: vec![
+                prompt(AgentAdapter::Unspecified, ""),
+                prompt(AgentAdapter::Nats, "agents.own"),
+            ],
+            ..ActionBundle::default()
+        };
+        let template = prost_types::Struct::default();
+        let binding = AgentBinding {
+            adapter: "http".into(),
+            target: "https://agent.example/hook".into(),
+            payload_template: Some(template.clone()),
+            acknowledgement_timeout: Some(prost_types::Duration {
+                seconds: 2,
+                nanos: 0,
+            }),
+            ..AgentBinding::default()
+        };
+        let bound = bind_agent_prompts(Some(bundle.clone()), Some(&binding)).unwrap();
+        let [filled, own] = prompts(&bound)[..] else {
+            panic!("two prompts")
+        };
+        assert_eq!(filled.adapter, AgentAdapter::Http as i32);
+        assert_eq!(filled.target, "https://agent.example/hook");
+        assert_eq!(filled.arguments, Some(template));
+        assert_eq!(filled.ack_timeout.map(|d| d.seconds), Some(2));
+        assert_eq!(own.adapter, AgentAdapter::Nats as i32);
+        assert_eq!(own.target, "agents.own");
+
+        // An adapter MINOOTS does not run leaves the prompt without one (validation refuses it).
+        let langchain = AgentBinding {
+            adapter: "langchain".into(),
+            ..binding
+        };
+        let bound = bind_agent_prompts(Some(bundle.clone()), Some(&langchain)).unwrap();
+        assert_eq!(prompts(&bound)[0].adapter, AgentAdapter::Unspecified as i32);
+        assert_eq!(bind_agent_prompts(Some(bundle.clone()), None), Some(bundle));
+    }
+}
