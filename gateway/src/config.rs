@@ -25,12 +25,57 @@ use clap::{ArgMatches, Command, parser::ValueSource};
 /// Commands whose flags a file may set.
 pub const SECTIONS: [&str; 5] = ["serve", "kernel", "gateway", "keys", "dlq"];
 
-/// The original variable names, read when the `MINOOTS_*` one is unset (below it, above the file).
-const LEGACY_ENV: [(&str, &str); 3] = [
-    ("store", "KERNEL_STORE"),
-    ("database_url", "DATABASE_URL"),
-    ("signing_secrets", "EVENT_ENVELOPE_SECRET"),
+/// Turns an original variable's value into what the flag takes.
+type Convert = fn(&str) -> String;
+
+/// The original deployment guide's variable names, read when the `MINOOTS_*` one is unset (below
+/// it, above the file): `(flag id, variable, its value as the flag takes it)`; for a flag named by
+/// several, the first one set wins. Not here because nothing here means the same: `NATS_SUBJECT`
+/// (the original published every event to that one subject; events go to `<prefix>.<event>`
+/// here), `NATS_DLQ_SUBJECT` (dead letters go to `<prefix>.dlq`) and `NATS_JETSTREAM_CONSUMER`
+/// (MINOOTS only publishes; consumers name their own).
+const LEGACY_ENV: [(&str, &str, Convert); 9] = [
+    ("store", "KERNEL_STORE", as_is),
+    ("database_url", "DATABASE_URL", as_is),
+    ("signing_secrets", "EVENT_ENVELOPE_SECRET", as_is),
+    ("signing_secrets", "KERNEL_ENVELOPE_SECRET", as_is),
+    ("nats_url", "NATS_URL", as_is),
+    ("nats_url", "NATS_JETSTREAM_URL", as_is),
+    ("nats_stream", "NATS_JETSTREAM_STREAM", as_is),
+    ("action_timeout", "ACTION_WEBHOOK_TIMEOUT_MS", milliseconds),
+    ("kernels", "KERNEL_GRPC_URL", http_url),
 ];
+
+fn as_is(value: &str) -> String {
+    value.to_owned()
+}
+
+/// `10000` (the original's milliseconds) as a duration the flag parses.
+fn milliseconds(value: &str) -> String {
+    format!("{value}ms")
+}
+
+/// The original's `localhost:50051` as a URL; one with a scheme stays as it is.
+fn http_url(value: &str) -> String {
+    if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("http://{value}")
+    }
+}
+
+/// The first original variable set for flag `id`: its name and its value as the flag takes it.
+fn legacy_env(id: &str) -> Option<(&'static str, String)> {
+    LEGACY_ENV
+        .iter()
+        .filter(|(arg, _, _)| *arg == id)
+        .find_map(|(_, var, convert)| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (*var, convert(v.trim())))
+        })
+}
 
 /// Values shown masked by `config print`.
 const SECRETS: [&str; 3] = ["signing_secrets", "api_key", "database_url"];
@@ -177,10 +222,7 @@ impl FileConfig {
         }
         for section in SECTIONS {
             for id in ids(&cli, section) {
-                let legacy = LEGACY_ENV
-                    .iter()
-                    .find(|(arg, _)| *arg == id)
-                    .and_then(|(_, var)| std::env::var(var).ok());
+                let legacy = legacy_env(&id).map(|(_, value)| value);
                 let Some(value) = legacy.or_else(|| self.value(section, &id).cloned()) else {
                     continue;
                 };
@@ -211,11 +253,7 @@ impl FileConfig {
                     .get_raw(id)
                     .map(|v| v.map(|s| s.to_string_lossy().into_owned()).collect())
                     .unwrap_or_default();
-                let legacy = LEGACY_ENV
-                    .iter()
-                    .find(|(a, _)| *a == id)
-                    .filter(|(_, var)| std::env::var(var).is_ok())
-                    .map(|(_, var)| *var);
+                let legacy = legacy_env(id).map(|(var, _)| var);
                 let source = match matches.value_source(id) {
                     Some(ValueSource::CommandLine) => "flag".to_owned(),
                     Some(ValueSource::EnvVariable) => format!(

@@ -113,7 +113,8 @@ impl KernelOptions {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ActionArgs {
     /// Standard Webhooks secrets (`whsec_<base64>`), comma-separated; every one signs, so a
-    /// receiver can rotate. The original EVENT_ENVELOPE_SECRET is read when unset. Without one,
+    /// receiver can rotate. The original EVENT_ENVELOPE_SECRET, else KERNEL_ENVELOPE_SECRET, is
+    /// read when unset. Without one,
     /// webhook actions fail rather than deliver unsigned (`--dev` supplies a development secret).
     #[arg(long, env = "MINOOTS_SIGNING_SECRETS", hide_env_values = true)]
     pub signing_secrets: Option<String>,
@@ -128,7 +129,8 @@ pub struct ActionArgs {
     /// Directory file actions write under; without it file actions are refused.
     #[arg(long, env = "MINOOTS_FILE_SANDBOX")]
     pub file_sandbox: Option<PathBuf>,
-    /// Timeout of one action attempt when the action sets none.
+    /// Timeout of one action attempt when the action sets none (the original
+    /// ACTION_WEBHOOK_TIMEOUT_MS, in milliseconds, is read when MINOOTS_ACTION_TIMEOUT is unset).
     #[arg(long, env = "MINOOTS_ACTION_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub action_timeout: Duration,
     /// Action attempts (webhooks, agent prompts, commands, file writes) running at once across
@@ -145,10 +147,12 @@ pub struct ActionArgs {
     #[arg(long, env = "MINOOTS_ACTION_CONCURRENCY_PER_DESTINATION", default_value_t = Concurrency::default().per_destination)]
     pub action_concurrency_per_destination: usize,
     /// NATS server: events are published to JetStream (through the outbox) and agent prompts may
-    /// use the `nats` adapter.
+    /// use the `nats` adapter (the original NATS_URL, else NATS_JETSTREAM_URL, is read when
+    /// MINOOTS_NATS_URL is unset).
     #[arg(long, env = "MINOOTS_NATS_URL")]
     pub nats_url: Option<String>,
-    /// JetStream stream, created or updated on start.
+    /// JetStream stream, created or updated on start (the original NATS_JETSTREAM_STREAM is read
+    /// when MINOOTS_NATS_STREAM is unset).
     #[arg(long, env = "MINOOTS_NATS_STREAM", default_value = "MINOOTS_TIMER")]
     pub nats_stream: String,
     /// Subject prefix: `<prefix>.fired`, `<prefix>.settled`, ..., `<prefix>.dlq`.
@@ -188,19 +192,36 @@ impl ActionArgs {
     }
 
     fn signer(&self, dev: bool) -> anyhow::Result<Signer> {
-        if let Some(list) = &self.signing_secrets {
-            return Signer::from_list(list)
-                .map_err(|e| anyhow::anyhow!("--signing-secrets / MINOOTS_SIGNING_SECRETS: {e}"));
-        }
-        if let Ok(secret) = std::env::var("EVENT_ENVELOPE_SECRET") {
-            // The original took any string; a non-base64 one is used as the raw key.
+        // The original EVENT_ENVELOPE_SECRET / KERNEL_ENVELOPE_SECRET took any string: one that
+        // is not a secret list is used as the raw key. They arrive here through
+        // `--signing-secrets` (config.rs installs them as its default) or, when the options are
+        // built in code, straight from the environment.
+        let original = |var: &str, secret: &str| {
             use base64::Engine as _;
-            let secret = match Signer::from_list(&secret) {
-                Ok(signer) => return Ok(signer),
-                Err(_) => base64::engine::general_purpose::STANDARD.encode(secret.as_bytes()),
-            };
-            return Signer::new(&[secret])
-                .map_err(|e| anyhow::anyhow!("EVENT_ENVELOPE_SECRET: {e}"));
+            Signer::from_list(secret)
+                .or_else(|_| {
+                    Signer::new(&[base64::engine::general_purpose::STANDARD.encode(secret)])
+                })
+                .map_err(|e| anyhow::anyhow!("{var}: {e}"))
+        };
+        const ORIGINAL: [&str; 2] = ["EVENT_ENVELOPE_SECRET", "KERNEL_ENVELOPE_SECRET"];
+        if let Some(list) = &self.signing_secrets {
+            return Signer::from_list(list).or_else(|e| {
+                match ORIGINAL
+                    .iter()
+                    .find(|var| std::env::var(var).ok().as_deref().map(str::trim) == Some(list))
+                {
+                    Some(var) => original(var, list),
+                    None => Err(anyhow::anyhow!(
+                        "--signing-secrets / MINOOTS_SIGNING_SECRETS: {e}"
+                    )),
+                }
+            });
+        }
+        for var in ORIGINAL {
+            if let Ok(secret) = std::env::var(var) {
+                return original(var, &secret);
+            }
         }
         if dev {
             tracing::warn!("--dev: signing deliveries with the development secret {DEV_SECRET}");

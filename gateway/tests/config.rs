@@ -19,6 +19,8 @@ fn minoots(dir: &std::path::Path) -> Command {
             || name.starts_with("KERNEL_")
             || name == "DATABASE_URL"
             || name == "EVENT_ENVELOPE_SECRET"
+            || name.starts_with("NATS_")
+            || name == "ACTION_WEBHOOK_TIMEOUT_MS"
         {
             command.env_remove(name);
         }

@@ -200,7 +200,8 @@ async fn bad_input_is_400_naming_the_field_in_camel_case() {
             json!({"name": "x", "fireAt": "2001-01-01T00:00:00Z"}),
             "fireAt",
         ),
-        (json!({"duration": "1m"}), "name"),
+        // An absent name defaults to "timer" (clients of the original sent none); an empty one is refused.
+        (json!({"name": "", "duration": "1m"}), "name"),
         (
             json!({"name": "x", "duration": "1m", "labels": {"bad key": "v"}}),
             "labels",

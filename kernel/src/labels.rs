@@ -16,6 +16,8 @@ pub const MAX_SELECTOR_LEN: usize = 16 * 1024;
 
 /// Keys follow Kubernetes: an optional DNS-subdomain prefix and `/`, then a name of up to 63
 /// characters `[A-Za-z0-9._-]` that starts and ends alphanumeric (`minoots.io/region`, `team`).
+/// Unlike Kubernetes, the prefix may hold upper-case letters (DNS names are case-insensitive):
+/// the original control plane's labels are `ecosystem.nimbusGuardian/policy`.
 pub fn check_key(key: &str) -> Result<(), String> {
     let (prefix, name) = match key.split_once('/') {
         Some((prefix, name)) => (Some(prefix), name),
@@ -26,11 +28,11 @@ pub fn check_key(key: &str) -> Result<(), String> {
             && prefix.len() <= MAX_PREFIX_LEN
             && prefix
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
             && starts_and_ends_alphanumeric(prefix);
         if !ok {
             return Err(format!(
-                "label key {}: prefix must be a lower-case DNS subdomain",
+                "label key {}: prefix must be a DNS subdomain",
                 quote(key)
             ));
         }
@@ -148,13 +150,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_follow_kubernetes_rules() {
+    fn keys_follow_kubernetes_rules_but_prefixes_may_hold_capitals() {
         for ok in [
             "team",
             "minoots.io/region",
             "a",
             "A_b-c.d",
             "ecosystem.source",
+            // The original control plane's ecosystem labels: a prefix may hold capitals.
+            "ecosystem.nimbusGuardian/policy",
         ] {
             assert!(check_key(ok).is_ok(), "{ok}");
         }
@@ -163,7 +167,8 @@ mod tests {
             "-x",
             "x-",
             "has space",
-            "UPPER.io/x",
+            "-UPPER.io/x",
+            "under_score.io/x",
             "/x",
             "x/",
             "a/b/c",

@@ -5,8 +5,8 @@
 use minoots_proto::{
     prost_types,
     v1::{
-        Action, ActionBundle, AgentBinding, ScheduleTimerRequest, Timer, TimerStatus, action::Kind,
-        schedule_timer_request::Schedule,
+        Action, ActionBundle, AgentAdapter, AgentBinding, ScheduleTimerRequest, Timer, TimerStatus,
+        action::Kind, schedule_timer_request::Schedule,
     },
 };
 use prost::Message;
@@ -159,7 +159,11 @@ pub fn schedule(
         size("metadata", metadata, MAX_METADATA_BYTES)?;
         json_struct("metadata", metadata)?;
     }
-    if let Some(bundle) = &request.action_bundle {
+    let action_bundle = bind_agent_prompts(
+        request.action_bundle.clone(),
+        request.agent_binding.as_ref(),
+    );
+    if let Some(bundle) = &action_bundle {
         size("action_bundle", bundle, MAX_ACTION_BUNDLE_BYTES)?;
         bundle_values(bundle)?;
         actions::validate_bundle(bundle)?;
@@ -189,7 +193,7 @@ pub fn schedule(
         duration,
         labels: request.labels.clone(),
         metadata: request.metadata.clone(),
-        action_bundle: request.action_bundle.clone(),
+        action_bundle,
         agent_binding: request.agent_binding.clone(),
         idempotency_key: request.idempotency_key.clone(),
         state_version: 1,
@@ -202,10 +206,48 @@ pub fn schedule(
     })
 }
 
+/// The original control plane's agentBinding says where the timer's agent prompts go: an
+/// agent_prompt action that names no adapter, target, arguments or acknowledgement timeout takes
+/// the binding's (`mcp`, `http` and `nats` are run; `langchain`, `autogen` and `custom` have no
+/// adapter here, so such a prompt stays without one and is refused as today).
+fn bind_agent_prompts(
+    bundle: Option<ActionBundle>,
+    binding: Option<&AgentBinding>,
+) -> Option<ActionBundle> {
+    let (Some(mut bundle), Some(binding)) = (bundle.clone(), binding) else {
+        return bundle;
+    };
+    let adapter = match binding.adapter.as_str() {
+        "mcp" => AgentAdapter::Mcp,
+        "http" => AgentAdapter::Http,
+        "nats" => AgentAdapter::Nats,
+        _ => AgentAdapter::Unspecified,
+    };
+    for action in bundle.actions.iter_mut().chain(bundle.fallback.as_mut()) {
+        if let Some(Kind::AgentPrompt(prompt)) = &mut action.kind {
+            if prompt.adapter == AgentAdapter::Unspecified as i32 {
+                prompt.adapter = adapter as i32;
+            }
+            if prompt.target.is_empty() {
+                prompt.target.clone_from(&binding.target);
+            }
+            if prompt.arguments.is_none() {
+                prompt.arguments.clone_from(&binding.payload_template);
+            }
+            if prompt.ack_timeout.is_none() {
+                prompt.ack_timeout = binding.acknowledgement_timeout;
+            }
+        }
+    }
+    Some(bundle)
+}
+
 fn agent_binding(binding: &AgentBinding) -> Result<()> {
     text("agent_binding.agent_id", &binding.agent_id, MAX_TEXT)?;
     text("agent_binding.session_id", &binding.session_id, MAX_TEXT)?;
     text("agent_binding.framework", &binding.framework, MAX_TEXT)?;
+    text("agent_binding.adapter", &binding.adapter, MAX_TEXT)?;
+    text("agent_binding.target", &binding.target, 4 * MAX_TEXT)?;
     if binding.attributes.len() > 64 {
         return Err(KernelError::invalid(
             "agent_binding.attributes",
@@ -369,5 +411,76 @@ fn json_value(field: &str, value: &prost_types::Value, depth: usize) -> Result<(
             "holds a number that is not finite",
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use minoots_proto::v1::{AgentPromptAction, action};
+
+    use super::*;
+
+    fn prompt(adapter: AgentAdapter, target: &str) -> Action {
+        Action {
+            id: String::new(),
+            kind: Some(Kind::AgentPrompt(AgentPromptAction {
+                adapter: adapter as i32,
+                target: target.to_owned(),
+                prompt: "wake up".into(),
+                ..AgentPromptAction::default()
+            })),
+        }
+    }
+
+    fn prompts(bundle: &ActionBundle) -> Vec<&AgentPromptAction> {
+        bundle
+            .actions
+            .iter()
+            .filter_map(|a| match &a.kind {
+                Some(action::Kind::AgentPrompt(p)) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_agent_binding_fills_only_what_its_prompts_leave_out() {
+        let bundle = ActionBundle {
+            actions: vec![
+                prompt(AgentAdapter::Unspecified, ""),
+                prompt(AgentAdapter::Nats, "agents.own"),
+            ],
+            ..ActionBundle::default()
+        };
+        let template = prost_types::Struct::default();
+        let binding = AgentBinding {
+            adapter: "http".into(),
+            target: "https://agent.example/hook".into(),
+            payload_template: Some(template.clone()),
+            acknowledgement_timeout: Some(prost_types::Duration {
+                seconds: 2,
+                nanos: 0,
+            }),
+            ..AgentBinding::default()
+        };
+        let bound = bind_agent_prompts(Some(bundle.clone()), Some(&binding)).unwrap();
+        let [filled, own] = prompts(&bound)[..] else {
+            panic!("two prompts")
+        };
+        assert_eq!(filled.adapter, AgentAdapter::Http as i32);
+        assert_eq!(filled.target, "https://agent.example/hook");
+        assert_eq!(filled.arguments, Some(template));
+        assert_eq!(filled.ack_timeout.map(|d| d.seconds), Some(2));
+        assert_eq!(own.adapter, AgentAdapter::Nats as i32);
+        assert_eq!(own.target, "agents.own");
+
+        // An adapter MINOOTS does not run leaves the prompt without one (validation refuses it).
+        let langchain = AgentBinding {
+            adapter: "langchain".into(),
+            ..binding
+        };
+        let bound = bind_agent_prompts(Some(bundle.clone()), Some(&langchain)).unwrap();
+        assert_eq!(prompts(&bound)[0].adapter, AgentAdapter::Unspecified as i32);
+        assert_eq!(bind_agent_prompts(Some(bundle.clone()), None), Some(bundle));
     }
 }

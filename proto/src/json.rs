@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Number, json};
 
 use crate::v1::{
-    Action, ActionBundle, AgentAdapter, AgentPromptAction, CommandAction, FileAction,
+    Action, ActionBundle, AgentAdapter, AgentBinding, AgentPromptAction, CommandAction, FileAction,
     FileWriteMode, RetryPolicy, Timer, TimerEvent, TimerEventType, TimerStatus, WebhookAction,
     action,
 };
@@ -91,10 +91,7 @@ pub fn timer_to_json(timer: &Timer) -> serde_json::Value {
         put("actionBundle", action_bundle_to_json(bundle));
     }
     if let Some(binding) = &timer.agent_binding {
-        put(
-            "agentBinding",
-            json!({"agentId": binding.agent_id, "sessionId": binding.session_id, "framework": binding.framework, "attributes": binding.attributes}),
-        );
+        put("agentBinding", agent_binding_to_json(binding));
     }
     put("cancelReason", text(&timer.cancel_reason));
     put("cancelledBy", text(&timer.cancelled_by));
@@ -276,7 +273,10 @@ struct ActionJson {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RetryPolicyJson {
     max_attempts: Option<u32>,
+    /// `backoffInitialMs` and `backoffMultiplier` are the original control plane's names.
+    #[serde(alias = "backoffInitialMs")]
     initial_backoff_ms: Option<u64>,
+    #[serde(alias = "backoffMultiplier")]
     multiplier: Option<f64>,
     max_backoff_ms: Option<u64>,
     jitter: Option<f64>,
@@ -287,7 +287,7 @@ struct RetryPolicyJson {
 struct ActionBundleJson {
     #[serde(default)]
     actions: Vec<serde_json::Value>,
-    retry_policy: Option<RetryPolicyJson>,
+    retry_policy: Option<serde_json::Value>,
     concurrency: Option<u32>,
     fallback: Option<serde_json::Value>,
     escalate_after_attempts: Option<u32>,
@@ -297,10 +297,120 @@ fn parse<T: for<'de> Deserialize<'de>>(
     field: &str,
     value: &serde_json::Value,
 ) -> Result<T, InvalidField> {
-    T::deserialize(value).map_err(|e| InvalidField::new(field, e.to_string()))
+    T::deserialize(value).map_err(|e| {
+        let message = e.to_string();
+        // serde says "unknown field `ulr`, expected one of ...": name the field itself.
+        match message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'))
+        {
+            Some((name, _)) => InvalidField::new(format!("{field}.{name}"), message.clone()),
+            None => InvalidField::new(field, message),
+        }
+    })
+}
+
+/// The original control plane's action shape, `{"id", "kind", "parameters": {...}}`, as today's
+/// flat shape: `kind` becomes `type` and the parameters become the action's fields (`command`
+/// is `program`, `acknowledgementTimeoutMs` is `ackTimeoutMs`). Errors name the field under
+/// `parameters`.
+fn original_action(
+    field: &str,
+    map: &Map<String, serde_json::Value>,
+) -> Result<serde_json::Value, InvalidField> {
+    for key in map.keys() {
+        match key.as_str() {
+            "id" | "kind" | "parameters" => {}
+            "escalation" => {
+                return Err(InvalidField::new(
+                    format!("{field}.escalation"),
+                    "per-action escalation is not supported; set actionBundle.fallback (the action run \
+                     when the others fail) and actionBundle.escalateAfterAttempts instead",
+                ));
+            }
+            "type" => {
+                return Err(InvalidField::new(
+                    format!("{field}.type"),
+                    "give kind (with parameters) or type (with the fields inline), not both",
+                ));
+            }
+            other => {
+                return Err(InvalidField::new(
+                    format!("{field}.{other}"),
+                    format!(
+                        "unknown field {other:?}; an action in the original shape has id, kind and parameters"
+                    ),
+                ));
+            }
+        }
+    }
+    let kind = match map.get("kind") {
+        Some(serde_json::Value::String(kind)) => kind.as_str(),
+        _ => {
+            return Err(InvalidField::new(
+                format!("{field}.kind"),
+                "must be webhook, command, agent_prompt or file",
+            ));
+        }
+    };
+    if kind == "workflow_event" {
+        return Err(InvalidField::new(
+            format!("{field}.kind"),
+            "workflow_event is not supported: to start a workflow, use a webhook action to its \
+             endpoint, or subscribe to the timer's events (SSE, gRPC stream or NATS JetStream)",
+        ));
+    }
+    let mut out = Map::new();
+    out.insert("type".into(), json!(kind));
+    if let Some(id) = map.get("id") {
+        out.insert("id".into(), id.clone());
+    }
+    let parameters = match map.get("parameters") {
+        None | Some(serde_json::Value::Null) => Map::new(),
+        Some(serde_json::Value::Object(parameters)) => parameters.clone(),
+        Some(_) => {
+            return Err(InvalidField::new(
+                format!("{field}.parameters"),
+                "must be a JSON object",
+            ));
+        }
+    };
+    for (key, value) in parameters {
+        let name = match (kind, key.as_str()) {
+            ("command", "command") => "program".to_owned(),
+            (_, "acknowledgementTimeoutMs") => "ackTimeoutMs".to_owned(),
+            (_, "type" | "id") => {
+                return Err(InvalidField::new(
+                    format!("{field}.parameters.{key}"),
+                    "unknown parameter; the action's kind and id are set beside parameters",
+                ));
+            }
+            _ => key,
+        };
+        if out.insert(name.clone(), value).is_some() {
+            return Err(InvalidField::new(
+                format!("{field}.parameters.{name}"),
+                "given twice (under two of its names)",
+            ));
+        }
+    }
+    Ok(serde_json::Value::Object(out))
 }
 
 fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, InvalidField> {
+    let original = match value {
+        serde_json::Value::Object(map)
+            if map.contains_key("kind") || map.contains_key("parameters") =>
+        {
+            Some(original_action(field, map)?)
+        }
+        _ => None,
+    };
+    let (field, value) = match &original {
+        Some(flat) => (format!("{field}.parameters"), flat),
+        None => (field.to_owned(), value),
+    };
+    let field = field.as_str();
     let a: ActionJson = parse(field, value)?;
     let kind = match a.kind.as_deref() {
         Some("webhook") => action::Kind::Webhook(WebhookAction {
@@ -336,7 +446,9 @@ fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, In
                 Some("mcp") => AgentAdapter::Mcp as i32,
                 Some("http") => AgentAdapter::Http as i32,
                 Some("nats") => AgentAdapter::Nats as i32,
-                other => {
+                // Taken from the timer's agentBinding when it names one.
+                None => AgentAdapter::Unspecified as i32,
+                Some(other) => {
                     return Err(InvalidField::new(
                         format!("{field}.adapter"),
                         format!("unknown adapter {other:?} (mcp, http or nats)"),
@@ -350,6 +462,7 @@ fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, In
             ack_timeout: millis(a.ack_timeout_ms),
         }),
         other => {
+            let field = field.strip_suffix(".parameters").unwrap_or(field);
             return Err(InvalidField::new(
                 format!("{field}.kind"),
                 format!(
@@ -375,13 +488,18 @@ pub fn action_bundle_from_json(value: &serde_json::Value) -> Result<ActionBundle
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ActionBundle {
         actions,
-        retry_policy: b.retry_policy.map(|r| RetryPolicy {
-            max_attempts: r.max_attempts.unwrap_or_default(),
-            initial_backoff: millis(r.initial_backoff_ms),
-            multiplier: r.multiplier.unwrap_or_default(),
-            max_backoff: millis(r.max_backoff_ms),
-            jitter: r.jitter.unwrap_or_default(),
-        }),
+        retry_policy: b
+            .retry_policy
+            .as_ref()
+            .map(|r| parse::<RetryPolicyJson>("action_bundle.retry_policy", r))
+            .transpose()?
+            .map(|r| RetryPolicy {
+                max_attempts: r.max_attempts.unwrap_or_default(),
+                initial_backoff: millis(r.initial_backoff_ms),
+                multiplier: r.multiplier.unwrap_or_default(),
+                max_backoff: millis(r.max_backoff_ms),
+                jitter: r.jitter.unwrap_or_default(),
+            }),
         concurrency: b.concurrency.unwrap_or_default(),
         fallback: b
             .fallback
@@ -390,6 +508,161 @@ pub fn action_bundle_from_json(value: &serde_json::Value) -> Result<ActionBundle
             .transpose()?,
         escalate_after_attempts: b.escalate_after_attempts.unwrap_or_default(),
     })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AgentBindingJson {
+    agent_id: Option<String>,
+    session_id: Option<String>,
+    framework: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    adapter: Option<String>,
+    target: Option<String>,
+    payload_template: Option<Map<String, serde_json::Value>>,
+    acknowledgement_timeout_ms: Option<u64>,
+}
+
+/// Adapters an `agentBinding` may name: the original control plane's four, and the two more
+/// agent prompts know.
+pub const BINDING_ADAPTERS: [&str; 6] = ["mcp", "langchain", "autogen", "custom", "http", "nats"];
+
+/// The REST form of an agent binding: today's `agentId`/`sessionId`/`framework`/`attributes`
+/// and the original `adapter`/`target`/`payloadTemplate`/`acknowledgementTimeoutMs`.
+pub fn agent_binding_from_json(value: &serde_json::Value) -> Result<AgentBinding, InvalidField> {
+    let b: AgentBindingJson = parse("agent_binding", value)?;
+    let adapter = b.adapter.unwrap_or_default();
+    if !adapter.is_empty() && !BINDING_ADAPTERS.contains(&adapter.as_str()) {
+        return Err(InvalidField::new(
+            "agent_binding.adapter",
+            format!(
+                "unknown adapter {adapter:?} ({})",
+                BINDING_ADAPTERS.join(", ")
+            ),
+        ));
+    }
+    Ok(AgentBinding {
+        agent_id: b.agent_id.unwrap_or_default(),
+        session_id: b.session_id.unwrap_or_default(),
+        framework: b.framework.unwrap_or_default(),
+        attributes: b.attributes,
+        adapter,
+        target: b.target.unwrap_or_default(),
+        payload_template: b.payload_template.as_ref().map(object_to_struct),
+        acknowledgement_timeout: millis(b.acknowledgement_timeout_ms),
+    })
+}
+
+pub fn agent_binding_to_json(b: &AgentBinding) -> serde_json::Value {
+    let mut out = json!({"agentId": b.agent_id, "sessionId": b.session_id, "framework": b.framework,
+        "attributes": b.attributes});
+    if !b.adapter.is_empty() {
+        out["adapter"] = json!(b.adapter);
+    }
+    if !b.target.is_empty() {
+        out["target"] = json!(b.target);
+    }
+    if let Some(template) = &b.payload_template {
+        out["payloadTemplate"] = struct_to_json(template);
+    }
+    if b.acknowledgement_timeout.is_some() {
+        out["acknowledgementTimeoutMs"] = to_millis(&b.acknowledgement_timeout);
+    }
+    out
+}
+
+/// The original control plane's label names for the fields of its `ecosystem` sections
+/// (`parserator.datasetId` is labelled `ecosystem.parserator/dataset`).
+const ECOSYSTEM_LABEL_NAMES: [(&str, &str, &str); 14] = [
+    ("parserator", "workspaceId", "workspace"),
+    ("parserator", "datasetId", "dataset"),
+    ("parserator", "recipeSlug", "recipe"),
+    ("parserator", "autopilotMode", "autopilot"),
+    ("reposiologist", "repositoryUrl", "repository"),
+    ("reposiologist", "sweepCadence", "cadence"),
+    ("reposiologist", "auditFocus", "focus"),
+    ("nimbusGuardian", "policyId", "policy"),
+    ("nimbusGuardian", "gateLevel", "gate"),
+    ("clearSeas", "engagementId", "engagement"),
+    ("clearSeas", "serviceTier", "tier"),
+    ("clearSeas", "partnerPod", "pod"),
+    ("nimbusGuardian", "environment", "environment"),
+    ("reposiologist", "branch", "branch"),
+];
+
+/// The labels an `ecosystem` payload projects, as the original control plane's deployment guide
+/// shows: a section's fields become `ecosystem.<section>/<name>` (the original's names for its
+/// known fields, e.g. `ecosystem.parserator/dataset` for `datasetId`; otherwise the field's
+/// name, and the path joined with `.` for nested objects), a top-level value `ecosystem.<key>`,
+/// and `ecosystem.sources` counts the sections. Numbers and booleans become their text, nulls
+/// are skipped, and arrays are refused (a label holds one value; keep lists in `metadata`).
+/// The caller validates the keys and values as labels.
+pub fn ecosystem_labels(value: &serde_json::Value) -> Result<Vec<(String, String)>, InvalidField> {
+    fn leaves(
+        field: &str,
+        path: &str,
+        value: &serde_json::Value,
+        out: &mut Vec<(String, String)>,
+    ) -> Result<(), InvalidField> {
+        let text = match value {
+            serde_json::Value::Null => return Ok(()),
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Array(_) => {
+                return Err(InvalidField::new(
+                    format!("ecosystem.{field}"),
+                    "a list cannot become a label; put lists in metadata",
+                ));
+            }
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    let path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    leaves(&format!("{field}.{key}"), &path, value, out)?;
+                }
+                return Ok(());
+            }
+        };
+        out.push((path.to_owned(), text));
+        Ok(())
+    }
+
+    let serde_json::Value::Object(sections) = value else {
+        return Err(InvalidField::new("ecosystem", "must be a JSON object"));
+    };
+    let mut labels = Vec::new();
+    let mut sources = 0;
+    for (section, value) in sections {
+        if !value.is_object() {
+            let mut found = Vec::new();
+            leaves(section, "", value, &mut found)?;
+            labels.extend(
+                found
+                    .into_iter()
+                    .map(|(_, v)| (format!("ecosystem.{section}"), v)),
+            );
+            continue;
+        }
+        sources += 1;
+        let mut found = Vec::new();
+        leaves(section, "", value, &mut found)?;
+        for (path, text) in found {
+            let name = ECOSYSTEM_LABEL_NAMES
+                .iter()
+                .find(|(s, field, _)| s == section && *field == path)
+                .map_or(path.as_str(), |(_, _, name)| name);
+            labels.push((format!("ecosystem.{section}/{name}"), text));
+        }
+    }
+    if sources > 0 {
+        labels.push(("ecosystem.sources".to_owned(), sources.to_string()));
+    }
+    Ok(labels)
 }
 
 fn action_to_json(a: &Action) -> serde_json::Value {
@@ -468,7 +741,164 @@ mod tests {
         let typo =
             action_bundle_from_json(&json!({"actions": [{"type": "webhook", "ulr": "https://x"}]}));
         assert!(
-            matches!(typo, Err(InvalidField { field, message }) if field == "action_bundle.actions[0]" && message.contains("ulr"))
+            matches!(typo, Err(InvalidField { field, message }) if field == "action_bundle.actions[0].ulr" && message.contains("ulr"))
         );
+    }
+
+    fn field_of<T: std::fmt::Debug>(result: Result<T, InvalidField>) -> String {
+        result.expect_err("refused").field
+    }
+
+    #[test]
+    fn the_original_action_shape_maps_onto_todays_fields() {
+        let original = json!({
+            "actions": [
+                {"id": "notify", "kind": "webhook", "parameters": {"url": "https://example.com/x", "method": "PUT",
+                    "headers": {"x-a": "1"}, "body": {"k": 1}, "timeoutMs": 1500}},
+                {"kind": "command", "parameters": {"command": "echo", "args": ["hi"]}},
+                {"id": "notify-agent", "kind": "agent_prompt", "parameters": {"adapter": "mcp",
+                    "target": "http://127.0.0.1:9/mcp", "tool": "wake", "acknowledgementTimeoutMs": 250}}
+            ],
+            "concurrency": 2,
+            "retryPolicy": {"maxAttempts": 5, "backoffInitialMs": 100, "backoffMultiplier": 3.0}
+        });
+        let today = json!({
+            "actions": [
+                {"id": "notify", "type": "webhook", "url": "https://example.com/x", "method": "PUT",
+                    "headers": {"x-a": "1"}, "body": {"k": 1}, "timeoutMs": 1500},
+                {"type": "command", "program": "echo", "args": ["hi"]},
+                {"id": "notify-agent", "type": "agent_prompt", "adapter": "mcp",
+                    "target": "http://127.0.0.1:9/mcp", "tool": "wake", "ackTimeoutMs": 250}
+            ],
+            "concurrency": 2,
+            "retryPolicy": {"maxAttempts": 5, "initialBackoffMs": 100, "multiplier": 3.0}
+        });
+        let bundle = action_bundle_from_json(&original).unwrap();
+        assert_eq!(bundle, action_bundle_from_json(&today).unwrap());
+        assert_eq!(bundle.concurrency, 2);
+        let retry = bundle.retry_policy.unwrap();
+        assert_eq!(retry.initial_backoff, millis(Some(100)));
+        assert_eq!(retry.multiplier, 3.0);
+    }
+
+    #[test]
+    fn original_shapes_that_cannot_be_honoured_are_refused_by_field() {
+        let one = |action: serde_json::Value| {
+            field_of(action_bundle_from_json(&json!({"actions": [action]})))
+        };
+        assert_eq!(
+            one(json!({"kind": "workflow_event", "parameters": {"workflow": "w"}})),
+            "action_bundle.actions[0].kind"
+        );
+        assert_eq!(
+            one(
+                json!({"kind": "webhook", "parameters": {"url": "https://x"}, "escalation": {"after": 3}})
+            ),
+            "action_bundle.actions[0].escalation"
+        );
+        assert_eq!(
+            one(json!({"kind": "webhook", "parameters": {"ulr": "https://x"}})),
+            "action_bundle.actions[0].parameters.ulr"
+        );
+        assert_eq!(
+            one(json!({"kind": "webhook", "parameters": {"url": "https://x"}, "priority": 1})),
+            "action_bundle.actions[0].priority"
+        );
+        assert_eq!(
+            one(json!({"kind": "webhook", "type": "webhook", "parameters": {}})),
+            "action_bundle.actions[0].type"
+        );
+        assert_eq!(one(json!({"kind": "fax"})), "action_bundle.actions[0].kind");
+        assert_eq!(
+            field_of(action_bundle_from_json(&json!({"actions": [],
+                "retryPolicy": {"backoffInitialMs": 1, "initialBackoffMs": 2}}))),
+            "action_bundle.retry_policy"
+        );
+        assert_eq!(
+            field_of(action_bundle_from_json(
+                &json!({"actions": [], "retryPolicy": {"backoff": 1}})
+            )),
+            "action_bundle.retry_policy.backoff"
+        );
+    }
+
+    #[test]
+    fn agent_bindings_keep_the_original_fields() {
+        let input = json!({"adapter": "langchain", "target": "planner", "payloadTemplate": {"task": "review"},
+            "acknowledgementTimeoutMs": 1500, "agentId": "a-1", "sessionId": "", "framework": "", "attributes": {}});
+        let binding = agent_binding_from_json(&input).unwrap();
+        assert_eq!(binding.adapter, "langchain");
+        assert_eq!(binding.target, "planner");
+        assert_eq!(agent_binding_to_json(&binding), input);
+        assert_eq!(
+            field_of(agent_binding_from_json(&json!({"adapter": "crewai"}))),
+            "agent_binding.adapter"
+        );
+        assert_eq!(
+            field_of(agent_binding_from_json(&json!({"adaptor": "mcp"}))),
+            "agent_binding.adaptor"
+        );
+    }
+
+    #[test]
+    fn ecosystem_payloads_become_the_original_labels() {
+        // The body of the deployment guide's ecosystem smoke test (seeds/000).
+        let ecosystem = json!({
+          "parserator": {"workspaceId": "parserator-west", "datasetId": "beta-contacts"},
+          "reposiologist": {"repositoryUrl": "https://github.com/domusgpt/minoots-timer-system", "sweepCadence": "weekly"},
+          "nimbusGuardian": {"policyId": "guardian-local-gate", "environment": "staging"},
+          "clearSeas": {"engagementId": "cse-lab", "serviceTier": "pilot"},
+          "sharedNarrative": "Local Parse → Plan → Ship rehearsal",
+          "nextSyncIso": "2025-11-01T17:00:00Z"
+        });
+        let labels: BTreeMap<String, String> =
+            ecosystem_labels(&ecosystem).unwrap().into_iter().collect();
+        let expected: BTreeMap<String, String> = [
+            ("ecosystem.parserator/workspace", "parserator-west"),
+            ("ecosystem.parserator/dataset", "beta-contacts"),
+            (
+                "ecosystem.reposiologist/repository",
+                "https://github.com/domusgpt/minoots-timer-system",
+            ),
+            ("ecosystem.reposiologist/cadence", "weekly"),
+            ("ecosystem.nimbusGuardian/policy", "guardian-local-gate"),
+            ("ecosystem.nimbusGuardian/environment", "staging"),
+            ("ecosystem.clearSeas/engagement", "cse-lab"),
+            ("ecosystem.clearSeas/tier", "pilot"),
+            (
+                "ecosystem.sharedNarrative",
+                "Local Parse → Plan → Ship rehearsal",
+            ),
+            ("ecosystem.nextSyncIso", "2025-11-01T17:00:00Z"),
+            ("ecosystem.sources", "4"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(labels, expected);
+    }
+
+    #[test]
+    fn ecosystem_leaves_other_than_text() {
+        let labels: BTreeMap<String, String> = ecosystem_labels(&json!({
+            "parserator": {"confidenceThreshold": 0.9, "live": true, "gone": null, "recipe": {"slug": "r1"}},
+            "source": "slack"
+        }))
+        .unwrap()
+        .into_iter()
+        .collect();
+        assert_eq!(labels["ecosystem.parserator/confidenceThreshold"], "0.9");
+        assert_eq!(labels["ecosystem.parserator/live"], "true");
+        assert_eq!(labels["ecosystem.parserator/recipe.slug"], "r1");
+        assert!(!labels.contains_key("ecosystem.parserator/gone"));
+        assert_eq!(labels["ecosystem.source"], "slack");
+        assert_eq!(labels["ecosystem.sources"], "1");
+        assert_eq!(
+            field_of(ecosystem_labels(
+                &json!({"clearSeas": {"pods": ["a", "b"]}})
+            )),
+            "ecosystem.clearSeas.pods"
+        );
+        assert_eq!(field_of(ecosystem_labels(&json!("x"))), "ecosystem");
     }
 }

@@ -18,7 +18,8 @@ pub struct GatewayArgs {
     /// Address to listen on; port 0 picks a free port (printed on start).
     #[arg(long, env = "MINOOTS_LISTEN", default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
-    /// A kernel to send calls to; repeat for several kernels of one region (tried in order).
+    /// A kernel to send calls to; repeat for several kernels of one region (tried in order). The
+    /// original KERNEL_GRPC_URL is read when MINOOTS_KERNEL_URLS is unset.
     #[arg(long = "kernel", env = "MINOOTS_KERNEL_URLS", value_delimiter = ',')]
     pub kernels: Vec<String>,
     /// Kernels by region: `us-east=http://10.0.0.1:7071,eu-west=http://10.1.0.1:7071`.

@@ -16,30 +16,24 @@ use crate::{Gateway, auth::Principal};
 use minoots_kernel::{
     KernelError,
     error::quote,
-    json::{action_bundle_from_json, json_to_struct, timer_to_json},
+    json::{
+        action_bundle_from_json, agent_binding_from_json, ecosystem_labels, json_to_struct,
+        timer_to_json,
+    },
     labels,
 };
 use minoots_proto::{
     prost_types,
     v1::{
-        AgentBinding, CancelTimerRequest, ListTimersRequest, ScheduleTimerRequest, TimerStatus,
+        CancelTimerRequest, ListTimersRequest, ScheduleTimerRequest, TimerStatus,
         schedule_timer_request::Schedule,
     },
 };
 
+/// `POST /timers`: the original control plane's body. Unknown fields are refused by name
+/// (see [`CreateTimerBody::from_json`]), never ignored.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AgentBindingBody {
-    agent_id: Option<String>,
-    session_id: Option<String>,
-    framework: Option<String>,
-    #[serde(default)]
-    attributes: BTreeMap<String, String>,
-}
-
-/// `POST /timers`. Unknown fields are ignored, as the original control plane did.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateTimerBody {
     tenant_id: Option<String>,
     requested_by: Option<String>,
@@ -51,10 +45,29 @@ struct CreateTimerBody {
     labels: BTreeMap<String, String>,
     metadata: Option<serde_json::Value>,
     action_bundle: Option<serde_json::Value>,
-    agent_binding: Option<AgentBindingBody>,
+    agent_binding: Option<serde_json::Value>,
     ecosystem: Option<serde_json::Value>,
     idempotency_key: Option<String>,
 }
+
+/// The name of a timer scheduled over REST without one.
+const UNNAMED: &str = "timer";
+
+/// The body's fields, as JSON names them (`webhook` is shorthand for one webhook action).
+const CREATE_FIELDS: [&str; 12] = [
+    "tenantId",
+    "requestedBy",
+    "name",
+    "duration",
+    "fireAt",
+    "labels",
+    "metadata",
+    "actionBundle",
+    "agentBinding",
+    "ecosystem",
+    "idempotencyKey",
+    "webhook",
+];
 
 fn parse_duration(value: &serde_json::Value) -> Result<prost_types::Duration, ApiError> {
     let millis: i64 = match value {
@@ -80,6 +93,48 @@ fn parse_duration(value: &serde_json::Value) -> Result<prost_types::Duration, Ap
 }
 
 impl CreateTimerBody {
+    /// Refuses an unknown field by its name (`webhok`), and expands the `webhook` shorthand:
+    /// `{"webhook": "https://..."}` is `{"actionBundle": {"actions": [{"type": "webhook", "url":
+    /// "https://..."}]}}`.
+    fn from_json(body: serde_json::Value) -> Result<Self, ApiError> {
+        let serde_json::Value::Object(mut map) = body else {
+            return Err(invalid("body", "must be a JSON object"));
+        };
+        if let Some(unknown) = map.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
+            // Field paths are shown in camelCase, so `tenant_id` is named `tenantId`: say so.
+            let camel = super::error::camel_path(unknown);
+            let hint = if CREATE_FIELDS.contains(&camel.as_str()) {
+                format!("fields are camelCase: {camel}")
+            } else {
+                format!("the fields are {}", CREATE_FIELDS.join(", "))
+            };
+            return Err(invalid(
+                unknown,
+                format!("unknown field {}; {hint}", quote(unknown)),
+            ));
+        }
+        if let Some(webhook) = map.remove("webhook") {
+            let serde_json::Value::String(url) = webhook else {
+                return Err(invalid(
+                    "webhook",
+                    "must be the URL to POST the signed event to",
+                ));
+            };
+            if map.contains_key("actionBundle") {
+                return Err(invalid(
+                    "webhook",
+                    "give webhook or actionBundle, not both (add the webhook to actionBundle.actions)",
+                ));
+            }
+            map.insert(
+                "actionBundle".into(),
+                json!({"actions": [{"type": "webhook", "url": url}]}),
+            );
+        }
+        serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| invalid("body", format!("not the expected JSON: {e}")))
+    }
+
     fn into_request(
         self,
         idempotency_header: Option<&str>,
@@ -101,20 +156,13 @@ impl CreateTimerBody {
             None => None,
             Some(value) => Some(json_to_struct("metadata", value).map_err(KernelError::from)?),
         };
-        // The original `ecosystem` payload: kept whole in metadata.ecosystem, its text fields
-        // also as `ecosystem.<key>` labels so they can be selected on.
+        // The original `ecosystem` payload: kept whole in metadata.ecosystem, and projected into
+        // `ecosystem.*` labels (explicit labels win) so timers can be selected by them.
         if let Some(ecosystem) = &self.ecosystem {
-            let object = ecosystem
-                .as_object()
-                .ok_or_else(|| invalid("ecosystem", "must be a JSON object"))?;
-            for (key, value) in object {
-                let label = format!("ecosystem.{key}");
-                if let Some(text) = value.as_str()
-                    && labels::check_key(&label).is_ok()
-                    && labels::check_value(&label, text).is_ok()
-                {
-                    labels.entry(label).or_insert_with(|| text.to_owned());
-                }
+            for (key, value) in ecosystem_labels(ecosystem).map_err(KernelError::from)? {
+                labels::check_key(&key).map_err(|m| invalid("ecosystem", m))?;
+                labels::check_value(&key, &value).map_err(|m| invalid("ecosystem", m))?;
+                labels.entry(key).or_insert(value);
             }
             metadata
                 .get_or_insert_with(prost_types::Struct::default)
@@ -127,7 +175,9 @@ impl CreateTimerBody {
         Ok(ScheduleTimerRequest {
             tenant_id: self.tenant_id.unwrap_or_default(),
             requested_by: self.requested_by.unwrap_or_default(),
-            name: self.name.unwrap_or_default(),
+            // The original control plane scheduled timers without a name (its deployment
+            // guide's ecosystem example has none); the contract requires one, so they get this.
+            name: self.name.unwrap_or_else(|| UNNAMED.to_owned()),
             schedule,
             labels,
             metadata,
@@ -137,12 +187,12 @@ impl CreateTimerBody {
                 .map(action_bundle_from_json)
                 .transpose()
                 .map_err(KernelError::from)?,
-            agent_binding: self.agent_binding.map(|b| AgentBinding {
-                agent_id: b.agent_id.unwrap_or_default(),
-                session_id: b.session_id.unwrap_or_default(),
-                framework: b.framework.unwrap_or_default(),
-                attributes: b.attributes,
-            }),
+            agent_binding: self
+                .agent_binding
+                .as_ref()
+                .map(agent_binding_from_json)
+                .transpose()
+                .map_err(KernelError::from)?,
             idempotency_key: self
                 .idempotency_key
                 .or_else(|| idempotency_header.map(str::to_owned))
@@ -157,7 +207,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    let body: CreateTimerBody = body_json(&body)?;
+    let body = CreateTimerBody::from_json(body_json(&body)?)?;
     let target = principal.target(&headers, body.tenant_id.as_deref().unwrap_or_default())?;
     let idempotency = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     let response = gateway

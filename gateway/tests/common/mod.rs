@@ -169,6 +169,10 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_minoots"))
             .args([command, "--listen", "127.0.0.1:0"])
             .args(args)
+            // The test command sets NATS_URL for the tests, and the server would read it (the
+            // original deployment guide's name): a server publishes only when its test says so.
+            .env_remove("NATS_URL")
+            .env_remove("NATS_JETSTREAM_URL")
             .envs(env.iter().copied())
             .env("RUST_LOG", "warn,minoots_kernel=info")
             .stdout(Stdio::piped())

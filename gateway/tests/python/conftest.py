@@ -54,6 +54,9 @@ def start_minoots(tmp_path):
             [binary, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), *args],
             stdout=subprocess.PIPE,
             text=True,
+            # The test command sets NATS_URL for the tests; the server would read it (the original
+            # deployment guide's name) and publish.
+            env={k: v for k, v in os.environ.items() if k not in ("NATS_URL", "NATS_JETSTREAM_URL")},
         )
         started.append(proc)
         line = proc.stdout.readline()
