@@ -21,8 +21,8 @@ function serverBinary() {
   } catch {
     fail(
       `the package ${name} is not installed, so there is no minoots server binary for this platform.\n` +
-        `Install it next to minoots (npm install minoots ${name}), or build the server with\n` +
-        `cargo install --path gateway --locked and run it as minoots.`,
+        `Install it together with minoots (npm install minoots-<version>.tgz ${name}-<version>.tgz),\n` +
+        `or build the server from a MINOOTS checkout with cargo install --path gateway --locked.`,
     )
   }
   const binary = path.join(dir, 'bin', process.platform === 'win32' ? 'minoots.exe' : 'minoots')
