@@ -85,11 +85,11 @@ PLATFORM_DIR="$NODE_DIR/npm/linux-x64-gnu"
 (cd "$NODE_DIR" && npm ci --no-audit --no-fund --silent)
 rm -f "$DIST"/minoots-"$VERSION".tgz "$DIST"/minoots-linux-x64-gnu-*.tgz
 # prepack builds the addon (here through zig) and hands it to the platform package.
-(cd "$NODE_DIR" && MINOOTS_NAPI_BUILD=build:manylinux npm pack --silent --pack-destination "$DIST" >/dev/null)
+(cd "$NODE_DIR" && MINOOTS_NAPI_BUILD=build:manylinux npm pack --foreground-scripts --pack-destination "$DIST")
 check_glibc "$PLATFORM_DIR/minoots.linux-x64-gnu.node"
 mkdir -p "$PLATFORM_DIR/bin"
 install -m 755 "$SERVER" "$PLATFORM_DIR/bin/minoots"
-(cd "$PLATFORM_DIR" && npm pack --silent --pack-destination "$DIST" >/dev/null)
+(cd "$PLATFORM_DIR" && npm pack --foreground-scripts --pack-destination "$DIST")
 rm -rf "$PLATFORM_DIR/bin"
 echo "built in $((SECONDS - start)) s"
 

@@ -102,6 +102,18 @@ server = subprocess.Popen(
      "--webhook-allow", "127.0.0.1", "--signing-secrets", SECRET],
     stdout=subprocess.PIPE, text=True,
 )
+
+
+def give_up():
+    # The stream and the waits below block; a broken package must fail the run, not hang it.
+    print("smoke test timed out after 180 s", file=sys.stderr)
+    server.kill()
+    os._exit(1)
+
+
+watchdog = threading.Timer(180, give_up)
+watchdog.daemon = True
+watchdog.start()
 try:
     line = server.stdout.readline()
     assert line.startswith("minoots listening on "), f"unexpected first line: {line!r}"
@@ -144,6 +156,7 @@ finally:
     # which shuts down cleanly and exits 0.
     server.send_signal(signal.SIGTERM)
     code = server.wait(30)
+watchdog.cancel()
 receiver.shutdown()
 assert code == 0, f"minoots serve exited with {code} after SIGTERM"
 print("SIGTERM: the server shut down and exited 0")
@@ -191,6 +204,12 @@ async function main() {
   // Its own process group, so a failed test can still take down npx and everything under it.
   const server = spawn('npx', args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
   const exited = new Promise((resolve) => server.on('exit', (code, signal) => resolve({ code, signal })))
+  // A broken package must fail the run, not hang it.
+  setTimeout(() => {
+    console.error('smoke test timed out after 180 s')
+    process.kill(-server.pid, 'SIGKILL')
+    process.exit(1)
+  }, 180_000).unref()
   try {
     const first = await new Promise((resolve, reject) => {
       readline.createInterface({ input: server.stdout }).once('line', resolve)
