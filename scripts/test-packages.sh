@@ -149,7 +149,8 @@ try:
     headers, body = deliveries[0]
     minoots.verify_webhook(SECRET, headers, body)
     Webhook(SECRET).verify(body, headers)
-    assert json.loads(body)["timer"]["id"] == timer.id, body
+    payload = json.loads(body)
+    assert payload["type"] == "timer.fired" and payload["data"]["id"] == timer.id, body
     print("webhook signature verified by minoots.verify_webhook and standardwebhooks")
 finally:
     # SIGTERM through the `minoots` command reaches the server itself (the command exec'd it),
@@ -160,18 +161,23 @@ watchdog.cancel()
 receiver.shutdown()
 assert code == 0, f"minoots serve exited with {code} after SIGTERM"
 print("SIGTERM: the server shut down and exited 0")
+usage = subprocess.run(["minoots", "no-such-command"], capture_output=True)
+assert usage.returncode == 2, usage
+print("a usage error's exit code (2) comes through the minoots command")
 EOF
 (cd "$WORK" && in_venv python smoke.py)
-pass "wheel: minoots serve --dev, Python client schedules, streams, webhook verified (minoots + standardwebhooks), clean SIGTERM exit"
+pass "wheel: minoots serve --dev, Python client schedules, streams, webhook verified (minoots + standardwebhooks), SIGTERM stops it cleanly, exit codes pass through"
 
 cat > "$WORK/smoke.js" <<'EOF'
 'use strict'
 // The installed npm packages: starts `npx minoots serve --dev` on a free port, waits for /readyz,
 // schedules a timer with a webhook to a receiver here, streams its events (streamTimers) until it
 // settled, and checks the delivery with verifyWebhook and with the `standardwebhooks` package.
+// Then stops it as Ctrl-C in a terminal does, and checks that the `minoots` bin passes on signals
+// and exit codes.
 
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const http = require('node:http')
 const os = require('node:os')
@@ -181,8 +187,67 @@ const { Webhook } = require('standardwebhooks')
 const { Client, verifyWebhook } = require('minoots')
 
 const SECRET = process.env.MINOOTS_SMOKE_SECRET
+const BIN = path.join('node_modules', '.bin', 'minoots')
+const groups = []
+
+/** Starts `command args serve --dev ...` in a process group of its own; resolves once it is ready. */
+async function start(command, args) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'minoots-npm-'))
+  const child = spawn(command, [...args, 'serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
+    '--webhook-allow', '127.0.0.1', '--signing-secrets', SECRET], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  groups.push(child.pid)
+  let log = ''
+  child.stderr.on('data', (chunk) => {
+    log += chunk
+    process.stderr.write(chunk)
+  })
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, log: () => log })))
+  const first = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).once('line', resolve)
+    exited.then(({ code }) => reject(new Error(`${command} exited with ${code} before listening`)))
+  })
+  assert.match(first, /^minoots listening on /)
+  const url = first.replace('minoots listening on ', '').trim()
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break
+    } catch {}
+    assert.ok(Date.now() < deadline, 'minoots did not become ready within 60 s')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return { child, url, exited }
+}
+
+/** Resolves when no process of the group is left (nothing orphaned); fails after 30 s. */
+async function groupGone(pgid) {
+  for (const deadline = Date.now() + 30_000; ; ) {
+    try {
+      process.kill(-pgid, 0)
+    } catch {
+      return
+    }
+    assert.ok(Date.now() < deadline, `processes of group ${pgid} are still running`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+function killAll() {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL')
+    } catch {}
+  }
+}
 
 async function main() {
+  // A broken package must fail the run, not hang it.
+  setTimeout(() => {
+    console.error('smoke test timed out after 180 s')
+    killAll()
+    process.exit(1)
+  }, 180_000).unref()
+
   const deliveries = []
   let delivered
   const arrived = new Promise((resolve) => (delivered = resolve))
@@ -198,81 +263,67 @@ async function main() {
   await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve))
   const hook = `http://127.0.0.1:${receiver.address().port}/hook`
 
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'minoots-npm-'))
-  const args = ['minoots', 'serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
-    '--webhook-allow', '127.0.0.1', '--signing-secrets', SECRET]
-  // Its own process group, so a failed test can still take down npx and everything under it.
-  const server = spawn('npx', args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
-  const exited = new Promise((resolve) => server.on('exit', (code, signal) => resolve({ code, signal })))
-  // A broken package must fail the run, not hang it.
-  setTimeout(() => {
-    console.error('smoke test timed out after 180 s')
-    process.kill(-server.pid, 'SIGKILL')
-    process.exit(1)
-  }, 180_000).unref()
-  try {
-    const first = await new Promise((resolve, reject) => {
-      readline.createInterface({ input: server.stdout }).once('line', resolve)
-      exited.then(({ code }) => reject(new Error(`npx minoots exited with ${code} before listening`)))
+  const server = await start('npx', ['minoots'])
+  console.log(`npx minoots serve --dev: ready at ${server.url}`)
+  const client = await Client.connect(server.url, { apiKey: 'local-dev-key' })
+  const timer = await client.schedule({ name: 'from-npm', after: '100ms', webhook: hook })
+  const seen = []
+  let handle
+  await new Promise((resolve, reject) => {
+    handle = client.streamTimers({
+      afterSequence: 0,
+      onEvent: (event) => {
+        if (event.timerId !== timer.id) return
+        seen.push(event.eventType)
+        if (event.eventType === 'timer.settled' || event.eventType === 'timer.failed') resolve()
+      },
+      onError: reject,
     })
-    assert.match(first, /^minoots listening on /)
-    const url = first.replace('minoots listening on ', '').trim()
-    const deadline = Date.now() + 60_000
-    for (;;) {
-      try {
-        if ((await fetch(`${url}/readyz`)).ok) break
-      } catch {}
-      assert.ok(Date.now() < deadline, 'minoots did not become ready within 60 s')
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    console.log(`server ready at ${url}`)
+  })
+  handle.close()
+  await handle.done
+  console.log('events:', seen.join(' '))
+  assert.equal(seen.at(-1), 'timer.settled')
+  assert.ok(seen.includes('timer.fired'))
 
-    const client = await Client.connect(url, { apiKey: 'local-dev-key' })
-    const timer = await client.schedule({ name: 'from-npm', after: '100ms', webhook: hook })
-    const seen = []
-    let handle
-    await new Promise((resolve, reject) => {
-      handle = client.streamTimers({
-        afterSequence: 0,
-        onEvent: (event) => {
-          if (event.timerId !== timer.id) return
-          seen.push(event.eventType)
-          if (event.eventType === 'timer.settled' || event.eventType === 'timer.failed') resolve()
-        },
-        onError: reject,
-      })
-    })
-    handle.close()
-    await handle.done
-    console.log('events:', seen.join(' '))
-    assert.equal(seen.at(-1), 'timer.settled')
-    assert.ok(seen.includes('timer.fired'))
-
-    await arrived
-    const { headers, body } = deliveries[0]
-    const wanted = {
-      'webhook-id': headers['webhook-id'],
-      'webhook-timestamp': headers['webhook-timestamp'],
-      'webhook-signature': headers['webhook-signature'],
-    }
-    verifyWebhook(SECRET, wanted, body)
-    new Webhook(SECRET).verify(body.toString('utf8'), wanted)
-    assert.equal(JSON.parse(body).timer.id, timer.id)
-    console.log('webhook signature verified by verifyWebhook and standardwebhooks')
-  } finally {
-    // SIGTERM to npx: npm passes it to bin/minoots.js, which passes it to the server.
-    server.kill('SIGTERM')
-    const timeout = setTimeout(() => process.kill(-server.pid, 'SIGKILL'), 30_000)
-    const { code, signal } = await exited
-    clearTimeout(timeout)
-    receiver.close()
-    assert.equal(code, 0, `npx minoots serve exited with ${code ?? signal} after SIGTERM`)
-    console.log('SIGTERM: the server shut down and npx exited 0')
+  await arrived
+  const { headers, body } = deliveries[0]
+  const wanted = {
+    'webhook-id': headers['webhook-id'],
+    'webhook-timestamp': headers['webhook-timestamp'],
+    'webhook-signature': headers['webhook-signature'],
   }
+  verifyWebhook(SECRET, wanted, body)
+  new Webhook(SECRET).verify(body.toString('utf8'), wanted)
+  const payload = JSON.parse(body)
+  assert.equal(payload.type, 'timer.fired')
+  assert.equal(payload.data.id, timer.id)
+  console.log('webhook signature verified by verifyWebhook and standardwebhooks')
+  receiver.close()
+
+  // Ctrl-C: a terminal sends SIGINT to the whole foreground group (npx, npm's shell, the bin, the
+  // server); the server drains and stops, and nothing is left behind.
+  process.kill(-server.child.pid, 'SIGINT')
+  const stopped = await server.exited
+  assert.match(stopped.log(), /stopped/, 'the server did not shut down cleanly')
+  await groupGone(server.child.pid)
+  console.log('Ctrl-C (SIGINT to the group): the server shut down cleanly, no process left')
+
+  // The bin alone: SIGTERM to it reaches the server, whose exit code (0 after a clean shutdown)
+  // becomes the bin's; a usage error's code (2) comes through too.
+  const direct = await start(BIN, [])
+  direct.child.kill('SIGTERM')
+  const { code, signal, log } = await direct.exited
+  assert.equal(code, 0, `the minoots bin exited with ${code ?? signal} after SIGTERM`)
+  assert.match(log(), /stopped/)
+  await groupGone(direct.child.pid)
+  assert.equal(spawnSync(BIN, ['no-such-command'], { stdio: 'ignore' }).status, 2)
+  console.log('the minoots bin: SIGTERM passed on (exit 0 after a clean shutdown), a usage error\'s exit code 2 too')
 }
 
 main().catch((error) => {
   console.error(error)
+  killAll()
   process.exit(1)
 })
 EOF
@@ -294,7 +345,7 @@ npm_project() {
   pass "$label: npx minoots --version: $version"
   step "Node ($label): npx minoots serve --dev; schedule, streamTimers, verify the webhook"
   in_project node smoke.js
-  pass "$label: npx minoots serve --dev, Node client schedules, streamTimers, webhook verified (verifyWebhook + standardwebhooks), clean SIGTERM exit"
+  pass "$label: npx minoots serve --dev, Node client schedules, streamTimers, webhook verified (verifyWebhook + standardwebhooks), Ctrl-C stops it cleanly; the bin passes on SIGTERM and exit codes"
 }
 npm_project npm11 npm
 npm_project npm10 npx -y npm@10
