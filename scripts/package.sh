@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds what users install, into $DIST (default: <cargo target dir>/dist):
 #   minoots                                   the server binary, for glibc 2.17 and newer
-#   minoots-<v>-cp310-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+#   minoots-<v>-cp310-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl
 #                                             the Python client, plus the server binary and the
 #                                             `minoots` command
 #   minoots-<v>.tgz                           the npm main package (client, `minoots` bin)

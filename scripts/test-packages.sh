@@ -350,6 +350,72 @@ npm_project() {
 npm_project npm11 npm
 npm_project npm10 npx -y npm@10
 
+# The README's Install steps, run as written in a checkout-shaped directory (minoots/target/dist
+# holds the artifacts, a project next to it). A `... serve --dev` line gets `--listen 127.0.0.1:0`
+# and a data directory appended, so it takes a free port; it must answer /readyz and stop cleanly
+# on Ctrl-C (SIGINT to its process group) with nothing left running.
+cat > "$WORK/serve_line.py" <<'EOF'
+import os, signal, subprocess, sys, tempfile, time, urllib.request
+
+line = sys.argv[1] + f" --listen 127.0.0.1:0 --data-dir {tempfile.mkdtemp(prefix='minoots-readme-')}"
+proc = subprocess.Popen(["sh", "-c", line], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+try:
+    first = proc.stdout.readline()
+    assert first.startswith("minoots listening on "), f"{line}: first line {first!r}"
+    url = first.removeprefix("minoots listening on ").strip()
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz") as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{line}: not ready within 60 s"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, log = proc.communicate(timeout=30)
+    assert "stopped" in log, f"{line}: no clean shutdown after Ctrl-C:\n{log}"
+    for _ in range(600):
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"{line}: processes left running after Ctrl-C")
+    print(f"{line}: ready at {url}, stopped cleanly on Ctrl-C")
+finally:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+EOF
+
+# $1: the README example's label, $2: the directory to run it in.
+readme_steps() {
+  local script line
+  script="$(python3 scripts/readme_example.py "$1")"
+  while IFS= read -r line <&3; do
+    [ -n "$line" ] || continue
+    echo "\$ $line"
+    case "$line" in
+      *" serve --dev") (cd "$2" && as_user python3 "$WORK/serve_line.py" "$line") ;;
+      *) (cd "$2" && as_user sh -c "$line" </dev/null) ;;
+    esac
+  done 3<<<"$script"
+}
+
+step "README Install steps, as written"
+README_CHECKOUT="$WORK/readme/minoots"
+mkdir -p "$README_CHECKOUT/target" "$WORK/readme/project"
+ln -s "$DIST" "$README_CHECKOUT/target/dist"
+readme_steps install-python "$README_CHECKOUT"
+pass "README Install, Python: venv, pip install of the wheel, minoots serve --dev (ready, Ctrl-C)"
+readme_steps install-node "$WORK/readme/project"
+pass "README Install, Node: npm install of the two tarballs, npx minoots serve --dev (ready, Ctrl-C)"
+
 step "summary"
 printf '%s\n' "${RESULTS[@]}"
 echo "artifacts tested (in $DIST):"
