@@ -16,8 +16,11 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 TARGET_DIR="$(mkdir -p "${CARGO_TARGET_DIR:-target}" && cd "${CARGO_TARGET_DIR:-target}" && pwd)"
-export CARGO_TARGET_DIR="$TARGET_DIR"
 DIST="$(mkdir -p "${DIST:-$TARGET_DIR/dist}" && cd "${DIST:-$TARGET_DIR/dist}" && pwd)"
+# The zig builds get a target directory of their own: they link the host's build scripts with zig
+# too, and sharing target/release with ordinary release builds (cargo install, npm run build,
+# bench.sh) would make each rebuild everything the other built.
+export CARGO_TARGET_DIR="$TARGET_DIR/manylinux"
 TRIPLE=x86_64-unknown-linux-gnu
 GLIBC=2.17
 VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
@@ -48,7 +51,7 @@ check_glibc() {
 step "server binary: cargo zigbuild --release, glibc $GLIBC"
 start=$SECONDS
 cargo zigbuild --release --locked --target "$TRIPLE.$GLIBC" -p minoots-gateway --bin minoots
-SERVER="$TARGET_DIR/$TRIPLE/release/minoots"
+SERVER="$CARGO_TARGET_DIR/$TRIPLE/release/minoots"
 check_glibc "$SERVER"
 install -m 755 "$SERVER" "$DIST/minoots"
 echo "built in $((SECONDS - start)) s: $(du -h "$DIST/minoots" | cut -f1) ($(stat -c %s "$DIST/minoots") bytes)"
