@@ -64,7 +64,10 @@ trap cleanup_wheel EXIT
 mkdir -p "$PY_BIN_DIR"
 install -m 755 "$SERVER" "$PY_BIN_DIR/minoots"
 rm -f "$DIST"/minoots-*.whl
-maturin build --release --locked --zig --compatibility manylinux2014 --target "$TRIPLE" \
+# maturin drives zig through its own copy of cargo-zigbuild, whose compiler wrappers differ from
+# the CLI's: in a shared target directory each would rebuild what the other built.
+CARGO_TARGET_DIR="$TARGET_DIR/manylinux-wheel" \
+  maturin build --release --locked --zig --compatibility manylinux2014 --target "$TRIPLE" \
   -m bindings/python/Cargo.toml --out "$DIST"
 cleanup_wheel
 trap - EXIT
