@@ -266,7 +266,7 @@ async function main() {
   const server = await start('npx', ['minoots'])
   console.log(`npx minoots serve --dev: ready at ${server.url}`)
   const client = await Client.connect(server.url, { apiKey: 'local-dev-key' })
-  const timer = await client.schedule({ name: 'from-npm', after: '100ms', webhook: hook })
+  const timer = await client.schedule({ name: 'from-npm', duration: '100ms', webhook: hook })
   const seen = []
   let handle
   await new Promise((resolve, reject) => {

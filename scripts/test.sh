@@ -72,22 +72,26 @@ step "node tests (published standardwebhooks package)"
 (cd gateway/tests/node && npm ci --no-audit --no-fund --silent && node --test)
 
 # The bindings are installed as users install them, then tested in their own language.
-step "python binding: pip install ./bindings/python into a fresh venv, pytest"
+# What users install (scripts/package.sh): the zig-built server (glibc 2.17), the manylinux wheel
+# carrying it, the npm main and platform tarballs. The binding suites below test these artifacts.
+step "packages: scripts/package.sh (server binary, manylinux wheel, npm tarballs)"
+export DIST="$TARGET_DIR/dist"
+scripts/package.sh
+VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
+WHEEL="$(ls "$DIST"/minoots-"$VERSION"-cp310-abi3-manylinux*.whl)"
+
+step "python binding: the wheel installed into a fresh venv, pytest"
 BVENV="$TARGET_DIR/binding-venv"
 rm -rf "$BVENV"
 python3 -m venv "$BVENV"
-"$BVENV/bin/pip" install --quiet --disable-pip-version-check "./bindings/python[langchain,llamaindex]" -r bindings/python/tests/requirements.txt
+"$BVENV/bin/pip" install --quiet --disable-pip-version-check "$WHEEL[langchain,llamaindex]" -r bindings/python/tests/requirements.txt
 (cd bindings/python/tests && "$BVENV/bin/python" -m pytest -q .)
 
-step "node binding: napi build, npm pack, npm install of the tarball, node:test"
+step "node binding: the packed tarball (and the platform package) npm installed, node:test"
 (
   cd bindings/node
-  # `npm install`, not `npm ci`: npm 11 leaves the CLI's per-platform optional packages out of
-  # the lockfile it writes and then refuses it in `npm ci`; the lockfile still pins the rest.
-  npm install --no-audit --no-fund --silent
-  npm run --silent build
-  rm -f minoots-*.tgz
-  npm pack --silent
+  npm ci --no-audit --no-fund --silent
+  cp "$DIST/minoots-$VERSION.tgz" .
   cd test
   rm -rf node_modules package-lock.json
   npm install --no-audit --no-fund --silent --no-package-lock
@@ -137,3 +141,13 @@ bash "$KOTLIN_HOME/package/bin/kotlinc" -nowarn \
   -cp "$CLASSPATH_DEPS" -d "$KT_OUT/test.jar"
 MINOOTS_API_KEY=local-dev-key java -Djna.library.path="$TARGET_DIR/debug" \
   -cp "$KT_OUT/test.jar:$CLASSPATH_DEPS:$KOTLIN_LIB/kotlin-stdlib.jar" MainKt
+
+step "packages installed as users install them, without cargo on PATH: scripts/test-packages.sh"
+scripts/test-packages.sh --no-build
+
+step "cargo install --path gateway --locked (the documented Rust install)"
+INSTALL_ROOT="$(mktemp -d "${TMPDIR:-/tmp}/minoots-install.XXXXXX")"
+cargo install --quiet --path gateway --locked --root "$INSTALL_ROOT"
+"$INSTALL_ROOT/bin/minoots" --version
+ls -l "$INSTALL_ROOT/bin/minoots"
+rm -rf "$INSTALL_ROOT"
