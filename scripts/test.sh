@@ -139,7 +139,21 @@ CLASSPATH_DEPS="$JNA_JAR:$KOTLIN_LIB/kotlinx-coroutines-core-jvm.jar"
 bash "$KOTLIN_HOME/package/bin/kotlinc" -nowarn \
   "$KT_OUT/generated/uniffi/minoots/minoots.kt" "$KT_OUT/ReadmeExample.kt" bindings/uniffi/tests/kotlin/Main.kt \
   -cp "$CLASSPATH_DEPS" -d "$KT_OUT/test.jar"
-MINOOTS_API_KEY=local-dev-key java -Djna.library.path="$TARGET_DIR/debug" \
+# A test CA and server certificate (as docs/security.md makes them) for the binding over https.
+TLS_DIR="$KT_OUT/tls"
+mkdir -p "$TLS_DIR"
+(
+  cd "$TLS_DIR"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj "/CN=minoots test CA" -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign -keyout ca.key -out ca.pem 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout server.key -out server.csr 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+    -extfile server.ext -out server.pem 2>/dev/null
+)
+MINOOTS_TEST_TLS_DIR="$TLS_DIR" MINOOTS_API_KEY=local-dev-key java -Djna.library.path="$TARGET_DIR/debug" \
   -cp "$KT_OUT/test.jar:$CLASSPATH_DEPS:$KOTLIN_LIB/kotlin-stdlib.jar" MainKt
 
 step "packages installed as users install them, without cargo on PATH: scripts/test-packages.sh"

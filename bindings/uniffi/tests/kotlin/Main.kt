@@ -156,22 +156,59 @@ suspend fun verifiesWebhooks(client: Client) {
     }
 }
 
-fun main() = runBlocking {
-    val binary = System.getenv("MINOOTS_BIN") ?: error("set MINOOTS_BIN to the minoots binary")
+/** Starts `minoots serve --dev` with extra arguments; returns the process and the URL it prints. */
+fun startServer(binary: String, vararg extra: String): Pair<Process, String> {
     val dataDir = java.nio.file.Files.createTempDirectory("minoots-kotlin")
     val server = ProcessBuilder(
         binary, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString(),
-        "--webhook-allow", "127.0.0.1", "--signing-secrets", SIGNING_SECRET,
+        "--webhook-allow", "127.0.0.1", *extra,
     )
         .redirectError(ProcessBuilder.Redirect.INHERIT)
         .start()
-    try {
-        val stdout = server.inputStream.bufferedReader()
-        val first = stdout.readLine() ?: error("minoots exited before listening")
-        check(first.startsWith("minoots listening on ")) { first }
-        val url = first.removePrefix("minoots listening on ").trim()
-        Thread { stdout.readText() }.apply { isDaemon = true }.start()
+    val stdout = server.inputStream.bufferedReader()
+    val first = stdout.readLine() ?: error("minoots exited before listening")
+    check(first.startsWith("minoots listening on ")) { first }
+    Thread { stdout.readText() }.apply { isDaemon = true }.start()
+    return server to first.removePrefix("minoots listening on ").trim()
+}
 
+/**
+ * The binding over https against the server's TLS listener, trusting the test CA the test
+ * command made with openssl (MINOOTS_TEST_TLS_DIR: ca.pem, server.pem, server.key).
+ */
+suspend fun overTls(binary: String) {
+    val dir = System.getenv("MINOOTS_TEST_TLS_DIR") ?: error("set MINOOTS_TEST_TLS_DIR (the test command does)")
+    val (server, url) = startServer(binary, "--tls-cert", "$dir/server.pem", "--tls-key", "$dir/server.key")
+    try {
+        check(url.startsWith("https://")) { url }
+        val ca = java.io.File("$dir/ca.pem").readText()
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60)
+        lateinit var client: Client
+        while (true) {
+            try {
+                client = connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "tls", caCertificate = ca))
+                client.list(null, 1u)
+                break
+            } catch (e: MinootsException.Transport) {
+                if (System.nanoTime() > deadline) throw e
+                Thread.sleep(50)
+            }
+        }
+        val timer = client.schedule(ScheduleOptions(name = "over-tls", duration = "20ms", labels = mapOf()))
+        check(client.waitFor(timer.id, true, 60_000uL).status == "settled") { "over tls" }
+        // Without the CA the server's certificate is not trusted.
+        expect<MinootsException.Transport> {
+            connect(url, ConnectOptions(apiKey = "local-dev-key", connectTimeoutMs = 5_000uL)).list(null, 1u)
+        }
+    } finally {
+        server.destroyForcibly()
+    }
+}
+
+fun main() = runBlocking {
+    val binary = System.getenv("MINOOTS_BIN") ?: error("set MINOOTS_BIN to the minoots binary")
+    val (server, url) = startServer(binary, "--signing-secrets", SIGNING_SECRET)
+    try {
         // Ready once the binding connects and answers.
         val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60)
         lateinit var client: Client
@@ -235,6 +272,7 @@ fun main() = runBlocking {
         check(System.getenv("MINOOTS_API_KEY") == "local-dev-key") { "run with MINOOTS_API_KEY=local-dev-key" }
         connect(url, ConnectOptions(tenant = "env")).list(null, 1u)
         expect<MinootsException.Unauthenticated> { connect(url, ConnectOptions(apiKey = "wrong-key")).list(null, 1u) }
+        overTls(binary)
         check(parseLabels("team=core, env=prod\nquery=a=b") == mapOf("team" to "core", "env" to "prod", "query" to "a=b")) { "parseLabels" }
         val badLabels = expect<MinootsException.InvalidArgument> { parseLabels("team=core,oops") }
         check(badLabels.field == "labels" && badLabels.detail.contains("\"oops\"")) { badLabels.detail }
