@@ -620,3 +620,85 @@ async fn metrics_count_requests_timers_and_lateness() {
     }
     server.stop().await;
 }
+
+/// `POST /timers:batch`: many `POST /timers` bodies in one durable write, the gRPC batch's
+/// limits; one bad timer rejects all, named by its index; nothing is half-written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_schedules_all_or_nothing_naming_the_bad_timer() {
+    let server = InProcess::start().await;
+    let (url, http) = (server.url.clone(), http());
+    let post = |body: Value| {
+        http.post(format!("{url}/timers:batch"))
+            .header("x-tenant-id", "batch")
+            .json(&body)
+            .send()
+    };
+    let timers: Vec<Value> = (0..1_000)
+        .map(|i| {
+            json!({"name": format!("b-{i}"), "duration": "1h", "labels": {"batch": "one"},
+                   "webhook": "https://example.com/hook"})
+        })
+        .collect();
+    let (status, body) = json_of(post(json!({ "timers": timers })).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answered = body["timers"].as_array().unwrap();
+    assert_eq!(answered.len(), 1_000);
+    assert_eq!(answered[7]["timer"]["name"], "b-7", "in the order given");
+    assert!(answered.iter().all(|t| t["created"] == true));
+    assert_eq!(answered[0]["timer"]["tenantId"], "batch");
+    assert_eq!(
+        answered[0]["timer"]["actionBundle"]["actions"][0]["url"],
+        "https://example.com/hook"
+    );
+
+    let field_of = |body: &Value| body["error"]["fieldViolations"][0]["field"].clone();
+    let cases = [
+        (
+            json!({"timers": [{"name": "fine", "duration": "1m"}, {"name": "x", "duration": "soon"}]}),
+            "timers[1].duration",
+        ),
+        (
+            json!({"timers": [{"name": "fine", "duration": "1m"}, {"name": "x", "duraton": "1m"}]}),
+            "timers[1].duraton",
+        ),
+        (json!({"timers": []}), "timers"),
+        (json!({"timer": [{"name": "x", "duration": "1m"}]}), "timer"),
+        (json!([{"name": "x", "duration": "1m"}]), "body"),
+    ];
+    for (body, field) in cases {
+        let (status, error) = json_of(post(body.clone()).await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
+        assert_eq!(field_of(&error), field, "{body}: {error}");
+    }
+    // Over the gRPC batch's limit of 10,000 timers.
+    let many: Vec<Value> = (0..10_001)
+        .map(|i| json!({"name": format!("m-{i}"), "duration": "1h"}))
+        .collect();
+    let (status, error) = json_of(post(json!({ "timers": many })).await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert!(
+        error.to_string().contains("10000"),
+        "names the limit: {error}"
+    );
+    // Nothing of the refused batches was written.
+    let (_, listed) = json_of(
+        http.get(format!(
+            "{url}/timers?pageSize=1000&labelSelector=batch%3Done"
+        ))
+        .header("x-tenant-id", "batch")
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(listed["timers"].as_array().unwrap().len(), 1_000);
+    let (_, all) = json_of(
+        http.get(format!("{url}/timers?pageSize=1000&namePrefix=fine"))
+            .header("x-tenant-id", "batch")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(all["timers"].as_array().unwrap().is_empty(), "{all}");
+}

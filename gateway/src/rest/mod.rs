@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::State,
+    extract::{DefaultBodyLimit, State},
     handler::Handler as _,
     response::{IntoResponse, Response},
     routing::{delete, get, post},
@@ -32,6 +32,9 @@ use crate::{
 use error::ApiError;
 pub(crate) use extract::{ApiQuery, RawBody};
 
+/// The largest `POST /timers:batch` body, as the gRPC services' largest message.
+const BATCH_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
 pub fn router(gateway: Gateway) -> Router {
     let auth = gateway.auth();
     let read = require(auth, Role::TimerRead);
@@ -42,6 +45,12 @@ pub fn router(gateway: Gateway) -> Router {
         .route(
             "/timers",
             post(timers::create.layer(write.clone())).get(timers::list.layer(read.clone())),
+        )
+        // Batches may be as large as the gRPC batch's message (10,000 timers).
+        .route(
+            "/timers:batch",
+            post(timers::create_batch.layer(write.clone()))
+                .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         )
         .route("/timers/stream", get(sse::stream.layer(read.clone())))
         .route(

@@ -69,18 +69,19 @@ const CREATE_FIELDS: [&str; 12] = [
     "webhook",
 ];
 
-fn parse_duration(value: &serde_json::Value) -> Result<prost_types::Duration, ApiError> {
+fn parse_duration(value: &serde_json::Value) -> Result<prost_types::Duration, KernelError> {
     let millis: i64 = match value {
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| invalid("duration", "milliseconds must be a whole number"))?,
+        serde_json::Value::Number(n) => n.as_i64().ok_or_else(|| {
+            KernelError::invalid("duration", "milliseconds must be a whole number")
+        })?,
         serde_json::Value::String(text) => {
             let d = minoots_proto::parse_duration(text)
-                .map_err(|e| invalid("duration", e.to_string()))?;
-            i64::try_from(d.as_millis()).map_err(|_| invalid("duration", "too large"))?
+                .map_err(|e| KernelError::invalid("duration", e.to_string()))?;
+            i64::try_from(d.as_millis())
+                .map_err(|_| KernelError::invalid("duration", "too large"))?
         }
         _ => {
-            return Err(invalid(
+            return Err(KernelError::invalid(
                 "duration",
                 "must be a string like \"15m\" or integer milliseconds",
             ));
@@ -96,9 +97,9 @@ impl CreateTimerBody {
     /// Refuses an unknown field by its name (`webhok`), and expands the `webhook` shorthand:
     /// `{"webhook": "https://..."}` is `{"actionBundle": {"actions": [{"type": "webhook", "url":
     /// "https://..."}]}}`.
-    fn from_json(body: serde_json::Value) -> Result<Self, ApiError> {
+    fn from_json(body: serde_json::Value) -> Result<Self, KernelError> {
         let serde_json::Value::Object(mut map) = body else {
-            return Err(invalid("body", "must be a JSON object"));
+            return Err(KernelError::invalid("body", "must be a JSON object"));
         };
         if let Some(unknown) = map.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
             // Field paths are shown in camelCase, so `tenant_id` is named `tenantId`: say so.
@@ -108,20 +109,20 @@ impl CreateTimerBody {
             } else {
                 format!("the fields are {}", CREATE_FIELDS.join(", "))
             };
-            return Err(invalid(
+            return Err(KernelError::invalid(
                 unknown,
                 format!("unknown field {}; {hint}", quote(unknown)),
             ));
         }
         if let Some(webhook) = map.remove("webhook") {
             let serde_json::Value::String(url) = webhook else {
-                return Err(invalid(
+                return Err(KernelError::invalid(
                     "webhook",
                     "must be the URL to POST the signed event to",
                 ));
             };
             if map.contains_key("actionBundle") {
-                return Err(invalid(
+                return Err(KernelError::invalid(
                     "webhook",
                     "give webhook or actionBundle, not both (add the webhook to actionBundle.actions)",
                 ));
@@ -132,21 +133,27 @@ impl CreateTimerBody {
             );
         }
         serde_json::from_value(serde_json::Value::Object(map))
-            .map_err(|e| invalid("body", format!("not the expected JSON: {e}")))
+            .map_err(|e| KernelError::invalid("body", format!("not the expected JSON: {e}")))
     }
 
     fn into_request(
         self,
         idempotency_header: Option<&str>,
-    ) -> Result<ScheduleTimerRequest, ApiError> {
+    ) -> Result<ScheduleTimerRequest, KernelError> {
         let schedule = match (&self.duration, &self.fire_at) {
             (Some(_), Some(_)) => {
-                return Err(invalid("duration", "give duration or fireAt, not both"));
+                return Err(KernelError::invalid(
+                    "duration",
+                    "give duration or fireAt, not both",
+                ));
             }
             (Some(duration), None) => Some(Schedule::Duration(parse_duration(duration)?)),
             (None, Some(at)) => Some(Schedule::FireAt(
                 prost_types::Timestamp::from_str(at).map_err(|_| {
-                    invalid("fire_at", format!("{} is not an RFC 3339 time", quote(at)))
+                    KernelError::invalid(
+                        "fire_at",
+                        format!("{} is not an RFC 3339 time", quote(at)),
+                    )
                 })?,
             )),
             (None, None) => None,
@@ -154,14 +161,15 @@ impl CreateTimerBody {
         let mut labels = self.labels;
         let mut metadata = match &self.metadata {
             None => None,
-            Some(value) => Some(json_to_struct("metadata", value).map_err(KernelError::from)?),
+            Some(value) => Some(json_to_struct("metadata", value)?),
         };
         // The original `ecosystem` payload: kept whole in metadata.ecosystem, and projected into
         // `ecosystem.*` labels (explicit labels win) so timers can be selected by them.
         if let Some(ecosystem) = &self.ecosystem {
-            for (key, value) in ecosystem_labels(ecosystem).map_err(KernelError::from)? {
-                labels::check_key(&key).map_err(|m| invalid("ecosystem", m))?;
-                labels::check_value(&key, &value).map_err(|m| invalid("ecosystem", m))?;
+            for (key, value) in ecosystem_labels(ecosystem)? {
+                labels::check_key(&key).map_err(|m| KernelError::invalid("ecosystem", m))?;
+                labels::check_value(&key, &value)
+                    .map_err(|m| KernelError::invalid("ecosystem", m))?;
                 labels.entry(key).or_insert(value);
             }
             metadata
@@ -185,20 +193,66 @@ impl CreateTimerBody {
                 .action_bundle
                 .as_ref()
                 .map(action_bundle_from_json)
-                .transpose()
-                .map_err(KernelError::from)?,
+                .transpose()?,
             agent_binding: self
                 .agent_binding
                 .as_ref()
                 .map(agent_binding_from_json)
-                .transpose()
-                .map_err(KernelError::from)?,
+                .transpose()?,
             idempotency_key: self
                 .idempotency_key
                 .or_else(|| idempotency_header.map(str::to_owned))
                 .unwrap_or_default(),
         })
     }
+}
+
+/// `POST /timers:batch`: `{"timers": [<POST /timers body>, ...]}` scheduled in one durable write,
+/// with the gRPC batch's limits; one invalid timer rejects them all, naming it (`timers[3].duration`).
+/// Answers 200 with `{"timers": [{"timer": ..., "created": bool}, ...]}` in the order given.
+pub(super) async fn create_batch(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let body: serde_json::Value = body_json(&body)?;
+    let serde_json::Value::Object(mut map) = body else {
+        return Err(invalid("body", "must be a JSON object with \"timers\""));
+    };
+    if let Some(unknown) = map.keys().find(|k| k.as_str() != "timers") {
+        return Err(invalid(
+            unknown,
+            format!(
+                "unknown field {}; the batch body is {{\"timers\": [...]}}",
+                quote(unknown)
+            ),
+        ));
+    }
+    let Some(serde_json::Value::Array(items)) = map.remove("timers") else {
+        return Err(invalid("timers", "must be an array of POST /timers bodies"));
+    };
+    if items.is_empty() {
+        return Err(invalid("timers", "must hold at least one timer"));
+    }
+    let mut requests = Vec::with_capacity(items.len());
+    let mut tenant = None::<String>;
+    for (i, item) in items.into_iter().enumerate() {
+        let within = |e: KernelError| e.within(&format!("timers[{i}]"));
+        let body = CreateTimerBody::from_json(item).map_err(within)?;
+        // The batch acts for one tenant: the first item's (or the key's), as the gRPC batch.
+        if i == 0 {
+            tenant = body.tenant_id.clone();
+        }
+        requests.push(body.into_request(None).map_err(within)?);
+    }
+    let target = principal.target(&headers, tenant.as_deref().unwrap_or_default())?;
+    let responses = gateway.backend().schedule_many(&target, requests).await?;
+    let timers: Vec<_> = responses
+        .iter()
+        .map(|r| json!({"timer": timer_to_json(r.timer.as_ref().unwrap_or(&Default::default())), "created": r.created}))
+        .collect();
+    Ok(Json(json!({ "timers": timers })).into_response())
 }
 
 pub(super) async fn create(
