@@ -197,8 +197,12 @@ async fn bad_input_is_400_naming_the_field_in_camel_case() {
         ),
         (json!({"name": "x", "fireAt": "yesterday"}), "fireAt"),
         (
-            json!({"name": "x", "fireAt": "2001-01-01T00:00:00Z"}),
+            json!({"name": "x", "fireAt": "2001-01-01T00:00:00Z", "latePolicy": "reject"}),
             "fireAt",
+        ),
+        (
+            json!({"name": "x", "fireAt": "2001-01-01T00:00:00Z", "latePolicy": "later"}),
+            "latePolicy",
         ),
         // An absent name defaults to "timer" (clients of the original sent none); an empty one is refused.
         (json!({"name": "", "duration": "1m"}), "name"),
@@ -701,4 +705,52 @@ async fn batch_schedules_all_or_nothing_naming_the_bad_timer() {
     )
     .await;
     assert!(all["timers"].as_array().unwrap().is_empty(), "{all}");
+}
+
+/// A `fireAt` already past fires at once by default (an import whose last batches arrive after
+/// their due time loses nothing); `latePolicy: "reject"` refuses it instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_fire_at_fires_at_once_unless_rejected() {
+    let server = InProcess::start().await;
+    let (url, http) = (server.url.clone(), http());
+    let body = json!({"name": "late", "fireAt": "2001-01-01T00:00:00Z", "latePolicy": "fire"});
+    for body in [
+        body.clone(),
+        json!({"name": "late-default", "fireAt": "2020-06-01T00:00:00Z"}),
+    ] {
+        let (status, timer) = json_of(
+            http.post(format!("{url}/timers"))
+                .header("x-tenant-id", "late")
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{timer}");
+        assert!(
+            timer["fireAt"].as_str().unwrap() > "2026",
+            "fires now: {timer}"
+        );
+        let id = timer["id"].as_str().unwrap().to_owned();
+        let fired = tokio::time::timeout(WAIT, async {
+            loop {
+                let (_, timer) = json_of(
+                    http.get(format!("{url}/timers/{id}"))
+                        .header("x-tenant-id", "late")
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+                .await;
+                if timer["status"] == "settled" {
+                    return timer;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the late timer fired");
+        assert!(fired["firedAt"].is_string(), "{fired}");
+    }
 }

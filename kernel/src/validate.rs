@@ -5,8 +5,8 @@
 use minoots_proto::{
     prost_types,
     v1::{
-        Action, ActionBundle, AgentAdapter, AgentBinding, ScheduleTimerRequest, Timer, TimerStatus,
-        action::Kind, schedule_timer_request::Schedule,
+        Action, ActionBundle, AgentAdapter, AgentBinding, LatePolicy, ScheduleTimerRequest, Timer,
+        TimerStatus, action::Kind, schedule_timer_request::Schedule,
     },
 };
 use prost::Message;
@@ -132,8 +132,11 @@ pub fn schedule(
         Some(Schedule::FireAt(ts)) => {
             timestamp("fire_at", ts)?;
             let at = from_timestamp(ts);
-            if at < now - PAST_GRACE {
-                return Err(KernelError::invalid("fire_at", "is in the past"));
+            if at < now - PAST_GRACE && request.late_policy() == LatePolicy::Reject {
+                return Err(KernelError::invalid(
+                    "fire_at",
+                    "is in the past (late_policy REJECT; the default, FIRE, fires it at once)",
+                ));
             }
             if at > now + MAX_HORIZON {
                 return Err(KernelError::invalid(

@@ -25,7 +25,7 @@ use minoots_kernel::{
 use minoots_proto::{
     prost_types,
     v1::{
-        CancelTimerRequest, ListTimersRequest, ScheduleTimerRequest, TimerStatus,
+        CancelTimerRequest, LatePolicy, ListTimersRequest, ScheduleTimerRequest, TimerStatus,
         schedule_timer_request::Schedule,
     },
 };
@@ -48,13 +48,15 @@ struct CreateTimerBody {
     agent_binding: Option<serde_json::Value>,
     ecosystem: Option<serde_json::Value>,
     idempotency_key: Option<String>,
+    /// `fire` (the default: a `fireAt` already past fires at once) or `reject`.
+    late_policy: Option<String>,
 }
 
 /// The name of a timer scheduled over REST without one.
 const UNNAMED: &str = "timer";
 
 /// The body's fields, as JSON names them (`webhook` is shorthand for one webhook action).
-const CREATE_FIELDS: [&str; 12] = [
+const CREATE_FIELDS: [&str; 13] = [
     "tenantId",
     "requestedBy",
     "name",
@@ -67,6 +69,7 @@ const CREATE_FIELDS: [&str; 12] = [
     "ecosystem",
     "idempotencyKey",
     "webhook",
+    "latePolicy",
 ];
 
 fn parse_duration(value: &serde_json::Value) -> Result<prost_types::Duration, KernelError> {
@@ -203,6 +206,16 @@ impl CreateTimerBody {
                 .idempotency_key
                 .or_else(|| idempotency_header.map(str::to_owned))
                 .unwrap_or_default(),
+            late_policy: match self.late_policy.as_deref() {
+                None | Some("fire") => LatePolicy::Fire,
+                Some("reject") => LatePolicy::Reject,
+                Some(other) => {
+                    return Err(KernelError::invalid(
+                        "late_policy",
+                        format!("{} is not fire or reject", quote(other)),
+                    ));
+                }
+            } as i32,
         })
     }
 }

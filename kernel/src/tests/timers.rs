@@ -274,7 +274,10 @@ async fn bad_input_names_the_field_and_writes_nothing() {
         ),
         (
             "fire_at",
-            with(&|r| r.schedule = Some(Schedule::FireAt(to_timestamp(T0 - 3_600 * SEC)))),
+            with(&|r| {
+                r.schedule = Some(Schedule::FireAt(to_timestamp(T0 - 3_600 * SEC)));
+                r.late_policy = minoots_proto::v1::LatePolicy::Reject as i32;
+            }),
         ),
         (
             "fire_at",
@@ -464,4 +467,35 @@ fn the_deepest_accepted_values_survive_a_store_round_trip() {
         DeadLetter::decode(&*letter.encode_to_vec()).unwrap(),
         letter
     );
+}
+
+/// A fire_at already past is scheduled to fire at once by default (LatePolicy FIRE), at the
+/// time it was scheduled; REJECT refuses it (see `bad_input_names_the_field_and_writes_nothing`).
+#[tokio::test]
+async fn a_late_fire_at_fires_at_once_by_default() {
+    let clock = ManualClock::new(T0);
+    let kernel = start(Arc::new(MemoryStore::new()), &clock).await;
+    for policy in [
+        minoots_proto::v1::LatePolicy::Unspecified,
+        minoots_proto::v1::LatePolicy::Fire,
+    ] {
+        let request = ScheduleTimerRequest {
+            name: "late".into(),
+            schedule: Some(Schedule::FireAt(to_timestamp(T0 - 3_600 * SEC))),
+            late_policy: policy as i32,
+            ..ScheduleTimerRequest::default()
+        };
+        let timer = kernel
+            .schedule("acme", request)
+            .await
+            .unwrap()
+            .timer
+            .unwrap();
+        assert_eq!(
+            crate::store::fire_at(&timer),
+            T0,
+            "{policy:?}: due now, not an hour ago"
+        );
+    }
+    kernel.shutdown().await;
 }
