@@ -27,8 +27,9 @@ reachable() {
 import socket, sys, urllib.parse
 url = urllib.parse.urlsplit(sys.argv[1])
 try:
-    socket.create_connection((url.hostname or "127.0.0.1", url.port), timeout=2).close()
-except OSError:
+    port = url.port or {"postgres": 5432, "postgresql": 5432, "nats": 4222}.get(url.scheme)
+    socket.create_connection((url.hostname or "127.0.0.1", port), timeout=2).close()
+except (OSError, TypeError):
     sys.exit(1)
 PY
 }

@@ -42,7 +42,9 @@ ln -s "$(command -v npm)" "$TOOLS_BIN/npm"
 ln -s "$(command -v npx)" "$TOOLS_BIN/npx"
 ln -s "$(python3 -c 'import sys; print(sys.executable)')" "$TOOLS_BIN/python3"
 CLEAN_PATH="$TOOLS_BIN:/usr/local/bin:/usr/bin:/bin"
-as_user() { env -u CARGO_HOME -u RUSTUP_HOME -u CARGO_TARGET_DIR -u RUSTC -u CARGO PATH="$CLEAN_PATH" "$@"; }
+# Temporary files (servers' data directories) stay under $WORK, which the trap removes.
+mkdir -p "$WORK/tmp"
+as_user() { env -u CARGO_HOME -u RUSTUP_HOME -u CARGO_TARGET_DIR -u RUSTC -u CARGO TMPDIR="$WORK/tmp" PATH="$CLEAN_PATH" "$@"; }
 if as_user sh -c 'command -v cargo || command -v rustc'; then
   echo "error: cargo or rustc is on the clean PATH ($CLEAN_PATH); it must not be" >&2
   exit 1

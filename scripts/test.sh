@@ -25,6 +25,7 @@ summary() {
   done
   if ((status == 0)); then echo "all suites passed"; else echo "test command failed (exit $status)"; fi
   declare -F stop_services >/dev/null && stop_services
+  [ -n "${INSTALL_ROOT:-}" ] && rm -rf "$INSTALL_ROOT"
   return $status
 }
 trap summary EXIT

@@ -666,6 +666,11 @@ async fn batch_schedules_all_or_nothing_naming_the_bad_timer() {
             "timers[1].duraton",
         ),
         (json!({"timers": []}), "timers"),
+        (
+            json!({"timers": [{"name": "a", "duration": "1m", "tenantId": "batch"},
+                              {"name": "b", "duration": "1m", "tenantId": "other"}]}),
+            "timers[1].tenantId",
+        ),
         (json!({"timer": [{"name": "x", "duration": "1m"}]}), "timer"),
         (json!([{"name": "x", "duration": "1m"}]), "body"),
     ];

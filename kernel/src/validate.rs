@@ -178,6 +178,10 @@ pub fn schedule(
 
     let mut canonical = request.clone();
     canonical.tenant_id.clear();
+    // FIRE is the default: a retry that spells it out (or not) is the same request.
+    if canonical.late_policy() == LatePolicy::Fire {
+        canonical.late_policy = LatePolicy::Unspecified as i32;
+    }
     let fingerprint = Sha256::digest(canonical.encode_to_vec())
         .iter()
         .take(16)

@@ -16,6 +16,7 @@ const DEV_KEY = 'local-dev-key'
 let server
 let url
 let ca
+let dir
 
 function makeCertificates(dir) {
   const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
@@ -33,7 +34,7 @@ function makeCertificates(dir) {
 before(async () => {
   const binary = process.env.MINOOTS_BIN
   if (!binary) throw new Error('set MINOOTS_BIN to the minoots binary')
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minoots-js-tls-'))
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minoots-js-tls-'))
   ca = makeCertificates(dir)
   server = spawn(binary, ['serve', '--dev', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data'),
     '--tls-cert', path.join(dir, 'server.pem'), '--tls-key', path.join(dir, 'server.key')], {
@@ -58,7 +59,10 @@ before(async () => {
   }
 })
 
-after(() => server?.kill('SIGKILL'))
+after(() => {
+  server?.kill('SIGKILL')
+  if (dir) fs.rmSync(dir, { recursive: true, force: true })
+})
 
 test('over https with caCertificate: schedule, stream, waitFor', async () => {
   const client = await Client.connect(url, { apiKey: DEV_KEY, tenant: 'tls', caCertificate: ca })

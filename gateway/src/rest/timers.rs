@@ -207,7 +207,8 @@ impl CreateTimerBody {
                 .or_else(|| idempotency_header.map(str::to_owned))
                 .unwrap_or_default(),
             late_policy: match self.late_policy.as_deref() {
-                None | Some("fire") => LatePolicy::Fire,
+                None => LatePolicy::Unspecified,
+                Some("fire") => LatePolicy::Fire,
                 Some("reject") => LatePolicy::Reject,
                 Some(other) => {
                     return Err(KernelError::invalid(
@@ -253,9 +254,15 @@ pub(super) async fn create_batch(
     for (i, item) in items.into_iter().enumerate() {
         let within = |e: KernelError| e.within(&format!("timers[{i}]"));
         let body = CreateTimerBody::from_json(item).map_err(within)?;
-        // The batch acts for one tenant: the first item's (or the key's), as the gRPC batch.
+        // The batch acts for one tenant: the first item's (or the key's), as the gRPC batch; an
+        // item naming another is refused, never written to the first one's.
         if i == 0 {
             tenant = body.tenant_id.clone();
+        } else if body.tenant_id.is_some() && body.tenant_id != tenant {
+            return Err(invalid(
+                &format!("timers[{i}].tenantId"),
+                "differs from the batch's tenant (timers[0].tenantId): a batch acts for one tenant",
+            ));
         }
         requests.push(body.into_request(None).map_err(within)?);
     }

@@ -29,8 +29,8 @@ __all__ = ["AtoTimerTool", "MinootsClient", "build_llamaindex_timer_tool"]
 class MinootsClient:
     """``MinootsClient(base_url, tenant_id, default_region, api_key=...)``.
 
-    ``base_url`` and ``api_key`` default to ``MINOOTS_API_URL`` (or ``MINOOTS_URL``) and
-    ``MINOOTS_API_KEY``, as the original toolkit read them. ``schedule_timer`` takes
+    ``base_url`` and ``api_key`` default to ``MINOOTS_URL`` or ``MINOOTS_API_URL`` (the
+    original toolkit's name) and ``MINOOTS_API_KEY``, as every client reads them. ``schedule_timer`` takes
     :meth:`minoots.Client.schedule`'s arguments (``name``, ``duration`` or ``fire_at``,
     ``labels``, ``metadata``, ``action_bundle``, ``webhook``, ...) and returns the
     :class:`minoots.Timer`.
