@@ -4,50 +4,13 @@
 mod common;
 
 use std::{
-    collections::HashMap,
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::Stdio,
 };
 
 use serde_json::Value;
 
-fn minoots(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_minoots"));
-    command.current_dir(dir);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("MINOOTS_")
-            || name.starts_with("KERNEL_")
-            || name == "DATABASE_URL"
-            || name == "EVENT_ENVELOPE_SECRET"
-            || name.starts_with("NATS_")
-            || name == "ACTION_WEBHOOK_TIMEOUT_MS"
-        {
-            command.env_remove(name);
-        }
-    }
-    command
-}
-
-fn settings(output: &std::process::Output) -> HashMap<String, (String, String)> {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let settings: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    settings
-        .into_iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_owned(),
-                (
-                    s["value"].as_str().unwrap().to_owned(),
-                    s["source"].as_str().unwrap().to_owned(),
-                ),
-            )
-        })
-        .collect()
-}
+use common::{config_command as minoots, config_settings as settings};
 
 #[test]
 fn defaults_then_file_then_environment_then_flags() {

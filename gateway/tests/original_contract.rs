@@ -9,7 +9,7 @@
 mod common;
 
 use std::{
-    process::{Command, Stdio},
+    process::Stdio,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -421,40 +421,12 @@ fn printed(
     env: &[(&str, &str)],
 ) -> std::collections::HashMap<String, (String, String)> {
     let dir = tempfile::tempdir().unwrap();
-    let mut print = Command::new(env!("CARGO_BIN_EXE_minoots"));
-    print
-        .current_dir(dir.path())
-        .args(["config", "print", command, "--json"]);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("MINOOTS_")
-            || name.starts_with("KERNEL_")
-            || name.starts_with("NATS_")
-            || name.ends_with("ENVELOPE_SECRET")
-            || name == "DATABASE_URL"
-            || name == "ACTION_WEBHOOK_TIMEOUT_MS"
-        {
-            print.env_remove(name);
-        }
-    }
-    let output = print.envs(env.iter().copied()).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let settings: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    settings
-        .into_iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_owned(),
-                (
-                    s["value"].as_str().unwrap().to_owned(),
-                    s["source"].as_str().unwrap().to_owned(),
-                ),
-            )
-        })
-        .collect()
+    let output = common::config_command(dir.path())
+        .args(["config", "print", command, "--json"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    common::config_settings(&output)
 }
 
 #[test]

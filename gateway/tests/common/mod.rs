@@ -348,3 +348,47 @@ impl Proxy {
         self.up.store(true, Ordering::SeqCst);
     }
 }
+
+/// `minoots` run in `dir` with none of the environment names configuration reads (MINOOTS_*,
+/// KERNEL_*, NATS_*, DATABASE_URL, EVENT_ENVELOPE_SECRET, ACTION_WEBHOOK_TIMEOUT_MS), so a test
+/// sets exactly the ones it is about.
+pub fn config_command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minoots"));
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("MINOOTS_")
+            || name.starts_with("KERNEL_")
+            || name == "DATABASE_URL"
+            || name == "EVENT_ENVELOPE_SECRET"
+            || name.starts_with("NATS_")
+            || name == "ACTION_WEBHOOK_TIMEOUT_MS"
+        {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// The settings `minoots config print ... --json` printed: name -> (value, source).
+pub fn config_settings(
+    output: &std::process::Output,
+) -> std::collections::HashMap<String, (String, String)> {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let settings: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    settings
+        .into_iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                (
+                    s["value"].as_str().unwrap().to_owned(),
+                    s["source"].as_str().unwrap().to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
