@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod console;
 pub mod grpc;
 pub mod metrics;
 pub mod rest;
@@ -69,6 +70,8 @@ struct GatewayInner {
     /// Where keys and tenant limits live (the kernel's store, or the shared database).
     store: Arc<dyn Store>,
     kernel: Option<Kernel>,
+    /// The regions of remote kernels, the primary first (none in front of a local kernel).
+    regions: Vec<String>,
     streams: CancellationToken,
 }
 
@@ -76,7 +79,13 @@ impl Gateway {
     /// In front of the kernel in this process (`minoots serve`); keys live in its store.
     pub fn local(kernel: Kernel, auth: AuthConfig) -> Result<Self, GatewayError> {
         let store = kernel.store();
-        Self::new(Arc::new(kernel.clone()), store, Some(kernel), auth)
+        Self::new(
+            Arc::new(kernel.clone()),
+            store,
+            Some(kernel),
+            Vec::new(),
+            auth,
+        )
     }
 
     /// In front of remote kernels (`minoots gateway`); keys live in `store`.
@@ -85,13 +94,15 @@ impl Gateway {
         store: Arc<dyn Store>,
         auth: AuthConfig,
     ) -> Result<Self, GatewayError> {
-        Self::new(Arc::new(regions), store, None, auth)
+        let names = regions.names_primary_first();
+        Self::new(Arc::new(regions), store, None, names, auth)
     }
 
     fn new(
         backend: Arc<dyn Backend>,
         store: Arc<dyn Store>,
         kernel: Option<Kernel>,
+        regions: Vec<String>,
         auth: AuthConfig,
     ) -> Result<Self, GatewayError> {
         Ok(Self {
@@ -100,6 +111,7 @@ impl Gateway {
                 backend,
                 store,
                 kernel,
+                regions,
                 streams: CancellationToken::new(),
             }),
         })
@@ -120,6 +132,11 @@ impl Gateway {
     /// The in-process kernel, when there is one.
     pub fn kernel(&self) -> Option<&Kernel> {
         self.inner.kernel.as_ref()
+    }
+
+    /// The regions calls may go to, the primary first; empty in front of a local kernel.
+    pub fn regions(&self) -> &[String] {
+        &self.inner.regions
     }
 
     /// An event stream for `principal` that ends when the gateway shuts down, and with

@@ -1,5 +1,6 @@
 //! `GET /metrics` (Prometheus text format): requests by route and code, plus the kernel's timer
-//! counters, lateness histogram, armed timers and stream subscribers.
+//! counters, lateness histogram, armed timers and stream subscribers, whether the kernel leads,
+//! and a gateway's regions (the console's health view draws from these).
 
 use std::{
     collections::BTreeMap,
@@ -69,12 +70,18 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
-pub fn router(kernel: Option<Kernel>, metrics: Arc<RequestMetrics>) -> Router {
+/// `regions`: a gateway's regions, the primary first (empty in front of a local kernel).
+pub fn router(
+    kernel: Option<Kernel>,
+    metrics: Arc<RequestMetrics>,
+    regions: Vec<String>,
+) -> Router {
     Router::new().route(
         "/metrics",
         get(move || {
             let kernel = kernel.clone();
             let metrics = metrics.clone();
+            let regions = regions.clone();
             async move {
                 let mut out = String::new();
                 let _ = writeln!(
@@ -92,6 +99,25 @@ pub fn router(kernel: Option<Kernel>, metrics: Arc<RequestMetrics>) -> Router {
                 }
                 if let Some(kernel) = &kernel {
                     kernel.render_metrics(&mut out);
+                    let _ = writeln!(
+                        out,
+                        "# HELP minoots_kernel_leader 1 while this kernel holds the lead.\n# TYPE minoots_kernel_leader gauge\nminoots_kernel_leader {}",
+                        u8::from(kernel.is_leader())
+                    );
+                }
+                if !regions.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "# HELP minoots_gateway_region The regions this gateway sends calls to.\n# TYPE minoots_gateway_region gauge"
+                    );
+                    for (i, region) in regions.iter().enumerate() {
+                        let _ = writeln!(
+                            out,
+                            "minoots_gateway_region{{region=\"{}\",primary=\"{}\"}} 1",
+                            escape(region),
+                            i == 0
+                        );
+                    }
                 }
                 (
                     [("content-type", "text/plain; version=0.0.4; charset=utf-8")],

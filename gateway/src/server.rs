@@ -14,7 +14,7 @@ use crate::{
     Gateway, GatewayError,
     auth::{Auth, Role, require},
     backend::Backend,
-    grpc, metrics, rest,
+    console, grpc, metrics, rest,
     tls::{self, Listener},
 };
 
@@ -65,7 +65,12 @@ pub async fn serve(
             "minoots.gateway",
             trace_request,
         ))
-        .merge(metrics::router(gateway.kernel().cloned(), requests));
+        .merge(metrics::router(
+            gateway.kernel().cloned(),
+            requests,
+            gateway.regions().to_vec(),
+        ))
+        .merge(console::router());
     serve_router(listener.into(), router, shutdown).await
 }
 
@@ -155,7 +160,7 @@ pub async fn serve_kernel(
         "horology.kernel.rpc",
         trace_request,
     ))
-    .merge(metrics::router(Some(kernel), requests));
+    .merge(metrics::router(Some(kernel), requests, Vec::new()));
     serve_router(listener.into(), router, shutdown).await
 }
 

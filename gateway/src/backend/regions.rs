@@ -127,6 +127,13 @@ impl Regions {
         self.regions.iter().map(|r| r.name.as_str()).collect()
     }
 
+    /// The region names, the primary (where unlabelled calls go) first.
+    pub fn names_primary_first(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.regions.iter().map(|r| r.name.clone()).collect();
+        names[..=self.primary].rotate_right(1);
+        names
+    }
+
     fn index(&self, name: Option<&str>, field: &str) -> Result<usize, Status> {
         match name {
             None => Ok(self.primary),

@@ -1,0 +1,178 @@
+// The dead-letters view: actions that exhausted their retries. List (since a time, resolved ones
+// too on request), open one, replay one or every unresolved one since a time; each replay's
+// outcome (the action's result and the timer's status after it) is shown.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { toJsonString } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { ActionSchema, type Action, type DeadLetter, type ReplayResult } from "./gen/minoots/v1/timer_pb";
+import { $, el, fields, fillTable, when } from "./dom";
+import { clearError, showError } from "./errors";
+import type { Session } from "./session";
+import { statusName } from "./timers";
+
+export function actionText(action: Action | undefined): string {
+  const kind = action?.kind;
+  switch (kind?.case) {
+    case "webhook":
+      return `webhook ${kind.value.method || "POST"} ${kind.value.url}`;
+    case "command":
+      return `command ${kind.value.program}`;
+    case "file":
+      return `file ${kind.value.path}`;
+    case "agentPrompt":
+      return `agent prompt ${kind.value.target}`;
+    default:
+      return "";
+  }
+}
+
+export class DeadLettersView {
+  private session?: Session;
+
+  constructor() {
+    $<HTMLFormElement>("dl-search").onsubmit = (ev) => {
+      ev.preventDefault();
+      void this.list();
+    };
+    $("dl-replay-all").onclick = () => void this.replayAll();
+  }
+
+  signIn(session: Session) {
+    this.session = session;
+  }
+
+  signOut() {
+    this.session = undefined;
+    $("dl-rows").replaceChildren();
+    $("dl-detail").hidden = true;
+    $("dl-outcome").hidden = true;
+  }
+
+  async show() {
+    await this.list();
+  }
+
+  /** The since field as a timestamp; empty means every time. */
+  private since() {
+    const text = $<HTMLInputElement>("dl-since").value.trim();
+    if (!text) return undefined;
+    const date = new Date(text);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(date.getTime())) {
+      throw new ConnectError(`since: "${text}" is not an RFC 3339 time`, Code.InvalidArgument);
+    }
+    return timestampFromDate(date);
+  }
+
+  async list() {
+    if (!this.session) return;
+    const form = $("dl-search");
+    clearError($("dl-error"), form);
+    try {
+      const { deadLetters } = await this.session.deadLetters.listDeadLetters({
+        since: this.since(),
+        includeResolved: $<HTMLInputElement>("dl-resolved").checked,
+        limit: 1000,
+      });
+      fillTable(
+        $("dl-rows"),
+        deadLetters.length
+          ? deadLetters.map((d) => this.row(d))
+          : [el("tr", {}, el("td", { colspan: "8", class: "muted" }, "no dead letters"))],
+      );
+    } catch (e) {
+      showError($("dl-error"), e, form);
+    }
+  }
+
+  private row(d: DeadLetter) {
+    const details = el("button", { type: "button", class: "secondary" }, "Details");
+    details.onclick = () => void this.open(d.id);
+    const replay = el("button", { type: "button", class: "replay" }, "Replay");
+    replay.onclick = () => void this.replay(d.id);
+    return el(
+      "tr",
+      { "data-id": d.id, "data-timer": d.timerId },
+      el("td", { class: "mono" }, d.id),
+      el("td", { class: "mono" }, el("a", { href: `#/timers/${encodeURIComponent(d.timerId)}` }, d.timerId)),
+      el("td", {}, actionText(d.action)),
+      el("td", {}, String(d.attempts)),
+      el("td", {}, d.lastError),
+      el("td", {}, when(d.createdAt)),
+      el("td", { class: d.resolvedAt ? "ok state" : "bad state" }, d.resolvedAt ? `resolved (${d.replays} replays)` : d.replays ? `unresolved (${d.replays} replays)` : "unresolved"),
+      el("td", {}, el("span", { class: "row" }, details, d.resolvedAt ? null : replay)),
+    );
+  }
+
+  async open(id: string) {
+    if (!this.session) return;
+    clearError($("dl-error"));
+    try {
+      const d = await this.session.deadLetters.getDeadLetter({ id });
+      fields($("dl-fields"), [
+        ["Id", el("span", { class: "mono" }, d.id)],
+        ["Timer", el("a", { href: `#/timers/${encodeURIComponent(d.timerId)}`, class: "mono" }, d.timerId)],
+        ["Action", `#${d.actionIndex} ${actionText(d.action)}`],
+        ["Action (JSON)", d.action ? el("code", { class: "mono" }, toJsonString(ActionSchema, d.action)) : ""],
+        ["Idempotency key", el("span", { class: "mono" }, d.idempotencyKey)],
+        ["Attempts", String(d.attempts)],
+        ["Last error", d.lastError],
+        ["Created", when(d.createdAt)],
+        ["Resolved", when(d.resolvedAt)],
+        ["Replays", String(d.replays)],
+      ]);
+      $("dl-detail").hidden = false;
+      $("dl-detail-title").focus();
+    } catch (e) {
+      showError($("dl-error"), e);
+    }
+  }
+
+  private outcome(results: ReplayResult[], empty: string) {
+    $("dl-outcomes").replaceChildren(
+      ...(results.length
+        ? results.map((r) => {
+            const ok = r.result?.ok ?? false;
+            return el(
+              "li",
+              { "data-id": r.deadLetter?.id ?? "", class: ok ? "ok" : "bad" },
+              el("span", { class: "mono" }, r.deadLetter?.id ?? ""),
+              `: ${ok ? "delivered" : "failed again"} after ${r.result?.attempts ?? 0} attempt${r.result?.attempts === 1 ? "" : "s"}`,
+              r.result?.detail ? ` (${r.result.detail})` : "",
+              r.timer ? `; timer ${r.timer.name || r.timer.id} is now ${statusName(r.timer.status)}` : "",
+            );
+          })
+        : [el("li", {}, empty)]),
+    );
+    $("dl-outcome").hidden = false;
+    $("dl-outcome-title").focus();
+  }
+
+  async replay(id: string) {
+    if (!this.session) return;
+    clearError($("dl-error"));
+    try {
+      const result = await this.session.deadLetters.replayDeadLetter({ id });
+      this.outcome([result], "");
+    } catch (e) {
+      showError($("dl-error"), e);
+      return;
+    }
+    await this.list();
+  }
+
+  async replayAll() {
+    if (!this.session) return;
+    const form = $("dl-search");
+    clearError($("dl-error"), form);
+    try {
+      const since = this.since();
+      const { results } = await this.session.deadLetters.replayDeadLetters({ since });
+      this.outcome(results, "no unresolved dead letters to replay");
+    } catch (e) {
+      showError($("dl-error"), e, form);
+      return;
+    }
+    await this.list();
+  }
+}

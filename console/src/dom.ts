@@ -1,0 +1,61 @@
+// Small DOM helpers: every text goes in as textContent (never HTML), so nothing a timer carries
+// (names, labels, error details) can inject markup under the console's CSP.
+
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+
+export const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`#${id} is missing from index.html`);
+  return found as T;
+};
+
+type Child = Node | string | null | undefined | false;
+
+/** `el("td", { class: "mono" }, "text", child)`. */
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | boolean | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === false) continue;
+    node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+/** Table rows whose cells carry their column's heading (`data-label`) for the narrow layout. */
+export function fillTable(tbody: HTMLElement, rows: HTMLTableRowElement[]) {
+  const headings = [...(tbody.closest("table")?.querySelectorAll("thead th") ?? [])].map(
+    (th) => th.textContent ?? "",
+  );
+  for (const row of rows) {
+    [...row.cells].forEach((cell, i) => cell.setAttribute("data-label", headings[i] ?? ""));
+  }
+  tbody.replaceChildren(...rows);
+}
+
+export function fields(dl: HTMLElement, entries: [string, Child][]) {
+  dl.replaceChildren(
+    ...entries.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value || "–")]),
+  );
+}
+
+export const iso = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : "");
+
+export function when(t: Timestamp | undefined): Child {
+  if (!t) return "";
+  const date = timestampDate(t);
+  return el("time", { datetime: date.toISOString() }, date.toISOString().replace("T", " ").replace("Z", " UTC"));
+}
+
+export const labelsText = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
+
+export function checked(form: HTMLFormElement, name: string): string[] {
+  return [...form.querySelectorAll<HTMLInputElement>(`input[name="${name}"]:checked`)].map((i) => i.value);
+}

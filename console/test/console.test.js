@@ -1,0 +1,230 @@
+'use strict'
+// The console as the binary serves it (/ui on a real `minoots serve --dev`, MINOOTS_BIN), in
+// headless Chromium driven by playwright-core: sign in, find a timer by label, watch one fire
+// live, replay dead letters (a webhook receiver here fails until told otherwise), read health and
+// admin, and a read-only key that cannot cancel. Every wait is on page state, never a sleep.
+// Screenshots go to test-results/ (SCREENSHOTS=dir to write them elsewhere, e.g. docs/console).
+
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const http = require('node:http')
+const path = require('node:path')
+const { startMinoots } = require('../../scripts/test-server.js')
+const { chromium } = require('playwright-core')
+
+const DEV_KEY = 'local-dev-key'
+const WAIT = { timeout: 60_000 }
+const SHOTS = path.resolve(process.env.SCREENSHOTS || path.join(__dirname, '..', 'test-results'))
+const WIDE = { width: 1280, height: 900 }
+const NARROW = { width: 390, height: 844 }
+
+let server
+let url
+let browser
+let hook
+let readerKey
+
+/** A webhook receiver on 127.0.0.1:0 answering every POST with `status`. */
+async function receiver() {
+  const r = { status: 500, hits: 0 }
+  r.server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      r.hits += 1
+      res.writeHead(r.status).end()
+    })
+  })
+  await new Promise((resolve) => r.server.listen(0, '127.0.0.1', resolve))
+  r.url = `http://127.0.0.1:${r.server.address().port}/hook`
+  return r
+}
+
+/** The REST API with the development key, as any client would call it. */
+async function rest(method, route, body) {
+  const response = await fetch(`${url}${route}`, {
+    method,
+    headers: { 'x-api-key': DEV_KEY, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const json = await response.json()
+  assert.ok(response.ok, `${method} ${route}: ${response.status} ${JSON.stringify(json)}`)
+  return json
+}
+
+const schedule = (body) => rest('POST', '/timers', { requestedBy: 'console-test', ...body })
+
+/** A timer whose one webhook goes to the receiver, tried once. */
+const hooked = (name) =>
+  schedule({
+    name,
+    duration: '10ms',
+    labels: { suite: 'console', kind: 'hook' },
+    actionBundle: { actions: [{ type: 'webhook', url: hook.url }], retryPolicy: { maxAttempts: 1 } },
+  })
+
+before(async () => {
+  ;({ url, process: server } = await startMinoots(['--webhook-allow', '127.0.0.1']))
+  hook = await receiver()
+  const created = await rest('POST', '/admin/keys', { tenantId: 'tenant-local', name: 'reader', roles: ['timer.read'] })
+  readerKey = created.secret
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  fs.mkdirSync(SHOTS, { recursive: true })
+})
+
+after(async () => {
+  await browser?.close()
+  hook?.server.close()
+  server?.kill('SIGKILL')
+})
+
+/** A fresh tab (its own sessionStorage) that records script errors and CSP violations. */
+async function tab(viewport = WIDE) {
+  const context = await browser.newContext({ viewport })
+  const page = await context.newPage()
+  page.problems = []
+  page.on('pageerror', (e) => page.problems.push(e.message))
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused/.test(m.text())) page.problems.push(m.text())
+  })
+  return page
+}
+
+async function signIn(page, key) {
+  await page.goto(`${url}/ui`)
+  await page.getByLabel('API key').fill(key)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.locator('#nav').waitFor(WAIT)
+  await page.locator('#view-timers').waitFor(WAIT)
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true })
+
+test('sign in, find a timer by label, see one fire live, replay dead letters, health and admin', async () => {
+  const far = (await schedule({ name: 'nightly-report', duration: '1h', labels: { suite: 'console', team: 'ops' } })).timer
+  await schedule({ name: 'other-team', duration: '1h', labels: { suite: 'console', team: 'web' } })
+  const page = await tab()
+
+  // A wrong key is refused where it was typed.
+  await page.goto(`${url}/ui`)
+  await page.getByLabel('API key').fill('wrong-key')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.locator('#sign-in-error', { hasText: 'UNAUTHENTICATED' }).waitFor(WAIT)
+
+  await signIn(page, DEV_KEY)
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('minoots.console.key')), DEV_KEY)
+  assert.ok(!page.url().includes(DEV_KEY), 'the key is never in the URL')
+
+  // Timers: a bad selector is refused naming its field, then the label finds the one timer.
+  const search = page.locator('#timer-search')
+  await page.getByLabel('Label selector').first().fill('team==ops')
+  await search.getByRole('button', { name: 'Search' }).click()
+  await page.locator('#timers-error', { hasText: 'label_selector' }).waitFor(WAIT)
+  assert.equal(await page.locator('#timer-labels').getAttribute('aria-invalid'), 'true')
+  await page.getByLabel('Label selector').first().fill('team=ops')
+  await search.getByRole('button', { name: 'Search' }).click()
+  await page.locator('#timers-rows tr', { hasText: 'nightly-report' }).waitFor(WAIT)
+  assert.equal(await page.locator('#timers-rows tr').count(), 1)
+  assert.equal(await page.locator('#timer-labels').getAttribute('aria-invalid'), null)
+
+  // Its detail: fields and the lifecycle with sequence numbers.
+  await page.getByRole('link', { name: 'nightly-report' }).click()
+  await page.locator('#timer-detail-title', { hasText: 'nightly-report' }).waitFor(WAIT)
+  assert.ok(page.url().endsWith(`#/timers/${far.id}`))
+  await page.locator('#timeline li[data-type="timer.scheduled"]').waitFor(WAIT)
+  assert.match(await page.locator('#timeline li').first().innerText(), /^#\d+ timer\.scheduled/)
+  await shot(page, 'timers')
+
+  // Narrow screens: the same view stacks.
+  await page.setViewportSize(NARROW)
+  await shot(page, 'timers-390')
+  await page.setViewportSize(WIDE)
+
+  // Live, reached by keyboard: a timer fires while we watch.
+  await page.locator('#nav a[data-view="live"]').focus()
+  await page.keyboard.press('Enter')
+  await page.locator('#live-state', { hasText: 'live' }).waitFor(WAIT)
+  await schedule({ name: 'fires-soon', duration: '300ms', labels: { suite: 'console' } })
+  await page.locator('#live-events li', { hasText: /timer\.fired fires-soon/ }).waitFor(WAIT)
+
+  // Dead letters: a webhook that fails once and for all.
+  const broken = (await hooked('broken-hook')).timer
+  await page.locator('#live-events li', { hasText: /timer\.failed broken-hook/ }).waitFor(WAIT)
+  await shot(page, 'live')
+  await page.getByRole('link', { name: 'Dead letters' }).click()
+  const row = page.locator(`#dl-rows tr[data-timer="${broken.id}"]`)
+  await row.waitFor(WAIT)
+  await row.getByRole('button', { name: 'Details' }).click()
+  await page.locator('#dl-fields', { hasText: `${broken.id}:0` }).waitFor(WAIT)
+
+  // Still failing: the replay's outcome says so and the letter stays.
+  await row.getByRole('button', { name: 'Replay' }).click()
+  await page.locator('#dl-outcomes li.bad', { hasText: 'failed again' }).waitFor(WAIT)
+  hook.status = 200
+  await row.getByRole('button', { name: 'Replay' }).click()
+  await page.locator('#dl-outcomes li.ok', { hasText: /delivered .*is now settled/ }).waitFor(WAIT)
+  await page.locator('#dl-rows', { hasText: 'no dead letters' }).waitFor(WAIT)
+
+  // Replay all since a time: two more that failed, then the receiver recovers.
+  hook.status = 500
+  const since = new Date(Date.now() - 60_000).toISOString()
+  const more = [(await hooked('batch-hook-1')).timer.id, (await hooked('batch-hook-2')).timer.id]
+  for (const name of ['batch-hook-1', 'batch-hook-2']) {
+    await page.getByRole('link', { name: 'Live' }).click()
+    await page.locator('#live-events li', { hasText: new RegExp(`timer\\.failed ${name}`) }).waitFor(WAIT)
+  }
+  await page.getByRole('link', { name: 'Dead letters' }).click()
+  for (const id of more) await page.locator(`#dl-rows tr[data-timer="${id}"]`).waitFor(WAIT)
+  await page.getByLabel('Since').fill('yesterday')
+  await page.getByRole('button', { name: 'Replay all since' }).click()
+  await page.locator('#dl-error', { hasText: 'since' }).waitFor(WAIT)
+  hook.status = 200
+  await page.getByLabel('Since').fill(since)
+  await page.getByRole('button', { name: 'Replay all since' }).click()
+  await page.locator('#dl-outcomes li.ok').nth(1).waitFor(WAIT)
+  assert.equal(await page.locator('#dl-outcomes li.ok', { hasText: 'is now settled' }).count(), 2)
+  await page.getByLabel('include resolved').check()
+  await page.getByRole('button', { name: 'List', exact: true }).click()
+  await page.locator(`#dl-rows tr[data-timer="${more[1]}"] .state`, { hasText: 'resolved' }).waitFor(WAIT)
+  await shot(page, 'dead-letters')
+
+  // Health: ready, this kernel leads, charts drawn.
+  await page.getByRole('link', { name: 'Health' }).click()
+  await page.locator('#health-ready', { hasText: 'ready' }).waitFor(WAIT)
+  await page.locator('#health-fields', { hasText: 'this kernel leads' }).waitFor(WAIT)
+  await page.locator('#chart-lateness svg rect.bar').first().waitFor(WAIT)
+  await page.locator('#chart-rates svg path.fire').waitFor(WAIT)
+  await shot(page, 'health')
+
+  // Admin: the development key administers; the reader key is listed.
+  await page.getByRole('link', { name: 'Admin' }).click()
+  await page.locator('#keys-rows tr', { hasText: 'reader' }).waitFor(WAIT)
+  await page.locator('#limits-tenant').fill('tenant-local')
+  await page.getByRole('button', { name: 'Load limits' }).click()
+  await page.locator('#limits-state', { hasText: 'limits of tenant-local' }).waitFor(WAIT)
+  await shot(page, 'admin')
+
+  // Sign out forgets the key.
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.locator('#view-sign-in').waitFor(WAIT)
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('minoots.console.key')), null)
+  assert.deepEqual(page.problems, [])
+})
+
+test('a read-only key sees timers but cannot cancel or administer', async () => {
+  const { timer } = await schedule({ name: 'read-only-target', duration: '1h', labels: { suite: 'console' } })
+  const page = await tab()
+  await signIn(page, readerKey)
+  assert.equal(await page.locator('#nav-admin').isHidden(), true)
+  await page.goto(`${url}/ui#/timers/${timer.id}`)
+  await page.locator('#timer-detail-title', { hasText: 'read-only-target' }).waitFor(WAIT)
+  await page.getByRole('button', { name: 'Cancel timer' }).click()
+  await page.locator('#timer-error', { hasText: 'PERMISSION_DENIED' }).waitFor(WAIT)
+  await shot(page, 'read-only-denied')
+  const still = await rest('GET', `/timers/${timer.id}`)
+  assert.ok(['scheduled', 'armed'].includes((still.timer ?? still).status), JSON.stringify(still))
+  assert.deepEqual(page.problems, [])
+})
