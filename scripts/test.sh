@@ -116,6 +116,14 @@ fi
   node --test
 )
 
+step "console: the committed bundle is what console/ builds; playwright-core in headless Chromium against /ui"
+(
+  cd console
+  npm ci --no-audit --no-fund --silent
+  npm run --silent check
+  node --test
+)
+
 step "kotlin binding: uniffi-bindgen, kotlinc, run against a real server"
 KOTLIN_VERSION=2.4.20
 KOTLIN_HOME="$TARGET_DIR/kotlin-$KOTLIN_VERSION"
