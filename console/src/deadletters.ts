@@ -29,6 +29,8 @@ export function actionText(action: Action | undefined): string {
 
 export class DeadLettersView {
   private session?: Session;
+  /** The dead letter whose details are shown, refreshed after a replay. */
+  private opened?: string;
 
   constructor() {
     $<HTMLFormElement>("dl-search").onsubmit = (ev) => {
@@ -45,6 +47,7 @@ export class DeadLettersView {
   signOut() {
     this.session = undefined;
     $("dl-rows").replaceChildren();
+    this.opened = undefined;
     $("dl-detail").hidden = true;
     $("dl-outcome").hidden = true;
   }
@@ -104,7 +107,7 @@ export class DeadLettersView {
     );
   }
 
-  async open(id: string) {
+  async open(id: string, focus = true) {
     if (!this.session) return;
     clearError($("dl-error"));
     try {
@@ -121,8 +124,9 @@ export class DeadLettersView {
         ["Resolved", when(d.resolvedAt)],
         ["Replays", String(d.replays)],
       ]);
+      this.opened = d.id;
       $("dl-detail").hidden = false;
-      $("dl-detail-title").focus();
+      if (focus) $("dl-detail-title").focus();
     } catch (e) {
       showError($("dl-error"), e);
     }
@@ -146,6 +150,7 @@ export class DeadLettersView {
     );
     $("dl-outcome").hidden = false;
     $("dl-outcome-title").focus();
+    if (this.opened && results.some((r) => r.deadLetter?.id === this.opened)) void this.open(this.opened, false);
   }
 
   async replay(id: string) {

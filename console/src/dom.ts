@@ -28,13 +28,21 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 
 /** Table rows whose cells carry their column's heading (`data-label`) for the narrow layout. */
 export function fillTable(tbody: HTMLElement, rows: HTMLTableRowElement[]) {
+  for (const row of rows) label(tbody, row);
+  tbody.replaceChildren(...rows);
+}
+
+/** Replaces one row of a table filled by {@link fillTable}. */
+export function replaceRow(old: HTMLTableRowElement, row: HTMLTableRowElement) {
+  if (old.parentElement) label(old.parentElement, row);
+  old.replaceWith(row);
+}
+
+function label(tbody: HTMLElement, row: HTMLTableRowElement) {
   const headings = [...(tbody.closest("table")?.querySelectorAll("thead th") ?? [])].map(
     (th) => th.textContent ?? "",
   );
-  for (const row of rows) {
-    [...row.cells].forEach((cell, i) => cell.setAttribute("data-label", headings[i] ?? ""));
-  }
-  tbody.replaceChildren(...rows);
+  [...row.cells].forEach((cell, i) => cell.setAttribute("data-label", headings[i] ?? ""));
 }
 
 export function fields(dl: HTMLElement, entries: [string, Child][]) {

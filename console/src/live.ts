@@ -72,8 +72,11 @@ export class LiveView {
     this.state("connecting");
     while (!signal.aborted) {
       try {
-        const events = this.session!.timers.streamTimerEvents(request(), { signal });
-        this.state("live");
+        // Live once the server answered: from then on no event is missed.
+        const events = this.session!.timers.streamTimerEvents(request(), {
+          signal,
+          onHeader: () => this.state("live"),
+        });
         for await (const event of events) this.show(event);
       } catch (e) {
         if (signal.aborted) return;

@@ -5,7 +5,7 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { TimerEventType, TimerStatus, type Timer, type TimerEvent } from "./gen/minoots/v1/timer_pb";
-import { $, checked, el, fields, fillTable, labelsText, when } from "./dom";
+import { $, checked, el, fields, fillTable, labelsText, replaceRow, when } from "./dom";
 import { clearError, showError } from "./errors";
 import type { Session } from "./session";
 
@@ -178,8 +178,8 @@ export class TimersView {
     if (!t.actionResults.length) {
       fillTable($("timer-results-rows"), [el("tr", {}, el("td", { colspan: "7", class: "muted" }, "no action has run"))]);
     }
-    const row = document.querySelector<HTMLElement>(`#timers-rows tr[data-id="${CSS.escape(t.id)}"]`);
-    if (row) row.replaceWith(this.row(t));
+    const row = document.querySelector<HTMLTableRowElement>(`#timers-rows tr[data-id="${CSS.escape(t.id)}"]`);
+    if (row) replaceRow(row, this.row(t));
     this.timelineState();
   }
 

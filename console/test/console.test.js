@@ -52,6 +52,7 @@ async function rest(method, route, body) {
   return json
 }
 
+/** POST /timers; answers the timer. */
 const schedule = (body) => rest('POST', '/timers', { requestedBy: 'console-test', ...body })
 
 /** A timer whose one webhook goes to the receiver, tried once. */
@@ -104,7 +105,7 @@ async function signIn(page, key) {
 const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true })
 
 test('sign in, find a timer by label, see one fire live, replay dead letters, health and admin', async () => {
-  const far = (await schedule({ name: 'nightly-report', duration: '1h', labels: { suite: 'console', team: 'ops' } })).timer
+  const far = await schedule({ name: 'nightly-report', duration: '1h', labels: { suite: 'console', team: 'ops' } })
   await schedule({ name: 'other-team', duration: '1h', labels: { suite: 'console', team: 'web' } })
   const page = await tab()
 
@@ -120,7 +121,7 @@ test('sign in, find a timer by label, see one fire live, replay dead letters, he
 
   // Timers: a bad selector is refused naming its field, then the label finds the one timer.
   const search = page.locator('#timer-search')
-  await page.getByLabel('Label selector').first().fill('team==ops')
+  await page.getByLabel('Label selector').first().fill('=ops')
   await search.getByRole('button', { name: 'Search' }).click()
   await page.locator('#timers-error', { hasText: 'label_selector' }).waitFor(WAIT)
   assert.equal(await page.locator('#timer-labels').getAttribute('aria-invalid'), 'true')
@@ -151,7 +152,7 @@ test('sign in, find a timer by label, see one fire live, replay dead letters, he
   await page.locator('#live-events li', { hasText: /timer\.fired fires-soon/ }).waitFor(WAIT)
 
   // Dead letters: a webhook that fails once and for all.
-  const broken = (await hooked('broken-hook')).timer
+  const broken = await hooked('broken-hook')
   await page.locator('#live-events li', { hasText: /timer\.failed broken-hook/ }).waitFor(WAIT)
   await shot(page, 'live')
   await page.getByRole('link', { name: 'Dead letters' }).click()
@@ -167,11 +168,21 @@ test('sign in, find a timer by label, see one fire live, replay dead letters, he
   await row.getByRole('button', { name: 'Replay' }).click()
   await page.locator('#dl-outcomes li.ok', { hasText: /delivered .*is now settled/ }).waitFor(WAIT)
   await page.locator('#dl-rows', { hasText: 'no dead letters' }).waitFor(WAIT)
+  await page.locator('#dl-fields dd', { hasText: /^2$/ }).waitFor(WAIT)
+
+  // The timer behind it: failed, then settled by the replay, with its action's result.
+  await page.locator('#dl-fields a').click()
+  await page.locator('#timer-detail-title', { hasText: 'broken-hook' }).waitFor(WAIT)
+  await page.locator('#timeline li[data-type="timer.settled"]').waitFor(WAIT)
+  const lifecycle = await page.locator('#timeline li').evaluateAll((items) => items.map((li) => li.dataset.type))
+  assert.deepEqual(lifecycle, ['timer.scheduled', 'timer.armed', 'timer.fired', 'timer.failed', 'timer.settled'])
+  await page.locator('#timer-results-rows td.ok').waitFor(WAIT)
+  await shot(page, 'timer-detail')
 
   // Replay all since a time: two more that failed, then the receiver recovers.
   hook.status = 500
   const since = new Date(Date.now() - 60_000).toISOString()
-  const more = [(await hooked('batch-hook-1')).timer.id, (await hooked('batch-hook-2')).timer.id]
+  const more = [(await hooked('batch-hook-1')).id, (await hooked('batch-hook-2')).id]
   for (const name of ['batch-hook-1', 'batch-hook-2']) {
     await page.getByRole('link', { name: 'Live' }).click()
     await page.locator('#live-events li', { hasText: new RegExp(`timer\\.failed ${name}`) }).waitFor(WAIT)
@@ -215,7 +226,7 @@ test('sign in, find a timer by label, see one fire live, replay dead letters, he
 })
 
 test('a read-only key sees timers but cannot cancel or administer', async () => {
-  const { timer } = await schedule({ name: 'read-only-target', duration: '1h', labels: { suite: 'console' } })
+  const timer = await schedule({ name: 'read-only-target', duration: '1h', labels: { suite: 'console' } })
   const page = await tab()
   await signIn(page, readerKey)
   assert.equal(await page.locator('#nav-admin').isHidden(), true)
@@ -225,6 +236,6 @@ test('a read-only key sees timers but cannot cancel or administer', async () => 
   await page.locator('#timer-error', { hasText: 'PERMISSION_DENIED' }).waitFor(WAIT)
   await shot(page, 'read-only-denied')
   const still = await rest('GET', `/timers/${timer.id}`)
-  assert.ok(['scheduled', 'armed'].includes((still.timer ?? still).status), JSON.stringify(still))
+  assert.ok(['scheduled', 'armed'].includes(still.status), JSON.stringify(still))
   assert.deepEqual(page.problems, [])
 })
