@@ -1,11 +1,11 @@
 // The health view: readiness and leadership, the regions a gateway sends to, and two charts drawn
-// as plain SVG from samples of /metrics taken while signed in: fire and schedule rates over the
+// as plain SVG from samples of /metrics taken every two seconds while signed in: fire and schedule rates over the
 // last ten minutes, and the fire-lateness histogram.
 
 import { $, el, fields } from "./dom";
 import { clearError, showError } from "./errors";
 
-const SAMPLE_MS = 5_000;
+const SAMPLE_MS = 2_000;
 const WINDOW_MS = 10 * 60_000;
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -132,7 +132,10 @@ export class HealthView {
       return { at: s.at, fire: Math.max(0, (s.fired - prev.fired) / seconds), schedule: Math.max(0, (s.scheduled - prev.scheduled) / seconds) };
     });
     const top = niceMax(Math.max(0, ...points.flatMap((p) => [p.fire, p.schedule])));
-    const x = (at: number) => L + ((at - (now - WINDOW_MS)) / WINDOW_MS) * (W - L - R);
+    // The span drawn grows from the first sample up to the ten-minute window.
+    const span = Math.max(10_000, Math.min(WINDOW_MS, now - (this.samples[0]?.at ?? now)));
+    const x = (at: number) => L + ((at - (now - span)) / span) * (W - L - R);
+    const ago = (ms: number) => (ms >= 60_000 ? `-${+(ms / 60_000).toFixed(1)} min` : `-${Math.round(ms / 1000)} s`);
     const y = (v: number) => T + (1 - v / top) * (H - T - B);
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "rates-desc" });
     const last = points[points.length - 1];
@@ -143,14 +146,15 @@ export class HealthView {
       root.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(top * f), y2: y(top * f) }));
       root.append(svg("text", { x: L - 6, y: y(top * f) + 4, "text-anchor": "end" }, String(+(top * f).toFixed(2))));
     }
-    for (const minutes of [10, 5, 0]) {
-      root.append(svg("text", { x: x(now - minutes * 60_000), y: H - 8, "text-anchor": "middle" }, minutes ? `-${minutes} min` : "now"));
+    for (const [f, anchor] of [[1, "start"], [0.5, "middle"], [0, "end"]] as const) {
+      root.append(svg("text", { x: x(now - span * f), y: H - 8, "text-anchor": anchor }, f ? ago(span * f) : "now"));
     }
     root.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
     for (const [key, cls] of [["fire", "fire"], ["schedule", "schedule"]] as const) {
       if (points.length < 1) continue;
       const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.at).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ");
       root.append(svg("path", { class: cls, d }));
+      for (const p of points) root.append(svg("circle", { class: `${cls} dot`, cx: x(p.at), cy: y(p[key]), r: 2.5 }));
     }
     $("chart-rates").replaceChildren(
       root,
@@ -177,7 +181,7 @@ export class HealthView {
     }
     bars.forEach((b, i) => {
       const x = L + i * width;
-      root.append(svg("rect", { class: "bar", x: x + 2, width: Math.max(1, width - 4), y: y(b.count), height: H - B - y(b.count) }));
+      root.append(svg("rect", { class: "bar", "data-count": b.count, x: x + 2, width: Math.max(1, width - 4), y: y(b.count), height: H - B - y(b.count) }));
       root.append(svg("text", { x: x + width / 2, y: H - 8, "text-anchor": "middle" }, b.le === "+Inf" ? "more" : `≤${b.le}`));
     });
     root.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
