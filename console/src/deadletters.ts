@@ -89,9 +89,9 @@ export class DeadLettersView {
   }
 
   private row(d: DeadLetter) {
-    const details = el("button", { type: "button", class: "secondary" }, "Details");
+    const details = el("button", { type: "button", class: "secondary", "aria-label": `Details of dead letter ${d.id}` }, "Details");
     details.onclick = () => void this.open(d.id);
-    const replay = el("button", { type: "button", class: "replay" }, "Replay");
+    const replay = el("button", { type: "button", class: "replay", "aria-label": `Replay dead letter ${d.id}` }, "Replay");
     replay.onclick = () => void this.replay(d.id);
     return el(
       "tr",

@@ -116,6 +116,7 @@ test('sign in, find a timer by label, see one fire live, replay dead letters, he
   await page.getByLabel('API key').fill('wrong-key')
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.locator('#sign-in-error', { hasText: 'UNAUTHENTICATED' }).waitFor(WAIT)
+  await shot(page, 'sign-in')
 
   await signIn(page, DEV_KEY)
   assert.equal(await page.evaluate(() => sessionStorage.getItem('minoots.console.key')), DEV_KEY)

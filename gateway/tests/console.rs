@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::process::Stdio;
+
 use common::Server;
 
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -80,4 +82,49 @@ async fn ui_serves_the_embedded_console_under_a_strict_content_security_policy()
         .unwrap();
     assert!(metrics.contains("\nminoots_kernel_leader 1\n"), "{metrics}");
     server.kill();
+}
+
+#[tokio::test]
+async fn a_gateway_serves_the_console_too_and_reports_its_regions_primary_first() {
+    let dir = tempfile::tempdir().unwrap();
+    // Kernels are dialled lazily: the console and /metrics need none to answer.
+    let args: Vec<String> = [
+        "--dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--region-targets",
+        "us-east=http://127.0.0.1:9,eu-west=http://127.0.0.1:9",
+        "--primary-region",
+        "eu-west",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let mut gateway = Server::run("gateway", &args, Stdio::inherit()).await;
+
+    let page = get(&format!("{}/ui", gateway.url)).await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(header(&page, "content-security-policy"), POLICY);
+    assert_eq!(
+        page.text().await.unwrap(),
+        include_str!("../assets/console/index.html")
+    );
+
+    let metrics = get(&format!("{}/metrics", gateway.url))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let regions: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("minoots_gateway_region{"))
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            r#"minoots_gateway_region{region="eu-west",primary="true"} 1"#,
+            r#"minoots_gateway_region{region="us-east",primary="false"} 1"#,
+        ]
+    );
+    assert!(!metrics.contains("minoots_kernel_leader"), "{metrics}");
+    gateway.kill();
 }
