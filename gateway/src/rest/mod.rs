@@ -55,7 +55,44 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/timers/stream", get(sse::stream.layer(read.clone())))
         .route(
             "/timers/{id}",
-            get(timers::get.layer(read.clone())).delete(timers::delete.layer(cancel.clone())),
+            get(timers::get.layer(read.clone()))
+                .patch(timers::update.layer(write.clone()))
+                .delete(timers::delete.layer(cancel.clone())),
+        )
+        .route(
+            "/timers:cancel",
+            post(timers::cancel_many.layer(cancel.clone())),
+        )
+        .route(
+            "/timers:pause",
+            post(timers::pause_many.layer(write.clone())),
+        )
+        .route(
+            "/timers:resume",
+            post(timers::resume_many.layer(write.clone())),
+        )
+        .route(
+            "/timers/{id}/pause",
+            post(timers::pause.layer(write.clone())),
+        )
+        .route(
+            "/timers/{id}/resume",
+            post(timers::resume.layer(write.clone())),
+        )
+        .route(
+            "/timers/by-key/{key}",
+            get(timers::get_by_key.layer(read.clone()))
+                .patch(timers::update_by_key.layer(write.clone())),
+        )
+        .route(
+            "/timers/by-key/{key}/cancel",
+            post(timers::cancel_by_key.layer(cancel.clone())),
+        )
+        .route(
+            "/tenants/{tenant}/pause",
+            get(timers::tenant_pause.layer(read.clone()))
+                .post(timers::pause_tenant.layer(admin.clone()))
+                .delete(timers::resume_tenant.layer(admin.clone())),
         )
         .route("/timers/{id}/cancel", post(timers::cancel.layer(cancel)))
         .route("/dead-letters", get(dead_letters::list.layer(read.clone())))

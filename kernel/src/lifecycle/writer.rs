@@ -125,6 +125,10 @@ async fn run(
             replies.push(request.reply);
         }
         if mutations.is_empty() {
+            // Empty requests (barriers: everything queued before them has committed).
+            for reply in replies {
+                let _ = reply.send(Ok(Vec::new()));
+            }
             continue;
         }
         let tenants = create_tenants(&mutations);

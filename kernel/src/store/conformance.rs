@@ -37,6 +37,7 @@ pub fn new_timer_with(
         },
         fingerprint: fingerprint.to_owned(),
         group: 0,
+        key_policy: minoots_proto::v1::KeyPolicy::Reject,
     }
 }
 
