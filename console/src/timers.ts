@@ -1,11 +1,14 @@
 // The timers view: search by status, label selector and name prefix, page through the results,
 // and open one timer: its fields, action results with attempts, trace id, and its lifecycle as a
 // timeline of events with their sequence numbers (replayed from the tenant's event log, then
-// live). Cancel goes through the same CancelTimer call, and role check, as any client's.
+// live). Cancel, pause, resume and reschedule go through the same calls, and role checks, as any
+// client's.
 
 import { Code, ConnectError } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { DurationSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { TimerEventType, TimerStatus, type Timer, type TimerEvent } from "./gen/minoots/v1/timer_pb";
-import { $, checked, el, fields, fillTable, labelsText, replaceRow, when } from "./dom";
+import { $, checked, el, fields, fillTable, iso, labelsText, replaceRow, when } from "./dom";
 import { clearError, showError } from "./errors";
 import type { Session } from "./session";
 
@@ -16,6 +19,24 @@ export const eventName = (t: TimerEventType) => `timer.${(TimerEventType[t] ?? "
 export const traceId = (traceparent: string) => traceparent.split("-")[1] ?? "";
 
 const SAFE_LABEL = /^[A-Za-z0-9._/-]+$/;
+const BY = "minoots-console";
+const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** The reschedule field: an RFC 3339 instant, or a duration from now (`90s`, `15m`, `1h`). */
+function newSchedule() {
+  const text = $<HTMLInputElement>("timer-fire-at").value.trim();
+  const duration = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(text);
+  if (duration) {
+    const seconds = Number(duration[1]) * UNITS[duration[2]];
+    const whole = Math.floor(seconds);
+    return { case: "duration" as const, value: create(DurationSchema, { seconds: BigInt(whole), nanos: Math.round((seconds - whole) * 1e9) }) };
+  }
+  const date = new Date(text);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(date.getTime())) {
+    throw new ConnectError(`fire_at: "${text}" is neither an RFC 3339 time nor a duration like 15m`, Code.InvalidArgument);
+  }
+  return { case: "fireAt" as const, value: timestampFromDate(date) };
+}
 
 export class TimersView {
   private session?: Session;
@@ -41,10 +62,23 @@ export class TimersView {
       this.tokens.push(this.next);
       void this.search();
     };
-    $<HTMLFormElement>("timer-cancel-form").onsubmit = (ev) => {
-      ev.preventDefault();
-      void this.cancel();
+    const control = (id: string, run: (t: Timer, s: Session) => Promise<Timer | undefined>) => {
+      $<HTMLFormElement>(id).onsubmit = (ev) => {
+        ev.preventDefault();
+        void this.control(id, run);
+      };
     };
+    control("timer-cancel-form", async (t, s) =>
+      (await s.timers.cancelTimer({ id: t.id, reason: $<HTMLInputElement>("timer-cancel-reason").value, requestedBy: BY })).timer,
+    );
+    control("timer-pause-form", async (t, s) =>
+      (await s.timers.pauseTimer({ id: t.id, reason: $<HTMLInputElement>("timer-pause-reason").value, requestedBy: BY })).timer,
+    );
+    control("timer-resume-form", async (t, s) => (await s.timers.resumeTimer({ id: t.id, requestedBy: BY })).timer);
+    // Optimistic: refused (ABORTED) when the timer changed since it was shown.
+    control("timer-update-form", async (t, s) =>
+      (await s.timers.updateTimer({ id: t.id, expectedStateVersion: t.stateVersion, schedule: newSchedule(), requestedBy: BY })).timer,
+    );
   }
 
   signIn(session: Session) {
@@ -151,14 +185,19 @@ export class TimersView {
       ["Lateness", t.firedAt ? `${t.jitterMs.toFixed(3)} ms` : ""],
       ["Settled at", when(t.settledAt)],
       ["Cancelled", t.cancelledAt ? el("span", {}, when(t.cancelledAt), ` by ${t.cancelledBy || "?"}: ${t.cancelReason}`) : ""],
+      ["Paused", t.pausedAt ? el("span", {}, when(t.pausedAt), ` by ${t.pausedBy || "?"}${t.tenantPaused ? " (the whole tenant)" : ""}: ${t.pauseReason}`) : ""],
       ["Failure", t.failureReason],
       ["Labels", el("span", { class: "mono" }, labelsText(t.labels))],
       ["Requested by", t.requestedBy],
       ["Trace id", trace ? el("span", { class: "mono", id: "timer-trace" }, trace) : ""],
       ["Idempotency key", el("span", { class: "mono" }, t.idempotencyKey)],
     ]);
-    const open = t.status === TimerStatus.SCHEDULED || t.status === TimerStatus.ARMED;
-    $("timer-cancel-form").hidden = !open;
+    const running = t.status === TimerStatus.SCHEDULED || t.status === TimerStatus.ARMED;
+    const paused = t.status === TimerStatus.PAUSED;
+    $("timer-cancel-form").hidden = !running && !paused;
+    $("timer-pause-form").hidden = !running;
+    $("timer-resume-form").hidden = !paused;
+    $("timer-update-form").hidden = !running && !paused;
     fillTable(
       $("timer-results-rows"),
       t.actionResults.map((r) =>
@@ -231,6 +270,9 @@ export class TimersView {
     if (event.eventType === TimerEventType.FIRED && t) details.push(`${t.jitterMs.toFixed(3)} ms late`);
     if (event.eventType === TimerEventType.CANCELLED && t) details.push(`by ${t.cancelledBy || "?"}: ${t.cancelReason}`);
     if (event.eventType === TimerEventType.FAILED && t) details.push(t.failureReason);
+    if (event.eventType === TimerEventType.PAUSED && t) details.push(`by ${t.pausedBy || "?"}: ${t.pauseReason}`);
+    if (event.eventType === TimerEventType.UPDATED && t?.fireAt) details.push(`fires at ${iso(t.fireAt)}`);
+    if (event.eventType === TimerEventType.RESUMED && t?.fireAt) details.push(`fires at ${iso(t.fireAt)}`);
     if (t && (event.eventType === TimerEventType.SETTLED || event.eventType === TimerEventType.FAILED)) {
       for (const r of t.actionResults)
         details.push(`${r.kind} ${r.ok ? "ok" : "failed"} after ${r.attempts} attempt${r.attempts === 1 ? "" : "s"}: ${r.detail}`);
@@ -256,18 +298,15 @@ export class TimersView {
     }
   }
 
-  private async cancel() {
+  /** Cancel, pause, resume or reschedule the open timer, through the same calls as any client. */
+  private async control(formId: string, run: (t: Timer, s: Session) => Promise<Timer | undefined>) {
     const t = this.current;
     if (!this.session || !t) return;
-    const form = $("timer-cancel-form");
+    const form = $(formId);
     const error = $("timer-error");
-    clearError(error, form);
+    clearError(error, $("timer-actions"));
     try {
-      const { timer } = await this.session.timers.cancelTimer({
-        id: t.id,
-        reason: $<HTMLInputElement>("timer-cancel-reason").value,
-        requestedBy: "minoots-console",
-      });
+      const timer = await run(t, this.session);
       if (timer && timer.stateVersion >= (this.current?.stateVersion ?? 0n)) {
         this.current = timer;
         this.render(timer);

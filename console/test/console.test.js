@@ -228,6 +228,46 @@ test('sign in, find a timer by label, see one fire live, replay dead letters, he
   assert.deepEqual(page.problems, [])
 })
 
+test('pause, reschedule and resume a timer from its detail', async () => {
+  const timer = await schedule({ name: 'control-me', duration: '1h', labels: { suite: 'control' } })
+  const page = await tab()
+  await signIn(page, DEV_KEY)
+  await page.goto(`${url}/ui#/timers/${timer.id}`)
+  await page.locator('#timer-detail-title', { hasText: 'control-me' }).waitFor(WAIT)
+
+  await page.getByRole('button', { name: 'Pause timer' }).click()
+  await page.locator('#timer-status', { hasText: 'paused' }).waitFor(WAIT)
+  await page.locator('#timeline li[data-type="timer.paused"]', { hasText: 'paused in the console' }).waitFor(WAIT)
+
+  // A fire time the server cannot read is refused by the console naming the field.
+  await page.getByLabel('New fire time').fill('tomorrow')
+  await page.getByRole('button', { name: 'Reschedule' }).click()
+  await page.locator('#timer-error', { hasText: 'fire_at' }).waitFor(WAIT)
+  assert.equal(await page.locator('#timer-fire-at').getAttribute('aria-invalid'), 'true')
+
+  await page.getByLabel('New fire time').fill('2h')
+  await page.getByRole('button', { name: 'Reschedule' }).click()
+  await page.locator('#timeline li[data-type="timer.updated"]').waitFor(WAIT)
+  assert.equal(await page.locator('#timer-status').innerText(), 'paused')
+  await page.locator('#timer-resume-form').waitFor(WAIT)
+  await shot(page, 'timer-paused')
+  await page.getByRole('button', { name: 'Resume timer' }).click()
+  await page.locator('#timeline li[data-type="timer.resumed"]').waitFor(WAIT)
+  await page.locator('#timer-status', { hasText: /scheduled|armed/ }).waitFor(WAIT)
+
+  // Rescheduled to fire now: the timeline goes on live.
+  await page.getByLabel('New fire time').fill('200ms')
+  await page.getByRole('button', { name: 'Reschedule' }).click()
+  await page.locator('#timeline li[data-type="timer.fired"]').waitFor(WAIT)
+  await page.locator('#timer-status', { hasText: /fired|settled/ }).waitFor(WAIT)
+  await page.locator('#timer-update-form').waitFor({ state: 'hidden', ...WAIT })
+  const types = await page.locator('#timeline li').evaluateAll((items) => items.map((li) => li.dataset.type))
+  assert.deepEqual(types.slice(0, 5), ['timer.scheduled', 'timer.armed', 'timer.paused', 'timer.updated', 'timer.resumed'])
+  assert.ok(types.includes('timer.fired'), types.join(' '))
+  await shot(page, 'timer-control')
+  assert.deepEqual(page.problems, [])
+})
+
 /** A TCP proxy on 127.0.0.1:0 to the server that can drop every connection and refuse new ones. */
 async function proxy(target) {
   const { port, hostname } = new URL(target)
