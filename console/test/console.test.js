@@ -320,7 +320,12 @@ test('live resumes after a dropped connection from the last sequence it showed',
 test('a read-only key sees timers but cannot cancel or administer', async () => {
   const timer = await schedule({ name: 'read-only-target', duration: '1h', labels: { suite: 'console' } })
   const page = await tab()
-  await signIn(page, readerKey)
+  // Keyboard only: the key field, typed, Enter.
+  await page.goto(`${url}/ui`)
+  await page.getByLabel('API key').focus()
+  await page.keyboard.type(readerKey)
+  await page.keyboard.press('Enter')
+  await page.locator('#view-timers').waitFor(WAIT)
   assert.equal(await page.locator('#nav-admin').isHidden(), true)
   await page.goto(`${url}/ui#/timers/${timer.id}`)
   await page.locator('#timer-detail-title', { hasText: 'read-only-target' }).waitFor(WAIT)
