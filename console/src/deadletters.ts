@@ -2,11 +2,9 @@
 // too on request), open one, replay one or every unresolved one since a time; each replay's
 // outcome (the action's result and the timer's status after it) is shown.
 
-import { Code, ConnectError } from "@connectrpc/connect";
 import { toJsonString } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ActionSchema, type Action, type DeadLetter, type ReplayResult } from "./gen/minoots/v1/timer_pb";
-import { $, el, fields, fillTable, when } from "./dom";
+import { $, el, fields, fillTable, instant, when } from "./dom";
 import { clearError, showError } from "./errors";
 import type { Session } from "./session";
 import { statusName } from "./timers";
@@ -59,12 +57,7 @@ export class DeadLettersView {
   /** The since field as a timestamp; empty means every time. */
   private since() {
     const text = $<HTMLInputElement>("dl-since").value.trim();
-    if (!text) return undefined;
-    const date = new Date(text);
-    if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(date.getTime())) {
-      throw new ConnectError(`since: "${text}" is not an RFC 3339 time`, Code.InvalidArgument);
-    }
-    return timestampFromDate(date);
+    return text ? instant("since", text) : undefined;
   }
 
   async list() {

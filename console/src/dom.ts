@@ -1,7 +1,8 @@
 // Small DOM helpers: every text goes in as textContent (never HTML), so nothing a timer carries
 // (names, labels, error details) can inject markup under the console's CSP.
 
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 
 export const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
   const found = document.getElementById(id);
@@ -66,4 +67,15 @@ export const labelsText = (labels: Record<string, string>) =>
 
 export function checked(form: HTMLFormElement, name: string): string[] {
   return [...form.querySelectorAll<HTMLInputElement>(`input[name="${name}"]:checked`)].map((i) => i.value);
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** An RFC 3339 instant typed into `field`; refused (INVALID_ARGUMENT naming it) otherwise. */
+export function instant(field: string, text: string): Timestamp {
+  const date = new Date(text);
+  if (!RFC3339.test(text) || Number.isNaN(date.getTime())) {
+    throw new ConnectError(`${field}: "${text}" is not an RFC 3339 time (2026-12-01T09:00:00Z)`, Code.InvalidArgument);
+  }
+  return timestampFromDate(date);
 }

@@ -60,3 +60,20 @@ export function clearError(target: HTMLElement, form?: HTMLElement) {
     c.removeAttribute("aria-describedby");
   });
 }
+
+/** What retrying a stream cannot fix: shown, and the stream stops. */
+export const FINAL = [Code.Unauthenticated, Code.PermissionDenied, Code.InvalidArgument, Code.OutOfRange, Code.NotFound];
+
+/** How long a dropped stream waits before it reconnects. */
+export const RETRY_MS = 1_000;
+
+/** Waits `ms`; false when `signal` aborted meanwhile. */
+export function retryAfter(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(!signal.aborted), ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve(false);
+    }, { once: true });
+  });
+}

@@ -2,16 +2,15 @@
 // connection drops it reconnects and resumes after the last sequence it showed, so nothing is
 // missed; a changed filter resumes from there too.
 
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { TimerEventType, type TimerEvent } from "./gen/minoots/v1/timer_pb";
 import { $, checked, el, when } from "./dom";
-import { clearError, showError } from "./errors";
+import { clearError, FINAL, RETRY_MS, retryAfter, showError } from "./errors";
 import type { Session } from "./session";
 import { eventName, statusName } from "./timers";
 
 /** Events kept on screen; older ones scroll away. */
 const KEEP = 500;
-const RETRY_MS = 1_000;
 
 export class LiveView {
   private session?: Session;
@@ -82,7 +81,7 @@ export class LiveView {
         if (signal.aborted) return;
         const error = ConnectError.from(e);
         // What a retry cannot fix is shown and stops the stream.
-        if ([Code.Unauthenticated, Code.PermissionDenied, Code.InvalidArgument, Code.OutOfRange].includes(error.code)) {
+        if (FINAL.includes(error.code)) {
           showError($("live-error"), error, form);
           this.running = undefined;
           this.state("stopped");
@@ -91,7 +90,7 @@ export class LiveView {
       }
       if (signal.aborted) return;
       this.state("reconnecting");
-      await new Promise((r) => setTimeout(r, RETRY_MS));
+      if (!(await retryAfter(RETRY_MS, signal))) return;
     }
   }
 

@@ -6,10 +6,10 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import { DurationSchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { TimerEventType, TimerStatus, type Timer, type TimerEvent } from "./gen/minoots/v1/timer_pb";
-import { $, checked, el, fields, fillTable, iso, labelsText, replaceRow, when } from "./dom";
-import { clearError, showError } from "./errors";
+import { $, checked, el, fields, fillTable, instant, iso, labelsText, replaceRow, when } from "./dom";
+import { clearError, FINAL, RETRY_MS, retryAfter, showError } from "./errors";
 import type { Session } from "./session";
 
 export const statusName = (s: TimerStatus) => (TimerStatus[s] ?? "UNSPECIFIED").toLowerCase();
@@ -31,11 +31,10 @@ function newSchedule() {
     const whole = Math.floor(seconds);
     return { case: "duration" as const, value: create(DurationSchema, { seconds: BigInt(whole), nanos: Math.round((seconds - whole) * 1e9) }) };
   }
-  const date = new Date(text);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(date.getTime())) {
+  if (!/^\d{4}-/.test(text)) {
     throw new ConnectError(`fire_at: "${text}" is neither an RFC 3339 time nor a duration like 15m`, Code.InvalidArgument);
   }
-  return { case: "fireAt" as const, value: timestampFromDate(date) };
+  return { case: "fireAt" as const, value: instant("fire_at", text) };
 }
 
 export class TimersView {
@@ -46,6 +45,8 @@ export class TimersView {
   private detail?: AbortController;
   private current?: Timer;
   private seen = new Set<bigint>();
+  /** Said of the timeline when its first events are no longer retained. */
+  private note = "";
 
   constructor() {
     const form = $<HTMLFormElement>("timer-search");
@@ -160,6 +161,7 @@ export class TimersView {
       if (!timer) return;
       this.current = timer;
       this.seen.clear();
+      this.note = "";
       $("timeline").replaceChildren();
       this.render(timer);
       $("timer-detail").hidden = false;
@@ -222,11 +224,11 @@ export class TimersView {
     this.timelineState();
   }
 
-  private timelineState(note = "") {
+  private timelineState() {
     const t = this.current;
     if (!t) return;
     const n = this.seen.size;
-    $("timeline-state").textContent = `(${n} of ${t.stateVersion} events${note})`;
+    $("timeline-state").textContent = `(${n} of ${t.stateVersion} events${this.note})`;
   }
 
   /**
@@ -238,7 +240,6 @@ export class TimersView {
     const pairs = Object.entries(timer.labels).filter(([k, v]) => SAFE_LABEL.test(k) && SAFE_LABEL.test(v));
     const labelSelector = pairs.map(([k, v]) => `${k}=${v}`).join(",");
     let after = 0n;
-    let note = "";
     while (!signal.aborted) {
       try {
         for await (const event of this.session!.timers.streamTimerEvents({ afterSequence: after, labelSelector }, { signal })) {
@@ -252,13 +253,17 @@ export class TimersView {
         if (error.code === Code.OutOfRange && oldest) {
           // The first events were purged past retention: show what is left.
           after = BigInt(oldest) - 1n;
-          note = "; older ones are no longer retained";
-          this.timelineState(note);
+          this.note = "; older ones are no longer retained";
+          this.timelineState();
           continue;
         }
-        showError($("timer-error"), e);
-        return;
+        if (FINAL.includes(error.code)) {
+          showError($("timer-error"), e);
+          return;
+        }
       }
+      // Dropped (or ended by a restarting server): reconnect after the last sequence seen.
+      if (!(await retryAfter(RETRY_MS, signal))) return;
     }
   }
 
