@@ -41,6 +41,11 @@ function svg(tag: string, attrs: Record<string, string | number>, text?: string)
   return node;
 }
 
+/** Drawn at the width shown (within 320..640 units), so its text stays legible on a phone. */
+function chartWidth(id: string) {
+  return Math.round(Math.max(320, Math.min(640, $(id).clientWidth || 640)));
+}
+
 /** A y-axis top that reads well: 1, 2 or 5 times a power of ten. */
 function niceMax(value: number) {
   if (value <= 0) return 1;
@@ -124,7 +129,7 @@ export class HealthView {
   }
 
   private rates() {
-    const W = 640, H = 220, L = 44, B = 26, T = 10, R = 10;
+    const W = chartWidth("chart-rates"), H = 220, L = 44, B = 26, T = 10, R = 10;
     const now = Date.now();
     const points = this.samples.slice(1).map((s, i) => {
       const prev = this.samples[i];
@@ -167,7 +172,7 @@ export class HealthView {
       .filter((m) => m.name === "minoots_fire_lateness_milliseconds_bucket")
       .map((m) => ({ le: m.labels.le, cumulative: m.value }));
     const bars = buckets.map((b, i) => ({ le: b.le, count: b.cumulative - (i ? buckets[i - 1].cumulative : 0) }));
-    const W = 640, H = 220, L = 44, B = 26, T = 10, R = 10;
+    const W = chartWidth("chart-lateness"), H = 220, L = 44, B = 26, T = 10, R = 10;
     const top = niceMax(Math.max(0, ...bars.map((b) => b.count)));
     const width = (W - L - R) / Math.max(1, bars.length);
     const y = (v: number) => T + (1 - v / top) * (H - T - B);
@@ -182,7 +187,10 @@ export class HealthView {
     bars.forEach((b, i) => {
       const x = L + i * width;
       root.append(svg("rect", { class: "bar", "data-count": b.count, x: x + 2, width: Math.max(1, width - 4), y: y(b.count), height: H - B - y(b.count) }));
-      root.append(svg("text", { x: x + width / 2, y: H - 8, "text-anchor": "middle" }, b.le === "+Inf" ? "more" : `≤${b.le}`));
+      // Narrow charts label every other bucket, so labels never overlap.
+      if (width >= 40 || i % 2 === 0) {
+        root.append(svg("text", { x: x + width / 2, y: H - 8, "text-anchor": "middle" }, b.le === "+Inf" ? "more" : `≤${b.le}`));
+      }
     });
     root.append(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
     $("chart-lateness").replaceChildren(root, el("p", { class: "muted" }, "milliseconds from due time to firing"));
