@@ -63,6 +63,11 @@ export class TimersView {
       this.tokens.push(this.next);
       void this.search();
     };
+    $("bulk-count").onclick = () => void this.bulk(true);
+    $<HTMLFormElement>("bulk-form").onsubmit = (ev) => {
+      ev.preventDefault();
+      void this.bulk(false);
+    };
     const control = (id: string, run: (t: Timer, s: Session) => Promise<Timer | undefined>) => {
       $<HTMLFormElement>(id).onsubmit = (ev) => {
         ev.preventDefault();
@@ -300,6 +305,44 @@ export class TimersView {
       this.render(t);
     } else {
       this.timelineState();
+    }
+  }
+
+  /**
+   * Pause, resume or cancel every pending timer the search's label selector and name prefix
+   * match (the server requires a selector): a dry run counts them, and applying asks first.
+   */
+  private async bulk(dryRun: boolean) {
+    if (!this.session) return;
+    const action = $<HTMLSelectElement>("bulk-action").value as "pause" | "resume" | "cancel";
+    const error = $("bulk-error");
+    const search = $("timer-search");
+    clearError(error, search);
+    $("bulk-result").textContent = "";
+    const request = {
+      labelSelector: $<HTMLInputElement>("timer-labels").value.trim(),
+      namePrefix: $<HTMLInputElement>("timer-prefix").value,
+      reason: `${action} in the console`,
+      requestedBy: BY,
+    };
+    const call = {
+      pause: (r: typeof request & { dryRun: boolean }) => this.session!.timers.pauseTimers(r),
+      resume: (r: typeof request & { dryRun: boolean }) => this.session!.timers.resumeTimers(r),
+      cancel: (r: typeof request & { dryRun: boolean }) => this.session!.timers.cancelTimers(r),
+    }[action];
+    try {
+      const counted = await call({ ...request, dryRun: true });
+      if (dryRun) {
+        $("bulk-result").textContent = `${counted.matched} timer${counted.matched === 1n ? "" : "s"} would ${action}`;
+        return;
+      }
+      if (!confirm(`${action} ${counted.matched} timer(s) matching "${request.labelSelector}"?`)) return;
+      const done = await call({ ...request, dryRun: false });
+      await this.search();
+      // Said once the list shows the change.
+      $("bulk-result").textContent = `${action}: ${done.changed} of ${done.matched} matching timers changed`;
+    } catch (e) {
+      showError(error, e, search);
     }
   }
 

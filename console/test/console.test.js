@@ -268,6 +268,35 @@ test('pause, reschedule and resume a timer from its detail', async () => {
   assert.deepEqual(page.problems, [])
 })
 
+test('pause and resume every timer a label selector matches, counted first', async () => {
+  for (const name of ['bulk-a', 'bulk-b']) await schedule({ name, duration: '1h', labels: { suite: 'bulk', batch: 'b1' } })
+  await schedule({ name: 'bulk-other', duration: '1h', labels: { suite: 'bulk', batch: 'b2' } })
+  const page = await tab()
+  page.on('dialog', (dialog) => dialog.accept())
+  await signIn(page, DEV_KEY)
+
+  // The server refuses a bulk change without a selector, naming the field.
+  await page.getByRole('button', { name: 'Count (dry run)' }).click()
+  await page.locator('#bulk-error', { hasText: 'label_selector' }).waitFor(WAIT)
+
+  await page.getByLabel('Label selector').first().fill('batch=b1')
+  await page.getByLabel('Action').selectOption('pause')
+  await page.getByRole('button', { name: 'Count (dry run)' }).click()
+  await page.locator('#bulk-result', { hasText: '2 timers would pause' }).waitFor(WAIT)
+  await page.getByRole('button', { name: 'Apply to all' }).click()
+  await page.locator('#bulk-result', { hasText: 'pause: 2 of 2 matching timers changed' }).waitFor(WAIT)
+  await page.locator('#timers-rows .status', { hasText: 'paused' }).nth(1).waitFor(WAIT)
+  assert.equal(await page.locator('#timers-rows .status', { hasText: 'paused' }).count(), 2)
+  const other = await rest('GET', '/timers?labelSelector=batch%3Db2')
+  assert.deepEqual(other.timers.map((t) => t.status), ['armed'])
+
+  await page.getByLabel('Action').selectOption('resume')
+  await page.getByRole('button', { name: 'Apply to all' }).click()
+  await page.locator('#bulk-result', { hasText: 'resume: 2 of 2 matching timers changed' }).waitFor(WAIT)
+  assert.equal(await page.locator('#timers-rows .status', { hasText: 'paused' }).count(), 0)
+  assert.deepEqual(page.problems, [])
+})
+
 /** A TCP proxy on 127.0.0.1:0 to the server that can drop every connection and refuse new ones. */
 async function proxy(target) {
   const { port, hostname } = new URL(target)
