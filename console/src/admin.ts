@@ -1,7 +1,9 @@
 // The admin view, for tenant.admin keys: API keys (list, create with roles, revoke) and a
-// tenant's limits, over the REST admin API (gateway/src/rest/admin.rs) with the session's key.
+// tenant's limits, over the REST admin API (gateway/src/rest/admin.rs) with the session's key;
+// and a tenant's deliveries paused or resumed (PauseTenant, ResumeTenant) over gRPC-web.
 
-import { $, checked, el, fillTable } from "./dom";
+import type { TenantPause } from "./gen/minoots/v1/timer_pb";
+import { $, checked, el, fillTable, iso } from "./dom";
 import { clearError, showError } from "./errors";
 import type { Session } from "./session";
 
@@ -40,6 +42,10 @@ export class AdminView {
     $<HTMLFormElement>("limits-save").onsubmit = (ev) => {
       ev.preventDefault();
       void this.saveLimits();
+    };
+    $<HTMLFormElement>("tenant-pause").onsubmit = (ev) => {
+      ev.preventDefault();
+      void this.togglePause();
     };
   }
 
@@ -154,6 +160,39 @@ export class AdminView {
       $<HTMLInputElement>("limits-daily").value = limits.dailyTimers?.toString() ?? "";
       $("limits-state").textContent = `limits of ${limits.tenantId}`;
       $("limits-save").hidden = false;
+      this.showPause(await this.session.timers.getTenantPause({ tenantId: limits.tenantId }));
+    } catch (e) {
+      this.error(e, form);
+    }
+  }
+
+  private paused = false;
+
+  private showPause(pause: TenantPause, changed?: bigint) {
+    this.paused = pause.paused;
+    const count = changed === undefined ? "" : ` (${changed} timer${changed === 1n ? "" : "s"} ${pause.paused ? "paused" : "resumed"})`;
+    $("tenant-pause-state").textContent = pause.paused
+      ? `Deliveries of ${pause.tenantId} are paused since ${iso(pause.pausedAt)} by ${pause.pausedBy || "?"}: ${pause.reason}${count}`
+      : `Deliveries of ${pause.tenantId} are running${count}`;
+    $("tenant-pause-button").textContent = pause.paused ? "Resume deliveries" : "Pause deliveries";
+    $("tenant-pause-reason").closest<HTMLElement>(".field")!.hidden = pause.paused;
+    $("tenant-pause").hidden = false;
+  }
+
+  private async togglePause() {
+    if (!this.session) return;
+    const form = $("tenant-pause");
+    clearError($("admin-error"), form);
+    const tenantId = this.tenant();
+    try {
+      const pause = this.paused
+        ? await this.session.timers.resumeTenant({ tenantId, requestedBy: "minoots-console" })
+        : await this.session.timers.pauseTenant({
+            tenantId,
+            reason: $<HTMLInputElement>("tenant-pause-reason").value,
+            requestedBy: "minoots-console",
+          });
+      this.showPause(pause, pause.changed);
     } catch (e) {
       this.error(e, form);
     }

@@ -219,7 +219,15 @@ test('sign in, find a timer by label, see one fire live, replay dead letters, he
   await page.locator('#limits-tenant').fill('tenant-local')
   await page.getByRole('button', { name: 'Load limits' }).click()
   await page.locator('#limits-state', { hasText: 'limits of tenant-local' }).waitFor(WAIT)
+  await page.locator('#tenant-pause-state', { hasText: 'Deliveries of tenant-local are running' }).waitFor(WAIT)
+  // A tenant's deliveries paused and resumed: its pending timers are held, then armed again.
+  await page.getByRole('button', { name: 'Pause deliveries' }).click()
+  await page.locator('#tenant-pause-state', { hasText: /are paused since .* by minoots-console: paused in the console \(\d+ timers paused\)/ }).waitFor(WAIT)
+  assert.equal((await rest('GET', `/timers/${far.id}`)).status, 'paused')
   await shot(page, 'admin')
+  await page.getByRole('button', { name: 'Resume deliveries' }).click()
+  await page.locator('#tenant-pause-state', { hasText: /are running \(\d+ timers resumed\)/ }).waitFor(WAIT)
+  assert.notEqual((await rest('GET', `/timers/${far.id}`)).status, 'paused')
 
   // Sign out forgets the key.
   await page.getByRole('button', { name: 'Sign out' }).click()
