@@ -400,7 +400,7 @@ impl Client {
                 async move { client.get_timer(request).await }
             })
             .await?;
-        response.timer.ok_or_else(|| Error::NotFound(id))
+        response.timer.ok_or(Error::NotFound(id))
     }
 
     /// One page; pass `next_page_token` back to get the next. [`Client::list_all`] pages for
