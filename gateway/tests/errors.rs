@@ -115,7 +115,6 @@ async fn errors_quote_long_inputs_instead_of_echoing_them() {
         .get_dead_letter(proto::GetDeadLetterRequest {
             tenant_id: "acme".into(),
             id: "y".repeat(100_000),
-            ..Default::default()
         })
         .await
         .unwrap_err();

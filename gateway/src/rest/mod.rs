@@ -137,7 +137,15 @@ pub(crate) fn body_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T,
     if body.is_empty() {
         return serde_json::from_slice(b"{}").map_err(|e| invalid("body", e.to_string()));
     }
-    serde_json::from_slice(body).map_err(|e| invalid("body", format!("not the expected JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        // An unknown field is named as the field (`{"duraton": ...}` is `duraton`).
+        let message = e.to_string();
+        let field = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            .unwrap_or("body");
+        invalid(field, format!("not the expected JSON: {message}"))
+    })
 }
 
 async fn healthz() -> Response {

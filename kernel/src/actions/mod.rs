@@ -26,6 +26,7 @@ use minoots_proto::v1::{Action, RetryPolicy, Timer, action::Kind};
 
 pub(crate) use self::bundle::validate as validate_bundle;
 pub use self::{
+    agent::AgentRegistry,
     bundle::{Outcome, backoff},
     command::{CommandAllowList, refused_env},
     fairness::Concurrency,
@@ -62,6 +63,8 @@ pub struct ActionConfig {
     pub default_retry: RetryPolicy,
     /// Action attempts running at once: in all, per tenant, per tenant and destination.
     pub concurrency: Concurrency,
+    /// Agents agent prompts may name instead of giving a URL.
+    pub agents: agent::AgentRegistry,
 }
 
 impl Default for ActionConfig {
@@ -88,6 +91,7 @@ impl Default for ActionConfig {
                 jitter: 0.2,
             },
             concurrency: Concurrency::default(),
+            agents: agent::AgentRegistry::default(),
         }
     }
 }

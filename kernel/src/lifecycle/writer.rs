@@ -157,6 +157,7 @@ fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<F
     for outcome in outcomes {
         if let Outcome::Created(_, event)
         | Outcome::Transitioned(_, event)
+        | Outcome::Replaced(_, event)
         | Outcome::Quarantined { event, .. } = outcome
         {
             bus.publish(event.clone());
