@@ -8,6 +8,7 @@
 //! sits on global slots; the global cap only bounds the total. Every semaphore is FIFO, and the
 //! order is the same for every attempt, so none can deadlock. Permits are held for one attempt
 //! only (not across the backoff between retries). Per-key semaphores exist only while in use.
+//! A caller's own flow control ([`super::flow`]) is narrower still and is waited for first.
 
 use std::{
     collections::HashMap,
@@ -55,6 +56,15 @@ pub(crate) fn destination(action: &Action) -> Option<String> {
             AgentAdapter::Nats => Some(format!("nats:{}", prompt.target)),
             _ => host_of(&prompt.target),
         },
+        Kind::Command(_) | Kind::File(_) => None,
+    }
+}
+
+/// The caller's flow control of a webhook or agent prompt, if it set one.
+pub(crate) fn flow_control(action: &Action) -> Option<&minoots_proto::v1::FlowControl> {
+    match action.kind.as_ref()? {
+        Kind::Webhook(webhook) => webhook.flow_control.as_ref(),
+        Kind::AgentPrompt(prompt) => prompt.flow_control.as_ref(),
         Kind::Command(_) | Kind::File(_) => None,
     }
 }
