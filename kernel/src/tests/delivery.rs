@@ -164,14 +164,20 @@ fn with_bundle(name: &str, bundle: ActionBundle) -> ScheduleTimerRequest {
     request
 }
 
-/// Waits until every one of `ids` settles or fails, in any order; returns them by id.
+/// Waits until every one of `ids` settles or fails, in any order; returns them by id. The
+/// timeout only turns a hang into a failure (a burst of 20,000 fires is slow in a debug build
+/// on a busy machine).
 async fn finished(
     rx: &mut mpsc::Receiver<Result<TimerEvent>>,
     ids: &[&str],
 ) -> HashMap<String, Timer> {
     let mut done = HashMap::new();
     while done.len() < ids.len() {
-        let event = next(rx).await;
+        let event = tokio::time::timeout(Duration::from_secs(120), rx.recv())
+            .await
+            .expect("an event within 120 s")
+            .expect("the stream is open")
+            .unwrap();
         let last = event.event_type == TimerEventType::Settled as i32
             || event.event_type == TimerEventType::Failed as i32;
         if last && ids.contains(&event.timer_id.as_str()) {
@@ -335,7 +341,7 @@ async fn a_retry_after_on_the_last_attempt_is_reported_and_other_statuses_ignore
 async fn flow_control_holds_a_tenants_limit_under_a_burst_and_other_tenants_stay_on_time() {
     const BURST: usize = 20_000;
     const LIMIT: usize = 8;
-    const RATE: u32 = 500;
+    const RATE: u32 = 1_000;
     let clock = ManualClock::new(T0);
     let kernel = kernel(&clock).await;
     // A's receiver takes 2 ms per request, so that requests overlap if they may.
@@ -376,14 +382,18 @@ async fn flow_control_holds_a_tenants_limit_under_a_burst_and_other_tenants_stay
     }
 
     // Everything is due at once.
+    let fired = Instant::now();
     clock.advance(Duration::from_secs(1));
     let b_ids: Vec<&str> = b_ids.iter().map(String::as_str).collect();
     for timer in finished(&mut b_events, &b_ids).await.values() {
         assert_eq!(timer.status, TimerStatus::Settled as i32);
     }
-    // B was not queued behind A's backlog: at A's 500 a second, A is far from done.
+    // B was not queued behind A's backlog: at most 1,000 a second, A is far from done.
     let a_so_far = *slow.count.borrow();
-    eprintln!("B done after {a_so_far} of A's deliveries");
+    eprintln!(
+        "B done after {a_so_far} of A's deliveries, {:?} after the fire",
+        fired.elapsed()
+    );
     assert!(
         a_so_far <= BURST / 2,
         "B finished after {a_so_far} of A's deliveries"
@@ -391,17 +401,18 @@ async fn flow_control_holds_a_tenants_limit_under_a_burst_and_other_tenants_stay
     assert_eq!(b_receiver.hits().len(), 20);
 
     slow.arrived(BURST).await;
+    // Without flow control the server's own limit would allow 32 at once.
+    let most = slow.most.load(Ordering::SeqCst);
     assert!(
-        slow.most.load(Ordering::SeqCst) <= LIMIT,
-        "at most {LIMIT} at once, saw {}",
-        slow.most.load(Ordering::SeqCst)
+        (2..=LIMIT).contains(&most),
+        "overlapping, yet at most {LIMIT} at once: saw {most}"
     );
-    // At most RATE starts a second: 20,000 take at least 40 s (less a margin for arrival
+    // At most RATE starts a second: 20,000 take at least 20 s (less a margin for arrival
     // jitter), and any 2 * RATE consecutive arrivals span at least about 2 s.
     let at: Vec<Instant> = slow.hits().iter().map(|h| h.at).collect();
     let span = at[BURST - 1] - at[0];
     eprintln!("A's {BURST} arrived over {span:?}");
-    assert!(span >= Duration::from_secs(38), "{span:?}");
+    assert!(span >= Duration::from_secs(18), "{span:?}");
     let window = 2 * RATE as usize;
     let tightest = (0..BURST - window)
         .map(|i| at[i + window] - at[i])
