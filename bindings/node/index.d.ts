@@ -39,6 +39,7 @@ export interface MinootsError extends Error {
     | 'NOT_FOUND'
     | 'ALREADY_EXISTS'
     | 'FAILED_PRECONDITION'
+    | 'ABORTED'
     | 'OUT_OF_RANGE'
     | 'UNAUTHENTICATED'
     | 'PERMISSION_DENIED'

@@ -26,7 +26,7 @@ pub async fn serve(
     gateway: Gateway,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), GatewayError> {
-    use Role::{TimerCancel, TimerRead, TimerWrite};
+    use Role::{TenantAdmin, TimerCancel, TimerRead, TimerWrite};
     let auth = gateway.auth();
     let timers = grpc::TimerService::new(gateway.clone());
     let dead_letters = grpc::DeadLetterService::new(gateway.clone());
@@ -41,6 +41,15 @@ pub async fn serve(
                 ("GetTimer", TimerRead),
                 ("ListTimers", TimerRead),
                 ("CancelTimer", TimerCancel),
+                ("UpdateTimer", TimerWrite),
+                ("PauseTimer", TimerWrite),
+                ("ResumeTimer", TimerWrite),
+                ("CancelTimers", TimerCancel),
+                ("PauseTimers", TimerWrite),
+                ("ResumeTimers", TimerWrite),
+                ("PauseTenant", TenantAdmin),
+                ("ResumeTenant", TenantAdmin),
+                ("GetTenantPause", TimerRead),
                 ("StreamTimerEvents", TimerRead),
             ],
         ))

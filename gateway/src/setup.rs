@@ -129,6 +129,13 @@ pub struct ActionArgs {
     /// Directory file actions write under; without it file actions are refused.
     #[arg(long, env = "MINOOTS_FILE_SANDBOX")]
     pub file_sandbox: Option<PathBuf>,
+    /// Agents an agent prompt may name as its target instead of a URL, comma-separated
+    /// `NAME=URL` (`demo-agent=http://10.0.0.5:9000/mcp#remind`: for MCP, the fragment is the
+    /// tool called when the prompt names none). As the original control plane's
+    /// `"target": "demo-agent"`.
+    /// Repeat the flag, or separate entries with commas.
+    #[arg(long = "agent", env = "MINOOTS_AGENTS", value_delimiter = ',')]
+    pub agents: Vec<String>,
     /// Timeout of one action attempt when the action sets none (the original
     /// ACTION_WEBHOOK_TIMEOUT_MS, in milliseconds, is read when MINOOTS_ACTION_TIMEOUT is unset).
     #[arg(long, env = "MINOOTS_ACTION_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
@@ -173,6 +180,7 @@ impl Default for ActionArgs {
             webhook_allow: String::new(),
             command_allow: String::new(),
             file_sandbox: None,
+            agents: Vec::new(),
             action_timeout: Duration::from_secs(10),
             action_concurrency: concurrency.global,
             action_concurrency_per_tenant: concurrency.per_tenant,
@@ -253,6 +261,8 @@ impl ActionArgs {
                 .map_err(|e| anyhow::anyhow!("--webhook-allow / MINOOTS_WEBHOOK_ALLOW: {e}"))?,
             commands: self.commands()?,
             file_sandbox: self.file_sandbox.clone(),
+            agents: minoots_kernel::actions::AgentRegistry::parse(&self.agents.join(","))
+                .map_err(|e| anyhow::anyhow!("--agent / MINOOTS_AGENTS: {e}"))?,
             nats: nats.clone(),
             default_timeout: if self.action_timeout.is_zero() {
                 Duration::from_secs(10)

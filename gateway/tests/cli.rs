@@ -204,3 +204,94 @@ async fn timers_commands_create_list_get_cancel_and_watch() {
         assert_eq!(timer["name"], variable);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_commands_update_pause_resume_bulk_and_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = ["--data-dir", &dir.path().display().to_string()]
+        .map(str::to_owned)
+        .to_vec();
+    let server = Server::start_with(&args, Stdio::inherit()).await;
+    let url = server.url.as_str();
+    let json = |args: &[&str]| -> Value {
+        serde_json::from_str(&ok(cli(url, &[args, &["--json"]].concat()))).unwrap()
+    };
+    let create = ["create", "--name", "nightly", "--idempotency-key", "k1"];
+    let first = json(&[&create[..], &["--duration", "1h", "--label", "team=ops"]].concat());
+    let id = first["id"].as_str().unwrap().to_owned();
+    let replaced = json(
+        &[
+            &create[..],
+            &[
+                "--duration",
+                "2h",
+                "--label",
+                "team=ops",
+                "--key-policy",
+                "replace",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(replaced["id"], id.as_str());
+    assert!(replaced["fireAt"].as_str() > first["fireAt"].as_str());
+    let bad = cli(
+        url,
+        &[
+            &create[..],
+            &["--duration", "1h", "--key-policy", "overwrite"],
+        ]
+        .concat(),
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("key_policy"));
+
+    let renamed = json(&["update", "--key", "k1", "--name", "renamed"]);
+    assert_eq!(
+        (renamed["id"].as_str(), renamed["name"].as_str()),
+        (Some(id.as_str()), Some("renamed"))
+    );
+    let stale = cli(
+        url,
+        &[
+            "update",
+            &id,
+            "--duration",
+            "3h",
+            "--expected-state-version",
+            "1",
+        ],
+    );
+    assert!(!stale.status.success());
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("aborted"));
+    assert_eq!(
+        json(&["pause", &id, "--reason", "freeze"])["status"],
+        "paused"
+    );
+    assert_eq!(json(&["resume", &id])["status"], "armed");
+
+    let dry = ok(cli(
+        url,
+        &["bulk-cancel", "--selector", "team=ops", "--dry-run"],
+    ));
+    assert!(dry.contains("1 timers match"), "{dry}");
+    let done = json(&["bulk-cancel", "--selector", "team=ops", "--reason", "reorg"]);
+    assert_eq!(
+        (done["matched"].as_u64(), done["changed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(json(&["get", "--key", "k1"])["status"], "cancelled");
+    let none = cli(url, &["bulk-pause"]);
+    assert!(!none.status.success(), "a selector (or --all) is required");
+
+    let paused = json(&["pause-tenant", "--reason", "incident"]);
+    assert_eq!(paused["paused"], true);
+    assert_eq!(json(&["tenant-status"])["reason"], "incident");
+    let held = json(&["create", "--name", "held", "--duration", "1s"]);
+    assert_eq!(held["status"], "paused");
+    let resumed = json(&["resume-tenant"]);
+    assert_eq!(
+        (resumed["paused"].as_bool(), resumed["changed"].as_u64()),
+        (Some(false), Some(1))
+    );
+}

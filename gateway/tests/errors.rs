@@ -96,6 +96,7 @@ async fn errors_quote_long_inputs_instead_of_echoing_them() {
         .get_timer(proto::GetTimerRequest {
             tenant_id: "acme".into(),
             id: "y".repeat(100_000),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -221,6 +222,7 @@ async fn undecodable_protobuf_is_invalid_argument_on_every_service() {
     let get = proto::GetTimerRequest {
         tenant_id: "acme".into(),
         id: "0195a3c4-0000-7000-8000-000000000000".into(),
+        ..Default::default()
     }
     .encode_to_vec();
     let cases: [(&str, Vec<u8>, Option<u32>, &str); 6] = [

@@ -81,6 +81,7 @@ async fn bad_input_is_invalid_argument_with_the_field_in_the_details() {
         .get_timer(proto::GetTimerRequest {
             tenant_id: String::new(),
             id: uuid_like(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -89,6 +90,7 @@ async fn bad_input_is_invalid_argument_with_the_field_in_the_details() {
         .get_timer(proto::GetTimerRequest {
             tenant_id: String::new(),
             id: "not-a-uuid".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -182,6 +184,7 @@ async fn tenants_are_isolated_over_the_wire() {
     let request = proto::GetTimerRequest {
         tenant_id: "acme".into(),
         id: secret.id.clone(),
+        ..Default::default()
     };
     let mut raw = common::raw_client(&server.url).await;
     let mut request = tonic::Request::new(request);

@@ -109,6 +109,34 @@ async fn two_kernels_as_two_regions_with_failover() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // Update, pause, resume and bulk calls reach the region holding the timer.
+    let (status, moved, _) =
+        call(acme(http.patch(format!("{url}/timers/{eu_id}"))).json(&json!({"name": "h2"}))).await;
+    assert_eq!(
+        (status, moved["name"].as_str()),
+        (StatusCode::OK, Some("h2")),
+        "{moved}"
+    );
+    let (status, paused, _) = call(acme(http.post(format!("{url}/timers/{eu_id}/pause")))).await;
+    assert_eq!(
+        (status, paused["status"].as_str()),
+        (StatusCode::OK, Some("paused"))
+    );
+    let (_, resumed, _) = call(acme(http.post(format!("{url}/timers/{eu_id}/resume")))).await;
+    assert_eq!(resumed["status"], "armed");
+    let (_, counted, _) = call(
+        acme(http.post(format!("{url}/timers:cancel")))
+            .header("x-minoots-region", "*")
+            .json(&json!({"all": true, "dryRun": true})),
+    )
+    .await;
+    assert_eq!(counted["matched"], 3, "{counted}");
+    let (_, state, _) = call(acme(http.get(format!("{url}/tenants/acme/pause")))).await;
+    assert_eq!(state["paused"], false, "{state}");
+    let (status, renamed, _) =
+        call(acme(http.patch(format!("{url}/timers/{eu_id}"))).json(&json!({"name": "h"}))).await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+
     // A list covers one region, or every region with `*` (paging per region).
     let (_, us_only, _) = call(acme(http.get(format!("{url}/timers")))).await;
     assert_eq!(us_only["timers"].as_array().unwrap().len(), 1);

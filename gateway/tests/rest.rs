@@ -414,6 +414,41 @@ async fn sse_streams_events_and_resumes_with_last_event_id() {
         expected.to_vec(),
         "resumed right after Last-Event-ID: nothing missed, nothing repeated"
     );
+
+    // Changes to a pending timer arrive as their own event types.
+    let later = http
+        .post(format!("{url}/timers"))
+        .header("x-tenant-id", "acme")
+        .json(&json!({"name": "b", "duration": "1h"}));
+    let later = later.send().await.unwrap().json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (method, path, body) in [
+        ("PATCH", format!("/timers/{later}"), json!({"name": "b2"})),
+        ("POST", format!("/timers/{later}/pause"), json!({})),
+        ("POST", format!("/timers/{later}/resume"), json!({})),
+    ] {
+        let request = http
+            .request(method.parse().unwrap(), format!("{url}{path}"))
+            .header("x-tenant-id", "acme")
+            .json(&body);
+        assert_eq!(request.send().await.unwrap().status(), StatusCode::OK);
+    }
+    let mut kinds = Vec::new();
+    while kinds.len() < 5 {
+        kinds.push(resumed.next().await.0);
+    }
+    assert_eq!(
+        kinds,
+        [
+            "timer.scheduled",
+            "timer.armed",
+            "timer.updated",
+            "timer.paused",
+            "timer.resumed"
+        ]
+    );
     server.stop().await;
 }
 
@@ -537,6 +572,79 @@ async fn grpc_web_unary_and_streaming_on_the_same_port() {
         in_headers.as_deref() == Some("3") || in_trailers.contains("grpc-status:3"),
         "INVALID_ARGUMENT: {in_headers:?} {in_trailers}"
     );
+
+    // The control calls, as a browser console makes them: update, pause, resume.
+    use minoots_proto::v1::{
+        PauseTimerRequest, PauseTimerResponse, ResumeTimerRequest, ResumeTimerResponse,
+        TimerStatus, UpdateTimerRequest, UpdateTimerResponse,
+    };
+    let later = ScheduleTimerRequest {
+        name: "later".into(),
+        schedule: Some(Schedule::Duration(minoots_proto::prost_types::Duration {
+            seconds: 3_600,
+            nanos: 0,
+        })),
+        ..Default::default()
+    };
+    let response = call("ScheduleTimer", grpc_web_frame(&later)).await.unwrap();
+    let frames = grpc_web_frames(&response.bytes().await.unwrap());
+    let id = ScheduleTimerResponse::decode(frames[0].1.as_slice())
+        .unwrap()
+        .timer
+        .unwrap()
+        .id;
+    let update = UpdateTimerRequest {
+        id: id.clone(),
+        name: Some("renamed-in-browser".into()),
+        ..Default::default()
+    };
+    let frames = grpc_web_frames(
+        &call("UpdateTimer", grpc_web_frame(&update))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    let updated = UpdateTimerResponse::decode(frames[0].1.as_slice())
+        .unwrap()
+        .timer
+        .unwrap();
+    assert_eq!(updated.name, "renamed-in-browser");
+    let pause = PauseTimerRequest {
+        id: id.clone(),
+        ..Default::default()
+    };
+    let frames = grpc_web_frames(
+        &call("PauseTimer", grpc_web_frame(&pause))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    let paused = PauseTimerResponse::decode(frames[0].1.as_slice())
+        .unwrap()
+        .timer
+        .unwrap();
+    assert_eq!(paused.status, TimerStatus::Paused as i32);
+    let resume = ResumeTimerRequest {
+        id,
+        ..Default::default()
+    };
+    let frames = grpc_web_frames(
+        &call("ResumeTimer", grpc_web_frame(&resume))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    let resumed = ResumeTimerResponse::decode(frames[0].1.as_slice())
+        .unwrap()
+        .timer
+        .unwrap();
+    assert_eq!(resumed.status, TimerStatus::Armed as i32);
     server.stop().await;
 }
 

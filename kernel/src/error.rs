@@ -15,6 +15,9 @@ pub enum KernelError {
     AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A read-modify-write lost to a concurrent change (state_version moved on); read again.
+    #[error("{0}")]
+    Aborted(String),
     /// A stream asked to resume from a sequence whose events this store does not hold: purged
     /// past retention, or lost in a restore from backup. The client must list again.
     #[error(
@@ -48,6 +51,8 @@ pub enum KernelError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Timer,
+    /// A timer looked up by its idempotency key.
+    TimerKey,
     DeadLetter,
     ApiKey,
 }
@@ -56,6 +61,7 @@ impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Timer => "timer",
+            Self::TimerKey => "timer with idempotency key",
             Self::DeadLetter => "dead letter",
             Self::ApiKey => "API key",
         })
@@ -244,6 +250,7 @@ impl From<KernelError> for Status {
             KernelError::NotFound { .. } => Status::not_found(message),
             KernelError::AlreadyExists(_) => Status::already_exists(message),
             KernelError::FailedPrecondition(_) => Status::failed_precondition(message),
+            KernelError::Aborted(_) => Status::aborted(message),
             KernelError::NotLeader { retry_after_ms } => {
                 let mut status = Status::failed_precondition(message);
                 status

@@ -47,9 +47,11 @@ pub use minoots_proto::{json, signing};
 use std::sync::{Arc, atomic::AtomicBool};
 
 use minoots_proto::v1::{
-    CancelTimerRequest, DeadLetter, ListDeadLettersRequest, ListTimersRequest, ListTimersResponse,
-    ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse, StreamTimerEventsRequest, Timer,
-    TimerEvent,
+    CancelTimerRequest, DeadLetter, GetTimerRequest, ListDeadLettersRequest, ListTimersRequest,
+    ListTimersResponse, PauseTenantRequest, PauseTimerRequest, ReplayResult, ResumeTenantRequest,
+    ResumeTimerRequest, ScheduleTimerRequest, ScheduleTimerResponse, SelectTimersRequest,
+    SelectTimersResponse, StreamTimerEventsRequest, TenantPause, Timer, TimerEvent,
+    UpdateTimerRequest,
 };
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -59,6 +61,7 @@ pub use crate::{
     config::{KernelConfig, Leadership},
     error::{KernelError, Result},
     events::outbox,
+    timers::Bulk,
 };
 use crate::{
     events::EventBus,
@@ -187,9 +190,64 @@ impl Kernel {
         timers::list(&self.inner, tenant, request).await
     }
 
+    /// A timer by its id or by the idempotency key it was scheduled with.
+    pub async fn get_timer(&self, tenant: &str, request: GetTimerRequest) -> Result<Timer> {
+        timers::get_by(&self.inner, tenant, request).await
+    }
+
     #[tracing::instrument(name = "horology.kernel.cancel", skip_all, fields(tenant = %tenant))]
     pub async fn cancel(&self, tenant: &str, request: CancelTimerRequest) -> Result<Timer> {
         timers::cancel(&self.inner, tenant, request).await
+    }
+
+    /// Changes a pending timer (fire time, name, labels, metadata, actions); the scheduler
+    /// re-arms it. Refused once it fired: an update racing a fire has one winner.
+    #[tracing::instrument(name = "horology.kernel.update", skip_all, fields(tenant = %tenant))]
+    pub async fn update(&self, tenant: &str, request: UpdateTimerRequest) -> Result<Timer> {
+        timers::update(&self.inner, tenant, request).await
+    }
+
+    /// Holds a pending timer: it does not fire until resumed.
+    pub async fn pause(&self, tenant: &str, request: PauseTimerRequest) -> Result<Timer> {
+        timers::pause(&self.inner, tenant, request).await
+    }
+
+    /// Arms a paused timer again; one whose fire time passed fires at once.
+    pub async fn resume(&self, tenant: &str, request: ResumeTimerRequest) -> Result<Timer> {
+        timers::resume(&self.inner, tenant, request).await
+    }
+
+    /// Cancels, pauses or resumes every pending timer a label selector matches.
+    #[tracing::instrument(name = "horology.kernel.bulk", skip_all, fields(tenant = %tenant, op = ?op))]
+    pub async fn bulk(
+        &self,
+        tenant: &str,
+        op: Bulk,
+        request: SelectTimersRequest,
+    ) -> Result<SelectTimersResponse> {
+        timers::bulk(&self.inner, tenant, op, request).await
+    }
+
+    /// Pauses a tenant's deliveries: its pending timers and the ones it schedules until resumed.
+    pub async fn pause_tenant(
+        &self,
+        tenant: &str,
+        request: PauseTenantRequest,
+    ) -> Result<TenantPause> {
+        timers::pause_tenant(&self.inner, tenant, request).await
+    }
+
+    /// Lifts a tenant's pause; the timers it paused fire at their times (overdue ones at once).
+    pub async fn resume_tenant(
+        &self,
+        tenant: &str,
+        request: ResumeTenantRequest,
+    ) -> Result<TenantPause> {
+        timers::resume_tenant(&self.inner, tenant, request).await
+    }
+
+    pub async fn tenant_pause(&self, tenant: &str) -> Result<TenantPause> {
+        timers::tenant_state(&self.inner, tenant).await
     }
 
     /// Opens an event stream. Validation and the resume check happen before this returns, so a

@@ -61,6 +61,7 @@ pub(crate) async fn start(
         writer.clone(),
         bus.metrics.clone(),
         scheduler_rx,
+        scheduler_tx.clone(),
         tokio::runtime::Handle::current(),
         stop.clone(),
     );

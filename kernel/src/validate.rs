@@ -2,11 +2,14 @@
 //! nothing is written unless the whole request is valid. Actions are checked by their own kind
 //! (`actions::validate_bundle`).
 
+use std::collections::BTreeMap;
+
 use minoots_proto::{
     prost_types,
     v1::{
-        Action, ActionBundle, AgentAdapter, AgentBinding, LatePolicy, ScheduleTimerRequest, Timer,
-        TimerStatus, action::Kind, schedule_timer_request::Schedule,
+        Action, ActionBundle, AgentAdapter, AgentBinding, KeyPolicy, LatePolicy,
+        ScheduleTimerRequest, Timer, TimerStatus, UpdateTimerRequest, action::Kind,
+        schedule_timer_request::Schedule,
     },
 };
 use prost::Message;
@@ -16,7 +19,7 @@ use crate::{
     actions,
     clock::{Micros, from_duration, from_timestamp, to_duration, to_timestamp},
     error::{KernelError, Result},
-    labels,
+    labels, store,
 };
 
 pub const MAX_HORIZON: Micros = 10 * 366 * 24 * 3_600 * 1_000_000;
@@ -47,6 +50,8 @@ pub struct NewTimer {
     /// Creates of one group (one request) are written all or none: if one of them reuses an
     /// idempotency key for a different request, none is written. The writer numbers requests.
     pub group: u64,
+    /// What a taken idempotency key means (REJECT, REPLACE or KEEP; never UNSPECIFIED).
+    pub key_policy: KeyPolicy,
 }
 
 pub fn tenant_id(tenant: &str) -> Result<()> {
@@ -111,6 +116,22 @@ pub fn schedule(
     text("requested_by", &request.requested_by, MAX_TEXT)?;
     text("idempotency_key", &request.idempotency_key, MAX_TEXT)?;
 
+    let key_policy = match KeyPolicy::try_from(request.key_policy) {
+        Ok(KeyPolicy::Unspecified | KeyPolicy::Reject) => KeyPolicy::Reject,
+        Ok(_) if request.idempotency_key.is_empty() => {
+            return Err(KernelError::invalid(
+                "key_policy",
+                "REPLACE and KEEP need an idempotency_key",
+            ));
+        }
+        Ok(policy) => policy,
+        Err(_) => {
+            return Err(KernelError::invalid(
+                "key_policy",
+                format!("{} is not a key policy", request.key_policy),
+            ));
+        }
+    };
     let (fire_at, duration) = match &request.schedule {
         None => {
             return Err(KernelError::invalid(
@@ -118,63 +139,15 @@ pub fn schedule(
                 "one of duration or fire_at is required",
             ));
         }
-        Some(Schedule::Duration(d)) => {
-            duration("duration", d)?;
-            let micros = from_duration(d);
-            if micros <= 0 {
-                return Err(KernelError::invalid("duration", "must be positive"));
-            }
-            if micros > MAX_HORIZON {
-                return Err(KernelError::invalid("duration", "must be at most 10 years"));
-            }
-            (now + micros, Some(to_duration(micros)))
-        }
-        Some(Schedule::FireAt(ts)) => {
-            timestamp("fire_at", ts)?;
-            let at = from_timestamp(ts);
-            if at < now - PAST_GRACE && request.late_policy() == LatePolicy::Reject {
-                return Err(KernelError::invalid(
-                    "fire_at",
-                    "is in the past (late_policy REJECT; the default, FIRE, fires it at once)",
-                ));
-            }
-            if at > now + MAX_HORIZON {
-                return Err(KernelError::invalid(
-                    "fire_at",
-                    "is more than 10 years ahead",
-                ));
-            }
-            (at.max(now), None)
-        }
+        Some(Schedule::Duration(d)) => fire_time(When::Duration(d), request.late_policy, now)?,
+        Some(Schedule::FireAt(ts)) => fire_time(When::FireAt(ts), request.late_policy, now)?,
     };
-
-    if request.labels.len() > labels::MAX_LABELS {
-        return Err(KernelError::invalid(
-            "labels",
-            format!("at most {} labels", labels::MAX_LABELS),
-        ));
-    }
-    for (key, value) in &request.labels {
-        labels::check_key(key).map_err(|m| KernelError::invalid("labels", m))?;
-        labels::check_value(key, value).map_err(|m| KernelError::invalid("labels", m))?;
-    }
-    if let Some(metadata) = &request.metadata {
-        size("metadata", metadata, MAX_METADATA_BYTES)?;
-        json_struct("metadata", metadata)?;
-    }
-    let action_bundle = bind_agent_prompts(
-        request.action_bundle.clone(),
+    let action_bundle = contents(
+        &request.labels,
+        request.metadata.as_ref(),
+        request.action_bundle.as_ref(),
         request.agent_binding.as_ref(),
-    );
-    if let Some(bundle) = &action_bundle {
-        size("action_bundle", bundle, MAX_ACTION_BUNDLE_BYTES)?;
-        bundle_values(bundle)?;
-        actions::validate_bundle(bundle)?;
-    }
-    if let Some(binding) = &request.agent_binding {
-        size("agent_binding", binding, MAX_AGENT_BINDING_BYTES)?;
-        agent_binding(binding)?;
-    }
+    )?;
 
     let mut canonical = request.clone();
     canonical.tenant_id.clear();
@@ -182,6 +155,8 @@ pub fn schedule(
     if canonical.late_policy() == LatePolicy::Fire {
         canonical.late_policy = LatePolicy::Unspecified as i32;
     }
+    // What to do with a taken key is not part of what is scheduled.
+    canonical.key_policy = KeyPolicy::Unspecified as i32;
     let fingerprint = Sha256::digest(canonical.encode_to_vec())
         .iter()
         .take(16)
@@ -210,7 +185,141 @@ pub fn schedule(
         timer,
         fingerprint,
         group: 0,
+        key_policy,
     })
+}
+
+/// A fire time as a request gives it.
+pub enum When<'a> {
+    Duration(&'a prost_types::Duration),
+    FireAt(&'a prost_types::Timestamp),
+}
+
+/// The instant a timer fires and the duration it was given as: a duration from `now`, or an
+/// instant (one already past fires at once, or is refused with `late_policy` REJECT).
+pub fn fire_time(
+    when: When<'_>,
+    late_policy: i32,
+    now: Micros,
+) -> Result<(Micros, Option<prost_types::Duration>)> {
+    let late_policy = LatePolicy::try_from(late_policy).map_err(|_| {
+        KernelError::invalid("late_policy", format!("{late_policy} is not a late policy"))
+    })?;
+    match when {
+        When::Duration(d) => {
+            duration("duration", d)?;
+            let micros = from_duration(d);
+            if micros <= 0 {
+                return Err(KernelError::invalid("duration", "must be positive"));
+            }
+            if micros > MAX_HORIZON {
+                return Err(KernelError::invalid("duration", "must be at most 10 years"));
+            }
+            Ok((now + micros, Some(to_duration(micros))))
+        }
+        When::FireAt(ts) => {
+            timestamp("fire_at", ts)?;
+            let at = from_timestamp(ts);
+            if at < now - PAST_GRACE && late_policy == LatePolicy::Reject {
+                return Err(KernelError::invalid(
+                    "fire_at",
+                    "is in the past (late_policy REJECT; the default, FIRE, fires it at once)",
+                ));
+            }
+            if at > now + MAX_HORIZON {
+                return Err(KernelError::invalid(
+                    "fire_at",
+                    "is more than 10 years ahead",
+                ));
+            }
+            Ok((at.max(now), None))
+        }
+    }
+}
+
+/// Checks labels, metadata, actions and agent binding; returns the action bundle with agent
+/// prompts bound to the agent binding.
+pub fn contents(
+    labels: &BTreeMap<String, String>,
+    metadata: Option<&prost_types::Struct>,
+    action_bundle: Option<&ActionBundle>,
+    agent_binding: Option<&AgentBinding>,
+) -> Result<Option<ActionBundle>> {
+    if labels.len() > labels::MAX_LABELS {
+        return Err(KernelError::invalid(
+            "labels",
+            format!("at most {} labels", labels::MAX_LABELS),
+        ));
+    }
+    for (key, value) in labels {
+        labels::check_key(key).map_err(|m| KernelError::invalid("labels", m))?;
+        labels::check_value(key, value).map_err(|m| KernelError::invalid("labels", m))?;
+    }
+    if let Some(metadata) = metadata {
+        size("metadata", metadata, MAX_METADATA_BYTES)?;
+        json_struct("metadata", metadata)?;
+    }
+    let action_bundle = bind_agent_prompts(action_bundle.cloned(), agent_binding);
+    if let Some(bundle) = &action_bundle {
+        size("action_bundle", bundle, MAX_ACTION_BUNDLE_BYTES)?;
+        bundle_values(bundle)?;
+        actions::validate_bundle(bundle)?;
+    }
+    if let Some(binding) = agent_binding {
+        size("agent_binding", binding, MAX_AGENT_BINDING_BYTES)?;
+        check_agent_binding(binding)?;
+    }
+    Ok(action_bundle)
+}
+
+/// The changes an UpdateTimer asks for, checked as scheduling checks them.
+pub fn update(request: &UpdateTimerRequest, now: Micros) -> Result<store::Fields> {
+    use minoots_proto::v1::update_timer_request::Schedule as Update;
+    let fire_at = match &request.schedule {
+        None => None,
+        Some(Update::Duration(d)) => Some(fire_time(When::Duration(d), request.late_policy, now)?),
+        Some(Update::FireAt(ts)) => Some(fire_time(When::FireAt(ts), request.late_policy, now)?),
+    };
+    if let Some(name) = &request.name {
+        if name.trim().is_empty() {
+            return Err(KernelError::invalid("name", "must not be empty"));
+        }
+        text("name", name, MAX_TEXT)?;
+    }
+    text("requested_by", &request.requested_by, MAX_TEXT)?;
+    let labels = request.labels.as_ref().map(|l| l.labels.clone());
+    let action_bundle = contents(
+        labels.as_ref().unwrap_or(&BTreeMap::new()),
+        request.metadata.as_ref(),
+        request.action_bundle.as_ref(),
+        request.agent_binding.as_ref(),
+    )?;
+    let fields = store::Fields {
+        fire_at,
+        name: request.name.clone(),
+        labels,
+        metadata: request.metadata.clone(),
+        action_bundle: request
+            .action_bundle
+            .as_ref()
+            .map(|_| action_bundle.unwrap_or_default()),
+        agent_binding: request.agent_binding.clone(),
+        requested_by: None,
+        trace_parent: None,
+    };
+    if fields.fire_at.is_none()
+        && fields.name.is_none()
+        && fields.labels.is_none()
+        && fields.metadata.is_none()
+        && fields.action_bundle.is_none()
+        && fields.agent_binding.is_none()
+    {
+        return Err(KernelError::invalid(
+            "update",
+            "names nothing to change (fire_at or duration, name, labels, metadata, action_bundle, agent_binding)",
+        ));
+    }
+    Ok(fields)
 }
 
 /// The original control plane's agentBinding says where the timer's agent prompts go: an
@@ -255,7 +364,7 @@ fn bind_agent_prompts(
     Some(bundle)
 }
 
-fn agent_binding(binding: &AgentBinding) -> Result<()> {
+fn check_agent_binding(binding: &AgentBinding) -> Result<()> {
     text("agent_binding.agent_id", &binding.agent_id, MAX_TEXT)?;
     text("agent_binding.session_id", &binding.session_id, MAX_TEXT)?;
     text("agent_binding.framework", &binding.framework, MAX_TEXT)?;

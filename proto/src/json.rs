@@ -96,6 +96,12 @@ pub fn timer_to_json(timer: &Timer) -> serde_json::Value {
     put("cancelReason", text(&timer.cancel_reason));
     put("cancelledBy", text(&timer.cancelled_by));
     put("failureReason", text(&timer.failure_reason));
+    put("pausedAt", ts(&timer.paused_at));
+    put("pausedBy", text(&timer.paused_by));
+    put("pauseReason", text(&timer.pause_reason));
+    if timer.tenant_paused {
+        put("tenantPaused", json!(true));
+    }
     put("stateVersion", json!(timer.state_version));
     if timer.fired_at.is_some() {
         put("jitterMs", json!(timer.jitter_ms));

@@ -41,11 +41,12 @@ impl v1::TimerStatus {
             Self::Settled => "settled",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
+            Self::Paused => "paused",
         }
     }
 
     /// The status a name stands for, ignoring case: `scheduled`, `armed`, `fired`, `settled`,
-    /// `failed`, `cancelled` (or `canceled`).
+    /// `failed`, `cancelled` (or `canceled`), `paused`.
     pub fn from_wire_name(name: &str) -> Option<Self> {
         Some(match name.trim().to_ascii_lowercase().as_str() {
             "scheduled" => Self::Scheduled,
@@ -54,6 +55,7 @@ impl v1::TimerStatus {
             "settled" => Self::Settled,
             "failed" => Self::Failed,
             "cancelled" | "canceled" => Self::Cancelled,
+            "paused" => Self::Paused,
             _ => return None,
         })
     }
@@ -70,6 +72,9 @@ impl v1::TimerEventType {
             Self::Settled => "timer.settled",
             Self::Failed => "timer.failed",
             Self::Cancelled => "timer.cancelled",
+            Self::Updated => "timer.updated",
+            Self::Paused => "timer.paused",
+            Self::Resumed => "timer.resumed",
         }
     }
 
@@ -77,12 +82,18 @@ impl v1::TimerEventType {
     pub fn from_wire_name(name: &str) -> Option<Self> {
         let name = name.trim().to_ascii_lowercase();
         let short = name.strip_prefix("timer.").unwrap_or(&name);
+        match short {
+            "updated" => return Some(Self::Updated),
+            "resumed" => return Some(Self::Resumed),
+            _ => {}
+        }
         v1::TimerStatus::from_wire_name(short).map(|status| match status {
             v1::TimerStatus::Armed => Self::Armed,
             v1::TimerStatus::Fired => Self::Fired,
             v1::TimerStatus::Settled => Self::Settled,
             v1::TimerStatus::Failed => Self::Failed,
             v1::TimerStatus::Cancelled => Self::Cancelled,
+            v1::TimerStatus::Paused => Self::Paused,
             _ => Self::Scheduled,
         })
     }

@@ -1,9 +1,11 @@
 use std::{collections::VecDeque, future::Future, time::Duration};
 
 use minoots_proto::v1::{
-    CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTimerRequest, ListDeadLettersRequest,
-    ListTimersRequest, ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,
-    ReplayResult, ScheduleTimersRequest, Timer, TimerEventType, TimerStatus,
+    CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTenantPauseRequest, GetTimerRequest,
+    ListDeadLettersRequest, ListTimersRequest, ListTimersResponse, PauseTenantRequest,
+    PauseTimerRequest, ReplayDeadLetterRequest, ReplayDeadLettersRequest, ReplayResult,
+    ResumeTenantRequest, ResumeTimerRequest, ScheduleTimersRequest, SelectTimersRequest,
+    SelectTimersResponse, TenantPause, Timer, TimerEventType, TimerStatus,
     dead_letter_service_client::DeadLetterServiceClient, timer_service_client::TimerServiceClient,
 };
 use tokio_stream::{Stream, StreamExt};
@@ -15,7 +17,7 @@ use tonic::{
 };
 
 use crate::{
-    Error, TimerSpec,
+    Error, TimerSpec, TimerUpdate,
     stream::{EventStream, Reconnect, StreamOptions},
 };
 
@@ -374,17 +376,31 @@ impl Client {
     }
 
     pub async fn get(&self, id: &str) -> Result<Timer, Error> {
-        let request = GetTimerRequest {
-            tenant_id: String::new(),
+        self.get_timer(GetTimerRequest {
             id: id.to_owned(),
-        };
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// The timer scheduled with this idempotency key.
+    pub async fn get_by_key(&self, key: &str) -> Result<Timer, Error> {
+        self.get_timer(GetTimerRequest {
+            idempotency_key: key.to_owned(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn get_timer(&self, request: GetTimerRequest) -> Result<Timer, Error> {
+        let id = format!("{}{}", request.id, request.idempotency_key);
         let response = self
             .call(true, || {
                 let (mut client, request) = (self.timers.clone(), request.clone());
                 async move { client.get_timer(request).await }
             })
             .await?;
-        response.timer.ok_or_else(|| Error::NotFound(id.to_owned()))
+        response.timer.ok_or(Error::NotFound(id))
     }
 
     /// One page; pass `next_page_token` back to get the next. [`Client::list_all`] pages for
@@ -450,7 +466,53 @@ impl Client {
 
     /// Cancels a timer that has not fired; cancelling again returns the cancelled timer.
     pub async fn cancel(&self, id: &str, reason: &str) -> Result<Timer, Error> {
-        let request = CancelTimerRequest {
+        self.cancel_timer(CancelTimerRequest {
+            id: id.to_owned(),
+            reason: reason.to_owned(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Cancels the timer scheduled with this idempotency key.
+    pub async fn cancel_by_key(&self, key: &str, reason: &str) -> Result<Timer, Error> {
+        self.cancel_timer(CancelTimerRequest {
+            idempotency_key: key.to_owned(),
+            reason: reason.to_owned(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn cancel_timer(&self, request: CancelTimerRequest) -> Result<Timer, Error> {
+        let response = self
+            .call(true, || {
+                let (mut client, request) = (self.timers.clone(), request.clone());
+                async move { client.cancel_timer(request).await }
+            })
+            .await?;
+        response.timer.ok_or_else(|| missing("timer"))
+    }
+
+    /// Changes a pending timer (fire time, name, labels, metadata, actions), by id or key. With
+    /// [`TimerUpdate::expected_state_version`] a concurrent change makes it fail with
+    /// [`Error::Aborted`] instead of being overwritten. Retried only when it cannot have applied.
+    pub async fn update(&self, update: impl Into<TimerUpdate>) -> Result<Timer, Error> {
+        let request = update.into().into_request()?;
+        let idempotent = request.expected_state_version != 0;
+        let response = self
+            .call(idempotent, || {
+                let (mut client, request) = (self.timers.clone(), request.clone());
+                async move { client.update_timer(request).await }
+            })
+            .await?;
+        response.timer.ok_or_else(|| missing("timer"))
+    }
+
+    /// Holds a pending timer: it does not fire until [`Client::resume`]d. Pausing a paused
+    /// timer returns it unchanged.
+    pub async fn pause(&self, id: &str, reason: &str) -> Result<Timer, Error> {
+        let request = PauseTimerRequest {
             id: id.to_owned(),
             reason: reason.to_owned(),
             ..Default::default()
@@ -458,10 +520,97 @@ impl Client {
         let response = self
             .call(true, || {
                 let (mut client, request) = (self.timers.clone(), request.clone());
-                async move { client.cancel_timer(request).await }
+                async move { client.pause_timer(request).await }
             })
             .await?;
-        response.timer.ok_or_else(|| Error::NotFound(id.to_owned()))
+        response.timer.ok_or_else(|| missing("timer"))
+    }
+
+    /// Arms a paused timer again; if its fire time passed it fires at once.
+    pub async fn resume(&self, id: &str) -> Result<Timer, Error> {
+        let request = ResumeTimerRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        };
+        let response = self
+            .call(true, || {
+                let (mut client, request) = (self.timers.clone(), request.clone());
+                async move { client.resume_timer(request).await }
+            })
+            .await?;
+        response.timer.ok_or_else(|| missing("timer"))
+    }
+
+    /// Cancels every pending timer the selection matches (with `dry_run`, only counts them).
+    pub async fn cancel_timers(
+        &self,
+        selection: SelectTimersRequest,
+    ) -> Result<SelectTimersResponse, Error> {
+        self.call(true, || {
+            let (mut client, request) = (self.timers.clone(), selection.clone());
+            async move { client.cancel_timers(request).await }
+        })
+        .await
+    }
+
+    /// Pauses every scheduled or armed timer the selection matches.
+    pub async fn pause_timers(
+        &self,
+        selection: SelectTimersRequest,
+    ) -> Result<SelectTimersResponse, Error> {
+        self.call(true, || {
+            let (mut client, request) = (self.timers.clone(), selection.clone());
+            async move { client.pause_timers(request).await }
+        })
+        .await
+    }
+
+    /// Resumes every paused timer the selection matches.
+    pub async fn resume_timers(
+        &self,
+        selection: SelectTimersRequest,
+    ) -> Result<SelectTimersResponse, Error> {
+        self.call(true, || {
+            let (mut client, request) = (self.timers.clone(), selection.clone());
+            async move { client.resume_timers(request).await }
+        })
+        .await
+    }
+
+    /// Pauses the tenant's deliveries (needs a tenant.admin key): its pending timers and the
+    /// ones it schedules stay PAUSED until [`Client::resume_tenant`].
+    pub async fn pause_tenant(&self, reason: &str) -> Result<TenantPause, Error> {
+        let request = PauseTenantRequest {
+            reason: reason.to_owned(),
+            ..Default::default()
+        };
+        self.call(true, || {
+            let (mut client, request) = (self.timers.clone(), request.clone());
+            async move { client.pause_tenant(request).await }
+        })
+        .await
+    }
+
+    /// Lifts the tenant's pause; the timers it paused fire at their times, overdue ones at once.
+    pub async fn resume_tenant(&self) -> Result<TenantPause, Error> {
+        self.call(true, || {
+            let mut client = self.timers.clone();
+            async move { client.resume_tenant(ResumeTenantRequest::default()).await }
+        })
+        .await
+    }
+
+    /// Whether the tenant's deliveries are paused.
+    pub async fn tenant_pause(&self) -> Result<TenantPause, Error> {
+        self.call(true, || {
+            let mut client = self.timers.clone();
+            async move {
+                client
+                    .get_tenant_pause(GetTenantPauseRequest::default())
+                    .await
+            }
+        })
+        .await
     }
 
     /// The tenant's lifecycle events, reconnecting and resuming by itself (see

@@ -15,6 +15,9 @@ pub enum Error {
     AlreadyExists(String),
     #[error("failed precondition: {0}")]
     FailedPrecondition(String),
+    /// A change lost to a concurrent one (the timer's state_version moved on): read it again.
+    #[error("aborted: {0}")]
+    Aborted(String),
     #[error("out of range: {0}")]
     OutOfRange(String),
     #[error("unauthenticated: {0}")]
@@ -60,6 +63,7 @@ impl Error {
             Self::NotFound(_) => "NOT_FOUND",
             Self::AlreadyExists(_) => "ALREADY_EXISTS",
             Self::FailedPrecondition(_) => "FAILED_PRECONDITION",
+            Self::Aborted(_) => "ABORTED",
             Self::OutOfRange(_) => "OUT_OF_RANGE",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::PermissionDenied(_) => "PERMISSION_DENIED",
@@ -131,6 +135,7 @@ impl From<Status> for Error {
             Code::NotFound => Self::NotFound(message),
             Code::AlreadyExists => Self::AlreadyExists(message),
             Code::FailedPrecondition => Self::FailedPrecondition(message),
+            Code::Aborted => Self::Aborted(message),
             Code::OutOfRange => Self::OutOfRange(message),
             Code::Unauthenticated => Self::Unauthenticated(message),
             Code::PermissionDenied => Self::PermissionDenied(message),

@@ -40,5 +40,5 @@ pub use error::Error;
 pub use labels::parse_labels;
 pub use minoots_proto::{json, v1 as proto};
 pub use stream::{CloseHandle, EventStream, Reconnect, StreamOptions};
-pub use timer::{After, TimerOptions, TimerSpec};
+pub use timer::{After, TimerOptions, TimerSpec, TimerUpdate, key_policy, late_policy};
 pub use webhook::{DEFAULT_TOLERANCE, verify_webhook};

@@ -3,8 +3,8 @@ use std::{collections::BTreeMap, time::Duration};
 use minoots_proto::{
     json::{action_bundle_from_json, json_to_struct},
     v1::{
-        Action, FlowControl, ScheduleTimerRequest, WebhookAction, action,
-        schedule_timer_request::Schedule,
+        Action, FlowControl, KeyPolicy, LatePolicy, ScheduleTimerRequest, UpdateTimerRequest,
+        WebhookAction, action, schedule_timer_request::Schedule, update_timer_request,
     },
 };
 
@@ -168,6 +168,19 @@ impl TimerSpec {
         self
     }
 
+    /// What scheduling with a key a timer already holds does: REJECT (the default), REPLACE
+    /// (the pending timer takes this request: a sliding debounce) or KEEP.
+    pub fn key_policy(mut self, policy: KeyPolicy) -> Self {
+        self.request.key_policy = policy as i32;
+        self
+    }
+
+    /// What a fire_at already past means: FIRE at once (the default) or REJECT.
+    pub fn late_policy(mut self, policy: LatePolicy) -> Self {
+        self.request.late_policy = policy as i32;
+        self
+    }
+
     /// The request to send, or the first input mistake.
     pub fn into_request(self) -> Result<ScheduleTimerRequest, Error> {
         match self.invalid {
@@ -206,6 +219,30 @@ pub struct TimerOptions {
     pub webhook: Option<String>,
     pub idempotency_key: Option<String>,
     pub requested_by: Option<String>,
+    /// `reject` (the default), `replace` or `keep`.
+    pub key_policy: Option<String>,
+    /// `fire` (the default) or `reject`.
+    pub late_policy: Option<String>,
+}
+
+/// A key policy by name: `reject`, `replace` or `keep` (any case).
+pub fn key_policy(name: &str) -> Result<KeyPolicy, Error> {
+    KeyPolicy::from_str_name(&format!("KEY_POLICY_{}", name.trim().to_ascii_uppercase()))
+        .filter(|p| *p != KeyPolicy::Unspecified)
+        .ok_or_else(|| Error::InvalidArgument {
+            field: "key_policy".into(),
+            message: format!("{name:?} is not a key policy (reject, replace or keep)"),
+        })
+}
+
+/// A late policy by name: `fire` or `reject` (any case).
+pub fn late_policy(name: &str) -> Result<LatePolicy, Error> {
+    LatePolicy::from_str_name(&format!("LATE_POLICY_{}", name.trim().to_ascii_uppercase()))
+        .filter(|p| *p != LatePolicy::Unspecified)
+        .ok_or_else(|| Error::InvalidArgument {
+            field: "late_policy".into(),
+            message: format!("{name:?} is not a late policy (fire or reject)"),
+        })
 }
 
 impl From<TimerOptions> for TimerSpec {
@@ -240,7 +277,160 @@ impl From<TimerOptions> for TimerSpec {
         if let Some(who) = o.requested_by {
             spec = spec.requested_by(who);
         }
+        if let Some(name) = o.key_policy {
+            spec = match key_policy(&name) {
+                Ok(policy) => spec.key_policy(policy),
+                Err(e) => spec.invalid(e),
+            };
+        }
+        if let Some(name) = o.late_policy {
+            spec = match late_policy(&name) {
+                Ok(policy) => spec.late_policy(policy),
+                Err(e) => spec.invalid(e),
+            };
+        }
         spec
+    }
+}
+
+/// A change to a pending timer, named by `id` or `idempotency_key`, as loose optional fields
+/// (what bindings receive): each field given replaces the timer's; `duration` (`"15m"`) or
+/// `fire_at` (RFC 3339) moves its fire time; `labels` and `metadata` are replaced whole;
+/// `action_bundle` (REST JSON form) or `webhook` (one webhook action) replaces its actions.
+#[derive(Debug, Clone, Default)]
+pub struct TimerUpdate {
+    pub id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub duration: Option<After>,
+    pub fire_at: Option<String>,
+    pub name: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub metadata: Option<serde_json::Value>,
+    pub action_bundle: Option<serde_json::Value>,
+    pub webhook: Option<String>,
+    /// Apply only if the timer is still at this state_version (else [`Error::Aborted`]).
+    pub expected_state_version: Option<u64>,
+    /// `fire` (the default) or `reject`, for a new fire_at already past.
+    pub late_policy: Option<String>,
+    pub requested_by: Option<String>,
+}
+
+impl TimerUpdate {
+    /// Changes the timer with this id.
+    pub fn id(id: impl Into<String>) -> Self {
+        Self {
+            id: Some(id.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Changes the timer scheduled with this idempotency key.
+    pub fn key(key: impl Into<String>) -> Self {
+        Self {
+            idempotency_key: Some(key.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Fires this long from now: `"15m"`.
+    pub fn duration(mut self, duration: impl Into<After>) -> Self {
+        self.duration = Some(duration.into());
+        self
+    }
+
+    /// Fires at an RFC 3339 time.
+    pub fn fire_at(mut self, fire_at: impl Into<String>) -> Self {
+        self.fire_at = Some(fire_at.into());
+        self
+    }
+
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    pub fn labels(mut self, labels: BTreeMap<String, String>) -> Self {
+        self.labels = Some(labels);
+        self
+    }
+
+    pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    pub fn action_bundle(mut self, bundle: serde_json::Value) -> Self {
+        self.action_bundle = Some(bundle);
+        self
+    }
+
+    pub fn expected_state_version(mut self, version: u64) -> Self {
+        self.expected_state_version = Some(version);
+        self
+    }
+
+    /// The request to send, or the first input mistake (naming the field).
+    pub fn into_request(self) -> Result<UpdateTimerRequest, Error> {
+        let invalid = |field: &str, message: &str| Error::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        };
+        let schedule = match (self.duration, self.fire_at) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("fire_at", "give duration or fire_at, not both"));
+            }
+            (Some(After(duration)), None) => {
+                let duration = duration?;
+                Some(update_timer_request::Schedule::Duration(
+                    prost_types::Duration {
+                        seconds: duration.as_secs() as i64,
+                        nanos: duration.subsec_nanos() as i32,
+                    },
+                ))
+            }
+            (None, Some(at)) => Some(update_timer_request::Schedule::FireAt(
+                at.parse::<prost_types::Timestamp>()
+                    .map_err(|_| invalid("fire_at", &format!("{at:?} is not an RFC 3339 time")))?,
+            )),
+            (None, None) => None,
+        };
+        let mut bundle = match &self.action_bundle {
+            Some(json) => Some(action_bundle_from_json(json)?),
+            None => None,
+        };
+        if let Some(url) = self.webhook {
+            bundle
+                .get_or_insert_with(Default::default)
+                .actions
+                .push(minoots_proto::v1::Action {
+                    kind: Some(action::Kind::Webhook(WebhookAction {
+                        url,
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                });
+        }
+        Ok(UpdateTimerRequest {
+            id: self.id.unwrap_or_default(),
+            idempotency_key: self.idempotency_key.unwrap_or_default(),
+            expected_state_version: self.expected_state_version.unwrap_or(0),
+            schedule,
+            name: self.name,
+            labels: self
+                .labels
+                .map(|labels| minoots_proto::v1::Labels { labels }),
+            metadata: match &self.metadata {
+                Some(json) => Some(json_to_struct("metadata", json)?),
+                None => None,
+            },
+            action_bundle: bundle,
+            requested_by: self.requested_by.unwrap_or_default(),
+            late_policy: match &self.late_policy {
+                Some(name) => late_policy(name)? as i32,
+                None => 0,
+            },
+            ..Default::default()
+        })
     }
 }
 

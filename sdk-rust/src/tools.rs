@@ -1,11 +1,14 @@
-//! The agent tools: schedule, get, list, cancel and wait, as JSON-schema function specs and one
+//! The agent tools: schedule, get, list, cancel, update, pause, resume, bulk cancel and wait, as JSON-schema function specs and one
 //! JSON-in, JSON-out dispatcher. The MCP server (`minoots mcp`), the Python agent tools
 //! (LangChain, LlamaIndex, plain function specs) and anything else that hands MINOOTS to a model
 //! use these, so every agent sees the same tools with the same arguments and errors.
 
 use std::time::Duration;
 
-use crate::{Client, Error, ListFilter, TimerOptions, WaitFor, json::timer_to_json};
+use crate::{
+    Client, Error, ListFilter, TimerOptions, TimerUpdate, WaitFor, json::timer_to_json,
+    proto::SelectTimersRequest,
+};
 use serde_json::{Value, json};
 
 /// One tool: its name, what it does (for the model), and its arguments as JSON Schema.
@@ -30,6 +33,8 @@ const MAX_WAIT: u64 = 3_600;
 /// Every tool, in a stable order.
 pub fn tool_specs() -> Vec<ToolSpec> {
     let id = json!({"type": "string", "description": "The timer's id."});
+    let key = json!({"type": "string", "description": "Instead of id: the idempotency_key the timer was scheduled with."});
+    let labels = json!({"type": "object", "additionalProperties": {"type": "string"}, "description": "Labels to find the timer by later."});
     vec![
         ToolSpec {
             name: "schedule_timer",
@@ -40,10 +45,11 @@ pub fn tool_specs() -> Vec<ToolSpec> {
                     "name": {"type": "string", "description": "What the timer is for."},
                     "duration": {"type": "string", "description": "Fire after this long: 250ms, 15s, 15m, 2h, 7d or compounds like 1h30m."},
                     "fire_at": {"type": "string", "description": "Fire at this RFC 3339 time instead, e.g. 2026-12-01T09:00:00Z."},
-                    "labels": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Labels to find the timer by later."},
+                    "labels": labels,
                     "metadata": {"type": "object", "description": "Free-form JSON delivered with the timer's events."},
                     "webhook": {"type": "string", "description": "URL to POST the signed event to when the timer fires."},
-                    "idempotency_key": {"type": "string", "description": "Scheduling again with the same key returns the first timer."}
+                    "idempotency_key": {"type": "string", "description": "Scheduling again with the same key returns the first timer."},
+                    "key_policy": {"type": "string", "enum": ["reject", "replace", "keep"], "description": "When the key is taken: reject (default), replace (reschedule the pending timer: a sliding debounce) or keep."}
                 },
                 "required": ["name"],
                 "additionalProperties": false
@@ -51,8 +57,8 @@ pub fn tool_specs() -> Vec<ToolSpec> {
         },
         ToolSpec {
             name: "get_timer",
-            description: "Get a timer by id: its status (scheduled, armed, fired, settled, failed, cancelled), fire time and results.",
-            parameters: json!({"type": "object", "properties": {"id": id}, "required": ["id"], "additionalProperties": false}),
+            description: "Get a timer by id (or idempotency_key): its status (scheduled, armed, paused, fired, settled, failed, cancelled), fire time and results.",
+            parameters: json!({"type": "object", "properties": {"id": id, "idempotency_key": key}, "additionalProperties": false}),
         },
         ToolSpec {
             name: "list_timers",
@@ -60,7 +66,7 @@ pub fn tool_specs() -> Vec<ToolSpec> {
             parameters: json!({
                 "type": "object",
                 "properties": {
-                    "statuses": {"type": "array", "items": {"type": "string", "enum": ["scheduled", "armed", "fired", "settled", "failed", "cancelled"]}},
+                    "statuses": {"type": "array", "items": {"type": "string", "enum": ["scheduled", "armed", "paused", "fired", "settled", "failed", "cancelled"]}},
                     "label_selector": {"type": "string", "description": "key=value, key!=value, key, !key; comma-separated."},
                     "name_prefix": {"type": "string"},
                     "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "At most this many (default 50)."}
@@ -70,11 +76,62 @@ pub fn tool_specs() -> Vec<ToolSpec> {
         },
         ToolSpec {
             name: "cancel_timer",
-            description: "Cancel a timer that has not fired yet. Returns the cancelled timer.",
+            description: "Cancel a timer that has not fired yet, by id or idempotency_key. Returns the cancelled timer.",
             parameters: json!({
                 "type": "object",
-                "properties": {"id": id, "reason": {"type": "string", "description": "Why, kept with the timer."}},
+                "properties": {"id": id, "idempotency_key": key, "reason": {"type": "string", "description": "Why, kept with the timer."}},
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "update_timer",
+            description: "Change a timer that has not fired yet, by id or idempotency_key: move its fire time (duration from now or fire_at), rename it, replace its labels, metadata or webhook. Returns the timer.",
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "id": id,
+                    "idempotency_key": key,
+                    "duration": {"type": "string", "description": "Fire this long from now instead: 15m, 1h30m."},
+                    "fire_at": {"type": "string", "description": "Fire at this RFC 3339 time instead."},
+                    "name": {"type": "string"},
+                    "labels": labels,
+                    "metadata": {"type": "object"},
+                    "webhook": {"type": "string", "description": "Replace its actions with one webhook to this URL."}
+                },
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "pause_timer",
+            description: "Pause a timer that has not fired: it will not fire until resumed. Returns the timer.",
+            parameters: json!({
+                "type": "object",
+                "properties": {"id": id, "reason": {"type": "string"}},
                 "required": ["id"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "resume_timer",
+            description: "Resume a paused timer: it fires at its time, at once if that has passed. Returns the timer.",
+            parameters: json!({
+                "type": "object",
+                "properties": {"id": id},
+                "required": ["id"],
+                "additionalProperties": false
+            }),
+        },
+        ToolSpec {
+            name: "cancel_timers",
+            description: "Cancel every pending timer matching a label selector (team=core,!done). Use dry_run first to see how many. Returns {matched, changed}.",
+            parameters: json!({
+                "type": "object",
+                "properties": {
+                    "label_selector": {"type": "string"},
+                    "dry_run": {"type": "boolean", "description": "Only count the timers that would be cancelled."},
+                    "reason": {"type": "string"}
+                },
+                "required": ["label_selector"],
                 "additionalProperties": false
             }),
         },
@@ -122,6 +179,7 @@ fn args(tool: &ToolSpec, arguments: &Value) -> Result<serde_json::Map<String, Va
             Some("integer") => value.is_u64(),
             Some("object") => value.is_object(),
             Some("array") => value.is_array(),
+            Some("boolean") => value.is_boolean(),
             _ => true,
         };
         if !fits && !value.is_null() {
@@ -140,6 +198,23 @@ fn args(tool: &ToolSpec, arguments: &Value) -> Result<serde_json::Map<String, Va
     Ok(map)
 }
 
+/// The `labels` argument: an object of strings.
+fn labels_arg(
+    a: &serde_json::Map<String, Value>,
+) -> Result<Option<std::collections::BTreeMap<String, String>>, Error> {
+    a.get("labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    _ => Err(invalid(&format!("labels.{k}"), "must be a string")),
+                })
+                .collect::<Result<_, _>>()
+        })
+        .transpose()
+}
+
 fn text(map: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
     map.get(key).and_then(Value::as_str).map(str::to_owned)
 }
@@ -156,19 +231,7 @@ pub async fn call_tool(client: &Client, name: &str, arguments: &Value) -> Result
     let id = || text(&a, "id").unwrap_or_default();
     let timer = match name {
         "schedule_timer" => {
-            let labels = a
-                .get("labels")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| match v {
-                            Value::String(s) => Ok((k.clone(), s.clone())),
-                            _ => Err(invalid(&format!("labels.{k}"), "must be a string")),
-                        })
-                        .collect::<Result<_, _>>()
-                })
-                .transpose()?
-                .unwrap_or_default();
+            let labels = labels_arg(&a)?.unwrap_or_default();
             let options = TimerOptions {
                 name: text(&a, "name").unwrap_or_default(),
                 duration: text(&a, "duration").map(Into::into),
@@ -179,14 +242,54 @@ pub async fn call_tool(client: &Client, name: &str, arguments: &Value) -> Result
                 webhook: text(&a, "webhook"),
                 idempotency_key: text(&a, "idempotency_key"),
                 requested_by: Some("minoots-agent-tools".into()),
+                key_policy: text(&a, "key_policy"),
+                late_policy: None,
             };
             client.schedule(options).await?
         }
-        "get_timer" => client.get(&id()).await?,
+        "get_timer" => match text(&a, "idempotency_key") {
+            Some(key) if id().is_empty() => client.get_by_key(&key).await?,
+            _ => client.get(&id()).await?,
+        },
         "cancel_timer" => {
+            let reason = text(&a, "reason").unwrap_or_default();
+            match text(&a, "idempotency_key") {
+                Some(key) if id().is_empty() => client.cancel_by_key(&key, &reason).await?,
+                _ => client.cancel(&id(), &reason).await?,
+            }
+        }
+        "update_timer" => {
+            let update = TimerUpdate {
+                id: text(&a, "id"),
+                idempotency_key: text(&a, "idempotency_key"),
+                duration: text(&a, "duration").map(Into::into),
+                fire_at: text(&a, "fire_at"),
+                name: text(&a, "name"),
+                labels: labels_arg(&a)?,
+                metadata: a.get("metadata").filter(|v| !v.is_null()).cloned(),
+                webhook: text(&a, "webhook"),
+                requested_by: Some("minoots-agent-tools".into()),
+                ..Default::default()
+            };
+            client.update(update).await?
+        }
+        "pause_timer" => {
             client
-                .cancel(&id(), &text(&a, "reason").unwrap_or_default())
+                .pause(&id(), &text(&a, "reason").unwrap_or_default())
                 .await?
+        }
+        "resume_timer" => client.resume(&id()).await?,
+        "cancel_timers" => {
+            let done = client
+                .cancel_timers(SelectTimersRequest {
+                    label_selector: text(&a, "label_selector").unwrap_or_default(),
+                    dry_run: a.get("dry_run").and_then(Value::as_bool).unwrap_or(false),
+                    reason: text(&a, "reason").unwrap_or_default(),
+                    requested_by: "minoots-agent-tools".into(),
+                    ..Default::default()
+                })
+                .await?;
+            return Ok(json!({"matched": done.matched, "changed": done.changed}));
         }
         "wait_for_timer" => {
             let until = WaitFor::from_name(text(&a, "until").as_deref().unwrap_or("fired"))?;
@@ -233,7 +336,7 @@ mod tests {
     #[test]
     fn specs_are_objects_and_arguments_are_checked_against_them() {
         let specs = tool_specs();
-        assert_eq!(specs.len(), 5);
+        assert_eq!(specs.len(), 9);
         for spec in &specs {
             assert_eq!(spec.parameters["type"], "object", "{}", spec.name);
         }

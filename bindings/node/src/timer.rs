@@ -143,6 +143,8 @@ impl ScheduleOptions {
             webhook: self.webhook,
             idempotency_key: self.idempotency_key,
             requested_by: self.requested_by,
+            key_policy: None,
+            late_policy: None,
         }
         .into())
     }

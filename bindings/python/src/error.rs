@@ -35,6 +35,12 @@ create_exception!(
 );
 create_exception!(
     minoots,
+    AbortedError,
+    MinootsError,
+    "A change lost to a concurrent one (the timer's state_version moved on): read it again."
+);
+create_exception!(
+    minoots,
     OutOfRangeError,
     MinootsError,
     "A sequence or page token is out of range."
@@ -102,6 +108,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             "FailedPreconditionError",
             py.get_type::<FailedPreconditionError>(),
         ),
+        ("AbortedError", py.get_type::<AbortedError>()),
         ("OutOfRangeError", py.get_type::<OutOfRangeError>()),
         (
             "UnauthenticatedError",
@@ -138,6 +145,7 @@ pub fn to_py(error: minoots::Error) -> PyErr {
         E::NotFound(_) => NotFoundError::new_err(message),
         E::AlreadyExists(_) => AlreadyExistsError::new_err(message),
         E::FailedPrecondition(_) => FailedPreconditionError::new_err(message),
+        E::Aborted(_) => AbortedError::new_err(message),
         E::OutOfRange(_) => OutOfRangeError::new_err(message),
         E::Unauthenticated(_) => UnauthenticatedError::new_err(message),
         E::PermissionDenied(_) => PermissionDeniedError::new_err(message),

@@ -302,6 +302,8 @@ impl<'py> ScheduleArgs<'py> {
             webhook: self.webhook,
             idempotency_key: self.idempotency_key,
             requested_by: self.requested_by,
+            key_policy: None,
+            late_policy: None,
         }
         .into())
     }

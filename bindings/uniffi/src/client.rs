@@ -109,6 +109,8 @@ impl ScheduleOptions {
             webhook: self.webhook,
             idempotency_key: self.idempotency_key,
             requested_by: None,
+            key_policy: None,
+            late_policy: None,
         }
         .into())
     }

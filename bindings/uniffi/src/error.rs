@@ -11,6 +11,9 @@ pub enum MinootsError {
     AlreadyExists { detail: String },
     #[error("{detail}")]
     FailedPrecondition { detail: String },
+    /// A change lost to a concurrent one (state_version moved on).
+    #[error("{detail}")]
+    Aborted { detail: String },
     #[error("{detail}")]
     OutOfRange { detail: String },
     #[error("{detail}")]
@@ -51,6 +54,7 @@ impl From<minoots::Error> for MinootsError {
             E::NotFound(_) => Self::NotFound { detail },
             E::AlreadyExists(_) => Self::AlreadyExists { detail },
             E::FailedPrecondition(_) => Self::FailedPrecondition { detail },
+            E::Aborted(_) => Self::Aborted { detail },
             E::OutOfRange(_) => Self::OutOfRange { detail },
             E::Unauthenticated(_) => Self::Unauthenticated { detail },
             E::PermissionDenied(_) => Self::PermissionDenied { detail },

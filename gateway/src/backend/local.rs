@@ -3,14 +3,15 @@
 
 use minoots_kernel::Kernel;
 use minoots_proto::v1::{
-    CancelTimerRequest, DeadLetter, ListDeadLettersRequest, ListTimersRequest, ListTimersResponse,
-    ReplayDeadLettersRequest, ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse,
-    StreamTimerEventsRequest, Timer,
+    CancelTimerRequest, DeadLetter, GetTimerRequest, ListDeadLettersRequest, ListTimersRequest,
+    ListTimersResponse, PauseTimerRequest, ReplayDeadLettersRequest, ReplayResult,
+    ResumeTimerRequest, ScheduleTimerRequest, ScheduleTimerResponse, SelectTimersRequest,
+    SelectTimersResponse, StreamTimerEventsRequest, TenantPause, Timer, UpdateTimerRequest,
 };
 use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
 use tonic::Status;
 
-use super::{Backend, EventStream, Target};
+use super::{Backend, Bulk, EventStream, Target, TenantOp};
 
 #[tonic::async_trait]
 impl Backend for Kernel {
@@ -30,12 +31,43 @@ impl Backend for Kernel {
         Ok(Kernel::schedule_many(self, &target.tenant, timers).await?)
     }
 
-    async fn get(&self, target: &Target, id: &str) -> Result<Timer, Status> {
-        Ok(Kernel::get(self, &target.tenant, id).await?)
+    async fn get(&self, target: &Target, request: GetTimerRequest) -> Result<Timer, Status> {
+        Ok(Kernel::get_timer(self, &target.tenant, request).await?)
     }
 
     async fn cancel(&self, target: &Target, request: CancelTimerRequest) -> Result<Timer, Status> {
         Ok(Kernel::cancel(self, &target.tenant, request).await?)
+    }
+
+    async fn update(&self, target: &Target, request: UpdateTimerRequest) -> Result<Timer, Status> {
+        Ok(Kernel::update(self, &target.tenant, request).await?)
+    }
+
+    async fn pause(&self, target: &Target, request: PauseTimerRequest) -> Result<Timer, Status> {
+        Ok(Kernel::pause(self, &target.tenant, request).await?)
+    }
+
+    async fn resume(&self, target: &Target, request: ResumeTimerRequest) -> Result<Timer, Status> {
+        Ok(Kernel::resume(self, &target.tenant, request).await?)
+    }
+
+    async fn bulk(
+        &self,
+        target: &Target,
+        op: Bulk,
+        request: SelectTimersRequest,
+    ) -> Result<SelectTimersResponse, Status> {
+        Ok(Kernel::bulk(self, &target.tenant, op, request).await?)
+    }
+
+    async fn tenant_pause(&self, target: &Target, op: TenantOp) -> Result<TenantPause, Status> {
+        Ok(match op {
+            TenantOp::Pause(request) => Kernel::pause_tenant(self, &target.tenant, request).await?,
+            TenantOp::Resume(request) => {
+                Kernel::resume_tenant(self, &target.tenant, request).await?
+            }
+            TenantOp::Get => Kernel::tenant_pause(self, &target.tenant).await?,
+        })
     }
 
     async fn list(

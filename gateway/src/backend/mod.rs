@@ -7,15 +7,26 @@ pub mod regions;
 
 use std::pin::Pin;
 
+pub use minoots_kernel::Bulk;
 use minoots_proto::v1::{
-    CancelTimerRequest, DeadLetter, ListDeadLettersRequest, ListTimersRequest, ListTimersResponse,
-    ReplayDeadLettersRequest, ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse,
-    StreamTimerEventsRequest, Timer, TimerEvent,
+    CancelTimerRequest, DeadLetter, GetTimerRequest, ListDeadLettersRequest, ListTimersRequest,
+    ListTimersResponse, PauseTenantRequest, PauseTimerRequest, ReplayDeadLettersRequest,
+    ReplayResult, ResumeTenantRequest, ResumeTimerRequest, ScheduleTimerRequest,
+    ScheduleTimerResponse, SelectTimersRequest, SelectTimersResponse, StreamTimerEventsRequest,
+    TenantPause, Timer, TimerEvent, UpdateTimerRequest,
 };
 use tokio_stream::Stream;
 use tonic::Status;
 
 pub use regions::{ALL_REGIONS, REGION_LABEL, Regions, parse_region_targets};
+
+/// What [`Backend::tenant_pause`] does.
+#[derive(Debug, Clone)]
+pub enum TenantOp {
+    Pause(PauseTenantRequest),
+    Resume(ResumeTenantRequest),
+    Get,
+}
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<TimerEvent, Status>> + Send>>;
 
@@ -42,9 +53,27 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         timers: Vec<ScheduleTimerRequest>,
     ) -> Result<Vec<ScheduleTimerResponse>, Status>;
 
-    async fn get(&self, target: &Target, id: &str) -> Result<Timer, Status>;
+    /// A timer by id or by idempotency key.
+    async fn get(&self, target: &Target, request: GetTimerRequest) -> Result<Timer, Status>;
 
     async fn cancel(&self, target: &Target, request: CancelTimerRequest) -> Result<Timer, Status>;
+
+    async fn update(&self, target: &Target, request: UpdateTimerRequest) -> Result<Timer, Status>;
+
+    async fn pause(&self, target: &Target, request: PauseTimerRequest) -> Result<Timer, Status>;
+
+    async fn resume(&self, target: &Target, request: ResumeTimerRequest) -> Result<Timer, Status>;
+
+    /// Cancels, pauses or resumes the pending timers a selector matches.
+    async fn bulk(
+        &self,
+        target: &Target,
+        op: Bulk,
+        request: SelectTimersRequest,
+    ) -> Result<SelectTimersResponse, Status>;
+
+    /// Pauses, resumes or reads a tenant's deliveries pause.
+    async fn tenant_pause(&self, target: &Target, op: TenantOp) -> Result<TenantPause, Status>;
 
     async fn list(
         &self,

@@ -13,16 +13,17 @@ use minoots_kernel::KernelError;
 
 use crate::grpc::kernel::TENANT_HEADER;
 use minoots_proto::v1::{
-    CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTimerRequest, ListDeadLettersRequest,
-    ListTimersRequest, ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,
-    ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest,
-    StreamTimerEventsRequest, Timer, dead_letter_service_client::DeadLetterServiceClient,
-    timer_service_client::TimerServiceClient,
+    CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTenantPauseRequest, GetTimerRequest,
+    ListDeadLettersRequest, ListTimersRequest, ListTimersResponse, PauseTimerRequest,
+    ReplayDeadLetterRequest, ReplayDeadLettersRequest, ReplayResult, ResumeTimerRequest,
+    ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest, SelectTimersRequest,
+    SelectTimersResponse, StreamTimerEventsRequest, TenantPause, Timer, UpdateTimerRequest,
+    dead_letter_service_client::DeadLetterServiceClient, timer_service_client::TimerServiceClient,
 };
 use tokio_stream::{StreamExt, StreamMap};
 use tonic::{Code, Request, Status, transport::Channel};
 
-use super::{Backend, EventStream, Target};
+use super::{Backend, Bulk, EventStream, Target, TenantOp};
 
 pub const REGION_LABEL: &str = "minoots.io/region";
 /// `x-minoots-region` value that makes list and stream span every region.
@@ -378,12 +379,8 @@ impl Backend for Regions {
         }
     }
 
-    async fn get(&self, target: &Target, id: &str) -> Result<Timer, Status> {
+    async fn get(&self, target: &Target, request: GetTimerRequest) -> Result<Timer, Status> {
         let regions = self;
-        let request = GetTimerRequest {
-            tenant_id: String::new(),
-            id: id.to_owned(),
-        };
         let response = regions
             .find(target, |mut client, _| {
                 let request = with_tenant(request.clone(), &target.tenant);
@@ -406,6 +403,121 @@ impl Backend for Regions {
         response
             .timer
             .ok_or_else(|| Status::internal("the kernel answered without a timer"))
+    }
+
+    async fn update(&self, target: &Target, request: UpdateTimerRequest) -> Result<Timer, Status> {
+        let response = self
+            .find(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
+                async move { Ok(client.timers.update_timer(request?).await?.into_inner()) }
+            })
+            .await?;
+        response
+            .timer
+            .ok_or_else(|| Status::internal("the kernel answered without a timer"))
+    }
+
+    async fn pause(&self, target: &Target, request: PauseTimerRequest) -> Result<Timer, Status> {
+        let response = self
+            .find(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
+                async move { Ok(client.timers.pause_timer(request?).await?.into_inner()) }
+            })
+            .await?;
+        response
+            .timer
+            .ok_or_else(|| Status::internal("the kernel answered without a timer"))
+    }
+
+    async fn resume(&self, target: &Target, request: ResumeTimerRequest) -> Result<Timer, Status> {
+        let response = self
+            .find(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
+                async move { Ok(client.timers.resume_timer(request?).await?.into_inner()) }
+            })
+            .await?;
+        response
+            .timer
+            .ok_or_else(|| Status::internal("the kernel answered without a timer"))
+    }
+
+    /// In the requested region, or every region with `*`; the counts add up.
+    async fn bulk(
+        &self,
+        target: &Target,
+        op: Bulk,
+        request: SelectTimersRequest,
+    ) -> Result<SelectTimersResponse, Status> {
+        let answers = self
+            .each(target, |mut client, _| {
+                let request = with_tenant(request.clone(), &target.tenant);
+                async move {
+                    let request = request?;
+                    Ok(match op {
+                        Bulk::Cancel => client.timers.cancel_timers(request).await?,
+                        Bulk::Pause => client.timers.pause_timers(request).await?,
+                        Bulk::Resume => client.timers.resume_timers(request).await?,
+                    }
+                    .into_inner())
+                }
+            })
+            .await?;
+        Ok(answers
+            .into_iter()
+            .fold(SelectTimersResponse::default(), |sum, one| {
+                SelectTimersResponse {
+                    matched: sum.matched + one.matched,
+                    changed: sum.changed + one.changed,
+                }
+            }))
+    }
+
+    /// In the requested region, or every region with `*` (paused if any region is).
+    async fn tenant_pause(&self, target: &Target, op: TenantOp) -> Result<TenantPause, Status> {
+        let answers = self
+            .each(target, |mut client, _| {
+                let op = op.clone();
+                let tenant = target.tenant.clone();
+                async move {
+                    Ok(match op {
+                        TenantOp::Pause(request) => {
+                            client
+                                .timers
+                                .pause_tenant(with_tenant(request, &tenant)?)
+                                .await?
+                        }
+                        TenantOp::Resume(request) => {
+                            client
+                                .timers
+                                .resume_tenant(with_tenant(request, &tenant)?)
+                                .await?
+                        }
+                        TenantOp::Get => {
+                            client
+                                .timers
+                                .get_tenant_pause(with_tenant(
+                                    GetTenantPauseRequest::default(),
+                                    &tenant,
+                                )?)
+                                .await?
+                        }
+                    }
+                    .into_inner())
+                }
+            })
+            .await?;
+        let mut answers = answers.into_iter();
+        let mut sum = answers
+            .next()
+            .ok_or_else(|| Status::internal("no region answered"))?;
+        for one in answers {
+            sum.changed += one.changed;
+            if one.paused && !sum.paused {
+                let changed = sum.changed;
+                sum = TenantPause { changed, ..one };
+            }
+        }
+        Ok(sum)
     }
 
     async fn list(

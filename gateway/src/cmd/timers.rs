@@ -1,9 +1,10 @@
-//! `minoots timers create|list|get|cancel|watch`: the SDK from a shell, against a running
-//! server. Human-readable output by default, JSON (the REST form) with `--json`.
+//! `minoots timers create|list|get|cancel|update|pause|resume|bulk-*|pause-tenant|...|watch`:
+//! the SDK from a shell, against a running server. Human-readable output by default, JSON (the
+//! REST form) with `--json`.
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use minoots::{ListFilter, StreamOptions, TimerOptions, proto};
+use minoots::{ListFilter, StreamOptions, TimerOptions, TimerUpdate, proto};
 use minoots_kernel::json::timer_to_json;
 
 use super::args::ConnectArgs;
@@ -34,6 +35,99 @@ pub enum TimersCommand {
         action_bundle: Option<String>,
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// When the idempotency key is taken: `reject` (default), `replace` (reschedule the
+        /// pending timer: a sliding debounce) or `keep`.
+        #[arg(long)]
+        key_policy: Option<String>,
+        /// A `--fire-at` already past: `fire` at once (default) or `reject`.
+        #[arg(long)]
+        late_policy: Option<String>,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Change a pending timer: `update ID --duration 30m` or `update --key KEY --label a=b`.
+    Update {
+        #[command(flatten)]
+        which: Which,
+        /// Fire this long from now instead.
+        #[arg(long, alias = "in")]
+        duration: Option<String>,
+        /// Fire at this RFC 3339 time instead.
+        #[arg(long, alias = "at", conflicts_with = "duration")]
+        fire_at: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Replaces every label; repeat for more.
+        #[arg(long = "label", value_name = "KEY=VALUE", value_parser = label)]
+        labels: Vec<(String, String)>,
+        /// Replaces the metadata (a JSON object).
+        #[arg(long)]
+        metadata: Option<String>,
+        /// Replaces the actions with one webhook.
+        #[arg(long)]
+        webhook: Option<String>,
+        /// Replaces the actions (REST JSON form).
+        #[arg(long)]
+        action_bundle: Option<String>,
+        /// Apply only if the timer is still at this state_version.
+        #[arg(long)]
+        expected_state_version: Option<u64>,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Hold a pending timer: it does not fire until resumed.
+    Pause {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Arm a paused timer again (fires at once if its time passed).
+    Resume {
+        id: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Cancel every pending timer a label selector matches (`--dry-run` counts them).
+    BulkCancel {
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Pause every scheduled or armed timer a label selector matches.
+    BulkPause {
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Resume every paused timer a label selector matches.
+    BulkResume {
+        #[command(flatten)]
+        selection: Selection,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Pause the tenant's deliveries (tenant.admin key): nothing fires until resume-tenant.
+    PauseTenant {
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Resume the tenant's deliveries; overdue timers fire at once.
+    ResumeTenant {
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Whether the tenant's deliveries are paused.
+    TenantStatus {
         #[command(flatten)]
         connect: ConnectArgs,
     },
@@ -53,15 +147,17 @@ pub enum TimersCommand {
         #[command(flatten)]
         connect: ConnectArgs,
     },
-    /// One timer.
+    /// One timer, by id or `--key`.
     Get {
-        id: String,
+        #[command(flatten)]
+        which: Which,
         #[command(flatten)]
         connect: ConnectArgs,
     },
-    /// Cancel a timer that has not fired.
+    /// Cancel a timer that has not fired, by id or `--key`.
     Cancel {
-        id: String,
+        #[command(flatten)]
+        which: Which,
         #[arg(long, default_value = "")]
         reason: String,
         #[command(flatten)]
@@ -80,6 +176,84 @@ pub enum TimersCommand {
         #[command(flatten)]
         connect: ConnectArgs,
     },
+}
+
+/// A timer by id, or by the idempotency key it was scheduled with.
+#[derive(Debug, clap::Args)]
+pub struct Which {
+    #[arg(required_unless_present = "key")]
+    id: Option<String>,
+    /// The idempotency key the timer was scheduled with, instead of its id.
+    #[arg(long, conflicts_with = "id")]
+    key: Option<String>,
+}
+
+/// Pending timers chosen by labels.
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    /// `key=value,key!=value,key,!key`.
+    #[arg(long, required_unless_present = "all")]
+    selector: Option<String>,
+    /// Every pending timer of the tenant.
+    #[arg(long, conflicts_with = "selector")]
+    all: bool,
+    #[arg(long)]
+    name_prefix: Option<String>,
+    /// Only count the timers that would change.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl Selection {
+    fn request(self, reason: String) -> proto::SelectTimersRequest {
+        proto::SelectTimersRequest {
+            label_selector: self.selector.unwrap_or_default(),
+            all: self.all,
+            name_prefix: self.name_prefix.unwrap_or_default(),
+            dry_run: self.dry_run,
+            reason,
+            requested_by: "minoots-cli".into(),
+            ..Default::default()
+        }
+    }
+}
+
+fn print_selection(done: &proto::SelectTimersResponse, dry_run: bool, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"matched": done.matched, "changed": done.changed, "dryRun": dry_run})
+        );
+    } else if dry_run {
+        println!("{} timers match (dry run: nothing changed)", done.matched);
+    } else {
+        println!("{} timers matched, {} changed", done.matched, done.changed);
+    }
+}
+
+fn print_tenant(state: &proto::TenantPause, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "tenantId": state.tenant_id, "paused": state.paused,
+                "pausedAt": state.paused_at.as_ref().map(ToString::to_string),
+                "pausedBy": state.paused_by, "reason": state.reason, "changed": state.changed,
+            })
+        );
+    } else if state.paused {
+        println!(
+            "tenant {} paused since {} ({} timers changed now)",
+            state.tenant_id,
+            time(&state.paused_at),
+            state.changed
+        );
+    } else {
+        println!(
+            "tenant {} delivering ({} timers changed now)",
+            state.tenant_id, state.changed
+        );
+    }
 }
 
 /// One `--label KEY=VALUE`, parsed by the SDK's label parser (the one the bindings and the
@@ -127,6 +301,8 @@ pub async fn run(command: TimersCommand) -> anyhow::Result<()> {
             webhook,
             action_bundle,
             idempotency_key,
+            key_policy,
+            late_policy,
             connect,
         } => {
             let options = TimerOptions {
@@ -139,6 +315,8 @@ pub async fn run(command: TimersCommand) -> anyhow::Result<()> {
                 webhook,
                 idempotency_key,
                 requested_by: Some("minoots-cli".into()),
+                key_policy,
+                late_policy,
             };
             let timer = connect.client().await?.schedule(options).await?;
             print_timer(&timer, connect.json);
@@ -167,17 +345,106 @@ pub async fn run(command: TimersCommand) -> anyhow::Result<()> {
                 }
             }
         }
-        TimersCommand::Get { id, connect } => {
-            let timer = connect.client().await?.get(&id).await?;
+        TimersCommand::Get { which, connect } => {
+            let client = connect.client().await?;
+            let timer = match (which.id, which.key) {
+                (_, Some(key)) => client.get_by_key(&key).await?,
+                (id, None) => client.get(&id.unwrap_or_default()).await?,
+            };
             print_timer(&timer, connect.json);
         }
         TimersCommand::Cancel {
+            which,
+            reason,
+            connect,
+        } => {
+            let client = connect.client().await?;
+            let timer = match (which.id, which.key) {
+                (_, Some(key)) => client.cancel_by_key(&key, &reason).await?,
+                (id, None) => client.cancel(&id.unwrap_or_default(), &reason).await?,
+            };
+            print_timer(&timer, connect.json);
+        }
+        TimersCommand::Update {
+            which,
+            duration,
+            fire_at,
+            name,
+            labels,
+            metadata,
+            webhook,
+            action_bundle,
+            expected_state_version,
+            connect,
+        } => {
+            let update = TimerUpdate {
+                id: which.id,
+                idempotency_key: which.key,
+                duration: duration.map(Into::into),
+                fire_at,
+                name,
+                labels: (!labels.is_empty()).then(|| labels.into_iter().collect()),
+                metadata: json_arg("metadata", metadata)?,
+                action_bundle: json_arg("action-bundle", action_bundle)?,
+                webhook,
+                expected_state_version,
+                requested_by: Some("minoots-cli".into()),
+                ..Default::default()
+            };
+            let timer = connect.client().await?.update(update).await?;
+            print_timer(&timer, connect.json);
+        }
+        TimersCommand::Pause {
             id,
             reason,
             connect,
         } => {
-            let timer = connect.client().await?.cancel(&id, &reason).await?;
+            let timer = connect.client().await?.pause(&id, &reason).await?;
             print_timer(&timer, connect.json);
+        }
+        TimersCommand::Resume { id, connect } => {
+            let timer = connect.client().await?.resume(&id).await?;
+            print_timer(&timer, connect.json);
+        }
+        TimersCommand::BulkCancel {
+            selection,
+            reason,
+            connect,
+        } => {
+            let dry_run = selection.dry_run;
+            let client = connect.client().await?;
+            let done = client.cancel_timers(selection.request(reason)).await?;
+            print_selection(&done, dry_run, connect.json);
+        }
+        TimersCommand::BulkPause {
+            selection,
+            reason,
+            connect,
+        } => {
+            let dry_run = selection.dry_run;
+            let client = connect.client().await?;
+            let done = client.pause_timers(selection.request(reason)).await?;
+            print_selection(&done, dry_run, connect.json);
+        }
+        TimersCommand::BulkResume { selection, connect } => {
+            let dry_run = selection.dry_run;
+            let client = connect.client().await?;
+            let done = client
+                .resume_timers(selection.request(String::new()))
+                .await?;
+            print_selection(&done, dry_run, connect.json);
+        }
+        TimersCommand::PauseTenant { reason, connect } => {
+            let state = connect.client().await?.pause_tenant(&reason).await?;
+            print_tenant(&state, connect.json);
+        }
+        TimersCommand::ResumeTenant { connect } => {
+            let state = connect.client().await?.resume_tenant().await?;
+            print_tenant(&state, connect.json);
+        }
+        TimersCommand::TenantStatus { connect } => {
+            let state = connect.client().await?.tenant_pause().await?;
+            print_tenant(&state, connect.json);
         }
         TimersCommand::Watch {
             after_sequence,

@@ -12,10 +12,15 @@ use minoots_proto::v1::{
     ScheduleTimersRequest, ScheduleTimersResponse, StreamTimerEventsRequest, TimerEvent,
     timer_service_server,
 };
+use minoots_proto::v1::{
+    GetTenantPauseRequest, PauseTenantRequest, PauseTimerRequest, PauseTimerResponse,
+    ResumeTenantRequest, ResumeTimerRequest, ResumeTimerResponse, SelectTimersRequest,
+    SelectTimersResponse, TenantPause, UpdateTimerRequest, UpdateTimerResponse,
+};
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
-use minoots_kernel::{Kernel, KernelError};
+use minoots_kernel::{Bulk, Kernel, KernelError};
 
 pub use minoots_proto::v1::timer_service_server::TimerServiceServer;
 
@@ -94,7 +99,7 @@ impl timer_service_server::TimerService for TimerService {
         request: Request<GetTimerRequest>,
     ) -> Result<Response<GetTimerResponse>, Status> {
         let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
-        let timer = self.kernel.get(&tenant, &request.get_ref().id).await?;
+        let timer = self.kernel.get_timer(&tenant, request.into_inner()).await?;
         Ok(Response::new(GetTimerResponse { timer: Some(timer) }))
     }
 
@@ -117,6 +122,86 @@ impl timer_service_server::TimerService for TimerService {
         Ok(Response::new(CancelTimerResponse { timer: Some(timer) }))
     }
 
+    async fn update_timer(
+        &self,
+        request: Request<UpdateTimerRequest>,
+    ) -> Result<Response<UpdateTimerResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let timer = self.kernel.update(&tenant, request.into_inner()).await?;
+        Ok(Response::new(UpdateTimerResponse { timer: Some(timer) }))
+    }
+
+    async fn pause_timer(
+        &self,
+        request: Request<PauseTimerRequest>,
+    ) -> Result<Response<PauseTimerResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let timer = self.kernel.pause(&tenant, request.into_inner()).await?;
+        Ok(Response::new(PauseTimerResponse { timer: Some(timer) }))
+    }
+
+    async fn resume_timer(
+        &self,
+        request: Request<ResumeTimerRequest>,
+    ) -> Result<Response<ResumeTimerResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let timer = self.kernel.resume(&tenant, request.into_inner()).await?;
+        Ok(Response::new(ResumeTimerResponse { timer: Some(timer) }))
+    }
+
+    async fn cancel_timers(
+        &self,
+        request: Request<SelectTimersRequest>,
+    ) -> Result<Response<SelectTimersResponse>, Status> {
+        self.bulk(Bulk::Cancel, request).await
+    }
+
+    async fn pause_timers(
+        &self,
+        request: Request<SelectTimersRequest>,
+    ) -> Result<Response<SelectTimersResponse>, Status> {
+        self.bulk(Bulk::Pause, request).await
+    }
+
+    async fn resume_timers(
+        &self,
+        request: Request<SelectTimersRequest>,
+    ) -> Result<Response<SelectTimersResponse>, Status> {
+        self.bulk(Bulk::Resume, request).await
+    }
+
+    async fn pause_tenant(
+        &self,
+        request: Request<PauseTenantRequest>,
+    ) -> Result<Response<TenantPause>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        Ok(Response::new(
+            self.kernel
+                .pause_tenant(&tenant, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn resume_tenant(
+        &self,
+        request: Request<ResumeTenantRequest>,
+    ) -> Result<Response<TenantPause>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        Ok(Response::new(
+            self.kernel
+                .resume_tenant(&tenant, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn get_tenant_pause(
+        &self,
+        request: Request<GetTenantPauseRequest>,
+    ) -> Result<Response<TenantPause>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        Ok(Response::new(self.kernel.tenant_pause(&tenant).await?))
+    }
+
     type StreamTimerEventsStream = EventStream;
 
     async fn stream_timer_events(
@@ -127,6 +212,19 @@ impl timer_service_server::TimerService for TimerService {
         let events = self.kernel.subscribe(&tenant, request.into_inner()).await?;
         let stream = ReceiverStream::new(events).map(|event| event.map_err(Status::from));
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+impl TimerService {
+    async fn bulk(
+        &self,
+        op: Bulk,
+        request: Request<SelectTimersRequest>,
+    ) -> Result<Response<SelectTimersResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        Ok(Response::new(
+            self.kernel.bulk(&tenant, op, request.into_inner()).await?,
+        ))
     }
 }
 

@@ -13,11 +13,16 @@ use minoots_proto::v1::{
     ScheduleTimersRequest, ScheduleTimersResponse, StreamTimerEventsRequest,
     dead_letter_service_server, timer_service_server,
 };
+use minoots_proto::v1::{
+    GetTenantPauseRequest, PauseTenantRequest, PauseTimerRequest, PauseTimerResponse,
+    ResumeTenantRequest, ResumeTimerRequest, ResumeTimerResponse, SelectTimersRequest,
+    SelectTimersResponse, TenantPause, UpdateTimerRequest, UpdateTimerResponse,
+};
 use tonic::{Request, Response, Status};
 
 use crate::{
     Gateway, auth,
-    backend::{EventStream, Target},
+    backend::{Bulk, EventStream, Target, TenantOp},
 };
 
 /// The admitted request's target (its tenant may be named by `tenant_id`) and its message.
@@ -73,7 +78,7 @@ impl timer_service_server::TimerService for TimerService {
         request: Request<GetTimerRequest>,
     ) -> Result<Response<GetTimerResponse>, Status> {
         let (target, request) = target(request, |r| &r.tenant_id)?;
-        let timer = self.gateway.backend().get(&target, &request.id).await?;
+        let timer = self.gateway.backend().get(&target, request).await?;
         Ok(Response::new(GetTimerResponse { timer: Some(timer) }))
     }
 
@@ -95,6 +100,89 @@ impl timer_service_server::TimerService for TimerService {
         Ok(Response::new(CancelTimerResponse { timer: Some(timer) }))
     }
 
+    async fn update_timer(
+        &self,
+        request: Request<UpdateTimerRequest>,
+    ) -> Result<Response<UpdateTimerResponse>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let timer = self.gateway.backend().update(&target, request).await?;
+        Ok(Response::new(UpdateTimerResponse { timer: Some(timer) }))
+    }
+
+    async fn pause_timer(
+        &self,
+        request: Request<PauseTimerRequest>,
+    ) -> Result<Response<PauseTimerResponse>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let timer = self.gateway.backend().pause(&target, request).await?;
+        Ok(Response::new(PauseTimerResponse { timer: Some(timer) }))
+    }
+
+    async fn resume_timer(
+        &self,
+        request: Request<ResumeTimerRequest>,
+    ) -> Result<Response<ResumeTimerResponse>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let timer = self.gateway.backend().resume(&target, request).await?;
+        Ok(Response::new(ResumeTimerResponse { timer: Some(timer) }))
+    }
+
+    async fn cancel_timers(
+        &self,
+        request: Request<SelectTimersRequest>,
+    ) -> Result<Response<SelectTimersResponse>, Status> {
+        self.bulk(Bulk::Cancel, request).await
+    }
+
+    async fn pause_timers(
+        &self,
+        request: Request<SelectTimersRequest>,
+    ) -> Result<Response<SelectTimersResponse>, Status> {
+        self.bulk(Bulk::Pause, request).await
+    }
+
+    async fn resume_timers(
+        &self,
+        request: Request<SelectTimersRequest>,
+    ) -> Result<Response<SelectTimersResponse>, Status> {
+        self.bulk(Bulk::Resume, request).await
+    }
+
+    async fn pause_tenant(
+        &self,
+        request: Request<PauseTenantRequest>,
+    ) -> Result<Response<TenantPause>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let op = TenantOp::Pause(request);
+        Ok(Response::new(
+            self.gateway.backend().tenant_pause(&target, op).await?,
+        ))
+    }
+
+    async fn resume_tenant(
+        &self,
+        request: Request<ResumeTenantRequest>,
+    ) -> Result<Response<TenantPause>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let op = TenantOp::Resume(request);
+        Ok(Response::new(
+            self.gateway.backend().tenant_pause(&target, op).await?,
+        ))
+    }
+
+    async fn get_tenant_pause(
+        &self,
+        request: Request<GetTenantPauseRequest>,
+    ) -> Result<Response<TenantPause>, Status> {
+        let (target, _) = target(request, |r| &r.tenant_id)?;
+        Ok(Response::new(
+            self.gateway
+                .backend()
+                .tenant_pause(&target, TenantOp::Get)
+                .await?,
+        ))
+    }
+
     type StreamTimerEventsStream = EventStream;
 
     async fn stream_timer_events(
@@ -105,6 +193,19 @@ impl timer_service_server::TimerService for TimerService {
         let (target, request) = target(request, |r| &r.tenant_id)?;
         let events = self.gateway.subscribe(&principal, &target, request).await?;
         Ok(Response::new(events))
+    }
+}
+
+impl TimerService {
+    async fn bulk(
+        &self,
+        op: Bulk,
+        request: Request<SelectTimersRequest>,
+    ) -> Result<Response<SelectTimersResponse>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        Ok(Response::new(
+            self.gateway.backend().bulk(&target, op, request).await?,
+        ))
     }
 }
 

@@ -48,6 +48,8 @@ pub fn http_status(status: &Status) -> StatusCode {
             StatusCode::SERVICE_UNAVAILABLE
         }
         Code::FailedPrecondition => StatusCode::CONFLICT,
+        // A change whose expectedStateVersion is stale.
+        Code::Aborted => StatusCode::PRECONDITION_FAILED,
         Code::OutOfRange => StatusCode::GONE,
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,

@@ -55,7 +55,44 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/timers/stream", get(sse::stream.layer(read.clone())))
         .route(
             "/timers/{id}",
-            get(timers::get.layer(read.clone())).delete(timers::delete.layer(cancel.clone())),
+            get(timers::get.layer(read.clone()))
+                .patch(timers::update.layer(write.clone()))
+                .delete(timers::delete.layer(cancel.clone())),
+        )
+        .route(
+            "/timers:cancel",
+            post(timers::cancel_many.layer(cancel.clone())),
+        )
+        .route(
+            "/timers:pause",
+            post(timers::pause_many.layer(write.clone())),
+        )
+        .route(
+            "/timers:resume",
+            post(timers::resume_many.layer(write.clone())),
+        )
+        .route(
+            "/timers/{id}/pause",
+            post(timers::pause.layer(write.clone())),
+        )
+        .route(
+            "/timers/{id}/resume",
+            post(timers::resume.layer(write.clone())),
+        )
+        .route(
+            "/timers/by-key/{key}",
+            get(timers::get_by_key.layer(read.clone()))
+                .patch(timers::update_by_key.layer(write.clone())),
+        )
+        .route(
+            "/timers/by-key/{key}/cancel",
+            post(timers::cancel_by_key.layer(cancel.clone())),
+        )
+        .route(
+            "/tenants/{tenant}/pause",
+            get(timers::tenant_pause.layer(read.clone()))
+                .post(timers::pause_tenant.layer(admin.clone()))
+                .delete(timers::resume_tenant.layer(admin.clone())),
         )
         .route("/timers/{id}/cancel", post(timers::cancel.layer(cancel)))
         .route("/dead-letters", get(dead_letters::list.layer(read.clone())))
@@ -100,7 +137,15 @@ pub(crate) fn body_json<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T,
     if body.is_empty() {
         return serde_json::from_slice(b"{}").map_err(|e| invalid("body", e.to_string()));
     }
-    serde_json::from_slice(body).map_err(|e| invalid("body", format!("not the expected JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        // An unknown field is named as the field (`{"duraton": ...}` is `duraton`).
+        let message = e.to_string();
+        let field = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            .unwrap_or("body");
+        invalid(field, format!("not the expected JSON: {message}"))
+    })
 }
 
 async fn healthz() -> Response {

@@ -1,4 +1,7 @@
-//! `/timers`: schedule (`POST`, the original control plane's body), list, get, cancel.
+//! `/timers`: schedule (`POST`, the original control plane's body), list, get, cancel, update
+//! (`PATCH`), pause and resume, by id or by idempotency key (`/timers/by-key/{key}`); bulk
+//! cancel, pause and resume by label selector (`POST /timers:cancel`, `:pause`, `:resume`);
+//! a tenant's deliveries pause (`/tenants/{tenant}/pause`).
 
 use std::{collections::BTreeMap, str::FromStr};
 
@@ -25,10 +28,14 @@ use minoots_kernel::{
 use minoots_proto::{
     prost_types,
     v1::{
-        CancelTimerRequest, LatePolicy, ListTimersRequest, ScheduleTimerRequest, TimerStatus,
-        schedule_timer_request::Schedule,
+        CancelTimerRequest, GetTimerRequest, KeyPolicy, Labels, LatePolicy, ListTimersRequest,
+        PauseTenantRequest, PauseTimerRequest, ResumeTenantRequest, ResumeTimerRequest,
+        ScheduleTimerRequest, SelectTimersRequest, TenantPause, TimerStatus, UpdateTimerRequest,
+        schedule_timer_request::Schedule, update_timer_request,
     },
 };
+
+use crate::backend::{Bulk, TenantOp};
 
 /// `POST /timers`: the original control plane's body. Unknown fields are refused by name
 /// (see [`CreateTimerBody::from_json`]), never ignored.
@@ -50,13 +57,15 @@ struct CreateTimerBody {
     idempotency_key: Option<String>,
     /// `fire` (the default: a `fireAt` already past fires at once) or `reject`.
     late_policy: Option<String>,
+    /// `reject` (the default), `replace` or `keep`: what a taken `idempotencyKey` means.
+    key_policy: Option<String>,
 }
 
 /// The name of a timer scheduled over REST without one.
 const UNNAMED: &str = "timer";
 
 /// The body's fields, as JSON names them (`webhook` is shorthand for one webhook action).
-const CREATE_FIELDS: [&str; 13] = [
+const CREATE_FIELDS: [&str; 14] = [
     "tenantId",
     "requestedBy",
     "name",
@@ -70,6 +79,7 @@ const CREATE_FIELDS: [&str; 13] = [
     "idempotencyKey",
     "webhook",
     "latePolicy",
+    "keyPolicy",
 ];
 
 fn parse_duration(value: &serde_json::Value) -> Result<prost_types::Duration, KernelError> {
@@ -151,14 +161,7 @@ impl CreateTimerBody {
                 ));
             }
             (Some(duration), None) => Some(Schedule::Duration(parse_duration(duration)?)),
-            (None, Some(at)) => Some(Schedule::FireAt(
-                prost_types::Timestamp::from_str(at).map_err(|_| {
-                    KernelError::invalid(
-                        "fire_at",
-                        format!("{} is not an RFC 3339 time", quote(at)),
-                    )
-                })?,
-            )),
+            (None, Some(at)) => Some(Schedule::FireAt(fire_at(at)?)),
             (None, None) => None,
         };
         let mut labels = self.labels;
@@ -206,19 +209,41 @@ impl CreateTimerBody {
                 .idempotency_key
                 .or_else(|| idempotency_header.map(str::to_owned))
                 .unwrap_or_default(),
-            late_policy: match self.late_policy.as_deref() {
-                None => LatePolicy::Unspecified,
-                Some("fire") => LatePolicy::Fire,
-                Some("reject") => LatePolicy::Reject,
+            late_policy: late_policy(self.late_policy.as_deref())? as i32,
+            key_policy: match self.key_policy.as_deref() {
+                None => KeyPolicy::Unspecified,
+                Some("reject") => KeyPolicy::Reject,
+                Some("replace") => KeyPolicy::Replace,
+                Some("keep") => KeyPolicy::Keep,
                 Some(other) => {
                     return Err(KernelError::invalid(
-                        "late_policy",
-                        format!("{} is not fire or reject", quote(other)),
+                        "key_policy",
+                        format!("{} is not reject, replace or keep", quote(other)),
                     ));
                 }
             } as i32,
         })
     }
+}
+
+fn late_policy(name: Option<&str>) -> Result<LatePolicy, KernelError> {
+    Ok(match name {
+        None => LatePolicy::Unspecified,
+        Some("fire") => LatePolicy::Fire,
+        Some("reject") => LatePolicy::Reject,
+        Some(other) => {
+            return Err(KernelError::invalid(
+                "late_policy",
+                format!("{} is not fire or reject", quote(other)),
+            ));
+        }
+    })
+}
+
+fn fire_at(at: &str) -> Result<prost_types::Timestamp, KernelError> {
+    prost_types::Timestamp::from_str(at).map_err(|_| {
+        KernelError::invalid("fire_at", format!("{} is not an RFC 3339 time", quote(at)))
+    })
 }
 
 /// `POST /timers:batch`: `{"timers": [<POST /timers body>, ...]}` scheduled in one durable write,
@@ -363,8 +388,336 @@ pub(super) async fn get(
     ApiQuery(query): ApiQuery<TenantQuery>,
 ) -> Result<Response, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
-    let timer = gateway.backend().get(&target, &id).await?;
+    let request = GetTimerRequest {
+        id,
+        ..Default::default()
+    };
+    let timer = gateway.backend().get(&target, request).await?;
     Ok(Json(timer_to_json(&timer)).into_response())
+}
+
+/// `GET /timers/by-key/{key}`: the timer scheduled with this idempotency key.
+pub(super) async fn get_by_key(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    ApiQuery(query): ApiQuery<TenantQuery>,
+) -> Result<Response, ApiError> {
+    let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
+    let request = GetTimerRequest {
+        idempotency_key: key,
+        ..Default::default()
+    };
+    let timer = gateway.backend().get(&target, request).await?;
+    Ok(Json(timer_to_json(&timer)).into_response())
+}
+
+/// Which timer a route names: `/timers/{id}` or `/timers/by-key/{key}`.
+#[derive(Debug, Clone)]
+pub(super) enum Named {
+    Id(String),
+    Key(String),
+}
+
+impl Named {
+    fn parts(self) -> (String, String) {
+        match self {
+            Self::Id(id) => (id, String::new()),
+            Self::Key(key) => (String::new(), key),
+        }
+    }
+}
+
+/// `PATCH /timers/{id}` (and `/timers/by-key/{key}`): each field given replaces the timer's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdateBody {
+    tenant_id: Option<String>,
+    /// `"15m"`-style text or integer milliseconds from now.
+    duration: Option<serde_json::Value>,
+    fire_at: Option<String>,
+    name: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
+    metadata: Option<serde_json::Value>,
+    action_bundle: Option<serde_json::Value>,
+    agent_binding: Option<serde_json::Value>,
+    /// Shorthand: replace the actions with one webhook.
+    webhook: Option<String>,
+    /// Apply only if the timer is still at this state_version (else 412).
+    expected_state_version: Option<u64>,
+    late_policy: Option<String>,
+    requested_by: Option<String>,
+}
+
+impl UpdateBody {
+    fn into_request(self, named: Named) -> Result<UpdateTimerRequest, KernelError> {
+        let schedule = match (&self.duration, &self.fire_at) {
+            (Some(_), Some(_)) => {
+                return Err(KernelError::invalid(
+                    "duration",
+                    "give duration or fireAt, not both",
+                ));
+            }
+            (Some(d), None) => Some(update_timer_request::Schedule::Duration(parse_duration(d)?)),
+            (None, Some(at)) => Some(update_timer_request::Schedule::FireAt(fire_at(at)?)),
+            (None, None) => None,
+        };
+        let mut action_bundle = self
+            .action_bundle
+            .as_ref()
+            .map(action_bundle_from_json)
+            .transpose()?;
+        if let Some(url) = &self.webhook {
+            if action_bundle.is_some() {
+                return Err(KernelError::invalid(
+                    "webhook",
+                    "give webhook or actionBundle, not both",
+                ));
+            }
+            action_bundle = Some(action_bundle_from_json(
+                &json!({"actions": [{"type": "webhook", "url": url}]}),
+            )?);
+        }
+        let (id, idempotency_key) = named.parts();
+        Ok(UpdateTimerRequest {
+            tenant_id: String::new(),
+            id,
+            idempotency_key,
+            expected_state_version: self.expected_state_version.unwrap_or(0),
+            schedule,
+            name: self.name,
+            labels: self.labels.map(|labels| Labels { labels }),
+            metadata: self
+                .metadata
+                .as_ref()
+                .map(|m| json_to_struct("metadata", m))
+                .transpose()?,
+            action_bundle,
+            agent_binding: self
+                .agent_binding
+                .as_ref()
+                .map(agent_binding_from_json)
+                .transpose()?,
+            requested_by: self.requested_by.unwrap_or_default(),
+            late_policy: late_policy(self.late_policy.as_deref())? as i32,
+        })
+    }
+}
+
+async fn update_with(
+    gateway: &Gateway,
+    principal: &Principal,
+    headers: &HeaderMap,
+    named: Named,
+    body: &axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body: UpdateBody = body_json(body)?;
+    let target = principal.target(headers, body.tenant_id.as_deref().unwrap_or_default())?;
+    let timer = gateway
+        .backend()
+        .update(&target, body.into_request(named)?)
+        .await?;
+    Ok(Json(timer_to_json(&timer)).into_response())
+}
+
+pub(super) async fn update(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    update_with(&gateway, &principal, &headers, Named::Id(id), &body).await
+}
+
+pub(super) async fn update_by_key(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    update_with(&gateway, &principal, &headers, Named::Key(key), &body).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PauseBody {
+    tenant_id: Option<String>,
+    reason: Option<String>,
+    requested_by: Option<String>,
+}
+
+/// `POST /timers/{id}/pause`.
+pub(super) async fn pause(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let body: PauseBody = body_json(&body)?;
+    let target = principal.target(&headers, body.tenant_id.as_deref().unwrap_or_default())?;
+    let request = PauseTimerRequest {
+        id,
+        reason: body.reason.unwrap_or_default(),
+        requested_by: body.requested_by.unwrap_or_default(),
+        ..Default::default()
+    };
+    let timer = gateway.backend().pause(&target, request).await?;
+    Ok(Json(timer_to_json(&timer)).into_response())
+}
+
+/// `POST /timers/{id}/resume`.
+pub(super) async fn resume(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let body: PauseBody = body_json(&body)?;
+    if body.reason.is_some() {
+        return Err(invalid("reason", "resume takes no reason"));
+    }
+    let target = principal.target(&headers, body.tenant_id.as_deref().unwrap_or_default())?;
+    let request = ResumeTimerRequest {
+        id,
+        requested_by: body.requested_by.unwrap_or_default(),
+        ..Default::default()
+    };
+    let timer = gateway.backend().resume(&target, request).await?;
+    Ok(Json(timer_to_json(&timer)).into_response())
+}
+
+/// `POST /timers:cancel`, `:pause`, `:resume`: every pending timer matching `labelSelector`
+/// (or `all`), optionally only counted (`dryRun`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SelectBody {
+    tenant_id: Option<String>,
+    label_selector: Option<String>,
+    name_prefix: Option<String>,
+    #[serde(default)]
+    all: bool,
+    #[serde(default)]
+    dry_run: bool,
+    reason: Option<String>,
+    requested_by: Option<String>,
+}
+
+async fn bulk(
+    gateway: &Gateway,
+    principal: &Principal,
+    headers: &HeaderMap,
+    op: Bulk,
+    body: &axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body: SelectBody = body_json(body)?;
+    let target = principal.target(headers, body.tenant_id.as_deref().unwrap_or_default())?;
+    let request = SelectTimersRequest {
+        tenant_id: String::new(),
+        label_selector: body.label_selector.unwrap_or_default(),
+        name_prefix: body.name_prefix.unwrap_or_default(),
+        all: body.all,
+        dry_run: body.dry_run,
+        reason: body.reason.unwrap_or_default(),
+        requested_by: body.requested_by.unwrap_or_default(),
+    };
+    let done = gateway.backend().bulk(&target, op, request).await?;
+    Ok(
+        Json(json!({"matched": done.matched, "changed": done.changed, "dryRun": body.dry_run}))
+            .into_response(),
+    )
+}
+
+pub(super) async fn cancel_many(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    bulk(&gateway, &principal, &headers, Bulk::Cancel, &body).await
+}
+
+pub(super) async fn pause_many(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    bulk(&gateway, &principal, &headers, Bulk::Pause, &body).await
+}
+
+pub(super) async fn resume_many(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    bulk(&gateway, &principal, &headers, Bulk::Resume, &body).await
+}
+
+fn tenant_pause_json(state: &TenantPause) -> serde_json::Value {
+    json!({
+        "tenantId": state.tenant_id,
+        "paused": state.paused,
+        "pausedAt": state.paused_at.as_ref().map(ToString::to_string),
+        "pausedBy": state.paused_by,
+        "reason": state.reason,
+        "changed": state.changed,
+    })
+}
+
+/// `GET /tenants/{tenant}/pause`: whether the tenant's deliveries are paused.
+pub(super) async fn tenant_pause(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let target = principal.target(&headers, &tenant)?;
+    let state = gateway
+        .backend()
+        .tenant_pause(&target, TenantOp::Get)
+        .await?;
+    Ok(Json(tenant_pause_json(&state)).into_response())
+}
+
+/// `POST /tenants/{tenant}/pause` (`{"reason"}`): pauses the tenant's deliveries.
+pub(super) async fn pause_tenant(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    let body: PauseBody = body_json(&body)?;
+    if body.tenant_id.is_some() {
+        return Err(invalid("tenantId", "the tenant is the one in the path"));
+    }
+    let target = principal.target(&headers, &tenant)?;
+    let op = TenantOp::Pause(PauseTenantRequest {
+        tenant_id: String::new(),
+        reason: body.reason.unwrap_or_default(),
+        requested_by: body.requested_by.unwrap_or_default(),
+    });
+    let state = gateway.backend().tenant_pause(&target, op).await?;
+    Ok(Json(tenant_pause_json(&state)).into_response())
+}
+
+/// `DELETE /tenants/{tenant}/pause`: resumes the tenant's deliveries.
+pub(super) async fn resume_tenant(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Response, ApiError> {
+    let target = principal.target(&headers, &tenant)?;
+    let op = TenantOp::Resume(ResumeTenantRequest::default());
+    let state = gateway.backend().tenant_pause(&target, op).await?;
+    Ok(Json(tenant_pause_json(&state)).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -379,13 +732,15 @@ async fn cancel_with(
     gateway: &Gateway,
     principal: &Principal,
     headers: &HeaderMap,
-    id: String,
+    named: Named,
     body: CancelBody,
 ) -> Result<Response, ApiError> {
     let target = principal.target(headers, body.tenant_id.as_deref().unwrap_or_default())?;
+    let (id, idempotency_key) = named.parts();
     let request = CancelTimerRequest {
         tenant_id: String::new(),
         id,
+        idempotency_key,
         reason: body.reason.unwrap_or_default(),
         requested_by: body.requested_by.unwrap_or_default(),
     };
@@ -400,7 +755,32 @@ pub(super) async fn cancel(
     Path(id): Path<String>,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    cancel_with(&gateway, &principal, &headers, id, body_json(&body)?).await
+    cancel_with(
+        &gateway,
+        &principal,
+        &headers,
+        Named::Id(id),
+        body_json(&body)?,
+    )
+    .await
+}
+
+/// `POST /timers/by-key/{key}/cancel`.
+pub(super) async fn cancel_by_key(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
+    cancel_with(
+        &gateway,
+        &principal,
+        &headers,
+        Named::Key(key),
+        body_json(&body)?,
+    )
+    .await
 }
 
 pub(super) async fn delete(
@@ -415,5 +795,5 @@ pub(super) async fn delete(
         reason: Some("deleted".into()),
         requested_by: None,
     };
-    cancel_with(&gateway, &principal, &headers, id, body).await
+    cancel_with(&gateway, &principal, &headers, Named::Id(id), body).await
 }

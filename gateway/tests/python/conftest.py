@@ -22,21 +22,19 @@ class Minoots:
         # For https: trusts the CA the server's certificate comes from.
         self.context = context
 
-    def request(self, method, path, body=None):
+    def request(self, method, path, body=None, tenant=None):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            self.url + path,
-            data=data,
-            method=method,
-            headers={"x-api-key": DEV_KEY, "content-type": "application/json"},
-        )
+        headers = {"x-api-key": DEV_KEY, "content-type": "application/json"}
+        if tenant:
+            headers["x-tenant-id"] = tenant
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         with urllib.request.urlopen(req, timeout=30, context=self.context) as response:
             return json.loads(response.read())
 
-    def wait_finished(self, timer_id, timeout=60):
+    def wait_finished(self, timer_id, timeout=60, tenant=None):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            timer = self.request("GET", f"/timers/{timer_id}")
+            timer = self.request("GET", f"/timers/{timer_id}", tenant=tenant)
             if timer["status"] in ("settled", "failed"):
                 return timer
             time.sleep(0.05)

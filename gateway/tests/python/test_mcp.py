@@ -14,7 +14,7 @@ def start_mcp_server(calls):
     mcp = MCPServer("reminders")
 
     @mcp.tool()
-    def remind(prompt: str, timer_id: str = "", idempotency_key: str = "", channel: str = "") -> str:
+    def remind(prompt: str = "", timer_id: str = "", idempotency_key: str = "", channel: str = "") -> str:
         """Records a reminder."""
         calls.append({"prompt": prompt, "timer_id": timer_id, "key": idempotency_key, "channel": channel})
         return f"reminded {channel}: {prompt}"
@@ -64,5 +64,42 @@ def test_agent_prompt_calls_an_mcp_tool(start_minoots):
         assert done["status"] == "failed"
         letters = minoots.request("GET", "/dead-letters")["deadLetters"]
         assert [l["timerId"] for l in letters] == [timer["id"]]
+    finally:
+        server.should_exit = True
+
+
+def test_the_deployment_guides_agent_prompt_reaches_a_registered_agent(start_minoots):
+    """The seed's curl, verbatim: an agent_prompt naming its agent ("demo-agent"), not a URL."""
+    calls = []
+    server, url = start_mcp_server(calls)
+    try:
+        minoots = start_minoots("--webhook-allow", "127.0.0.1", "--agent", f"demo-agent={url}#remind")
+        timer = minoots.request("POST", "/timers", {
+            "tenantId": "tenant-local",
+            "requestedBy": "agent",
+            "duration": 200,
+            "actionBundle": {
+                "actions": [
+                    {
+                        "id": "notify-agent",
+                        "kind": "agent_prompt",
+                        "parameters": {"adapter": "mcp", "target": "demo-agent"},
+                    }
+                ]
+            },
+        }, tenant="tenant-local")
+        done = minoots.wait_finished(timer["id"], tenant="tenant-local")
+        assert done["status"] == "settled", done
+        assert done["actionResults"][0]["detail"] == "MCP tool remind called"
+        assert [c["timer_id"] for c in calls] == [timer["id"]]
+
+        # An agent this server does not know: the attempt is refused, naming the flag.
+        timer = minoots.request("POST", "/timers", {
+            "duration": 20,
+            "actionBundle": {"actions": [{"kind": "agent_prompt", "parameters": {"adapter": "mcp", "target": "other-agent"}}]},
+        }, tenant="tenant-local")
+        done = minoots.wait_finished(timer["id"], tenant="tenant-local")
+        assert done["status"] == "failed"
+        assert "--agent other-agent=URL" in done["actionResults"][0]["detail"], done
     finally:
         server.should_exit = True

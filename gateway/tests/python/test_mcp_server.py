@@ -11,7 +11,17 @@ from mcp import Client, StdioServerParameters
 
 from conftest import DEV_KEY
 
-TOOLS = {"schedule_timer", "get_timer", "list_timers", "cancel_timer", "wait_for_timer"}
+TOOLS = {
+    "schedule_timer",
+    "get_timer",
+    "list_timers",
+    "cancel_timer",
+    "update_timer",
+    "pause_timer",
+    "resume_timer",
+    "cancel_timers",
+    "wait_for_timer",
+}
 
 
 async def exercise(client):
@@ -37,6 +47,26 @@ async def exercise(client):
     assert "INVALID_ARGUMENT" in bad.content[0].text and "duration" in bad.content[0].text
     missing = await client.call_tool("get_timer", {"id": "0190c0de-0000-7000-8000-000000000000"})
     assert missing.is_error and "NOT_FOUND" in missing.content[0].text
+
+    # An agent moves, pauses and resumes a reminder by its key, then cancels by label.
+    reminder = await client.call_tool(
+        "schedule_timer",
+        {"name": "standup", "duration": "1h", "idempotency_key": "standup-mcp", "labels": {"via": "mcp-control"}},
+    )
+    reminder_id = json.loads(reminder.content[0].text)["id"]
+    moved = await client.call_tool("update_timer", {"idempotency_key": "standup-mcp", "duration": "2h", "name": "standup-late"})
+    assert not moved.is_error, moved.content
+    assert json.loads(moved.content[0].text)["name"] == "standup-late"
+    paused = await client.call_tool("pause_timer", {"id": reminder_id, "reason": "holiday"})
+    assert json.loads(paused.content[0].text)["status"] == "paused"
+    resumed = await client.call_tool("resume_timer", {"id": reminder_id})
+    assert json.loads(resumed.content[0].text)["status"] == "armed"
+    counted = await client.call_tool("cancel_timers", {"label_selector": "via=mcp-control", "dry_run": True})
+    assert json.loads(counted.content[0].text) == {"matched": 1, "changed": 0}
+    done = await client.call_tool("cancel_timers", {"label_selector": "via=mcp-control"})
+    assert json.loads(done.content[0].text) == {"matched": 1, "changed": 1}
+    by_key = await client.call_tool("get_timer", {"idempotency_key": "standup-mcp"})
+    assert json.loads(by_key.content[0].text)["status"] == "cancelled"
 
 
 def binary():

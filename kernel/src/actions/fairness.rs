@@ -54,7 +54,8 @@ pub(crate) fn destination(action: &Action) -> Option<String> {
         Kind::Webhook(webhook) => host_of(&webhook.url),
         Kind::AgentPrompt(prompt) => match prompt.adapter() {
             AgentAdapter::Nats => Some(format!("nats:{}", prompt.target)),
-            _ => host_of(&prompt.target),
+            // A registered agent named instead of a URL counts under its name.
+            _ => host_of(&prompt.target).or_else(|| Some(format!("agent:{}", prompt.target))),
         },
         Kind::Command(_) | Kind::File(_) => None,
     }
@@ -272,5 +273,14 @@ mod tests {
             })),
         };
         assert_eq!(destination(&nats).as_deref(), Some("nats:agents.ops"));
+        let named = Action {
+            id: String::new(),
+            kind: Some(Kind::AgentPrompt(minoots_proto::v1::AgentPromptAction {
+                adapter: AgentAdapter::Mcp as i32,
+                target: "demo-agent".into(),
+                ..Default::default()
+            })),
+        };
+        assert_eq!(destination(&named).as_deref(), Some("agent:demo-agent"));
     }
 }

@@ -1,8 +1,8 @@
 //! Flow control set by the caller (QStash-style): a webhook or agent prompt may carry
 //! `flow_control {key, max_concurrent, max_per_second}`, which limits how many of its tenant's
 //! attempts to `key` run at once and how many start per second. The key defaults to the
-//! destination's `host:port` (`nats:<subject>` for a NATS agent); callers give one key to many
-//! URLs (a URL prefix, an API) to make them share a limit.
+//! destination's `host:port` (`nats:<subject>` for a NATS agent, `agent:<name>` for a registered
+//! agent); callers give one key to many URLs (a URL prefix, an API) to make them share a limit.
 //!
 //! Limits are kept per (tenant, key), so one tenant's setting never touches another tenant's
 //! deliveries. When attempts carry different limits for the same key, the latest wins: each

@@ -38,6 +38,7 @@ use minoots_proto::v1::{Action, RetryPolicy, Timer, action::Kind};
 
 pub(crate) use self::bundle::validate as validate_bundle;
 pub use self::{
+    agent::AgentRegistry,
     bundle::{Callback, Outcome, backoff, retry_delay},
     command::{CommandAllowList, refused_env},
     fairness::Concurrency,
@@ -74,6 +75,8 @@ pub struct ActionConfig {
     pub default_retry: RetryPolicy,
     /// Action attempts running at once: in all, per tenant, per tenant and destination.
     pub concurrency: Concurrency,
+    /// Agents agent prompts may name instead of giving a URL.
+    pub agents: agent::AgentRegistry,
 }
 
 impl Default for ActionConfig {
@@ -100,6 +103,7 @@ impl Default for ActionConfig {
                 jitter: 0.2,
             },
             concurrency: Concurrency::default(),
+            agents: agent::AgentRegistry::default(),
         }
     }
 }

@@ -51,6 +51,8 @@ pub(crate) struct Scheduler {
     writer: Writer,
     metrics: Arc<crate::metrics::Metrics>,
     commands: mpsc::UnboundedReceiver<Command>,
+    /// Its own queue, to arm again a timer whose fire was refused because it was moved later.
+    rearm: mpsc::UnboundedSender<Command>,
     wheel: TimingWheel<TimerKey>,
     entries: HashMap<TimerKey, EntryKey>,
     /// The few armed timers that have actions (they stay FIRED for the action executor).
@@ -79,6 +81,7 @@ impl Scheduler {
         writer: Writer,
         metrics: Arc<crate::metrics::Metrics>,
         commands: mpsc::UnboundedReceiver<Command>,
+        rearm: mpsc::UnboundedSender<Command>,
         runtime: tokio::runtime::Handle,
         stop: CancellationToken,
     ) -> Self {
@@ -88,6 +91,7 @@ impl Scheduler {
             writer,
             metrics,
             commands,
+            rearm,
             wheel: TimingWheel::new(now),
             entries: HashMap::new(),
             with_actions: HashSet::new(),
@@ -217,6 +221,7 @@ impl Scheduler {
     fn commit(&self, mutations: Vec<Mutation>) {
         let writer = self.writer.clone();
         let stop = self.stop.clone();
+        let rearm = self.rearm.clone();
         let first = writer.enqueue(mutations.clone());
         self.runtime.spawn(async move {
             let mut result = first.await;
@@ -236,10 +241,24 @@ impl Scheduler {
                 result = writer.enqueue(mutations.clone()).await;
             }
             if let Ok(outcomes) = result {
+                let mut again = Vec::new();
                 for outcome in outcomes {
-                    // Losing a race against a cancel is the expected way for a fire to be refused.
+                    // An update moved the fire time later after the timer came due here: it
+                    // fires at its new time.
+                    if let Outcome::NotDue(timer) = &outcome {
+                        again.push(ArmRequest {
+                            id: timer.id.clone(),
+                            fire_at: crate::store::fire_at(timer),
+                            write_armed: false,
+                            has_actions: crate::store::has_actions(timer),
+                        });
+                        continue;
+                    }
+                    // Losing a race against a cancel or a pause is the expected way for a fire
+                    // to be refused.
                     if let Outcome::Rejected(
                         TimerStatus::Cancelled
+                        | TimerStatus::Paused
                         | TimerStatus::Fired
                         | TimerStatus::Settled
                         | TimerStatus::Failed,
@@ -251,6 +270,9 @@ impl Scheduler {
                     if let Outcome::Rejected(status) = outcome {
                         tracing::warn!(?status, "scheduler transition rejected");
                     }
+                }
+                if !again.is_empty() {
+                    let _ = rearm.send(Command::Arm(again));
                 }
             }
         });

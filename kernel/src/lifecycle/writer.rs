@@ -125,6 +125,10 @@ async fn run(
             replies.push(request.reply);
         }
         if mutations.is_empty() {
+            // Empty requests (barriers: everything queued before them has committed).
+            for reply in replies {
+                let _ = reply.send(Ok(Vec::new()));
+            }
             continue;
         }
         let tenants = create_tenants(&mutations);
@@ -153,6 +157,7 @@ fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<F
     for outcome in outcomes {
         if let Outcome::Created(_, event)
         | Outcome::Transitioned(_, event)
+        | Outcome::Replaced(_, event)
         | Outcome::Quarantined { event, .. } = outcome
         {
             bus.publish(event.clone());

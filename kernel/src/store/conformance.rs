@@ -26,7 +26,7 @@ pub fn new_timer_with(
             name: name.to_owned(),
             status: TimerStatus::Scheduled as i32,
             created_at: Some(to_timestamp(T0)),
-            fire_at: Some(to_timestamp(T0 + 60_000_000)),
+            fire_at: Some(to_timestamp(T0)),
             labels: labels
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -37,6 +37,7 @@ pub fn new_timer_with(
         },
         fingerprint: fingerprint.to_owned(),
         group: 0,
+        key_policy: minoots_proto::v1::KeyPolicy::Reject,
     }
 }
 
@@ -163,7 +164,9 @@ pub async fn a_request_with_a_conflicting_key_writes_nothing(store: &dyn Store) 
 }
 
 pub async fn transitions_follow_the_lifecycle_and_write_one_event_each(store: &dyn Store) {
-    let timer = create(store, new_timer("acme", "a", &[], "")).await;
+    let mut new = new_timer("acme", "a", &[], "");
+    new.timer.fire_at = Some(to_timestamp(T0 + 60_000_000));
+    let timer = create(store, new).await;
     let id = timer.id.clone();
     let out = store
         .apply(vec![to(&id, TimerStatus::Settled, T0 + 1)])
@@ -481,7 +484,7 @@ pub async fn pending_lists_only_unfinished_timers(store: &dyn Store) {
             .await
             .unwrap()
             .iter()
-            .all(|p| p.fire_at == T0 + 60_000_000)
+            .all(|p| p.fire_at == T0)
     );
 }
 
@@ -816,6 +819,201 @@ pub async fn rate_buckets_refill_cap_and_are_taken_atomically(store: &dyn Store)
     assert_eq!(taken, 5);
 }
 
+fn change(id: &str, expected_version: u64, at: Micros, kind: ChangeKind) -> Mutation {
+    Mutation::Change(Box::new(Change {
+        timer_id: id.to_owned(),
+        tenant_id: "acme".to_owned(),
+        expected_version,
+        at,
+        actor: "ops".to_owned(),
+        kind,
+    }))
+}
+
+async fn one(store: &dyn Store, mutation: Mutation) -> Outcome {
+    store.apply(vec![mutation]).await.unwrap().remove(0)
+}
+
+pub async fn changes_update_pause_resume_and_move_keys(store: &dyn Store) {
+    let timer = create(store, new_timer("acme", "a", &[("a", "1")], "k")).await;
+    store
+        .apply(vec![to(&timer.id, TimerStatus::Armed, T0 + 1)])
+        .await
+        .unwrap();
+    let later = T0 + 120_000_000;
+    let fields = Fields {
+        fire_at: Some((later, None)),
+        name: Some("renamed".into()),
+        labels: Some([("b".to_owned(), "2".to_owned())].into()),
+        ..Fields::default()
+    };
+    // A stale state_version changes nothing.
+    let stale = one(
+        store,
+        change(
+            &timer.id,
+            1,
+            T0 + 2,
+            ChangeKind::Update(Box::new(fields.clone())),
+        ),
+    )
+    .await;
+    assert!(matches!(stale, Outcome::Stale { current: 2 }), "{stale:?}");
+    let updated = match one(
+        store,
+        change(&timer.id, 2, T0 + 2, ChangeKind::Update(Box::new(fields))),
+    )
+    .await
+    {
+        Outcome::Transitioned(timer, event) => {
+            assert_eq!(event.event_type, TimerEventType::Updated as i32);
+            timer
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(updated.state_version, 3);
+    assert_eq!(updated.status, TimerStatus::Armed as i32);
+    // The indexed columns moved with the body: selectors, pending fire times, the key.
+    let query = |selector: &str| ListQuery {
+        tenant_id: "acme".into(),
+        selector: LabelSelector::parse(selector).unwrap(),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    assert_eq!(store.list(&query("b=2")).await.unwrap().len(), 1);
+    assert!(store.list(&query("a=1")).await.unwrap().is_empty());
+    let pending = store.pending().await.unwrap();
+    assert_eq!(pending[0].fire_at, later);
+    assert_eq!(
+        store.get("acme", &timer.id).await.unwrap().unwrap().name,
+        "renamed"
+    );
+    assert_eq!(
+        store.id_for_key("acme", "k").await.unwrap(),
+        Some(timer.id.clone())
+    );
+    assert_eq!(store.id_for_key("globex", "k").await.unwrap(), None);
+    // A fire due at the old time is refused: the timer moved later.
+    assert!(matches!(
+        one(store, to(&timer.id, TimerStatus::Fired, T0 + 60_000_000)).await,
+        Outcome::NotDue(_)
+    ));
+
+    // Paused: not pending, cannot fire; pausing again changes nothing; resumed: armed.
+    let pause = || ChangeKind::Pause {
+        reason: "maintenance".into(),
+        tenant: false,
+    };
+    let paused = match one(store, change(&timer.id, 0, T0 + 3, pause())).await {
+        Outcome::Transitioned(timer, event) => {
+            assert_eq!(event.event_type, TimerEventType::Paused as i32);
+            timer
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(paused.status, TimerStatus::Paused as i32);
+    assert_eq!(paused.pause_reason, "maintenance");
+    assert!(store.pending().await.unwrap().is_empty());
+    assert!(matches!(
+        one(store, change(&timer.id, 0, T0 + 4, pause())).await,
+        Outcome::Unchanged(_)
+    ));
+    assert!(matches!(
+        one(store, to(&timer.id, TimerStatus::Fired, later)).await,
+        Outcome::Rejected(TimerStatus::Paused)
+    ));
+    // The tenant's resume leaves a timer paused on its own alone.
+    assert!(matches!(
+        one(
+            store,
+            change(&timer.id, 0, T0 + 5, ChangeKind::Resume { tenant: true })
+        )
+        .await,
+        Outcome::Unchanged(_)
+    ));
+    match one(
+        store,
+        change(&timer.id, 0, T0 + 5, ChangeKind::Resume { tenant: false }),
+    )
+    .await
+    {
+        Outcome::Transitioned(timer, event) => {
+            assert_eq!(event.event_type, TimerEventType::Resumed as i32);
+            assert_eq!(timer.status, TimerStatus::Armed as i32);
+            assert!(timer.paused_at.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.pending().await.unwrap().len(), 1);
+
+    // REPLACE takes over the pending timer; afterwards the replacing request is the key's.
+    let mut replace = new_timer_with("acme", "debounced", &[("c", "3")], "k", "fp-2");
+    replace.key_policy = minoots_proto::v1::KeyPolicy::Replace;
+    replace.timer.fire_at = Some(to_timestamp(T0 + 300_000_000));
+    match one(store, Mutation::create(replace)).await {
+        Outcome::Replaced(replaced, _) => {
+            assert_eq!(replaced.id, timer.id);
+            assert_eq!(replaced.name, "debounced");
+            assert_eq!(fire_at(&replaced), T0 + 300_000_000);
+        }
+        other => panic!("{other:?}"),
+    }
+    let retry = new_timer_with("acme", "debounced", &[("c", "3")], "k", "fp-2");
+    assert!(matches!(
+        one(store, Mutation::create(retry)).await,
+        Outcome::Existing(_)
+    ));
+    let mut keep = new_timer_with("acme", "other", &[], "k", "fp-3");
+    keep.key_policy = minoots_proto::v1::KeyPolicy::Keep;
+    match one(store, Mutation::create(keep)).await {
+        Outcome::Existing(kept) => assert_eq!(kept.name, "debounced"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.list(&query("c=3")).await.unwrap().len(), 1);
+
+    // Once it fired, REPLACE makes a new timer that takes the key.
+    store
+        .apply(vec![
+            to(&timer.id, TimerStatus::Fired, T0 + 300_000_000),
+            to(&timer.id, TimerStatus::Settled, T0 + 300_000_000),
+        ])
+        .await
+        .unwrap();
+    let mut again = new_timer_with("acme", "next", &[], "k", "fp-4");
+    again.key_policy = minoots_proto::v1::KeyPolicy::Replace;
+    let next = match one(store, Mutation::create(again)).await {
+        Outcome::Created(next, _) => next,
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(next.id, timer.id);
+    assert_eq!(
+        store.id_for_key("acme", "k").await.unwrap(),
+        Some(next.id.clone())
+    );
+    assert!(store.get("acme", &timer.id).await.unwrap().is_some());
+    // Changing a finished timer is refused.
+    assert!(matches!(
+        one(store, change(&timer.id, 0, T0 + 6, pause())).await,
+        Outcome::Rejected(TimerStatus::Settled)
+    ));
+
+    // A paused tenant's new timers are created PAUSED.
+    let pause = PausedTenant {
+        paused_at: T0,
+        paused_by: "ops".into(),
+        reason: "incident".into(),
+    };
+    store.set_tenant_pause("acme", Some(&pause)).await.unwrap();
+    assert_eq!(store.tenant_pause("acme").await.unwrap(), Some(pause));
+    let held = create(store, new_timer("acme", "held", &[], "")).await;
+    assert_eq!(held.status, TimerStatus::Paused as i32);
+    assert!(held.tenant_paused);
+    let other = create(store, new_timer("globex", "free", &[], "")).await;
+    assert_eq!(other.status, TimerStatus::Scheduled as i32);
+    store.set_tenant_pause("acme", None).await.unwrap();
+    assert_eq!(store.tenant_pause("acme").await.unwrap(), None);
+}
+
 macro_rules! store_conformance {
     ($name:ident, $make:expr) => {
         mod $name {
@@ -846,6 +1044,7 @@ macro_rules! store_conformance {
             case!(tenant_limits_and_daily_counts_are_stored);
             case!(skip_sequences_moves_every_tenant_past_the_highest);
             case!(rate_buckets_refill_cap_and_are_taken_atomically);
+            case!(changes_update_pause_resume_and_move_keys);
         }
     };
 }

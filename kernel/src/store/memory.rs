@@ -39,6 +39,7 @@ struct State {
     /// plant it), with what was lost.
     damaged: HashMap<String, String>,
     rate_buckets: HashMap<String, (f64, Micros)>,
+    paused_tenants: HashMap<String, super::PausedTenant>,
 }
 
 impl MemoryStore {
@@ -89,7 +90,27 @@ impl Store for MemoryStore {
         }
         loaded.sequences = state.sequences.clone();
         loaded.floor = state.floor;
+        if super::creates(&mutations) {
+            loaded.paused_tenants = state.paused_tenants.keys().cloned().collect();
+        }
         let plan = plan(mutations, loaded);
+        for (id, key, fingerprint) in plan.rekeyed {
+            let Some(tenant) = state.tenant_of.get(&id).cloned() else {
+                continue;
+            };
+            let entry = state.timers.get_mut(&(tenant.clone(), id.clone())).unwrap();
+            entry.1 = fingerprint;
+            let old = (tenant.clone(), entry.0.idempotency_key.clone());
+            match key {
+                Some(key) => {
+                    state.idempotency.insert((tenant, key), id);
+                }
+                None if state.idempotency.get(&old) == Some(&id) => {
+                    state.idempotency.remove(&old);
+                }
+                None => {}
+            }
+        }
         // Nothing below can fail half-way, so writing in place under the lock is atomic.
         for (timer, fingerprint) in plan.inserts {
             if !timer.idempotency_key.is_empty() {
@@ -129,6 +150,14 @@ impl Store for MemoryStore {
             .timers
             .get(&(tenant_id.to_owned(), id.to_owned()))
             .map(|(timer, _)| Self::shown(&state, timer)))
+    }
+
+    async fn id_for_key(&self, tenant_id: &str, key: &str) -> Result<Option<String>> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .idempotency
+            .get(&(tenant_id.to_owned(), key.to_owned()))
+            .cloned())
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>> {
@@ -235,10 +264,10 @@ impl Store for MemoryStore {
         for key in &expired {
             let (timer, _) = state.timers.remove(key).unwrap();
             state.tenant_of.remove(&timer.id);
-            if !timer.idempotency_key.is_empty() {
-                state
-                    .idempotency
-                    .remove(&(timer.tenant_id.clone(), timer.idempotency_key.clone()));
+            let key = (timer.tenant_id.clone(), timer.idempotency_key.clone());
+            // The key may have moved to a newer timer (KeyPolicy::Replace).
+            if state.idempotency.get(&key) == Some(&timer.id) {
+                state.idempotency.remove(&key);
             }
         }
         let before = state.events.len();
@@ -409,5 +438,35 @@ impl SideTables for MemoryStore {
 
     async fn event_heads(&self) -> Result<HashMap<String, u64>> {
         Ok(self.state.lock().unwrap().sequences.clone())
+    }
+
+    async fn tenant_pause(&self, tenant_id: &str) -> Result<Option<super::PausedTenant>> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .paused_tenants
+            .get(tenant_id)
+            .cloned())
+    }
+
+    async fn set_tenant_pause(
+        &self,
+        tenant_id: &str,
+        pause: Option<&super::PausedTenant>,
+    ) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        match pause {
+            Some(pause) => {
+                state
+                    .paused_tenants
+                    .entry(tenant_id.to_owned())
+                    .or_insert_with(|| pause.clone());
+            }
+            None => {
+                state.paused_tenants.remove(tenant_id);
+            }
+        }
+        Ok(())
     }
 }

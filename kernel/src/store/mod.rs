@@ -34,7 +34,7 @@ pub use sqlite::{SqliteStore, Synchronous};
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use minoots_proto::v1::{DeadLetter, Timer, TimerEvent, TimerEventType, TimerStatus};
+use minoots_proto::v1::{DeadLetter, KeyPolicy, Timer, TimerEvent, TimerEventType, TimerStatus};
 
 pub use crate::quota::Limits;
 use crate::{
@@ -49,6 +49,94 @@ use crate::{
 pub enum Mutation {
     Create(Box<NewTimer>),
     Transition(Transition),
+    /// A caller's change to a pending timer: new fields, pause or resume.
+    Change(Box<Change>),
+}
+
+/// A caller's change to a pending timer (SCHEDULED, ARMED or PAUSED). Like a cancel it is a
+/// write the store refuses once the timer has fired, so a change racing a fire has one winner.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub timer_id: String,
+    pub tenant_id: String,
+    /// Applies only if the timer's state_version is this one (0: any).
+    pub expected_version: u64,
+    pub at: Micros,
+    pub actor: String,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ChangeKind {
+    Update(Box<Fields>),
+    /// `tenant`: the tenant's pause (resumed by the tenant's resume only).
+    Pause {
+        reason: String,
+        tenant: bool,
+    },
+    /// `tenant`: the tenant's resume, which resumes only the timers its pause paused.
+    Resume {
+        tenant: bool,
+    },
+}
+
+/// New values for a pending timer; `None` keeps the current one.
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    /// The new fire time, and the duration it was given as (if it was).
+    pub fire_at: Option<(Micros, Option<prost_types::Duration>)>,
+    pub name: Option<String>,
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+    pub metadata: Option<prost_types::Struct>,
+    pub action_bundle: Option<minoots_proto::v1::ActionBundle>,
+    pub agent_binding: Option<minoots_proto::v1::AgentBinding>,
+    pub requested_by: Option<String>,
+    pub trace_parent: Option<String>,
+}
+
+impl Fields {
+    /// Everything a new timer's request sets, to replace a pending timer with it.
+    pub fn of(timer: &Timer) -> Self {
+        Self {
+            fire_at: Some((fire_at(timer), timer.duration)),
+            name: Some(timer.name.clone()),
+            labels: Some(timer.labels.clone()),
+            metadata: Some(timer.metadata.clone().unwrap_or_default()),
+            action_bundle: Some(timer.action_bundle.clone().unwrap_or_default()),
+            agent_binding: Some(timer.agent_binding.clone().unwrap_or_default()),
+            requested_by: Some(timer.requested_by.clone()),
+            trace_parent: Some(timer.trace_parent.clone()),
+        }
+    }
+
+    fn apply(&self, timer: &mut Timer) {
+        if let Some((at, duration)) = &self.fire_at {
+            timer.fire_at = Some(to_timestamp(*at));
+            timer.duration = *duration;
+        }
+        if let Some(name) = &self.name {
+            timer.name.clone_from(name);
+        }
+        if let Some(labels) = &self.labels {
+            timer.labels.clone_from(labels);
+        }
+        if let Some(metadata) = &self.metadata {
+            timer.metadata = Some(metadata.clone());
+        }
+        if let Some(bundle) = &self.action_bundle {
+            timer.action_bundle =
+                (!bundle.actions.is_empty() || bundle.fallback.is_some()).then(|| bundle.clone());
+        }
+        if let Some(binding) = &self.agent_binding {
+            timer.agent_binding = (*binding != Default::default()).then(|| binding.clone());
+        }
+        if let Some(by) = &self.requested_by {
+            timer.requested_by.clone_from(by);
+        }
+        if let Some(trace_parent) = &self.trace_parent {
+            timer.trace_parent.clone_from(trace_parent);
+        }
+    }
 }
 
 impl Mutation {
@@ -62,15 +150,28 @@ impl Mutation {
 pub(crate) enum Refused {
     NotFound,
     Rejected(TimerStatus),
+    /// A fire of a timer whose fire time moved past the fire's time.
+    NotDue,
+    /// A change expecting another state_version.
+    Stale(u64),
 }
 
-impl From<Refused> for Outcome {
-    fn from(refused: Refused) -> Self {
-        match refused {
+impl Refused {
+    fn outcome(self, timer: &Timer) -> Outcome {
+        match self {
             Refused::NotFound => Outcome::NotFound,
             Refused::Rejected(status) => Outcome::Rejected(status),
+            Refused::NotDue => Outcome::NotDue(timer.clone()),
+            Refused::Stale(current) => Outcome::Stale { current },
         }
     }
+}
+
+/// What applying a change did.
+pub(crate) enum Applied {
+    Event(TimerEventType),
+    /// Nothing to do: pausing a paused timer, resuming one that is not paused.
+    Unchanged,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +204,19 @@ pub enum Outcome {
     NotFound,
     /// The timer's current status does not allow the transition.
     Rejected(TimerStatus),
+    /// A pending timer taken over by a create with [`KeyPolicy::Replace`]: it now has the
+    /// create's fields (a timer.updated event).
+    ///
+    /// [`KeyPolicy::Replace`]: minoots_proto::v1::KeyPolicy::Replace
+    Replaced(Timer, TimerEvent),
+    /// A change that had nothing to do; the timer as it is.
+    Unchanged(Timer),
+    /// A change expecting another state_version; the timer's current one.
+    Stale {
+        current: u64,
+    },
+    /// A fire refused because the timer's fire time was moved later: it is to be armed again.
+    NotDue(Timer),
     /// The timer's stored record could not be decoded: instead of the transition asked for, it
     /// became FAILED with the reason (and a dead letter records it). `from` is its status
     /// before.
@@ -163,6 +277,8 @@ pub trait Store: SideTables + Send + Sync + 'static {
     /// Stores without leadership (single-node) ignore it.
     fn set_fence(&self, _fence: Option<crate::leadership::Fence>) {}
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>>;
+    /// The id of the tenant's timer that holds this idempotency key.
+    async fn id_for_key(&self, tenant_id: &str, key: &str) -> Result<Option<String>>;
     /// Timers of one tenant ordered by id (creation order), at most `limit`.
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>>;
     /// Events of one tenant with sequence > `after`, in order, at most `limit`.
@@ -268,6 +384,19 @@ pub trait SideTables: Send + Sync {
     async fn set_publish_cursor(&self, tenant_id: &str, sequence: u64) -> Result<()>;
     /// Last event sequence assigned, per tenant.
     async fn event_heads(&self) -> Result<HashMap<String, u64>>;
+
+    /// The tenant's deliveries pause, if its deliveries are paused.
+    async fn tenant_pause(&self, tenant_id: &str) -> Result<Option<PausedTenant>>;
+    /// Records a tenant's pause (a pause already recorded is kept) or, with None, lifts it.
+    async fn set_tenant_pause(&self, tenant_id: &str, pause: Option<&PausedTenant>) -> Result<()>;
+}
+
+/// A tenant whose deliveries are paused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PausedTenant {
+    pub paused_at: Micros,
+    pub paused_by: String,
+    pub reason: String,
 }
 
 /// Events past retention ($1), and the same sparing events the outbox has not published: two
@@ -352,9 +481,61 @@ pub(crate) fn allowed(from: TimerStatus, to: TimerStatus) -> bool {
         Failed => from == Fired,
         // From FAILED when replaying its dead letters succeeded.
         Settled => matches!(from, Fired | Failed),
-        Cancelled => matches!(from, Scheduled | Armed),
-        Scheduled | Unspecified => false,
+        Cancelled => matches!(from, Scheduled | Armed | Paused),
+        // Pausing and resuming are changes ([`change`]), not transitions.
+        Scheduled | Paused | Unspecified => false,
     }
+}
+
+/// Applies a caller's change to `timer` in memory, or says why it cannot.
+pub(crate) fn change(timer: &mut Timer, c: &Change) -> Result<Applied, Refused> {
+    if c.tenant_id != timer.tenant_id {
+        return Err(Refused::NotFound);
+    }
+    let current = TimerStatus::try_from(timer.status).unwrap_or_default();
+    if !matches!(
+        current,
+        TimerStatus::Scheduled | TimerStatus::Armed | TimerStatus::Paused
+    ) {
+        return Err(Refused::Rejected(current));
+    }
+    if c.expected_version != 0 && c.expected_version != timer.state_version {
+        return Err(Refused::Stale(timer.state_version));
+    }
+    let at = Some(to_timestamp(c.at));
+    let event_type = match &c.kind {
+        ChangeKind::Update(fields) => {
+            fields.apply(timer);
+            TimerEventType::Updated
+        }
+        ChangeKind::Pause { .. } if current == TimerStatus::Paused => {
+            return Ok(Applied::Unchanged);
+        }
+        ChangeKind::Pause { reason, tenant } => {
+            timer.status = TimerStatus::Paused as i32;
+            timer.paused_at = at;
+            timer.paused_by.clone_from(&c.actor);
+            timer.pause_reason.clone_from(reason);
+            timer.tenant_paused = *tenant;
+            TimerEventType::Paused
+        }
+        ChangeKind::Resume { tenant }
+            if current != TimerStatus::Paused || (*tenant && !timer.tenant_paused) =>
+        {
+            return Ok(Applied::Unchanged);
+        }
+        ChangeKind::Resume { .. } => {
+            timer.status = TimerStatus::Armed as i32;
+            timer.paused_at = None;
+            timer.paused_by.clear();
+            timer.pause_reason.clear();
+            timer.tenant_paused = false;
+            TimerEventType::Resumed
+        }
+    };
+    timer.state_version += 1;
+    timer.updated_at = at;
+    Ok(Applied::Event(event_type))
 }
 
 /// Applies `transition` to `timer` in memory, or says why it cannot.
@@ -368,6 +549,10 @@ pub(crate) fn transition(timer: &mut Timer, t: &Transition) -> Result<TimerEvent
     let current = TimerStatus::try_from(timer.status).unwrap_or_default();
     if !allowed(current, t.to) {
         return Err(Refused::Rejected(current));
+    }
+    // The fire time moved later (an update won the race): not this fire.
+    if t.to == TimerStatus::Fired && fire_at(timer) > t.at {
+        return Err(Refused::NotDue);
     }
     let at = Some(to_timestamp(t.at));
     timer.status = t.to as i32;
@@ -401,7 +586,9 @@ pub(crate) fn transition(timer: &mut Timer, t: &Transition) -> Result<TimerEvent
             timer.cancelled_by = t.actor.clone();
             TimerEventType::Cancelled
         }
-        TimerStatus::Scheduled | TimerStatus::Unspecified => unreachable!("rejected by allowed()"),
+        TimerStatus::Scheduled | TimerStatus::Paused | TimerStatus::Unspecified => {
+            unreachable!("rejected by allowed()")
+        }
     };
     Ok(event_type)
 }
@@ -448,6 +635,9 @@ pub(crate) struct Loaded {
     pub floor: u64,
     /// Timers whose records could not be decoded whole, by id, with what was lost.
     pub damaged: HashMap<String, String>,
+    /// Tenants whose deliveries are paused (loaded when the batch creates timers): their new
+    /// timers are created PAUSED.
+    pub paused_tenants: HashSet<String>,
 }
 
 /// The rows a batch writes, decided in memory from what was loaded.
@@ -458,6 +648,11 @@ pub(crate) struct Plan {
     pub inserts: Vec<(Timer, String)>,
     /// Existing timers in their final state after the batch.
     pub updates: Vec<Timer>,
+    /// Of those, the ones whose indexed columns (fire time, name, labels, actions) changed.
+    pub reshaped: HashSet<String>,
+    /// Idempotency keys that moved: (timer id, its key now or None, its request fingerprint),
+    /// written before the inserts (a key leaves a finished timer for a new one).
+    pub rekeyed: Vec<(String, Option<String>, String)>,
     pub events: Vec<TimerEvent>,
     /// New last sequence per tenant.
     pub sequences: HashMap<String, u64>,
@@ -483,10 +678,15 @@ pub(crate) fn to_load(mutations: &[Mutation]) -> (Vec<String>, Vec<(String, Stri
     let mut seen = HashSet::new();
     for mutation in mutations {
         match mutation {
-            Mutation::Transition(t)
-                if !created.contains(t.timer_id.as_str()) && seen.insert(t.timer_id.as_str()) =>
+            Mutation::Transition(Transition { timer_id, .. })
+                if !created.contains(timer_id.as_str()) && seen.insert(timer_id.as_str()) =>
             {
-                ids.push(t.timer_id.clone())
+                ids.push(timer_id.clone())
+            }
+            Mutation::Change(c)
+                if !created.contains(c.timer_id.as_str()) && seen.insert(c.timer_id.as_str()) =>
+            {
+                ids.push(c.timer_id.clone())
             }
             Mutation::Create(n) if !n.timer.idempotency_key.is_empty() => {
                 keys.push((n.timer.tenant_id.clone(), n.timer.idempotency_key.clone()))
@@ -519,7 +719,15 @@ pub(crate) fn tenants_touched(
     tenants
 }
 
+/// Whether a batch creates timers (and so must know which tenants are paused).
+pub(crate) fn creates(mutations: &[Mutation]) -> bool {
+    mutations.iter().any(|m| matches!(m, Mutation::Create(_)))
+}
+
 fn conflicts(new: &crate::validate::NewTimer, loaded: &Loaded) -> bool {
+    if new.key_policy != KeyPolicy::Reject {
+        return false;
+    }
     let key = (
         new.timer.tenant_id.clone(),
         new.timer.idempotency_key.clone(),
@@ -540,7 +748,7 @@ fn conflicting_groups(mutations: &[Mutation], loaded: &Loaded) -> HashSet<u64> {
         let Mutation::Create(new) = mutation else {
             continue;
         };
-        if new.timer.idempotency_key.is_empty() {
+        if new.timer.idempotency_key.is_empty() || new.key_policy != KeyPolicy::Reject {
             continue;
         }
         let key = (
@@ -563,6 +771,9 @@ fn conflicting_groups(mutations: &[Mutation], loaded: &Loaded) -> HashSet<u64> {
     }
     aborted
 }
+
+/// `paused_by` of timers a tenant's pause holds.
+pub const TENANT_PAUSE: &str = "tenant pause";
 
 /// Applies a batch in memory. Every store runs this same logic, between loading the rows it
 /// names and writing the rows it returns, so all stores decide transitions identically.
@@ -599,32 +810,95 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                 let existing = if idempotency.1.is_empty() {
                     None
                 } else {
-                    loaded.idempotency.get(&idempotency)
+                    loaded.idempotency.get(&idempotency).cloned()
                 };
-                match existing {
-                    Some((timer, fingerprint)) if *fingerprint == new.fingerprint => {
-                        // A timer created earlier in this batch is reported in its current state.
-                        let current = new_ids.get(&timer.id).map(|&i| plan.inserts[i].0.clone());
-                        Outcome::Existing(current.unwrap_or_else(|| {
-                            loaded
-                                .timers
-                                .get(&timer.id)
-                                .cloned()
-                                .unwrap_or_else(|| timer.clone())
-                        }))
+                // The holder of the key as this batch left it so far.
+                let current = |id: &str, stored: &Timer, plan: &Plan, loaded: &Loaded| match new_ids
+                    .get(id)
+                {
+                    Some(&i) => plan.inserts[i].0.clone(),
+                    None => loaded
+                        .timers
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| stored.clone()),
+                };
+                let pending = |timer: &Timer| {
+                    matches!(
+                        TimerStatus::try_from(timer.status).unwrap_or_default(),
+                        TimerStatus::Scheduled | TimerStatus::Armed | TimerStatus::Paused
+                    )
+                };
+                let mut replaces_final = None;
+                let decided = match (&existing, new.key_policy) {
+                    (Some((timer, fingerprint)), KeyPolicy::Reject)
+                        if *fingerprint == new.fingerprint =>
+                    {
+                        Some(Outcome::Existing(current(&timer.id, timer, &plan, &loaded)))
                     }
-                    Some((timer, _)) => Outcome::Conflict {
+                    (Some((timer, _)), KeyPolicy::Reject) => Some(Outcome::Conflict {
                         existing_id: timer.id.clone(),
-                    },
+                    }),
+                    (Some((timer, _)), KeyPolicy::Keep) => {
+                        Some(Outcome::Existing(current(&timer.id, timer, &plan, &loaded)))
+                    }
+                    (Some((timer, fingerprint)), _) => {
+                        let mut held = current(&timer.id, timer, &plan, &loaded);
+                        if pending(&held) {
+                            let at = created_at(&new.timer);
+                            Fields::of(&new.timer).apply(&mut held);
+                            held.state_version += 1;
+                            held.updated_at = Some(to_timestamp(at));
+                            match new_ids.get(&held.id) {
+                                Some(&i) => {
+                                    plan.inserts[i] = (held.clone(), new.fingerprint.clone());
+                                }
+                                None => {
+                                    loaded.timers.insert(held.id.clone(), held.clone());
+                                    if dirty_set.insert(held.id.clone()) {
+                                        dirty.push(held.id.clone());
+                                    }
+                                    plan.rekeyed.push((
+                                        held.id.clone(),
+                                        Some(idempotency.1.clone()),
+                                        new.fingerprint.clone(),
+                                    ));
+                                }
+                            }
+                            plan.reshaped.insert(held.id.clone());
+                            loaded.idempotency.insert(
+                                idempotency.clone(),
+                                (held.clone(), new.fingerprint.clone()),
+                            );
+                            let sequence = next_sequence(&held.tenant_id, &mut plan.sequences);
+                            let event = event(&held, TimerEventType::Updated, sequence, at);
+                            plan.events.push(event.clone());
+                            Some(Outcome::Replaced(held, event))
+                        } else {
+                            // Finished: the key moves to a new timer.
+                            replaces_final = Some((timer.id.clone(), fingerprint.clone()));
+                            None
+                        }
+                    }
+                    (None, _) => None,
+                };
+                match decided {
+                    Some(outcome) => outcome,
                     None => {
-                        let timer = new.timer;
+                        if let Some((id, fingerprint)) = replaces_final {
+                            plan.rekeyed.push((id, None, fingerprint));
+                        }
+                        let mut timer = new.timer;
                         let sequence = next_sequence(&timer.tenant_id, &mut plan.sequences);
-                        let event = event(
-                            &timer,
-                            TimerEventType::Scheduled,
-                            sequence,
-                            created_at(&timer),
-                        );
+                        let at = created_at(&timer);
+                        if loaded.paused_tenants.contains(&timer.tenant_id) {
+                            // Created held: its scheduled event shows it paused.
+                            timer.status = TimerStatus::Paused as i32;
+                            timer.paused_at = Some(to_timestamp(at));
+                            timer.paused_by = TENANT_PAUSE.to_owned();
+                            timer.tenant_paused = true;
+                        }
+                        let event = event(&timer, TimerEventType::Scheduled, sequence, at);
                         if !idempotency.1.is_empty() {
                             loaded
                                 .idempotency
@@ -637,19 +911,24 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                     }
                 }
             }
-            Mutation::Transition(t) => {
-                let current = match new_ids.get(&t.timer_id) {
+            Mutation::Transition(_) | Mutation::Change(_) => {
+                let (timer_id, tenant, at) = match &mutation {
+                    Mutation::Transition(t) => (t.timer_id.clone(), t.tenant_id.clone(), t.at),
+                    Mutation::Change(c) => (c.timer_id.clone(), Some(c.tenant_id.clone()), c.at),
+                    Mutation::Create(_) => unreachable!("matched above"),
+                };
+                let current = match new_ids.get(&timer_id) {
                     Some(&i) => Some(&mut plan.inserts[i].0),
-                    None => loaded.timers.get_mut(&t.timer_id),
+                    None => loaded.timers.get_mut(&timer_id),
                 };
                 // Another tenant's transition finds nothing, damaged or not.
                 let damage = current
                     .as_ref()
-                    .filter(|timer| t.tenant_id.as_ref().is_none_or(|id| *id == timer.tenant_id))
-                    .and_then(|_| loaded.damaged.remove(&t.timer_id));
+                    .filter(|timer| tenant.as_ref().is_none_or(|id| *id == timer.tenant_id))
+                    .and_then(|_| loaded.damaged.remove(&timer_id));
                 match current {
                     None => Outcome::NotFound,
-                    Some(_) if quarantined.contains(&t.timer_id) => {
+                    Some(_) if quarantined.contains(&timer_id) => {
                         Outcome::Rejected(TimerStatus::Failed)
                     }
                     Some(timer)
@@ -659,16 +938,16 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                                 .is_final() =>
                     {
                         let from = TimerStatus::try_from(timer.status).unwrap_or_default();
-                        salvage::quarantine(timer, damage.as_deref().unwrap_or_default(), t.at);
+                        salvage::quarantine(timer, damage.as_deref().unwrap_or_default(), at);
                         let next = timer.clone();
-                        if dirty_set.insert(t.timer_id.clone()) {
-                            dirty.push(t.timer_id.clone());
+                        if dirty_set.insert(timer_id.clone()) {
+                            dirty.push(timer_id.clone());
                         }
                         let sequence = next_sequence(&next.tenant_id, &mut plan.sequences);
-                        let event = event(&next, TimerEventType::Failed, sequence, t.at);
+                        let event = event(&next, TimerEventType::Failed, sequence, at);
                         plan.events.push(event.clone());
-                        plan.dead_letters.push(salvage::dead_letter(&next, t.at));
-                        quarantined.insert(t.timer_id.clone());
+                        plan.dead_letters.push(salvage::dead_letter(&next, at));
+                        quarantined.insert(timer_id.clone());
                         Outcome::Quarantined {
                             timer: next,
                             event,
@@ -677,17 +956,26 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                     }
                     Some(timer) => {
                         let mut next = timer.clone();
-                        match transition(&mut next, &t) {
-                            Err(refused) => refused.into(),
-                            Ok(event_type) => {
+                        let applied = match &mutation {
+                            Mutation::Transition(t) => transition(&mut next, t).map(Applied::Event),
+                            Mutation::Change(c) => change(&mut next, c),
+                            Mutation::Create(_) => unreachable!("matched above"),
+                        };
+                        match applied {
+                            Err(refused) => refused.outcome(timer),
+                            Ok(Applied::Unchanged) => Outcome::Unchanged(next),
+                            Ok(Applied::Event(event_type)) => {
                                 *timer = next.clone();
-                                if !new_ids.contains_key(&t.timer_id)
-                                    && dirty_set.insert(t.timer_id.clone())
+                                if !new_ids.contains_key(&timer_id)
+                                    && dirty_set.insert(timer_id.clone())
                                 {
-                                    dirty.push(t.timer_id.clone());
+                                    dirty.push(timer_id.clone());
+                                }
+                                if event_type == TimerEventType::Updated {
+                                    plan.reshaped.insert(timer_id.clone());
                                 }
                                 let sequence = next_sequence(&next.tenant_id, &mut plan.sequences);
-                                let event = event(&next, event_type, sequence, t.at);
+                                let event = event(&next, event_type, sequence, at);
                                 plan.events.push(event.clone());
                                 Outcome::Transitioned(next, event)
                             }

@@ -223,6 +223,13 @@ async fn load(tx: &mut Transaction<'_, Postgres>, mutations: &[Mutation]) -> Res
                 .await?;
         loaded.floor = floor.unwrap_or(0) as u64;
     }
+    if super::creates(mutations) {
+        loaded.paused_tenants = sqlx::query_scalar("SELECT tenant_id FROM tenant_pauses")
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+    }
     Ok(loaded)
 }
 
@@ -231,6 +238,14 @@ fn metadata_json(timer: &Timer) -> Option<serde_json::Value> {
 }
 
 async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
+    for (id, key, fingerprint) in &plan.rekeyed {
+        sqlx::query("UPDATE timers SET idempotency_key = $1, request_hash = $2 WHERE id = $3")
+            .bind(key)
+            .bind(fingerprint)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
     if !plan.inserts.is_empty() {
         let timers = || plan.inserts.iter().map(|(t, _)| t);
         sqlx::query(
@@ -262,6 +277,23 @@ async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
         .bind(plan.updates.iter().map(|t| t.status as i16).collect::<Vec<_>>())
         .bind(plan.updates.iter().map(finished_at).collect::<Vec<_>>())
         .bind(plan.updates.iter().map(Message::encode_to_vec).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    for timer in plan
+        .updates
+        .iter()
+        .filter(|t| plan.reshaped.contains(&t.id))
+    {
+        sqlx::query(
+            "UPDATE timers SET fire_at_us = $1, name = $2, labels = $3, metadata = $4, has_actions = $5 WHERE id = $6",
+        )
+        .bind(fire_at(timer))
+        .bind(&timer.name)
+        .bind(serde_json::json!(timer.labels))
+        .bind(metadata_json(timer))
+        .bind(has_actions(timer))
+        .bind(&timer.id)
         .execute(&mut **tx)
         .await?;
     }
@@ -352,6 +384,16 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(shown))
+    }
+
+    async fn id_for_key(&self, tenant_id: &str, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM timers WHERE tenant_id = $1 AND idempotency_key = $2",
+        )
+        .bind(tenant_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>> {

@@ -190,6 +190,47 @@ macro_rules! sql_side_tables {
                 .await?;
         Ok(rows.into_iter().map(|(t, s)| (t, s as u64)).collect())
     }
+
+    async fn tenant_pause(&self, tenant_id: &str) -> $crate::error::Result<Option<$crate::store::PausedTenant>> {
+        let row: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT paused_at_us, paused_by, reason FROM tenant_pauses WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_optional(&self.$writer)
+        .await?;
+        Ok(row.map(|(paused_at, paused_by, reason)| $crate::store::PausedTenant {
+            paused_at,
+            paused_by,
+            reason,
+        }))
+    }
+
+    async fn set_tenant_pause(
+        &self,
+        tenant_id: &str,
+        pause: Option<&$crate::store::PausedTenant>,
+    ) -> $crate::error::Result<()> {
+        let mut tx = self.$writer.begin().await?;
+        self.check_fence(&mut tx).await?;
+        match pause {
+            Some(pause) => sqlx::query(
+                "INSERT INTO tenant_pauses (tenant_id, paused_at_us, paused_by, reason) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tenant_id) DO NOTHING",
+            )
+            .bind(tenant_id)
+            .bind(pause.paused_at)
+            .bind(&pause.paused_by)
+            .bind(&pause.reason)
+            .execute(&mut *tx)
+            .await?,
+            None => sqlx::query("DELETE FROM tenant_pauses WHERE tenant_id = $1")
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?,
+        };
+        tx.commit().await?;
+        Ok(())
+    }
         }
     };
 }

@@ -214,11 +214,26 @@ async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Resul
     if tenants.iter().any(|t| !sequences.contains_key(t)) {
         loaded.floor = floor(&mut **tx).await?;
     }
+    if super::creates(mutations) {
+        loaded.paused_tenants = sqlx::query_scalar("SELECT tenant_id FROM tenant_pauses")
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+    }
     loaded.sequences = sequences;
     Ok(loaded)
 }
 
 async fn write(tx: &mut Transaction<'_, Sqlite>, plan: &Plan) -> Result<()> {
+    for (id, key, fingerprint) in &plan.rekeyed {
+        sqlx::query("UPDATE timers SET idempotency_key = ?, request_hash = ? WHERE id = ?")
+            .bind(key)
+            .bind(fingerprint)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
     for chunk in plan.inserts.chunks(CHUNK) {
         let mut sql = QueryBuilder::<Sqlite>::new(
             "INSERT INTO timers (id, tenant_id, status, name, fire_at_us, finished_at_us, labels, idempotency_key, request_hash, has_actions, body) ",
@@ -250,6 +265,22 @@ async fn write(tx: &mut Transaction<'_, Sqlite>, plan: &Plan) -> Result<()> {
             ") UPDATE timers SET status = v.status, finished_at_us = v.finished_at_us, body = v.body FROM v WHERE timers.id = v.id",
         );
         sql.build().execute(&mut **tx).await?;
+    }
+    for timer in plan
+        .updates
+        .iter()
+        .filter(|t| plan.reshaped.contains(&t.id))
+    {
+        sqlx::query(
+            "UPDATE timers SET fire_at_us = ?, name = ?, labels = ?, has_actions = ? WHERE id = ?",
+        )
+        .bind(fire_at(timer))
+        .bind(&timer.name)
+        .bind(serde_json::to_string(&timer.labels).expect("labels serialise"))
+        .bind(has_actions(timer))
+        .bind(&timer.id)
+        .execute(&mut **tx)
+        .await?;
     }
     for chunk in plan.events.chunks(CHUNK) {
         let mut sql = QueryBuilder::<Sqlite>::new(
@@ -317,6 +348,16 @@ impl Store for SqliteStore {
         .fetch_optional(&self.reader)
         .await?;
         Ok(row.as_ref().map(shown))
+    }
+
+    async fn id_for_key(&self, tenant_id: &str, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM timers WHERE tenant_id = ? AND idempotency_key = ?")
+                .bind(tenant_id)
+                .bind(key)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>> {

@@ -24,6 +24,9 @@ impl Store for GatedStore {
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>> {
         self.inner.get(tenant_id, id).await
     }
+    async fn id_for_key(&self, tenant_id: &str, key: &str) -> Result<Option<String>> {
+        self.inner.id_for_key(tenant_id, key).await
+    }
     async fn list(&self, query: &ListQuery) -> Result<Vec<Timer>> {
         self.inner.list(query).await
     }
@@ -126,6 +129,16 @@ impl store::SideTables for GatedStore {
     }
     async fn event_heads(&self) -> Result<HashMap<String, u64>> {
         self.inner.event_heads().await
+    }
+    async fn tenant_pause(&self, tenant_id: &str) -> Result<Option<store::PausedTenant>> {
+        self.inner.tenant_pause(tenant_id).await
+    }
+    async fn set_tenant_pause(
+        &self,
+        tenant_id: &str,
+        pause: Option<&store::PausedTenant>,
+    ) -> Result<()> {
+        self.inner.set_tenant_pause(tenant_id, pause).await
     }
 }
 

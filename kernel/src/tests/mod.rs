@@ -4,6 +4,7 @@
 //! One file per topic; the helpers every topic uses are here.
 
 mod actions;
+mod control;
 mod delivery;
 mod group_commit;
 mod janitor;

@@ -6,6 +6,7 @@ language.
 """
 
 from minoots._native import (
+    AbortedError,
     ActionResult,
     AlreadyExistsError,
     AsyncClient,
@@ -37,6 +38,7 @@ from minoots._native import (
 from minoots.compat import AtoTimerTool, MinootsClient, build_llamaindex_timer_tool
 
 __all__ = [
+    "AbortedError",
     "ActionResult",
     "AtoTimerTool",
     "AlreadyExistsError",

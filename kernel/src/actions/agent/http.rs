@@ -12,8 +12,8 @@ impl Executor {
         key: &str,
         follows: Option<&serde_json::Value>,
     ) -> Attempt {
-        let url = match self.target(&prompt.target) {
-            Ok(url) => url,
+        let url = match self.agent_endpoint(prompt) {
+            Ok((url, _)) => url,
             Err(why) => return refused(why),
         };
         let body = serde_json::to_vec(&Self::prompt_body(timer, prompt, key, follows))

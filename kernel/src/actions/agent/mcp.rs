@@ -20,11 +20,11 @@ impl Executor {
         prompt: &AgentPromptAction,
         key: &str,
     ) -> Attempt {
-        let url = match self.target(&prompt.target) {
-            Ok(url) => url,
+        let (url, tool) = match self.agent_endpoint(prompt) {
+            Ok(endpoint) => endpoint,
             Err(why) => return refused(why),
         };
-        if prompt.tool.is_empty() {
+        if tool.is_empty() {
             return refused("agent_prompt.tool names the MCP tool to call");
         }
         let timeout = self.timeout(prompt.ack_timeout.as_ref());
@@ -77,7 +77,7 @@ impl Executor {
                         Some(&version),
                         json!({
                             "jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                            "params": {"name": prompt.tool, "arguments": arguments},
+                            "params": {"name": tool, "arguments": arguments},
                         }),
                     )
                     .await?;
@@ -109,7 +109,6 @@ impl Executor {
             })
             .unwrap_or_default();
         let output = truncate(text, self.inner.config.output_limit);
-        let tool = &prompt.tool;
         if result.pointer("/result/isError").and_then(Value::as_bool) == Some(true) {
             failed(format!("MCP tool {tool} reported an error"), output)
         } else {
