@@ -9,10 +9,14 @@ import type {
   ReplayDeadLettersOptions,
   ReplayResult,
   ScheduleOptions,
+  SelectOptions,
+  SelectResult,
   StreamTimersOptions,
+  TenantPause,
   Timer,
   TimerEvent,
   ToolSpec,
+  UpdateOptions,
   WaitOptions,
 } from './native'
 
@@ -25,10 +29,14 @@ export type {
   ReplayDeadLettersOptions,
   ReplayResult,
   ScheduleOptions,
+  SelectOptions,
+  SelectResult,
   StreamTimersOptions,
+  TenantPause,
   Timer,
   TimerEvent,
   ToolSpec,
+  UpdateOptions,
   WaitOptions,
 }
 
@@ -77,6 +85,21 @@ export class Client {
   get(id: string): Promise<Timer>
   list(options?: ListOptions): Promise<Timer[]>
   cancel(id: string, reason?: string): Promise<Timer>
+  /** Changes a pending timer by `id` or `idempotencyKey`; a stale `expectedStateVersion` rejects with ABORTED. */
+  update(options: UpdateOptions): Promise<Timer>
+  getByKey(idempotencyKey: string): Promise<Timer>
+  cancelByKey(idempotencyKey: string, reason?: string): Promise<Timer>
+  /** Holds a pending timer (status `paused`) until `resume`. */
+  pause(id: string, reason?: string): Promise<Timer>
+  resume(id: string): Promise<Timer>
+  /** With `dryRun`, only counts: `{ matched, changed: 0 }`. */
+  cancelTimers(options: SelectOptions): Promise<SelectResult>
+  pauseTimers(options: SelectOptions): Promise<SelectResult>
+  resumeTimers(options: SelectOptions): Promise<SelectResult>
+  /** Pauses the tenant's deliveries (a tenant admin key) until `resumeTenant`. */
+  pauseTenant(reason?: string): Promise<TenantPause>
+  resumeTenant(): Promise<TenantPause>
+  tenantPause(): Promise<TenantPause>
   waitFor(id: string, options?: WaitOptions): Promise<Timer>
   deadLetters(options?: DeadLettersOptions): Promise<DeadLetter[]>
   deadLetter(id: string): Promise<DeadLetter>
@@ -123,5 +146,5 @@ export function parseDuration(text: string): number
 /** `"team=core,env=prod"` (commas or newlines) or a JSON object; throws INVALID_ARGUMENT naming the bad entry. */
 export function parseLabels(text: string): Record<string, string>
 
-/** The agent tools (schedule, get, list, cancel, wait) with JSON Schema arguments. */
+/** The agent tools (schedule, get, list, cancel, update, pause, resume, bulk cancel, wait) with JSON Schema arguments. */
 export function toolSpecs(): ToolSpec[]

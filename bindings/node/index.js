@@ -69,6 +69,50 @@ class Client {
     return call(this.inner.cancel(id, reason))
   }
 
+  update(options) {
+    return call(this.inner.update(options))
+  }
+
+  getByKey(idempotencyKey) {
+    return call(this.inner.getByKey(idempotencyKey))
+  }
+
+  cancelByKey(idempotencyKey, reason) {
+    return call(this.inner.cancelByKey(idempotencyKey, reason))
+  }
+
+  pause(id, reason) {
+    return call(this.inner.pause(id, reason))
+  }
+
+  resume(id) {
+    return call(this.inner.resume(id))
+  }
+
+  cancelTimers(options) {
+    return call(this.inner.cancelTimers(options))
+  }
+
+  pauseTimers(options) {
+    return call(this.inner.pauseTimers(options))
+  }
+
+  resumeTimers(options) {
+    return call(this.inner.resumeTimers(options))
+  }
+
+  pauseTenant(reason) {
+    return call(this.inner.pauseTenant(reason))
+  }
+
+  resumeTenant() {
+    return call(this.inner.resumeTenant())
+  }
+
+  tenantPause() {
+    return call(this.inner.tenantPause())
+  }
+
   waitFor(id, options) {
     return call(this.inner.waitFor(id, options))
   }

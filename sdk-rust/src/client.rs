@@ -464,7 +464,8 @@ impl Client {
             .await
     }
 
-    /// Cancels a timer that has not fired; cancelling again returns the cancelled timer.
+    /// Cancels a timer that has not fired (scheduled, armed or paused); once it fired or was
+    /// cancelled, [`Error::FailedPrecondition`] says so.
     pub async fn cancel(&self, id: &str, reason: &str) -> Result<Timer, Error> {
         self.cancel_timer(CancelTimerRequest {
             id: id.to_owned(),

@@ -10,7 +10,7 @@ use crate::{
     dead_letter::{DeadLetter, DeadLettersOptions, ReplayDeadLettersOptions, ReplayResult, since},
     error::{Result, invalid, to_js},
     stream::EventStream,
-    timer::{ScheduleOptions, Timer},
+    timer::{ScheduleOptions, SelectOptions, SelectResult, TenantPause, Timer, UpdateOptions},
 };
 
 /// Translated into the SDK's `ConnectOptions`.
@@ -28,7 +28,7 @@ pub struct ConnectOptions {
 
 #[napi(object)]
 pub struct ListOptions {
-    /// `scheduled`, `armed`, `fired`, `settled`, `failed`, `cancelled`.
+    /// `scheduled`, `armed`, `paused`, `fired`, `settled`, `failed`, `cancelled`.
     pub statuses: Option<Vec<String>>,
     pub label_selector: Option<String>,
     pub name_prefix: Option<String>,
@@ -157,6 +157,121 @@ impl Client {
             .map_err(to_js)
     }
 
+    /// Changes a pending timer, by `id` or `idempotencyKey`; with `expectedStateVersion` a
+    /// concurrent change rejects with `ABORTED`.
+    #[napi]
+    pub async fn update(&self, options: UpdateOptions) -> Result<Timer> {
+        let update = options.into_update()?;
+        self.inner
+            .update(update)
+            .await
+            .map(Timer::from)
+            .map_err(to_js)
+    }
+
+    /// The timer scheduled with this idempotency key.
+    #[napi]
+    pub async fn get_by_key(&self, idempotency_key: String) -> Result<Timer> {
+        self.inner
+            .get_by_key(&idempotency_key)
+            .await
+            .map(Timer::from)
+            .map_err(to_js)
+    }
+
+    /// Cancels the timer scheduled with this idempotency key.
+    #[napi]
+    pub async fn cancel_by_key(
+        &self,
+        idempotency_key: String,
+        reason: Option<String>,
+    ) -> Result<Timer> {
+        let reason = reason.unwrap_or_default();
+        self.inner
+            .cancel_by_key(&idempotency_key, &reason)
+            .await
+            .map(Timer::from)
+            .map_err(to_js)
+    }
+
+    /// Holds a pending timer (status `paused`) until `resume`.
+    #[napi]
+    pub async fn pause(&self, id: String, reason: Option<String>) -> Result<Timer> {
+        let reason = reason.unwrap_or_default();
+        self.inner
+            .pause(&id, &reason)
+            .await
+            .map(Timer::from)
+            .map_err(to_js)
+    }
+
+    /// Arms a paused timer again; if its fire time passed it fires at once.
+    #[napi]
+    pub async fn resume(&self, id: String) -> Result<Timer> {
+        self.inner.resume(&id).await.map(Timer::from).map_err(to_js)
+    }
+
+    /// Cancels every pending timer the selection matches (with `dryRun`, only counts them).
+    #[napi]
+    pub async fn cancel_timers(&self, options: SelectOptions) -> Result<SelectResult> {
+        self.inner
+            .cancel_timers(options.into())
+            .await
+            .map(SelectResult::from)
+            .map_err(to_js)
+    }
+
+    /// Pauses every scheduled or armed timer the selection matches.
+    #[napi]
+    pub async fn pause_timers(&self, options: SelectOptions) -> Result<SelectResult> {
+        self.inner
+            .pause_timers(options.into())
+            .await
+            .map(SelectResult::from)
+            .map_err(to_js)
+    }
+
+    /// Resumes every paused timer the selection matches.
+    #[napi]
+    pub async fn resume_timers(&self, options: SelectOptions) -> Result<SelectResult> {
+        self.inner
+            .resume_timers(options.into())
+            .await
+            .map(SelectResult::from)
+            .map_err(to_js)
+    }
+
+    /// Pauses the tenant's deliveries (needs a tenant admin key) until `resumeTenant`.
+    #[napi]
+    pub async fn pause_tenant(&self, reason: Option<String>) -> Result<TenantPause> {
+        let reason = reason.unwrap_or_default();
+        self.inner
+            .pause_tenant(&reason)
+            .await
+            .map(TenantPause::from)
+            .map_err(to_js)
+    }
+
+    /// Lifts the tenant's pause; overdue timers fire at once.
+    #[napi]
+    pub async fn resume_tenant(&self) -> Result<TenantPause> {
+        self.inner
+            .resume_tenant()
+            .await
+            .map(TenantPause::from)
+            .map_err(to_js)
+    }
+
+    /// Whether the tenant's deliveries are paused.
+    #[napi]
+    pub async fn tenant_pause(&self) -> Result<TenantPause> {
+        self.inner
+            .tenant_pause()
+            .await
+            .map(TenantPause::from)
+            .map_err(to_js)
+    }
+
     /// Resolves once the timer fired (`until: "fired"`) or ended (`"done"`); rejects with
     /// `DEADLINE_EXCEEDED` after `timeoutMs`.
     #[napi]
@@ -272,7 +387,8 @@ pub struct ToolSpec {
     pub parameters: serde_json::Value,
 }
 
-/// Every agent tool (schedule, get, list, cancel, wait), the ones `minoots mcp` serves.
+/// Every agent tool (schedule, get, list, cancel, update, pause, resume, bulk cancel, wait), the
+/// ones `minoots mcp` serves.
 #[napi]
 pub fn tool_specs() -> Vec<ToolSpec> {
     tools::tool_specs()

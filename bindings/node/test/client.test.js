@@ -199,7 +199,17 @@ test('parseLabels is the SDK parser', () => {
 
 test('agent tools: toolSpecs and callTool', async () => {
   const specs = toolSpecs()
-  assert.deepEqual(specs.map((s) => s.name), ['schedule_timer', 'get_timer', 'list_timers', 'cancel_timer', 'wait_for_timer'])
+  assert.deepEqual(specs.map((s) => s.name), [
+    'schedule_timer',
+    'get_timer',
+    'list_timers',
+    'cancel_timer',
+    'update_timer',
+    'pause_timer',
+    'resume_timer',
+    'cancel_timers',
+    'wait_for_timer',
+  ])
   assert.ok(specs.every((s) => s.parameters.type === 'object' && s.description))
   const client = await connect('tools')
   const timer = await client.callTool('schedule_timer', { name: 'tool', duration: '100ms', labels: { via: 'node' } })

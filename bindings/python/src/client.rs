@@ -3,8 +3,12 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
+use minoots::proto::{SelectTimersRequest, SelectTimersResponse};
 use minoots::{ConnectOptions, ListFilter, StreamOptions, TimerSpec, WaitFor, tools};
-use pyo3::{prelude::*, types::PyBytes};
+use pyo3::{
+    prelude::*,
+    types::{PyBytes, PyDict},
+};
 
 use crate::{
     aio::awaitable,
@@ -12,7 +16,7 @@ use crate::{
     error::to_py,
     runtime,
     stream::{AsyncEventStream, EventStream},
-    timer::{ScheduleArgs, Timer, from_python, to_python},
+    timer::{ScheduleArgs, TenantPause, Timer, UpdateArgs, from_python, to_python},
 };
 
 /// The arguments where given, else `MINOOTS_URL` / `MINOOTS_API_URL`, `MINOOTS_API_KEY` and
@@ -92,6 +96,36 @@ fn timer(py: Python<'_>, inner: minoots::proto::Timer) -> PyResult<Py<PyAny>> {
     Ok(Py::new(py, Timer { inner })?.into_any())
 }
 
+/// The timers a bulk call selects: its arguments as the SDK's `SelectTimersRequest`.
+fn selection(
+    label_selector: Option<String>,
+    all: bool,
+    name_prefix: Option<String>,
+    dry_run: bool,
+    reason: String,
+) -> SelectTimersRequest {
+    SelectTimersRequest {
+        label_selector: label_selector.unwrap_or_default(),
+        all,
+        name_prefix: name_prefix.unwrap_or_default(),
+        dry_run,
+        reason,
+        ..Default::default()
+    }
+}
+
+/// A bulk call's answer as `{"matched": n, "changed": n}`.
+fn selected(py: Python<'_>, response: SelectTimersResponse) -> PyResult<Py<PyAny>> {
+    let dict = PyDict::new(py);
+    dict.set_item("matched", response.matched)?;
+    dict.set_item("changed", response.changed)?;
+    Ok(dict.into_any().unbind())
+}
+
+fn tenant_pause(py: Python<'_>, inner: minoots::proto::TenantPause) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, TenantPause { inner })?.into_any())
+}
+
 fn timers(py: Python<'_>, all: Vec<minoots::proto::Timer>) -> PyResult<Py<PyAny>> {
     let list: Vec<Timer> = all.into_iter().map(|inner| Timer { inner }).collect();
     Ok(list.into_pyobject(py)?.into_any().unbind())
@@ -157,7 +191,7 @@ impl Client {
         Ok(Self { inner })
     }
 
-    #[pyo3(signature = (name, duration=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None))]
+    #[pyo3(signature = (name, duration=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None, key_policy=None, late_policy=None))]
     #[allow(clippy::too_many_arguments)]
     fn schedule(
         &self,
@@ -171,6 +205,8 @@ impl Client {
         webhook: Option<String>,
         idempotency_key: Option<String>,
         requested_by: Option<String>,
+        key_policy: Option<String>,
+        late_policy: Option<String>,
     ) -> PyResult<Timer> {
         let spec = ScheduleArgs {
             name,
@@ -182,6 +218,8 @@ impl Client {
             webhook,
             idempotency_key,
             requested_by,
+            key_policy,
+            late_policy,
         }
         .into_spec()?;
         let inner = block(py, self.inner.schedule(spec))?;
@@ -220,6 +258,144 @@ impl Client {
     fn cancel(&self, py: Python<'_>, id: String, reason: String) -> PyResult<Timer> {
         let inner = block(py, self.inner.cancel(&id, &reason))?;
         Ok(Timer { inner })
+    }
+
+    /// Changes a pending timer, named by `id` or `idempotency_key`: each argument given replaces
+    /// the timer's. With `expected_state_version`, a concurrent change raises `AbortedError`.
+    #[pyo3(signature = (id=None, *, idempotency_key=None, duration=None, fire_at=None, name=None, labels=None, metadata=None, webhook=None, action_bundle=None, expected_state_version=None, late_policy=None, requested_by=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        id: Option<String>,
+        idempotency_key: Option<String>,
+        duration: Option<Bound<'py, PyAny>>,
+        fire_at: Option<Bound<'py, PyAny>>,
+        name: Option<String>,
+        labels: Option<BTreeMap<String, String>>,
+        metadata: Option<Bound<'py, PyAny>>,
+        webhook: Option<String>,
+        action_bundle: Option<Bound<'py, PyAny>>,
+        expected_state_version: Option<u64>,
+        late_policy: Option<String>,
+        requested_by: Option<String>,
+    ) -> PyResult<Timer> {
+        let update = UpdateArgs {
+            id,
+            idempotency_key,
+            duration,
+            fire_at,
+            name,
+            labels,
+            metadata,
+            action_bundle,
+            webhook,
+            expected_state_version,
+            late_policy,
+            requested_by,
+        }
+        .into_update()?;
+        let inner = block(py, self.inner.update(update))?;
+        Ok(Timer { inner })
+    }
+
+    /// The timer scheduled with this idempotency key.
+    fn get_by_key(&self, py: Python<'_>, idempotency_key: String) -> PyResult<Timer> {
+        let inner = block(py, self.inner.get_by_key(&idempotency_key))?;
+        Ok(Timer { inner })
+    }
+
+    /// Cancels the timer scheduled with this idempotency key.
+    #[pyo3(signature = (idempotency_key, reason=String::new()))]
+    fn cancel_by_key(
+        &self,
+        py: Python<'_>,
+        idempotency_key: String,
+        reason: String,
+    ) -> PyResult<Timer> {
+        let inner = block(py, self.inner.cancel_by_key(&idempotency_key, &reason))?;
+        Ok(Timer { inner })
+    }
+
+    /// Holds a pending timer (status `paused`) until `resume`.
+    #[pyo3(signature = (id, reason=String::new()))]
+    fn pause(&self, py: Python<'_>, id: String, reason: String) -> PyResult<Timer> {
+        let inner = block(py, self.inner.pause(&id, &reason))?;
+        Ok(Timer { inner })
+    }
+
+    /// Arms a paused timer again; if its fire time passed it fires at once.
+    fn resume(&self, py: Python<'_>, id: String) -> PyResult<Timer> {
+        let inner = block(py, self.inner.resume(&id))?;
+        Ok(Timer { inner })
+    }
+
+    /// Cancels every pending timer the selection matches (with `dry_run`, only counts them):
+    /// `{"matched": n, "changed": n}`.
+    #[pyo3(signature = (label_selector=None, *, all=false, name_prefix=None, dry_run=false, reason=String::new()))]
+    fn cancel_timers(
+        &self,
+        py: Python<'_>,
+        label_selector: Option<String>,
+        all: bool,
+        name_prefix: Option<String>,
+        dry_run: bool,
+        reason: String,
+    ) -> PyResult<Py<PyAny>> {
+        let selection = selection(label_selector, all, name_prefix, dry_run, reason);
+        let response = block(py, self.inner.cancel_timers(selection))?;
+        selected(py, response)
+    }
+
+    /// Pauses every scheduled or armed timer the selection matches.
+    #[pyo3(signature = (label_selector=None, *, all=false, name_prefix=None, dry_run=false, reason=String::new()))]
+    fn pause_timers(
+        &self,
+        py: Python<'_>,
+        label_selector: Option<String>,
+        all: bool,
+        name_prefix: Option<String>,
+        dry_run: bool,
+        reason: String,
+    ) -> PyResult<Py<PyAny>> {
+        let selection = selection(label_selector, all, name_prefix, dry_run, reason);
+        let response = block(py, self.inner.pause_timers(selection))?;
+        selected(py, response)
+    }
+
+    /// Resumes every paused timer the selection matches.
+    #[pyo3(signature = (label_selector=None, *, all=false, name_prefix=None, dry_run=false, reason=String::new()))]
+    fn resume_timers(
+        &self,
+        py: Python<'_>,
+        label_selector: Option<String>,
+        all: bool,
+        name_prefix: Option<String>,
+        dry_run: bool,
+        reason: String,
+    ) -> PyResult<Py<PyAny>> {
+        let selection = selection(label_selector, all, name_prefix, dry_run, reason);
+        let response = block(py, self.inner.resume_timers(selection))?;
+        selected(py, response)
+    }
+
+    /// Pauses the tenant's deliveries (needs a tenant admin key) until `resume_tenant`.
+    #[pyo3(signature = (reason=String::new()))]
+    fn pause_tenant(&self, py: Python<'_>, reason: String) -> PyResult<TenantPause> {
+        let inner = block(py, self.inner.pause_tenant(&reason))?;
+        Ok(TenantPause { inner })
+    }
+
+    /// Lifts the tenant's pause; overdue timers fire at once.
+    fn resume_tenant(&self, py: Python<'_>) -> PyResult<TenantPause> {
+        let inner = block(py, self.inner.resume_tenant())?;
+        Ok(TenantPause { inner })
+    }
+
+    /// Whether the tenant's deliveries are paused.
+    fn tenant_pause(&self, py: Python<'_>) -> PyResult<TenantPause> {
+        let inner = block(py, self.inner.tenant_pause())?;
+        Ok(TenantPause { inner })
     }
 
     /// Blocks until the timer fires (`until="fired"`) or ends (`"done"`); `timeout` in seconds
@@ -338,7 +514,7 @@ impl AsyncClient {
         })
     }
 
-    #[pyo3(signature = (name, duration=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None))]
+    #[pyo3(signature = (name, duration=None, *, fire_at=None, labels=None, metadata=None, action_bundle=None, webhook=None, idempotency_key=None, requested_by=None, key_policy=None, late_policy=None))]
     #[allow(clippy::too_many_arguments)]
     fn schedule<'py>(
         &self,
@@ -352,6 +528,8 @@ impl AsyncClient {
         webhook: Option<String>,
         idempotency_key: Option<String>,
         requested_by: Option<String>,
+        key_policy: Option<String>,
+        late_policy: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let spec = ScheduleArgs {
             name,
@@ -363,6 +541,8 @@ impl AsyncClient {
             webhook,
             idempotency_key,
             requested_by,
+            key_policy,
+            late_policy,
         }
         .into_spec()?;
         let client = self.inner.clone();
@@ -415,6 +595,170 @@ impl AsyncClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let client = self.inner.clone();
         awaitable(py, async move { client.cancel(&id, &reason).await }, timer)
+    }
+
+    /// Changes a pending timer, named by `id` or `idempotency_key`: each argument given replaces
+    /// the timer's. With `expected_state_version`, a concurrent change raises `AbortedError`.
+    #[pyo3(signature = (id=None, *, idempotency_key=None, duration=None, fire_at=None, name=None, labels=None, metadata=None, webhook=None, action_bundle=None, expected_state_version=None, late_policy=None, requested_by=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        id: Option<String>,
+        idempotency_key: Option<String>,
+        duration: Option<Bound<'py, PyAny>>,
+        fire_at: Option<Bound<'py, PyAny>>,
+        name: Option<String>,
+        labels: Option<BTreeMap<String, String>>,
+        metadata: Option<Bound<'py, PyAny>>,
+        webhook: Option<String>,
+        action_bundle: Option<Bound<'py, PyAny>>,
+        expected_state_version: Option<u64>,
+        late_policy: Option<String>,
+        requested_by: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let update = UpdateArgs {
+            id,
+            idempotency_key,
+            duration,
+            fire_at,
+            name,
+            labels,
+            metadata,
+            action_bundle,
+            webhook,
+            expected_state_version,
+            late_policy,
+            requested_by,
+        }
+        .into_update()?;
+        let client = self.inner.clone();
+        awaitable(py, async move { client.update(update).await }, timer)
+    }
+
+    fn get_by_key<'py>(
+        &self,
+        py: Python<'py>,
+        idempotency_key: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.get_by_key(&idempotency_key).await },
+            timer,
+        )
+    }
+
+    #[pyo3(signature = (idempotency_key, reason=String::new()))]
+    fn cancel_by_key<'py>(
+        &self,
+        py: Python<'py>,
+        idempotency_key: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.cancel_by_key(&idempotency_key, &reason).await },
+            timer,
+        )
+    }
+
+    #[pyo3(signature = (id, reason=String::new()))]
+    fn pause<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(py, async move { client.pause(&id, &reason).await }, timer)
+    }
+
+    fn resume<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(py, async move { client.resume(&id).await }, timer)
+    }
+
+    #[pyo3(signature = (label_selector=None, *, all=false, name_prefix=None, dry_run=false, reason=String::new()))]
+    fn cancel_timers<'py>(
+        &self,
+        py: Python<'py>,
+        label_selector: Option<String>,
+        all: bool,
+        name_prefix: Option<String>,
+        dry_run: bool,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let selection = selection(label_selector, all, name_prefix, dry_run, reason);
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.cancel_timers(selection).await },
+            selected,
+        )
+    }
+
+    #[pyo3(signature = (label_selector=None, *, all=false, name_prefix=None, dry_run=false, reason=String::new()))]
+    fn pause_timers<'py>(
+        &self,
+        py: Python<'py>,
+        label_selector: Option<String>,
+        all: bool,
+        name_prefix: Option<String>,
+        dry_run: bool,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let selection = selection(label_selector, all, name_prefix, dry_run, reason);
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.pause_timers(selection).await },
+            selected,
+        )
+    }
+
+    #[pyo3(signature = (label_selector=None, *, all=false, name_prefix=None, dry_run=false, reason=String::new()))]
+    fn resume_timers<'py>(
+        &self,
+        py: Python<'py>,
+        label_selector: Option<String>,
+        all: bool,
+        name_prefix: Option<String>,
+        dry_run: bool,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let selection = selection(label_selector, all, name_prefix, dry_run, reason);
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.resume_timers(selection).await },
+            selected,
+        )
+    }
+
+    #[pyo3(signature = (reason=String::new()))]
+    fn pause_tenant<'py>(&self, py: Python<'py>, reason: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.pause_tenant(&reason).await },
+            tenant_pause,
+        )
+    }
+
+    fn resume_tenant<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.resume_tenant().await },
+            tenant_pause,
+        )
+    }
+
+    fn tenant_pause<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(py, async move { client.tenant_pause().await }, tenant_pause)
     }
 
     #[pyo3(signature = (id, *, until="fired", timeout=None))]

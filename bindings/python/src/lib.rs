@@ -17,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::AsyncClient>()?;
     m.add_class::<timer::Timer>()?;
     m.add_class::<timer::TimerEvent>()?;
+    m.add_class::<timer::TenantPause>()?;
     m.add_class::<stream::EventStream>()?;
     m.add_class::<stream::AsyncEventStream>()?;
     m.add_class::<dead_letter::DeadLetter>()?;

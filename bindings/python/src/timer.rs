@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use minoots::{TimerOptions, TimerSpec, json, proto};
+use minoots::{TimerOptions, TimerSpec, TimerUpdate, json, proto};
 use pyo3::{
     exceptions::PyTypeError,
     prelude::*,
@@ -57,7 +57,7 @@ impl Timer {
     fn name(&self) -> &str {
         &self.inner.name
     }
-    /// `scheduled`, `armed`, `fired`, `settled`, `failed` or `cancelled`.
+    /// `scheduled`, `armed`, `paused`, `fired`, `settled`, `failed` or `cancelled`.
     #[getter]
     fn status(&self) -> &'static str {
         self.inner.status().wire_name()
@@ -147,7 +147,7 @@ impl TimerEvent {
         self.inner.sequence
     }
     /// `timer.scheduled`, `timer.armed`, `timer.fired`, `timer.settled`, `timer.failed`,
-    /// `timer.cancelled`.
+    /// `timer.cancelled`, `timer.updated`, `timer.paused`, `timer.resumed`.
     #[getter]
     fn event_type(&self) -> &'static str {
         self.inner.event_type().wire_name()
@@ -230,6 +230,8 @@ pub struct ScheduleArgs<'py> {
     pub webhook: Option<String>,
     pub idempotency_key: Option<String>,
     pub requested_by: Option<String>,
+    pub key_policy: Option<String>,
+    pub late_policy: Option<String>,
 }
 
 impl<'py> ScheduleArgs<'py> {
@@ -248,6 +250,8 @@ impl<'py> ScheduleArgs<'py> {
             webhook: None,
             idempotency_key: None,
             requested_by: None,
+            key_policy: None,
+            late_policy: None,
         };
         for (key, value) in dict.iter() {
             let key: String = key.extract()?;
@@ -264,6 +268,8 @@ impl<'py> ScheduleArgs<'py> {
                 "webhook" => args.webhook = Some(value.extract()?),
                 "idempotency_key" => args.idempotency_key = Some(value.extract()?),
                 "requested_by" => args.requested_by = Some(value.extract()?),
+                "key_policy" => args.key_policy = Some(value.extract()?),
+                "late_policy" => args.late_policy = Some(value.extract()?),
                 _ => {
                     return Err(to_py(minoots::Error::InvalidArgument {
                         field: key.clone(),
@@ -276,18 +282,10 @@ impl<'py> ScheduleArgs<'py> {
     }
 
     pub fn into_spec(self) -> PyResult<TimerSpec> {
-        let fire_at = match &self.fire_at {
-            // A datetime, or RFC 3339 text.
-            Some(at) if at.hasattr("isoformat")? => {
-                Some(at.call_method0("isoformat")?.extract::<String>()?)
-            }
-            Some(at) => Some(at.extract::<String>()?),
-            None => None,
-        };
         Ok(TimerOptions {
             name: self.name,
             duration: self.duration.as_ref().map(duration).transpose()?,
-            fire_at,
+            fire_at: self.fire_at.as_ref().map(fire_at).transpose()?,
             labels: self.labels.unwrap_or_default(),
             metadata: self
                 .metadata
@@ -302,9 +300,102 @@ impl<'py> ScheduleArgs<'py> {
             webhook: self.webhook,
             idempotency_key: self.idempotency_key,
             requested_by: self.requested_by,
-            key_policy: None,
-            late_policy: None,
+            key_policy: self.key_policy,
+            late_policy: self.late_policy,
         }
         .into())
+    }
+}
+
+/// `fire_at` as Python gives it: a `datetime`, or RFC 3339 text.
+fn fire_at(at: &Bound<'_, PyAny>) -> PyResult<String> {
+    if at.hasattr("isoformat")? {
+        return at.call_method0("isoformat")?.extract();
+    }
+    at.extract()
+}
+
+/// The keyword arguments of `update`, gathered once for the sync and async clients.
+pub struct UpdateArgs<'py> {
+    pub id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub duration: Option<Bound<'py, PyAny>>,
+    pub fire_at: Option<Bound<'py, PyAny>>,
+    pub name: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub metadata: Option<Bound<'py, PyAny>>,
+    pub action_bundle: Option<Bound<'py, PyAny>>,
+    pub webhook: Option<String>,
+    pub expected_state_version: Option<u64>,
+    pub late_policy: Option<String>,
+    pub requested_by: Option<String>,
+}
+
+impl UpdateArgs<'_> {
+    pub fn into_update(self) -> PyResult<TimerUpdate> {
+        Ok(TimerUpdate {
+            id: self.id,
+            idempotency_key: self.idempotency_key,
+            duration: self.duration.as_ref().map(duration).transpose()?,
+            fire_at: self.fire_at.as_ref().map(fire_at).transpose()?,
+            name: self.name,
+            labels: self.labels,
+            metadata: self
+                .metadata
+                .as_ref()
+                .map(|m| from_python(m, "metadata"))
+                .transpose()?,
+            action_bundle: self
+                .action_bundle
+                .as_ref()
+                .map(|b| from_python(b, "action_bundle"))
+                .transpose()?,
+            webhook: self.webhook,
+            expected_state_version: self.expected_state_version,
+            late_policy: self.late_policy,
+            requested_by: self.requested_by,
+        })
+    }
+}
+
+/// Whether the tenant's deliveries are paused, as `pause_tenant`, `resume_tenant` and
+/// `tenant_pause` report it.
+#[pyclass(module = "minoots", frozen)]
+pub struct TenantPause {
+    pub inner: proto::TenantPause,
+}
+
+#[pymethods]
+impl TenantPause {
+    #[getter]
+    fn tenant_id(&self) -> &str {
+        &self.inner.tenant_id
+    }
+    #[getter]
+    fn paused(&self) -> bool {
+        self.inner.paused
+    }
+    #[getter]
+    fn paused_at(&self) -> Option<String> {
+        time(&self.inner.paused_at)
+    }
+    #[getter]
+    fn paused_by(&self) -> &str {
+        &self.inner.paused_by
+    }
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.inner.reason
+    }
+    /// Timers this call paused or resumed.
+    #[getter]
+    fn changed(&self) -> u64 {
+        self.inner.changed
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "TenantPause(tenant_id={:?}, paused={}, changed={})",
+            self.inner.tenant_id, self.inner.paused, self.inner.changed
+        )
     }
 }

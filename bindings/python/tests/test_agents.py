@@ -7,7 +7,17 @@ import minoots
 from minoots.agents import Toolkit, function_specs, langchain_tools, llamaindex_tools
 from conftest import DEV_KEY
 
-NAMES = ["schedule_timer", "get_timer", "list_timers", "cancel_timer", "wait_for_timer"]
+NAMES = [
+    "schedule_timer",
+    "get_timer",
+    "list_timers",
+    "cancel_timer",
+    "update_timer",
+    "pause_timer",
+    "resume_timer",
+    "cancel_timers",
+    "wait_for_timer",
+]
 
 
 def test_function_specs_and_toolkit(server):

@@ -7,6 +7,7 @@ import pytest
 
 import minoots
 from conftest import DEV_KEY
+from test_agents import NAMES
 
 UNKNOWN = "0190c0de-0000-7000-8000-000000000000"
 
@@ -103,7 +104,7 @@ def test_parse_labels_is_the_sdks():
 
 def test_tool_specs_and_call_tool(server):
     specs = minoots.tool_specs()
-    assert [s["name"] for s in specs] == ["schedule_timer", "get_timer", "list_timers", "cancel_timer", "wait_for_timer"]
+    assert [s["name"] for s in specs] == NAMES
     client = minoots.Client(server, api_key=DEV_KEY, tenant="tools")
     timer = client.call_tool("schedule_timer", {"name": "tool", "duration": "1h"})
     assert client.call_tool("get_timer", {"id": timer["id"]})["requestedBy"] == "minoots-agent-tools"

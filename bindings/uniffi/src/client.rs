@@ -7,7 +7,9 @@ use std::{
     time::Duration,
 };
 
-use minoots::{ListFilter, StreamOptions, TimerOptions, TimerSpec, WaitFor, tools};
+use minoots::{
+    ListFilter, StreamOptions, TimerOptions, TimerSpec, TimerUpdate, WaitFor, proto, tools,
+};
 use tokio::runtime::Runtime;
 
 use crate::{
@@ -89,6 +91,13 @@ pub struct ScheduleOptions {
     pub webhook: Option<String>,
     #[uniffi(default = None)]
     pub idempotency_key: Option<String>,
+    /// When the idempotency key is taken: `reject` (the default), `replace` (the pending timer
+    /// takes this request: a sliding debounce) or `keep`.
+    #[uniffi(default = None)]
+    pub key_policy: Option<String>,
+    /// A `fire_at` already past: `fire` at once (the default) or `reject`.
+    #[uniffi(default = None)]
+    pub late_policy: Option<String>,
 }
 
 impl ScheduleOptions {
@@ -109,10 +118,141 @@ impl ScheduleOptions {
             webhook: self.webhook,
             idempotency_key: self.idempotency_key,
             requested_by: None,
-            key_policy: None,
-            late_policy: None,
+            key_policy: self.key_policy,
+            late_policy: self.late_policy,
         }
         .into())
+    }
+}
+
+/// A change to a pending timer, named by `id` or `idempotency_key`: each field given replaces
+/// the timer's; `duration` (`"15m"`) or `fire_at` (RFC 3339) moves its fire time.
+#[derive(Debug, Clone, Default, uniffi::Record)]
+pub struct UpdateOptions {
+    #[uniffi(default = None)]
+    pub id: Option<String>,
+    #[uniffi(default = None)]
+    pub idempotency_key: Option<String>,
+    #[uniffi(default = None)]
+    pub duration: Option<String>,
+    #[uniffi(default = None)]
+    pub fire_at: Option<String>,
+    #[uniffi(default = None)]
+    pub name: Option<String>,
+    /// Replaces every label.
+    #[uniffi(default = None)]
+    pub labels: Option<HashMap<String, String>>,
+    /// A JSON object; replaces the metadata.
+    #[uniffi(default = None)]
+    pub metadata_json: Option<String>,
+    /// The REST API's JSON form; replaces the actions.
+    #[uniffi(default = None)]
+    pub action_bundle_json: Option<String>,
+    /// Replaces the actions with one webhook action.
+    #[uniffi(default = None)]
+    pub webhook: Option<String>,
+    /// Apply only if the timer is still at this `state_version` (else `MinootsException.Aborted`).
+    #[uniffi(default = None)]
+    pub expected_state_version: Option<u64>,
+    /// A new `fire_at` already past: `fire` at once (the default) or `reject`.
+    #[uniffi(default = None)]
+    pub late_policy: Option<String>,
+}
+
+impl UpdateOptions {
+    fn into_update(self) -> Result<TimerUpdate, MinootsError> {
+        Ok(TimerUpdate {
+            id: self.id,
+            idempotency_key: self.idempotency_key,
+            duration: self.duration.map(Into::into),
+            fire_at: self.fire_at,
+            name: self.name,
+            labels: self.labels.map(|l| l.into_iter().collect()),
+            metadata: self
+                .metadata_json
+                .map(|t| json("metadata", &t))
+                .transpose()?,
+            action_bundle: self
+                .action_bundle_json
+                .map(|t| json("action_bundle", &t))
+                .transpose()?,
+            webhook: self.webhook,
+            expected_state_version: self.expected_state_version,
+            late_policy: self.late_policy,
+            requested_by: None,
+        })
+    }
+}
+
+/// Which timers a bulk call (`cancelTimers`, `pauseTimers`, `resumeTimers`) changes.
+#[derive(Debug, Clone, Default, uniffi::Record)]
+pub struct SelectOptions {
+    /// `team=core,!done`; required unless `all`.
+    #[uniffi(default = None)]
+    pub label_selector: Option<String>,
+    /// Every pending timer of the tenant.
+    #[uniffi(default = false)]
+    pub all: bool,
+    #[uniffi(default = None)]
+    pub name_prefix: Option<String>,
+    /// Only count the timers that would change.
+    #[uniffi(default = false)]
+    pub dry_run: bool,
+    #[uniffi(default = "")]
+    pub reason: String,
+}
+
+impl From<SelectOptions> for proto::SelectTimersRequest {
+    fn from(o: SelectOptions) -> Self {
+        Self {
+            label_selector: o.label_selector.unwrap_or_default(),
+            all: o.all,
+            name_prefix: o.name_prefix.unwrap_or_default(),
+            dry_run: o.dry_run,
+            reason: o.reason,
+            ..Default::default()
+        }
+    }
+}
+
+/// What a bulk call did: timers matched, and changed (0 on a dry run).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SelectResult {
+    pub matched: u64,
+    pub changed: u64,
+}
+
+impl From<proto::SelectTimersResponse> for SelectResult {
+    fn from(r: proto::SelectTimersResponse) -> Self {
+        Self {
+            matched: r.matched,
+            changed: r.changed,
+        }
+    }
+}
+
+/// Whether the tenant's deliveries are paused.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TenantPause {
+    pub tenant_id: String,
+    pub paused: bool,
+    pub paused_at: Option<String>,
+    pub paused_by: String,
+    pub reason: String,
+    /// Timers this call paused or resumed.
+    pub changed: u64,
+}
+
+impl From<proto::TenantPause> for TenantPause {
+    fn from(p: proto::TenantPause) -> Self {
+        Self {
+            paused_at: crate::timer::time(&p.paused_at),
+            changed: p.changed,
+            tenant_id: p.tenant_id,
+            paused: p.paused,
+            paused_by: p.paused_by,
+            reason: p.reason,
+        }
     }
 }
 
@@ -195,7 +335,8 @@ pub struct ToolSpec {
     pub parameters_json: String,
 }
 
-/// Every agent tool (schedule, get, list, cancel, wait), the ones `minoots mcp` serves.
+/// Every agent tool (schedule, get, list, cancel, update, pause, resume, bulk cancel, wait), the
+/// ones `minoots mcp` serves.
 #[uniffi::export]
 pub fn tool_specs() -> Vec<ToolSpec> {
     tools::tool_specs()
@@ -264,6 +405,107 @@ impl Client {
     pub async fn cancel(&self, id: String, reason: String) -> Result<Timer, MinootsError> {
         let client = self.inner.clone();
         run(async move { client.cancel(&id, &reason).await.map(Timer::from) }).await
+    }
+
+    /// Changes a pending timer, by `id` or `idempotency_key`; with `expected_state_version` a
+    /// concurrent change throws `MinootsException.Aborted`.
+    pub async fn update(&self, options: UpdateOptions) -> Result<Timer, MinootsError> {
+        let (client, update) = (self.inner.clone(), options.into_update()?);
+        run(async move { client.update(update).await.map(Timer::from) }).await
+    }
+
+    /// The timer scheduled with this idempotency key.
+    pub async fn get_by_key(&self, idempotency_key: String) -> Result<Timer, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.get_by_key(&idempotency_key).await.map(Timer::from) }).await
+    }
+
+    /// Cancels the timer scheduled with this idempotency key.
+    pub async fn cancel_by_key(
+        &self,
+        idempotency_key: String,
+        reason: String,
+    ) -> Result<Timer, MinootsError> {
+        let client = self.inner.clone();
+        run(async move {
+            client
+                .cancel_by_key(&idempotency_key, &reason)
+                .await
+                .map(Timer::from)
+        })
+        .await
+    }
+
+    /// Holds a pending timer (status `paused`) until `resume`.
+    pub async fn pause(&self, id: String, reason: String) -> Result<Timer, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.pause(&id, &reason).await.map(Timer::from) }).await
+    }
+
+    /// Arms a paused timer again; if its fire time passed it fires at once.
+    pub async fn resume(&self, id: String) -> Result<Timer, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.resume(&id).await.map(Timer::from) }).await
+    }
+
+    /// Cancels every pending timer the selection matches (with `dry_run`, only counts them).
+    pub async fn cancel_timers(
+        &self,
+        options: SelectOptions,
+    ) -> Result<SelectResult, MinootsError> {
+        let client = self.inner.clone();
+        run(async move {
+            client
+                .cancel_timers(options.into())
+                .await
+                .map(SelectResult::from)
+        })
+        .await
+    }
+
+    /// Pauses every scheduled or armed timer the selection matches.
+    pub async fn pause_timers(&self, options: SelectOptions) -> Result<SelectResult, MinootsError> {
+        let client = self.inner.clone();
+        run(async move {
+            client
+                .pause_timers(options.into())
+                .await
+                .map(SelectResult::from)
+        })
+        .await
+    }
+
+    /// Resumes every paused timer the selection matches.
+    pub async fn resume_timers(
+        &self,
+        options: SelectOptions,
+    ) -> Result<SelectResult, MinootsError> {
+        let client = self.inner.clone();
+        run(async move {
+            client
+                .resume_timers(options.into())
+                .await
+                .map(SelectResult::from)
+        })
+        .await
+    }
+
+    /// Pauses the tenant's deliveries (needs a tenant admin key) until `resume_tenant`.
+    pub async fn pause_tenant(&self, reason: String) -> Result<TenantPause, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.pause_tenant(&reason).await.map(TenantPause::from) }).await
+    }
+
+    /// Lifts the tenant's pause; overdue timers fire at once.
+    pub async fn resume_tenant(&self) -> Result<TenantPause, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.resume_tenant().await.map(TenantPause::from) }).await
+    }
+
+    /// Whether the tenant's deliveries are paused.
+    pub async fn tenant_pause(&self) -> Result<TenantPause, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.tenant_pause().await.map(TenantPause::from) }).await
     }
 
     /// Until the timer fired (`done = false`) or ended (`done = true`).

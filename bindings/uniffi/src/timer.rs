@@ -14,7 +14,7 @@ pub struct Timer {
     pub id: String,
     pub tenant_id: String,
     pub name: String,
-    /// `scheduled`, `armed`, `fired`, `settled`, `failed` or `cancelled`.
+    /// `scheduled`, `armed`, `paused`, `fired`, `settled`, `failed` or `cancelled`.
     pub status: String,
     pub created_at: Option<String>,
     pub fire_at: Option<String>,
@@ -60,7 +60,8 @@ impl From<proto::Timer> for Timer {
 pub struct TimerEvent {
     /// Per tenant, strictly increasing; pass it back as `after_sequence` to resume.
     pub sequence: u64,
-    /// `timer.scheduled`, ..., `timer.settled`, `timer.failed`, `timer.cancelled`.
+    /// `timer.scheduled`, ..., `timer.settled`, `timer.failed`, `timer.cancelled`,
+    /// `timer.updated`, `timer.paused`, `timer.resumed`.
     pub event_type: String,
     pub timer_id: String,
     pub occurred_at: Option<String>,

@@ -4,7 +4,9 @@ from typing import Any, Literal, TypedDict
 
 JSON = dict[str, Any]
 Duration = str | datetime.timedelta | float | int
-Status = Literal["scheduled", "armed", "fired", "settled", "failed", "cancelled"]
+Status = Literal["scheduled", "armed", "paused", "fired", "settled", "failed", "cancelled"]
+KeyPolicy = Literal["reject", "replace", "keep"]
+LatePolicy = Literal["fire", "reject"]
 Since = str | datetime.datetime
 
 class TimerArgs(TypedDict, total=False):
@@ -19,9 +21,25 @@ class TimerArgs(TypedDict, total=False):
     webhook: str
     idempotency_key: str
     requested_by: str
+    key_policy: KeyPolicy
+    late_policy: LatePolicy
+
+class Selected(TypedDict):
+    """What ``cancel_timers``, ``pause_timers`` and ``resume_timers`` return."""
+
+    matched: int
+    changed: int
 
 EventType = Literal[
-    "timer.scheduled", "timer.armed", "timer.fired", "timer.settled", "timer.failed", "timer.cancelled"
+    "timer.scheduled",
+    "timer.armed",
+    "timer.fired",
+    "timer.settled",
+    "timer.failed",
+    "timer.cancelled",
+    "timer.updated",
+    "timer.paused",
+    "timer.resumed",
 ]
 
 class MinootsError(Exception):
@@ -103,6 +121,20 @@ class TimerEvent:
     def timer(self) -> Timer | None: ...
     @property
     def payload(self) -> JSON: ...
+
+class TenantPause:
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def paused_at(self) -> str | None: ...
+    @property
+    def paused_by(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def changed(self) -> int: ...
 
 class DeadLetter:
     @property
@@ -191,6 +223,8 @@ class Client:
         webhook: str | None = None,
         idempotency_key: str | None = None,
         requested_by: str | None = None,
+        key_policy: KeyPolicy | None = None,
+        late_policy: LatePolicy | None = None,
     ) -> Timer: ...
     def schedule_many(self, timers: Sequence[TimerArgs]) -> list[Timer]: ...
     def get(self, id: str) -> Timer: ...
@@ -204,6 +238,56 @@ class Client:
         limit: int | None = None,
     ) -> list[Timer]: ...
     def cancel(self, id: str, reason: str = "") -> Timer: ...
+    def update(
+        self,
+        id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        duration: Duration | None = None,
+        fire_at: str | datetime.datetime | None = None,
+        name: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        metadata: JSON | None = None,
+        webhook: str | None = None,
+        action_bundle: JSON | None = None,
+        expected_state_version: int | None = None,
+        late_policy: LatePolicy | None = None,
+        requested_by: str | None = None,
+    ) -> Timer: ...
+    def get_by_key(self, idempotency_key: str) -> Timer: ...
+    def cancel_by_key(self, idempotency_key: str, reason: str = "") -> Timer: ...
+    def pause(self, id: str, reason: str = "") -> Timer: ...
+    def resume(self, id: str) -> Timer: ...
+    def cancel_timers(
+        self,
+        label_selector: str | None = None,
+        *,
+        all: bool = False,
+        name_prefix: str | None = None,
+        dry_run: bool = False,
+        reason: str = "",
+    ) -> Selected: ...
+    def pause_timers(
+        self,
+        label_selector: str | None = None,
+        *,
+        all: bool = False,
+        name_prefix: str | None = None,
+        dry_run: bool = False,
+        reason: str = "",
+    ) -> Selected: ...
+    def resume_timers(
+        self,
+        label_selector: str | None = None,
+        *,
+        all: bool = False,
+        name_prefix: str | None = None,
+        dry_run: bool = False,
+        reason: str = "",
+    ) -> Selected: ...
+    def pause_tenant(self, reason: str = "") -> TenantPause: ...
+    def resume_tenant(self) -> TenantPause: ...
+    def tenant_pause(self) -> TenantPause: ...
     def wait_for(
         self, id: str, *, until: Literal["fired", "done"] = "fired", timeout: float | None = None
     ) -> Timer: ...
@@ -243,6 +327,8 @@ class AsyncClient:
         webhook: str | None = None,
         idempotency_key: str | None = None,
         requested_by: str | None = None,
+        key_policy: KeyPolicy | None = None,
+        late_policy: LatePolicy | None = None,
     ) -> Timer: ...
     async def schedule_many(self, timers: Sequence[TimerArgs]) -> list[Timer]: ...
     async def get(self, id: str) -> Timer: ...
@@ -256,6 +342,56 @@ class AsyncClient:
         limit: int | None = None,
     ) -> list[Timer]: ...
     async def cancel(self, id: str, reason: str = "") -> Timer: ...
+    async def update(
+        self,
+        id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        duration: Duration | None = None,
+        fire_at: str | datetime.datetime | None = None,
+        name: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        metadata: JSON | None = None,
+        webhook: str | None = None,
+        action_bundle: JSON | None = None,
+        expected_state_version: int | None = None,
+        late_policy: LatePolicy | None = None,
+        requested_by: str | None = None,
+    ) -> Timer: ...
+    async def get_by_key(self, idempotency_key: str) -> Timer: ...
+    async def cancel_by_key(self, idempotency_key: str, reason: str = "") -> Timer: ...
+    async def pause(self, id: str, reason: str = "") -> Timer: ...
+    async def resume(self, id: str) -> Timer: ...
+    async def cancel_timers(
+        self,
+        label_selector: str | None = None,
+        *,
+        all: bool = False,
+        name_prefix: str | None = None,
+        dry_run: bool = False,
+        reason: str = "",
+    ) -> Selected: ...
+    async def pause_timers(
+        self,
+        label_selector: str | None = None,
+        *,
+        all: bool = False,
+        name_prefix: str | None = None,
+        dry_run: bool = False,
+        reason: str = "",
+    ) -> Selected: ...
+    async def resume_timers(
+        self,
+        label_selector: str | None = None,
+        *,
+        all: bool = False,
+        name_prefix: str | None = None,
+        dry_run: bool = False,
+        reason: str = "",
+    ) -> Selected: ...
+    async def pause_tenant(self, reason: str = "") -> TenantPause: ...
+    async def resume_tenant(self) -> TenantPause: ...
+    async def tenant_pause(self) -> TenantPause: ...
     async def wait_for(
         self, id: str, *, until: Literal["fired", "done"] = "fired", timeout: float | None = None
     ) -> Timer: ...

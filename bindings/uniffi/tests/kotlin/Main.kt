@@ -117,7 +117,10 @@ suspend fun deadLetters(client: Client, other: Client) {
 
 suspend fun agentTools(client: Client) {
     val names = toolSpecs().map { it.name }
-    check(names == listOf("schedule_timer", "get_timer", "list_timers", "cancel_timer", "wait_for_timer")) { "$names" }
+    check(names == listOf(
+        "schedule_timer", "get_timer", "list_timers", "cancel_timer", "update_timer", "pause_timer",
+        "resume_timer", "cancel_timers", "wait_for_timer",
+    )) { "$names" }
     check(toolSpecs().all { it.parametersJson.contains("\"type\":\"object\"") }) { "tool parameters" }
     val timer = client.callTool("schedule_timer", """{"name": "tool", "duration": "100ms", "labels": {"via": "kotlin"}}""")
     val id = Regex("\"id\":\"([0-9a-f-]{36})\"").find(timer)?.groupValues?.get(1) ?: error(timer)
@@ -126,6 +129,33 @@ suspend fun agentTools(client: Client) {
     check(client.callTool("list_timers", """{"label_selector": "via=kotlin"}""").contains(id)) { "list_timers" }
     val bad = expect<MinootsException.InvalidArgument> { client.callTool("schedule_timer", """{"name": "x", "duraton": "1m"}""") }
     check(bad.field == "duraton") { bad.field }
+}
+
+/** Timer control: update by key and by id (a stale stateVersion is Aborted), pause, resume, bulk. */
+suspend fun control(client: Client) {
+    val timer = client.schedule(ScheduleOptions(name = "invoice", duration = "1h", labels = mapOf("team" to "core"), idempotencyKey = "invoice-42"))
+    check(client.getByKey("invoice-42").id == timer.id) { "getByKey" }
+    val moved = client.update(UpdateOptions(idempotencyKey = "invoice-42", duration = "2h", labels = mapOf("team" to "billing")))
+    check(moved.id == timer.id && moved.labels == mapOf("team" to "billing")) { "$moved" }
+    check(moved.fireAt!! > timer.fireAt!! && moved.stateVersion > timer.stateVersion) { "moved ${moved.fireAt}" }
+    val renamed = client.update(UpdateOptions(id = timer.id, name = "renamed", expectedStateVersion = moved.stateVersion))
+    check(renamed.name == "renamed") { renamed.name }
+    expect<MinootsException.Aborted> {
+        client.update(UpdateOptions(id = timer.id, name = "lost", expectedStateVersion = moved.stateVersion))
+    }
+    check(client.pause(timer.id, "on hold").status == "paused") { "pause" }
+    check(client.get(timer.id).status == "paused") { "paused" }
+    check(client.resume(timer.id).status == "armed") { "resume" }
+    val replaced = client.schedule(ScheduleOptions(name = "invoice", duration = "3h", labels = mapOf("team" to "billing"), idempotencyKey = "invoice-42", keyPolicy = "replace"))
+    check(replaced.id == timer.id && replaced.fireAt!! > moved.fireAt!!) { "replace ${replaced.fireAt}" }
+    check(client.pauseTimers(SelectOptions(labelSelector = "team=billing")) == SelectResult(1uL, 1uL)) { "pauseTimers" }
+    check(client.resumeTimers(SelectOptions(labelSelector = "team=billing")) == SelectResult(1uL, 1uL)) { "resumeTimers" }
+    check(client.cancelTimers(SelectOptions(labelSelector = "team=billing", dryRun = true)) == SelectResult(1uL, 0uL)) { "dry run" }
+    check(client.cancelTimers(SelectOptions(labelSelector = "team=billing", reason = "paid")) == SelectResult(1uL, 1uL)) { "cancelTimers" }
+    check(client.getByKey("invoice-42").status == "cancelled") { "cancelled" }
+    val paused = client.pauseTenant("incident")
+    check(paused.paused && paused.reason == "incident" && client.tenantPause().paused) { "$paused" }
+    check(!client.resumeTenant().paused) { "resumeTenant" }
 }
 
 /** The secret the test server signs with (`--signing-secrets`): the Standard Webhooks test vector's. */
@@ -267,6 +297,7 @@ fun main() = runBlocking {
             connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "other")),
         )
         agentTools(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "tools")))
+        control(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "control")))
         verifiesWebhooks(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "signed")))
         // No key given: the environment's MINOOTS_API_KEY (the test command sets it), as in every client.
         check(System.getenv("MINOOTS_API_KEY") == "local-dev-key") { "run with MINOOTS_API_KEY=local-dev-key" }
