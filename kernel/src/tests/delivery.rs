@@ -75,10 +75,10 @@ impl Receiver {
         self.hits.lock().unwrap().clone()
     }
 
-    /// Waits until `n` requests have arrived.
+    /// Waits until `n` requests have arrived (the timeout only turns a hang into a failure).
     async fn arrived(&self, n: usize) {
         let mut count = self.count.subscribe();
-        tokio::time::timeout(Duration::from_secs(120), count.wait_for(|c| *c >= n))
+        tokio::time::timeout(Duration::from_secs(300), count.wait_for(|c| *c >= n))
             .await
             .unwrap_or_else(|_| panic!("{n} requests arrived (got {})", *self.count.borrow()))
             .unwrap();
