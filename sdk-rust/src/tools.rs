@@ -49,7 +49,8 @@ pub fn tool_specs() -> Vec<ToolSpec> {
                     "metadata": {"type": "object", "description": "Free-form JSON delivered with the timer's events."},
                     "webhook": {"type": "string", "description": "URL to POST the signed event to when the timer fires."},
                     "idempotency_key": {"type": "string", "description": "Scheduling again with the same key returns the first timer."},
-                    "key_policy": {"type": "string", "enum": ["reject", "replace", "keep"], "description": "When the key is taken: reject (default), replace (reschedule the pending timer: a sliding debounce) or keep."}
+                    "key_policy": {"type": "string", "enum": ["reject", "replace", "keep"], "description": "When the key is taken: reject (default), replace (reschedule the pending timer: a sliding debounce) or keep."},
+                    "late_policy": {"type": "string", "enum": ["fire", "reject"], "description": "A fire_at already past: fire at once (default) or reject."}
                 },
                 "required": ["name"],
                 "additionalProperties": false
@@ -243,7 +244,7 @@ pub async fn call_tool(client: &Client, name: &str, arguments: &Value) -> Result
                 idempotency_key: text(&a, "idempotency_key"),
                 requested_by: Some("minoots-agent-tools".into()),
                 key_policy: text(&a, "key_policy"),
-                late_policy: None,
+                late_policy: text(&a, "late_policy"),
             };
             client.schedule(options).await?
         }
