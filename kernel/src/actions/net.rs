@@ -291,7 +291,9 @@ impl Executor {
         let mut failure = failed(detail, output);
         if let (Err(failure), Some(value)) = (&mut failure, retry_after) {
             failure.retry_after = RetryAfter::parse(&value);
-            failure.detail = format!("{} (Retry-After: {})", failure.detail, value.trim());
+            // The receiver's text, kept short in results and dead letters.
+            let shown = truncate(value.trim().to_owned(), 64);
+            failure.detail = format!("{} (Retry-After: {shown})", failure.detail);
         }
         failure
     }
