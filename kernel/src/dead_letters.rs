@@ -1,12 +1,16 @@
 //! Dead letters: the actions that exhausted their retries, kept per tenant with the action and
 //! its idempotency key. Listing and reading them, and replaying one (or all since a time): the
 //! action runs again with its original key and the bundle's retry policy, and a FAILED timer
-//! whose dead letters are all resolved becomes SETTLED.
+//! whose dead letters are all resolved becomes SETTLED. A dead-lettered `on_success` /
+//! `on_failure` callback (id `{timer_id}.on_success`) replays the same way but, as when it first
+//! ran, never changes the timer's outcome.
 
 use minoots_proto::v1::{DeadLetter, ListDeadLettersRequest, ReplayResult, TimerStatus};
 
 use crate::{
-    Inner, KernelError, Micros, Result, clock,
+    Inner, KernelError, Micros, Result,
+    actions::Callback,
+    clock,
     error::Kind,
     store::{Mutation, Outcome, Transition},
     timers, validate,
@@ -79,10 +83,21 @@ pub(crate) async fn replay(inner: &Inner, tenant: &str, id: &str) -> Result<Repl
     })?;
     let clock = inner.clock.clone();
     let now = move || clock.now();
-    let result = inner
-        .executor
-        .replay(&timer, &action, letter.action_index as usize, &now)
-        .await;
+    let callback = Callback::of_dead_letter(&letter);
+    let result = match callback {
+        Some(callback) => {
+            inner
+                .executor
+                .replay_callback(&timer, &action, callback, &now)
+                .await
+        }
+        None => {
+            inner
+                .executor
+                .replay(&timer, &action, letter.action_index as usize, &now)
+                .await
+        }
+    };
     letter.replays += 1;
     letter.attempts += result.attempts;
     if result.ok {
@@ -95,17 +110,19 @@ pub(crate) async fn replay(inner: &Inner, tenant: &str, id: &str) -> Result<Repl
         .put_dead_letters(std::slice::from_ref(&letter))
         .await?;
     let mut timer = timer;
+    // Callbacks never decide the outcome: an unresolved one does not keep the timer FAILED.
     let unresolved = inner
         .store
         .timer_dead_letters(&timer.id)
         .await?
         .iter()
-        .any(|l| l.resolved_at.is_none());
-    if result.ok && !unresolved && timer.status == TimerStatus::Failed as i32 {
+        .any(|l| l.resolved_at.is_none() && Callback::of_dead_letter(l).is_none());
+    if result.ok && callback.is_none() && !unresolved && timer.status == TimerStatus::Failed as i32
+    {
         let mut results = timer.action_results.clone();
         match results
             .iter_mut()
-            .find(|r| !r.fallback && r.index == result.index)
+            .find(|r| !r.fallback && r.callback.is_empty() && r.index == result.index)
         {
             Some(slot) => *slot = result.clone(),
             None => results.push(result.clone()),

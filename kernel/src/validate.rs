@@ -324,7 +324,7 @@ pub fn update(request: &UpdateTimerRequest, now: Micros) -> Result<store::Fields
 
 /// The original control plane's agentBinding says where the timer's agent prompts go: an
 /// agent_prompt action that names no adapter, target, arguments or acknowledgement timeout takes
-/// the binding's (`mcp`, `http` and `nats` are run; `langchain`, `autogen` and `custom` have no
+/// the binding's (callbacks too; `mcp`, `http` and `nats` are run; `langchain`, `autogen` and `custom` have no
 /// adapter here, so such a prompt stays without one and is refused as today).
 fn bind_agent_prompts(
     bundle: Option<ActionBundle>,
@@ -339,7 +339,13 @@ fn bind_agent_prompts(
         "nats" => AgentAdapter::Nats,
         _ => AgentAdapter::Unspecified,
     };
-    for action in bundle.actions.iter_mut().chain(bundle.fallback.as_mut()) {
+    let every = bundle
+        .actions
+        .iter_mut()
+        .chain(bundle.fallback.as_mut())
+        .chain(bundle.on_success.as_mut())
+        .chain(bundle.on_failure.as_mut());
+    for action in every {
         if let Some(Kind::AgentPrompt(prompt)) = &mut action.kind {
             if prompt.adapter == AgentAdapter::Unspecified as i32 {
                 prompt.adapter = adapter as i32;
@@ -438,12 +444,14 @@ fn bundle_values(bundle: &ActionBundle) -> Result<()> {
         .iter()
         .enumerate()
         .map(|(i, a)| (format!("action_bundle.actions[{i}]"), a));
-    for (field, action) in actions.chain(
-        bundle
-            .fallback
-            .iter()
-            .map(|a| ("action_bundle.fallback".to_owned(), a)),
-    ) {
+    let others = [
+        ("action_bundle.fallback", &bundle.fallback),
+        ("action_bundle.on_success", &bundle.on_success),
+        ("action_bundle.on_failure", &bundle.on_failure),
+    ]
+    .into_iter()
+    .filter_map(|(field, a)| a.as_ref().map(|a| (field.to_owned(), a)));
+    for (field, action) in actions.chain(others) {
         action_values(&field, action)?;
     }
     Ok(())

@@ -9,8 +9,8 @@ use serde_json::{Map, Number, json};
 
 use crate::v1::{
     Action, ActionBundle, AgentAdapter, AgentBinding, AgentPromptAction, CommandAction, FileAction,
-    FileWriteMode, RetryPolicy, Timer, TimerEvent, TimerEventType, TimerStatus, WebhookAction,
-    action,
+    FileWriteMode, FlowControl, RetryPolicy, Timer, TimerEvent, TimerEventType, TimerStatus,
+    WebhookAction, action,
 };
 
 pub fn struct_to_json(s: &Struct) -> serde_json::Value {
@@ -140,7 +140,7 @@ pub fn dead_letter_to_json(letter: &crate::v1::DeadLetter) -> serde_json::Value 
 }
 
 pub fn action_result_to_json(r: &crate::v1::ActionResult) -> serde_json::Value {
-    json!({
+    let mut out = json!({
         "index": r.index,
         "actionId": r.action_id,
         "kind": r.kind,
@@ -151,7 +151,11 @@ pub fn action_result_to_json(r: &crate::v1::ActionResult) -> serde_json::Value {
         "fallback": r.fallback,
         "finishedAt": r.finished_at.as_ref().map(ToString::to_string),
         "idempotencyKey": r.idempotency_key,
-    })
+    });
+    if !r.callback.is_empty() {
+        out["callback"] = json!(r.callback);
+    }
+    out
 }
 
 pub fn event_payload(event: &TimerEvent, timer: &Timer) -> Vec<u8> {
@@ -273,6 +277,37 @@ struct ActionJson {
     prompt: Option<String>,
     arguments: Option<Map<String, serde_json::Value>>,
     ack_timeout_ms: Option<u64>,
+    flow_control: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FlowControlJson {
+    key: Option<String>,
+    max_concurrent: Option<u32>,
+    max_per_second: Option<u32>,
+}
+
+/// `flowControl {key, maxConcurrent, maxPerSecond}` of a webhook or agent prompt at `field`.
+fn flow_control_from_json(
+    field: &str,
+    value: Option<&serde_json::Value>,
+) -> Result<Option<FlowControl>, InvalidField> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let f: FlowControlJson = parse(field, value)?;
+    Ok(Some(FlowControl {
+        key: f.key.unwrap_or_default(),
+        max_concurrent: f.max_concurrent.unwrap_or_default(),
+        max_per_second: f.max_per_second.unwrap_or_default(),
+    }))
+}
+
+fn flow_control_to_json(f: &Option<FlowControl>) -> serde_json::Value {
+    f.as_ref().map_or(serde_json::Value::Null, |f| {
+        json!({"key": f.key, "maxConcurrent": f.max_concurrent, "maxPerSecond": f.max_per_second})
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -297,6 +332,8 @@ struct ActionBundleJson {
     concurrency: Option<u32>,
     fallback: Option<serde_json::Value>,
     escalate_after_attempts: Option<u32>,
+    on_success: Option<serde_json::Value>,
+    on_failure: Option<serde_json::Value>,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(
@@ -418,6 +455,25 @@ fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, In
     };
     let field = field.as_str();
     let a: ActionJson = parse(field, value)?;
+    // Named like validation names it: `...actions[0].webhook.flow_control`.
+    let flow_control = |kind: &str| {
+        let at = field.strip_suffix(".parameters").unwrap_or(field);
+        flow_control_from_json(
+            &format!("{at}.{kind}.flow_control"),
+            a.flow_control.as_ref(),
+        )
+    };
+    if a.flow_control.as_ref().is_some_and(|f| !f.is_null())
+        && !matches!(
+            a.kind.as_deref(),
+            Some("webhook" | "agent_prompt" | "agentPrompt")
+        )
+    {
+        return Err(InvalidField::new(
+            format!("{field}.flow_control"),
+            "only webhook and agent_prompt actions have flow control",
+        ));
+    }
     let kind = match a.kind.as_deref() {
         Some("webhook") => action::Kind::Webhook(WebhookAction {
             url: a.url.unwrap_or_default(),
@@ -425,6 +481,7 @@ fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, In
             headers: a.headers.unwrap_or_default(),
             body: a.body.as_ref().map(object_to_struct),
             timeout: millis(a.timeout_ms),
+            flow_control: flow_control("webhook")?,
         }),
         Some("command") => action::Kind::Command(CommandAction {
             program: a.program.unwrap_or_default(),
@@ -466,6 +523,7 @@ fn action_from_json(field: &str, value: &serde_json::Value) -> Result<Action, In
             prompt: a.prompt.unwrap_or_default(),
             arguments: a.arguments.as_ref().map(object_to_struct),
             ack_timeout: millis(a.ack_timeout_ms),
+            flow_control: flow_control("agent_prompt")?,
         }),
         other => {
             let field = field.strip_suffix(".parameters").unwrap_or(field);
@@ -513,6 +571,18 @@ pub fn action_bundle_from_json(value: &serde_json::Value) -> Result<ActionBundle
             .map(|f| action_from_json("action_bundle.fallback", f))
             .transpose()?,
         escalate_after_attempts: b.escalate_after_attempts.unwrap_or_default(),
+        on_success: b
+            .on_success
+            .as_ref()
+            .filter(|a| !a.is_null())
+            .map(|a| action_from_json("action_bundle.on_success", a))
+            .transpose()?,
+        on_failure: b
+            .on_failure
+            .as_ref()
+            .filter(|a| !a.is_null())
+            .map(|a| action_from_json("action_bundle.on_failure", a))
+            .transpose()?,
     })
 }
 
@@ -675,7 +745,8 @@ fn action_to_json(a: &Action) -> serde_json::Value {
     let mut out = match &a.kind {
         Some(action::Kind::Webhook(w)) => {
             json!({"type": "webhook", "url": w.url, "method": w.method, "headers": w.headers,
-            "body": w.body.as_ref().map(struct_to_json), "timeoutMs": to_millis(&w.timeout)})
+            "body": w.body.as_ref().map(struct_to_json), "timeoutMs": to_millis(&w.timeout),
+            "flowControl": flow_control_to_json(&w.flow_control)})
         }
         Some(action::Kind::Command(c)) => {
             json!({"type": "command", "program": c.program, "args": c.args, "env": c.env,
@@ -686,7 +757,7 @@ fn action_to_json(a: &Action) -> serde_json::Value {
         Some(action::Kind::AgentPrompt(p)) => json!({"type": "agent_prompt",
             "adapter": match AgentAdapter::try_from(p.adapter) { Ok(AgentAdapter::Mcp) => "mcp", Ok(AgentAdapter::Http) => "http", Ok(AgentAdapter::Nats) => "nats", _ => "unspecified" },
             "target": p.target, "tool": p.tool, "prompt": p.prompt, "arguments": p.arguments.as_ref().map(struct_to_json),
-            "ackTimeoutMs": to_millis(&p.ack_timeout)}),
+            "ackTimeoutMs": to_millis(&p.ack_timeout), "flowControl": flow_control_to_json(&p.flow_control)}),
         None => json!({"type": null}),
     };
     if !a.id.is_empty() {
@@ -711,6 +782,12 @@ pub fn action_bundle_to_json(b: &ActionBundle) -> serde_json::Value {
     if let Some(f) = &b.fallback {
         out["fallback"] = action_to_json(f);
     }
+    if let Some(a) = &b.on_success {
+        out["onSuccess"] = action_to_json(a);
+    }
+    if let Some(a) = &b.on_failure {
+        out["onFailure"] = action_to_json(a);
+    }
     out
 }
 
@@ -725,13 +802,30 @@ mod tests {
                 {"id": "hook", "type": "webhook", "url": "https://example.com/x", "method": "POST", "headers": {"x-a": "1"}, "body": {"k": [1, "two"]}, "timeoutMs": 1500},
                 {"type": "command", "program": "echo", "args": ["hi"]},
                 {"type": "file", "path": "out/log.txt", "mode": "append", "content": "fired"},
-                {"type": "agent_prompt", "adapter": "mcp", "target": "http://127.0.0.1:9/mcp", "tool": "notify", "prompt": "wake up"}
+                {"type": "agent_prompt", "adapter": "mcp", "target": "http://127.0.0.1:9/mcp", "tool": "notify", "prompt": "wake up",
+                    "flowControl": {"maxPerSecond": 5}},
+                {"type": "webhook", "url": "https://example.com/y", "flowControl": {"key": "example.com/api", "maxConcurrent": 2, "maxPerSecond": 10}}
             ],
             "retryPolicy": {"maxAttempts": 3, "initialBackoffMs": 100, "multiplier": 2.0, "maxBackoffMs": 1000, "jitter": 0.1},
-            "concurrency": 2
+            "concurrency": 2,
+            "onSuccess": {"type": "webhook", "url": "https://example.com/done"},
+            "onFailure": {"id": "alarm", "type": "webhook", "url": "https://example.com/failed", "flowControl": {"maxConcurrent": 1}}
         });
         let bundle = action_bundle_from_json(&input).unwrap();
-        assert_eq!(bundle.actions.len(), 4);
+        assert_eq!(bundle.actions.len(), 5);
+        let Some(action::Kind::Webhook(hook)) = &bundle.actions[4].kind else {
+            panic!("a webhook")
+        };
+        assert_eq!(
+            hook.flow_control,
+            Some(FlowControl {
+                key: "example.com/api".into(),
+                max_concurrent: 2,
+                max_per_second: 10
+            })
+        );
+        assert_eq!(bundle.on_failure.as_ref().unwrap().id, "alarm");
+        assert!(bundle.on_success.is_some());
         let again = action_bundle_from_json(&action_bundle_to_json(&bundle)).unwrap();
         assert_eq!(again, bundle);
     }
@@ -753,6 +847,46 @@ mod tests {
 
     fn field_of<T: std::fmt::Debug>(result: Result<T, InvalidField>) -> String {
         result.expect_err("refused").field
+    }
+
+    #[test]
+    fn flow_control_and_callbacks_name_their_fields() {
+        let bundle = |b: serde_json::Value| field_of(action_bundle_from_json(&b));
+        let hook = |flow: serde_json::Value| json!({"actions": [{"type": "webhook", "url": "https://x", "flowControl": flow}]});
+        assert_eq!(
+            bundle(hook(json!({"maxPerSecnd": 3}))),
+            "action_bundle.actions[0].webhook.flow_control.maxPerSecnd"
+        );
+        assert_eq!(
+            bundle(hook(json!({"maxPerSecond": -1}))),
+            "action_bundle.actions[0].webhook.flow_control"
+        );
+        assert_eq!(
+            bundle(json!({"actions": [], "onSuccess": {"type": "fax"}})),
+            "action_bundle.on_success.kind"
+        );
+        assert_eq!(
+            bundle(json!({"actions": [], "onFailure": {"type": "webhook", "ulr": "https://x"}})),
+            "action_bundle.on_failure.ulr"
+        );
+        assert_eq!(
+            bundle(json!({"actions": [], "onDone": {}})),
+            "action_bundle.onDone"
+        );
+        assert_eq!(
+            bundle(
+                json!({"actions": [{"type": "command", "program": "true", "flowControl": {"maxConcurrent": 1}}]})
+            ),
+            "action_bundle.actions[0].flow_control"
+        );
+        // The original shape carries it among the parameters.
+        let original = action_bundle_from_json(&json!({"actions": [{"kind": "webhook",
+            "parameters": {"url": "https://x", "flowControl": {"maxConcurrent": 3}}}]}))
+        .unwrap();
+        let Some(action::Kind::Webhook(hook)) = &original.actions[0].kind else {
+            panic!("a webhook")
+        };
+        assert_eq!(hook.flow_control.as_ref().unwrap().max_concurrent, 3);
     }
 
     #[test]

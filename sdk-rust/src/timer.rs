@@ -3,8 +3,8 @@ use std::{collections::BTreeMap, time::Duration};
 use minoots_proto::{
     json::{action_bundle_from_json, json_to_struct},
     v1::{
-        KeyPolicy, LatePolicy, ScheduleTimerRequest, UpdateTimerRequest, WebhookAction, action,
-        schedule_timer_request::Schedule, update_timer_request,
+        Action, FlowControl, KeyPolicy, LatePolicy, ScheduleTimerRequest, UpdateTimerRequest,
+        WebhookAction, action, schedule_timer_request::Schedule, update_timer_request,
     },
 };
 
@@ -120,19 +120,40 @@ impl TimerSpec {
     }
 
     /// Adds a webhook action (POST of the signed event) to the bundle.
-    pub fn webhook(mut self, url: impl Into<String>) -> Self {
-        let bundle = self
-            .request
-            .action_bundle
-            .get_or_insert_with(Default::default);
-        bundle.actions.push(minoots_proto::v1::Action {
-            kind: Some(action::Kind::Webhook(WebhookAction {
-                url: url.into(),
-                ..Default::default()
-            })),
-            ..Default::default()
-        });
+    pub fn webhook(self, url: impl Into<String>) -> Self {
+        self.push_webhook(url.into(), None)
+    }
+
+    /// Adds a webhook action whose deliveries are limited by `flow` (at most
+    /// `max_concurrent` at once, `max_per_second` started a second, per tenant and `key`; the
+    /// key defaults to the URL's `host:port`).
+    pub fn webhook_with_flow_control(self, url: impl Into<String>, flow: FlowControl) -> Self {
+        self.push_webhook(url.into(), Some(flow))
+    }
+
+    /// A webhook called once after the actions when every one of them succeeded; its body says
+    /// which timer and outcome it follows (`"type": "timer.on_success"`).
+    pub fn on_success_webhook(mut self, url: impl Into<String>) -> Self {
+        self.bundle().on_success = Some(webhook_action(url.into(), None));
         self
+    }
+
+    /// A webhook called once after the actions when the bundle failed for good
+    /// (`"type": "timer.on_failure"`).
+    pub fn on_failure_webhook(mut self, url: impl Into<String>) -> Self {
+        self.bundle().on_failure = Some(webhook_action(url.into(), None));
+        self
+    }
+
+    fn push_webhook(mut self, url: String, flow: Option<FlowControl>) -> Self {
+        self.bundle().actions.push(webhook_action(url, flow));
+        self
+    }
+
+    fn bundle(&mut self) -> &mut minoots_proto::v1::ActionBundle {
+        self.request
+            .action_bundle
+            .get_or_insert_with(Default::default)
     }
 
     /// Scheduling twice with the same key returns the first timer, which also makes
@@ -166,6 +187,17 @@ impl TimerSpec {
             Some(e) => Err(e),
             None => Ok(self.request),
         }
+    }
+}
+
+fn webhook_action(url: String, flow_control: Option<FlowControl>) -> Action {
+    Action {
+        kind: Some(action::Kind::Webhook(WebhookAction {
+            url,
+            flow_control,
+            ..Default::default()
+        })),
+        ..Default::default()
     }
 }
 
@@ -414,6 +446,46 @@ impl From<ScheduleTimerRequest> for TimerSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhooks_take_flow_control_and_callbacks() {
+        let limits = FlowControl {
+            key: "api.example.com/v2".into(),
+            max_concurrent: 4,
+            max_per_second: 10,
+        };
+        let bundle = TimerSpec::new("sync", "1m")
+            .webhook_with_flow_control("https://api.example.com/v2/sync", limits.clone())
+            .on_success_webhook("https://example.com/done")
+            .on_failure_webhook("https://example.com/failed")
+            .into_request()
+            .unwrap()
+            .action_bundle
+            .unwrap();
+        let Some(action::Kind::Webhook(hook)) = &bundle.actions[0].kind else {
+            panic!("a webhook")
+        };
+        assert_eq!(hook.flow_control.as_ref(), Some(&limits));
+        let url = |a: &Option<Action>| match a.as_ref().and_then(|a| a.kind.as_ref()) {
+            Some(action::Kind::Webhook(w)) => w.url.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(url(&bundle.on_success), "https://example.com/done");
+        assert_eq!(url(&bundle.on_failure), "https://example.com/failed");
+        // The JSON form carries the same, as every binding passes it.
+        let from_json = TimerSpec::new("sync", "1m")
+            .action_bundle(&serde_json::json!({
+                "actions": [{"type": "webhook", "url": "https://api.example.com/v2/sync",
+                    "flowControl": {"key": "api.example.com/v2", "maxConcurrent": 4, "maxPerSecond": 10}}],
+                "onSuccess": {"type": "webhook", "url": "https://example.com/done"},
+                "onFailure": {"type": "webhook", "url": "https://example.com/failed"},
+            }))
+            .into_request()
+            .unwrap()
+            .action_bundle
+            .unwrap();
+        assert_eq!(from_json, bundle);
+    }
 
     #[test]
     fn specs_take_text_durations_and_name_bad_fields() {

@@ -8,6 +8,7 @@
 //! sits on global slots; the global cap only bounds the total. Every semaphore is FIFO, and the
 //! order is the same for every attempt, so none can deadlock. Permits are held for one attempt
 //! only (not across the backoff between retries). Per-key semaphores exist only while in use.
+//! A caller's own flow control ([`super::flow`]) is narrower still and is waited for first.
 
 use std::{
     collections::HashMap,
@@ -53,8 +54,18 @@ pub(crate) fn destination(action: &Action) -> Option<String> {
         Kind::Webhook(webhook) => host_of(&webhook.url),
         Kind::AgentPrompt(prompt) => match prompt.adapter() {
             AgentAdapter::Nats => Some(format!("nats:{}", prompt.target)),
-            _ => host_of(&prompt.target),
+            // A registered agent named instead of a URL counts under its name.
+            _ => host_of(&prompt.target).or_else(|| Some(format!("agent:{}", prompt.target))),
         },
+        Kind::Command(_) | Kind::File(_) => None,
+    }
+}
+
+/// The caller's flow control of a webhook or agent prompt, if it set one.
+pub(crate) fn flow_control(action: &Action) -> Option<&minoots_proto::v1::FlowControl> {
+    match action.kind.as_ref()? {
+        Kind::Webhook(webhook) => webhook.flow_control.as_ref(),
+        Kind::AgentPrompt(prompt) => prompt.flow_control.as_ref(),
         Kind::Command(_) | Kind::File(_) => None,
     }
 }
@@ -262,5 +273,14 @@ mod tests {
             })),
         };
         assert_eq!(destination(&nats).as_deref(), Some("nats:agents.ops"));
+        let named = Action {
+            id: String::new(),
+            kind: Some(Kind::AgentPrompt(minoots_proto::v1::AgentPromptAction {
+                adapter: AgentAdapter::Mcp as i32,
+                target: "demo-agent".into(),
+                ..Default::default()
+            })),
+        };
+        assert_eq!(destination(&named).as_deref(), Some("agent:demo-agent"));
     }
 }

@@ -29,14 +29,20 @@ pub(super) fn validate(file: &FileAction, at: &dyn Fn(&str) -> String) -> Result
 }
 
 impl Executor {
-    pub(super) async fn file(&self, timer: &Timer, file: &FileAction, key: &str) -> Attempt {
+    pub(super) async fn file(
+        &self,
+        timer: &Timer,
+        file: &FileAction,
+        key: &str,
+        follows: Option<&serde_json::Value>,
+    ) -> Attempt {
         let Some(sandbox) = &self.inner.config.file_sandbox else {
             return refused(
                 "refused: file actions need a sandbox directory (MINOOTS_FILE_SANDBOX)",
             );
         };
         // The path may use the same placeholders as the content; the rendered path is checked.
-        let rendered_path = render(&file.path, timer, key);
+        let rendered_path = render(&file.path, timer, key, None);
         let relative = std::path::Path::new(&rendered_path);
         let escapes = relative.components().any(|c| {
             matches!(
@@ -50,11 +56,11 @@ impl Executor {
             ));
         }
         let content = if file.content.is_empty() {
-            let mut body = Self::delivery_body(timer, key);
+            let mut body = Self::delivery_body(timer, key, follows);
             body.push(b'\n');
             body
         } else {
-            render(&file.content, timer, key).into_bytes()
+            render(&file.content, timer, key, follows).into_bytes()
         };
         let path = sandbox.join(relative);
         let written = async {
@@ -96,8 +102,9 @@ impl Executor {
 }
 
 /// `{{timer.id}}`, `{{timer.name}}`, `{{timer.tenant_id}}`, `{{timer.fired_at}}`,
-/// `{{idempotency_key}}` and `{{payload}}` (the delivery JSON) in file contents.
-fn render(template: &str, timer: &Timer, key: &str) -> String {
+/// `{{idempotency_key}}` and `{{payload}}` (the delivery JSON; a callback's says what it
+/// follows) in file contents.
+fn render(template: &str, timer: &Timer, key: &str, follows: Option<&serde_json::Value>) -> String {
     let fired_at = timer
         .fired_at
         .as_ref()
@@ -111,7 +118,7 @@ fn render(template: &str, timer: &Timer, key: &str) -> String {
         .replace("{{idempotency_key}}", key);
     if text.contains("{{payload}}") {
         let payload =
-            String::from_utf8(Executor::delivery_body(timer, key)).expect("JSON is UTF-8");
+            String::from_utf8(Executor::delivery_body(timer, key, follows)).expect("JSON is UTF-8");
         text = text.replace("{{payload}}", &payload);
     }
     text
@@ -133,11 +140,12 @@ mod tests {
             render(
                 "{{timer.name}} ({{timer.id}}) {{idempotency_key}}",
                 &timer,
-                "k"
+                "k",
+                None
             ),
             "standup (t1) k"
         );
-        assert!(render("{{payload}}", &timer, "k").contains("\"type\":\"timer.fired\""));
+        assert!(render("{{payload}}", &timer, "k", None).contains("\"type\":\"timer.fired\""));
         assert_eq!(truncate("ééé".into(), 3), "é…[truncated]");
     }
 }

@@ -10,24 +10,36 @@
 //! POST, or a NATS request). `bundle` runs a whole bundle; [`net`] is the outbound HTTP they
 //! share, with its SSRF guard. Adding a kind means a file and one arm in [`validate`] and in
 //! `Executor::attempt`. [`fairness`] limits how many attempts run at once, in all, per tenant
-//! and per tenant and destination, so one tenant's slow receivers never delay another tenant.
+//! and per tenant and destination, so one tenant's slow receivers never delay another tenant;
+//! [`flow`] adds the limits a caller sets on a webhook or agent prompt (`flow_control`).
+//!
+//! A receiver that answers HTTP 429 or 503 with `Retry-After` (delta-seconds or an HTTP-date)
+//! is waited for: the next attempt starts after max(the backoff, Retry-After), and Retry-After
+//! is capped at the retry policy's `max_backoff` (60 s when unset), so a receiver cannot park a
+//! delivery for longer than its caller allowed. The attempt still counts toward `max_attempts`.
+//! The bundle's `on_success` / `on_failure` callback runs after its actions (see [`bundle`]).
 
 mod agent;
 mod bundle;
 mod command;
 mod fairness;
 mod file;
+mod flow;
 pub mod net;
 mod webhook;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use minoots_proto::v1::{Action, RetryPolicy, Timer, action::Kind};
 
 pub(crate) use self::bundle::validate as validate_bundle;
 pub use self::{
     agent::AgentRegistry,
-    bundle::{Outcome, backoff},
+    bundle::{Callback, Outcome, backoff, retry_delay},
     command::{CommandAllowList, refused_env},
     fairness::Concurrency,
 };
@@ -103,6 +115,39 @@ pub(crate) struct Failure {
     pub detail: String,
     pub output: String,
     pub permanent: bool,
+    /// The receiver's `Retry-After` on HTTP 429 or 503.
+    pub retry_after: Option<RetryAfter>,
+}
+
+/// A receiver's `Retry-After`: delta-seconds, or an HTTP-date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    Delay(Duration),
+    At(SystemTime),
+}
+
+impl RetryAfter {
+    /// Parses a `Retry-After` value (RFC 9110 10.2.3); None when it is neither form.
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            // More digits than u64 holds is still "a very long time".
+            let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+            return Some(Self::Delay(Duration::from_secs(seconds)));
+        }
+        httpdate::parse_http_date(value).ok().map(Self::At)
+    }
+
+    /// How long from `now` (the kernel clock, micros since the epoch) the receiver asked to wait.
+    pub fn wait_from(&self, now: Micros) -> Duration {
+        match self {
+            Self::Delay(delay) => *delay,
+            Self::At(at) => {
+                let now = SystemTime::UNIX_EPOCH + Duration::from_micros(now.max(0) as u64);
+                at.duration_since(now).unwrap_or_default()
+            }
+        }
+    }
 }
 
 /// One attempt's answer: Ok((detail, output)) or the failure.
@@ -114,6 +159,7 @@ fn refused(why: impl Into<String>) -> Attempt {
         detail: why.into(),
         output: String::new(),
         permanent: true,
+        retry_after: None,
     })
 }
 
@@ -123,6 +169,7 @@ fn failed(detail: impl Into<String>, output: String) -> Attempt {
         detail: detail.into(),
         output,
         permanent: false,
+        retry_after: None,
     })
 }
 
@@ -147,6 +194,7 @@ struct ExecutorInner {
     config: ActionConfig,
     http: reqwest::Client,
     limits: fairness::Limits,
+    flows: flow::Flows,
     metrics: Arc<Metrics>,
 }
 
@@ -222,6 +270,7 @@ impl Executor {
                 config,
                 http,
                 limits,
+                flows: flow::Flows::default(),
                 metrics,
             }),
         }
@@ -235,12 +284,20 @@ impl Executor {
         &self.inner.config
     }
 
-    pub(crate) async fn attempt(&self, timer: &Timer, action: &Action, key: &str) -> Attempt {
+    /// One attempt of `action`. `follows` is set for a callback: what it follows (the
+    /// `callback` and `outcome` fields of its delivery).
+    pub(crate) async fn attempt(
+        &self,
+        timer: &Timer,
+        action: &Action,
+        key: &str,
+        follows: Option<&serde_json::Value>,
+    ) -> Attempt {
         match &action.kind {
-            Some(Kind::Webhook(webhook)) => self.webhook(timer, webhook, key).await,
+            Some(Kind::Webhook(webhook)) => self.webhook(timer, webhook, key, follows).await,
             Some(Kind::Command(command)) => self.command(timer, command, key).await,
-            Some(Kind::File(file)) => self.file(timer, file, key).await,
-            Some(Kind::AgentPrompt(prompt)) => self.agent_prompt(timer, prompt, key).await,
+            Some(Kind::File(file)) => self.file(timer, file, key, follows).await,
+            Some(Kind::AgentPrompt(prompt)) => self.agent_prompt(timer, prompt, key, follows).await,
             None => refused("the action has no kind"),
         }
     }
@@ -250,14 +307,25 @@ impl Executor {
     }
 
     /// The JSON body delivered for a fired timer: the same envelope as the `timer.fired` event.
-    pub fn delivery_body(timer: &Timer, key: &str) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({
+    /// A callback's says what it follows: `type` is `timer.on_success` or `timer.on_failure`,
+    /// and `callback` and `outcome` (the timer's final status, failure reason and action
+    /// results) are added; `data` is the timer as it fired.
+    pub fn delivery_body(timer: &Timer, key: &str, follows: Option<&serde_json::Value>) -> Vec<u8> {
+        let mut body = serde_json::json!({
             "type": "timer.fired",
             "timestamp": timer.fired_at.as_ref().map(ToString::to_string),
             "idempotencyKey": key,
             "traceId": crate::trace::trace_id(&timer.trace_parent),
             "data": timer_to_json(timer),
-        }))
-        .expect("serialising a JSON value cannot fail")
+        });
+        if let Some(serde_json::Value::Object(follows)) = follows {
+            for (name, value) in follows {
+                body[name] = value.clone();
+            }
+            if let Some(callback) = follows.get("callback").and_then(|c| c.as_str()) {
+                body["type"] = serde_json::json!(format!("timer.{callback}"));
+            }
+        }
+        serde_json::to_vec(&body).expect("serialising a JSON value cannot fail")
     }
 }

@@ -6,7 +6,8 @@
 //! out of the guard's sight, so `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY` are ignored).
 //!
 //! Also what the HTTP kinds share: the URL check at validation, screening a target before
-//! sending, and the signed JSON POST of webhook and HTTP agent deliveries.
+//! sending, and the signed JSON POST of webhook and HTTP agent deliveries, which reads a
+//! receiver's `Retry-After` on HTTP 429 and 503.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -16,7 +17,7 @@ use std::{
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use super::{Attempt, Executor, failed, refused, truncate};
+use super::{Attempt, Executor, RetryAfter, failed, refused, truncate};
 use crate::error::{KernelError, Result};
 
 /// An address or network, `127.0.0.1`, `10.0.0.0/8`, `::1`.
@@ -275,14 +276,26 @@ impl Executor {
             Err(error) => return failed(describe(&error), String::new()),
         };
         let status = response.status();
+        // Only where RFC 9110 gives it the meaning "come back later".
+        let retry_after = matches!(status.as_u16(), 429 | 503)
+            .then(|| response.headers().get(reqwest::header::RETRY_AFTER))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.unwrap_or_default();
         let output = truncate(text, self.inner.config.output_limit);
         let detail = format!("HTTP {}", status.as_u16());
         if status.is_success() {
-            Ok((detail, output))
-        } else {
-            failed(detail, output)
+            return Ok((detail, output));
         }
+        let mut failure = failed(detail, output);
+        if let (Err(failure), Some(value)) = (&mut failure, retry_after) {
+            failure.retry_after = RetryAfter::parse(&value);
+            // The receiver's text, kept short in results and dead letters.
+            let shown = truncate(value.trim().to_owned(), 64);
+            failure.detail = format!("{} (Retry-After: {shown})", failure.detail);
+        }
+        failure
     }
 }
 

@@ -1,9 +1,10 @@
 //! Webhook actions: an HTTP request (POST by default) to the target URL with the delivery body
 //! or the action's own JSON body, signed with the Standard Webhooks scheme; any 2xx is success.
+//! An optional `flow_control` limits this tenant's deliveries to the destination ([`flow`]).
 
 use minoots_proto::v1::{Timer, WebhookAction};
 
-use super::{Attempt, Executor, net, refused, validate_timeout};
+use super::{Attempt, Executor, flow, net, refused, validate_timeout};
 use crate::{
     error::{KernelError, Result},
     json::struct_to_json,
@@ -39,7 +40,11 @@ pub(super) fn validate(webhook: &WebhookAction, at: &dyn Fn(&str) -> String) -> 
             ));
         }
     }
-    validate_timeout(&at("webhook.timeout"), webhook.timeout.as_ref())
+    validate_timeout(&at("webhook.timeout"), webhook.timeout.as_ref())?;
+    if let Some(flow) = &webhook.flow_control {
+        flow::validate(flow, &at("webhook.flow_control"))?;
+    }
+    Ok(())
 }
 
 impl Executor {
@@ -48,6 +53,7 @@ impl Executor {
         timer: &Timer,
         webhook: &WebhookAction,
         key: &str,
+        follows: Option<&serde_json::Value>,
     ) -> Attempt {
         let url = match self.target(&webhook.url) {
             Ok(url) => url,
@@ -62,7 +68,7 @@ impl Executor {
         };
         let body = match &webhook.body {
             Some(body) => serde_json::to_vec(&struct_to_json(body)).expect("JSON value"),
-            None => Self::delivery_body(timer, key),
+            None => Self::delivery_body(timer, key, follows),
         };
         let mut request = self.inner.http.request(method, url);
         for (name, value) in &webhook.headers {

@@ -5,6 +5,7 @@
 
 mod actions;
 mod control;
+mod delivery;
 mod group_commit;
 mod janitor;
 mod lifecycle;

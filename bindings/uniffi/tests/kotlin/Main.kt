@@ -1,8 +1,8 @@
 // The uniffi Kotlin binding against a real `minoots serve --dev` (MINOOTS_BIN) that this
 // program starts on 127.0.0.1:0: suspend functions, the callback-interface stream and its
 // handle, error mapping, scheduleMany, dead letters (with a webhook receiver here that fails
-// until told otherwise), the label parser and the agent tools. Exits non-zero on the first
-// failed check.
+// until told otherwise), flow control and callbacks, the label parser and the agent tools. Exits
+// non-zero on the first failed check.
 
 import com.sun.net.httpserver.HttpServer
 import java.net.InetSocketAddress
@@ -162,6 +162,36 @@ suspend fun control(client: Client) {
 const val SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 /** A real signed delivery from the server, verified with verifyWebhook; tampering is named. */
+/** Flow control and the onSuccess / onFailure callbacks, in the REST JSON form. */
+suspend fun deliveryControl(client: Client) {
+    val hook = Receiver().apply { status.set(200) }
+    val callbacks = Receiver().apply { status.set(200) }
+    try {
+        val bundle = """{"actions": [{"type": "webhook", "url": "${hook.url}",
+                "flowControl": {"key": "hooks", "maxConcurrent": 2, "maxPerSecond": 20}}],
+            "onSuccess": {"id": "done", "type": "webhook", "url": "${callbacks.url}"},
+            "onFailure": {"id": "alarm", "type": "webhook", "url": "${callbacks.url}"}}"""
+        val timer = client.schedule(ScheduleOptions(name = "callbacks", duration = "10ms", labels = mapOf(), actionBundleJson = bundle))
+        check(timer.json.contains("\"maxPerSecond\":20") && timer.json.contains("\"onFailure\"")) { timer.json }
+        val done = client.waitFor(timer.id, true, 60_000uL)
+        check(done.status == "settled") { done.status }
+        check(done.json.contains("\"callback\":\"on_success\"")) { done.json }
+        val (headers, body) = callbacks.deliveries.poll(60, TimeUnit.SECONDS) ?: error("no callback within 60 s")
+        verifyWebhook(listOf(SIGNING_SECRET), headers, body)
+        val id = headers.entries.first { it.key.equals("webhook-id", ignoreCase = true) }.value
+        check(id == "${timer.id}:on_success") { id }
+        check(String(body).contains("\"type\":\"timer.on_success\"")) { String(body) }
+        val bad = expect<MinootsException.InvalidArgument> {
+            client.schedule(ScheduleOptions(name = "bad", duration = "1h", labels = mapOf(),
+                actionBundleJson = """{"actions": [{"type": "webhook", "url": "${hook.url}", "flowControl": {"maxConcurrent": 5000}}]}"""))
+        }
+        check(bad.field == "action_bundle.actions[0].webhook.flow_control.max_concurrent") { bad.field }
+    } finally {
+        hook.server.stop(0)
+        callbacks.server.stop(0)
+    }
+}
+
 suspend fun verifiesWebhooks(client: Client) {
     val receiver = Receiver()
     receiver.status.set(200)
@@ -299,6 +329,7 @@ fun main() = runBlocking {
         agentTools(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "tools")))
         control(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "control")))
         verifiesWebhooks(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "signed")))
+        deliveryControl(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "delivery")))
         // No key given: the environment's MINOOTS_API_KEY (the test command sets it), as in every client.
         check(System.getenv("MINOOTS_API_KEY") == "local-dev-key") { "run with MINOOTS_API_KEY=local-dev-key" }
         connect(url, ConnectOptions(tenant = "env")).list(null, 1u)

@@ -10,12 +10,14 @@ impl Executor {
         timer: &Timer,
         prompt: &AgentPromptAction,
         key: &str,
+        follows: Option<&serde_json::Value>,
     ) -> Attempt {
         let url = match self.agent_endpoint(prompt) {
             Ok((url, _)) => url,
             Err(why) => return refused(why),
         };
-        let body = serde_json::to_vec(&Self::prompt_body(timer, prompt, key)).expect("JSON value");
+        let body = serde_json::to_vec(&Self::prompt_body(timer, prompt, key, follows))
+            .expect("JSON value");
         let request = self.inner.http.post(url);
         self.post_signed(
             request,

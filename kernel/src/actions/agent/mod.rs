@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use minoots_proto::v1::{AgentAdapter, AgentPromptAction, Timer};
 use serde_json::{Value, json};
 
-use super::{Attempt, Executor, net, refused, validate_timeout};
+use super::{Attempt, Executor, flow, net, refused, validate_timeout};
 use crate::{
     error::{KernelError, Result},
     json::{struct_to_json, timer_to_json},
@@ -90,7 +90,11 @@ pub(super) fn validate(prompt: &AgentPromptAction, at: &dyn Fn(&str) -> String) 
             "is required for the MCP adapter",
         ));
     }
-    validate_timeout(&at("agent_prompt.ack_timeout"), prompt.ack_timeout.as_ref())
+    validate_timeout(&at("agent_prompt.ack_timeout"), prompt.ack_timeout.as_ref())?;
+    if let Some(flow) = &prompt.flow_control {
+        flow::validate(flow, &at("agent_prompt.flow_control"))?;
+    }
+    Ok(())
 }
 
 impl Executor {
@@ -122,23 +126,37 @@ impl Executor {
         timer: &Timer,
         prompt: &AgentPromptAction,
         key: &str,
+        follows: Option<&Value>,
     ) -> Attempt {
         match prompt.adapter() {
             AgentAdapter::Mcp => self.mcp(timer, prompt, key).await,
-            AgentAdapter::Http => self.agent_http(timer, prompt, key).await,
-            AgentAdapter::Nats => self.agent_nats(timer, prompt, key).await,
+            AgentAdapter::Http => self.agent_http(timer, prompt, key, follows).await,
+            AgentAdapter::Nats => self.agent_nats(timer, prompt, key, follows).await,
             AgentAdapter::Unspecified => refused("agent_prompt.adapter is not set"),
         }
     }
 
-    fn prompt_body(timer: &Timer, prompt: &AgentPromptAction, key: &str) -> Value {
-        json!({
+    /// The prompt an HTTP or NATS agent receives; a callback's adds `callback` and `outcome`
+    /// (what it follows), as a callback webhook's delivery does.
+    fn prompt_body(
+        timer: &Timer,
+        prompt: &AgentPromptAction,
+        key: &str,
+        follows: Option<&Value>,
+    ) -> Value {
+        let mut body = json!({
             "input": prompt.prompt,
             "prompt": prompt.prompt,
             "arguments": prompt.arguments.as_ref().map(struct_to_json).unwrap_or(json!({})),
             "timer": timer_to_json(timer),
             "idempotencyKey": key,
-        })
+        });
+        if let Some(Value::Object(follows)) = follows {
+            for (name, value) in follows {
+                body[name] = value.clone();
+            }
+        }
+        body
     }
 }
 

@@ -11,11 +11,13 @@ impl Executor {
         timer: &Timer,
         prompt: &AgentPromptAction,
         key: &str,
+        follows: Option<&serde_json::Value>,
     ) -> Attempt {
         let Some(nats) = &self.inner.config.nats else {
             return refused("refused: no NATS connection is configured (MINOOTS_NATS_URL)");
         };
-        let body = serde_json::to_vec(&Self::prompt_body(timer, prompt, key)).expect("JSON value");
+        let body = serde_json::to_vec(&Self::prompt_body(timer, prompt, key, follows))
+            .expect("JSON value");
         let mut headers = async_nats::HeaderMap::new();
         if let Some(signed) = self.inner.config.signer.sign_now(key, &body) {
             for (name, value) in signed.headers() {
