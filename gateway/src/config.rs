@@ -30,11 +30,9 @@ type Convert = fn(&str) -> String;
 
 /// The original deployment guide's variable names, read when the `MINOOTS_*` one is unset (below
 /// it, above the file): `(flag id, variable, its value as the flag takes it)`; for a flag named by
-/// several, the first one set wins. Not here because nothing here means the same: `NATS_SUBJECT`
-/// (the original published every event to that one subject; events go to `<prefix>.<event>`
-/// here), `NATS_DLQ_SUBJECT` (dead letters go to `<prefix>.dlq`) and `NATS_JETSTREAM_CONSUMER`
-/// (MINOOTS only publishes; consumers name their own).
-const LEGACY_ENV: [(&str, &str, Convert); 9] = [
+/// several, the first one set wins. Not here because nothing here means the same:
+/// `NATS_JETSTREAM_CONSUMER` (MINOOTS only publishes; consumers name their own).
+const LEGACY_ENV: [(&str, &str, Convert); 11] = [
     ("store", "KERNEL_STORE", as_is),
     ("database_url", "DATABASE_URL", as_is),
     ("signing_secrets", "EVENT_ENVELOPE_SECRET", as_is),
@@ -42,6 +40,8 @@ const LEGACY_ENV: [(&str, &str, Convert); 9] = [
     ("nats_url", "NATS_URL", as_is),
     ("nats_url", "NATS_JETSTREAM_URL", as_is),
     ("nats_stream", "NATS_JETSTREAM_STREAM", as_is),
+    ("nats_subject", "NATS_SUBJECT", as_is),
+    ("nats_dlq_subject", "NATS_DLQ_SUBJECT", as_is),
     ("action_timeout", "ACTION_WEBHOOK_TIMEOUT_MS", milliseconds),
     ("kernels", "KERNEL_GRPC_URL", http_url),
 ];

@@ -169,6 +169,14 @@ pub struct ActionArgs {
         default_value = "minoots.timer"
     )]
     pub nats_subject_prefix: String,
+    /// Publish every event to this one subject instead of `<prefix>.<event>` (the original
+    /// NATS_SUBJECT is read when MINOOTS_NATS_SUBJECT is unset); the event type is in the payload.
+    #[arg(long, env = "MINOOTS_NATS_SUBJECT")]
+    pub nats_subject: Option<String>,
+    /// Subject of dead letters instead of `<prefix>.dlq` (the original NATS_DLQ_SUBJECT is read
+    /// when MINOOTS_NATS_DLQ_SUBJECT is unset).
+    #[arg(long, env = "MINOOTS_NATS_DLQ_SUBJECT")]
+    pub nats_dlq_subject: Option<String>,
 }
 
 /// The flags' defaults, for callers that build the options in code (the bench).
@@ -188,6 +196,8 @@ impl Default for ActionArgs {
             nats_url: None,
             nats_stream: "MINOOTS_TIMER".into(),
             nats_subject_prefix: "minoots.timer".into(),
+            nats_subject: None,
+            nats_dlq_subject: None,
         }
     }
 }
@@ -280,6 +290,8 @@ impl ActionArgs {
             client,
             stream: self.nats_stream.clone(),
             subject_prefix: self.nats_subject_prefix.clone(),
+            event_subject: self.nats_subject.clone().filter(|s| !s.is_empty()),
+            dead_letter_subject: self.nats_dlq_subject.clone().filter(|s| !s.is_empty()),
             signer,
         });
         Ok((config, publishing))

@@ -329,3 +329,95 @@ async fn an_agent_prompt_over_nats_waits_for_the_agents_acknowledgement() {
         failed.failure_reason
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_original_subject_names_put_every_event_on_one_subject_and_dead_letters_on_another() {
+    let Some((nats_url, nats)) = minoots_kernel::testing::nats("original subjects").await else {
+        return;
+    };
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let (stream_name, events_subject, dlq_subject) = (
+        format!("MINOOTS_TEST_{unique}"),
+        format!("legacy{unique}.events"),
+        format!("legacy{unique}.dead"),
+    );
+    let mut on_events = nats.subscribe(events_subject.clone()).await.unwrap();
+    let mut on_dlq = nats.subscribe(dlq_subject.clone()).await.unwrap();
+    nats.flush().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A prefix of its own, so the stream overlaps no other test's.
+    let prefix = format!("legacy{unique}.timer");
+    let args: Vec<String> = [
+        "--dev",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--nats-subject-prefix",
+        &prefix,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    // Otherwise only the deployment guide's names: no MINOOTS_* or flags for NATS.
+    let env = [
+        ("NATS_JETSTREAM_URL", nats_url.as_str()),
+        ("NATS_JETSTREAM_STREAM", stream_name.as_str()),
+        ("NATS_SUBJECT", events_subject.as_str()),
+        ("NATS_DLQ_SUBJECT", dlq_subject.as_str()),
+    ];
+    let server = Server::run_with_env("serve", &args, &env, Stdio::inherit()).await;
+    let http = common::http();
+    let failing: Value = http
+        .post(format!("{}/timers", server.url))
+        .header("x-tenant-id", "acme")
+        .json(
+            &json!({"name": "doomed", "duration": "10ms", "actionBundle": {
+                "actions": [{"type": "webhook", "url": "http://10.9.9.9/hook"}],
+            }}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = failing["id"].as_str().unwrap();
+    let mut types = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while types.last().map(String::as_str) != Some("timer.failed") {
+            let message = on_events.next().await.unwrap();
+            let body: Value = serde_json::from_slice(&message.payload).unwrap();
+            assert_eq!(body["data"]["id"], id);
+            types.push(body["type"].as_str().unwrap().to_owned());
+        }
+    })
+    .await
+    .expect("every event on the one subject");
+    assert_eq!(
+        types,
+        [
+            "timer.scheduled",
+            "timer.armed",
+            "timer.fired",
+            "timer.failed"
+        ]
+    );
+    let dead = tokio::time::timeout(WAIT, on_dlq.next())
+        .await
+        .expect("the dead letter on its subject")
+        .unwrap();
+    let dead: Value = serde_json::from_slice(&dead.payload).unwrap();
+    assert_eq!(dead["timerId"], id);
+    let stream = async_nats::jetstream::new(nats)
+        .get_stream(&stream_name)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .config
+        .subjects
+        .clone();
+    assert!(
+        stream.contains(&events_subject) && stream.contains(&dlq_subject),
+        "{stream:?}"
+    );
+}

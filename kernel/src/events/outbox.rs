@@ -26,6 +26,10 @@ pub struct Publishing {
     /// Subject prefix: events go to `<prefix>.<type>` (`minoots.timer.fired`), dead letters to
     /// `<prefix>.dlq`.
     pub subject_prefix: String,
+    /// Every event to this one subject instead (the original `NATS_SUBJECT`).
+    pub event_subject: Option<String>,
+    /// Dead letters to this subject instead of `<prefix>.dlq` (the original `NATS_DLQ_SUBJECT`).
+    pub dead_letter_subject: Option<String>,
     pub signer: Signer,
 }
 
@@ -43,19 +47,39 @@ const WINDOW: usize = 256;
 
 impl Publishing {
     pub fn subject(&self, event_type: TimerEventType) -> String {
+        if let Some(subject) = &self.event_subject {
+            return subject.clone();
+        }
         let name = event_type.wire_name();
         let short = name.strip_prefix("timer.").unwrap_or(name);
         format!("{}.{short}", self.subject_prefix)
     }
 
     pub fn dlq_subject(&self) -> String {
-        format!("{}.dlq", self.subject_prefix)
+        self.dead_letter_subject
+            .clone()
+            .unwrap_or_else(|| format!("{}.dlq", self.subject_prefix))
+    }
+
+    /// What the stream captures: the prefix, and the configured subjects outside it.
+    fn stream_subjects(&self) -> Vec<String> {
+        let prefix = format!("{}.", self.subject_prefix);
+        let mut subjects = vec![format!("{}.>", self.subject_prefix)];
+        for subject in [&self.event_subject, &self.dead_letter_subject]
+            .into_iter()
+            .flatten()
+        {
+            if !subject.starts_with(&prefix) && !subjects.contains(subject) {
+                subjects.push(subject.clone());
+            }
+        }
+        subjects
     }
 
     async fn ensure_stream(&self, js: &jetstream::Context) -> Result<(), String> {
         let config = stream::Config {
             name: self.stream.clone(),
-            subjects: vec![format!("{}.>", self.subject_prefix)],
+            subjects: self.stream_subjects(),
             duplicate_window: Duration::from_secs(600),
             ..Default::default()
         };
