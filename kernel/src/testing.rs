@@ -4,7 +4,7 @@
 //! Without a reachable server the caller skips, loudly; with `MINOOTS_REQUIRE_SERVICES=1` (CI) a
 //! missing server is a failure instead.
 
-use std::time::Duration;
+use std::{future::Future, pin::pin, task::Poll, time::Duration};
 
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -134,6 +134,18 @@ pub async fn nats(test: &str) -> Option<(String, async_nats::Client)> {
             panic!("MINOOTS_REQUIRE_SERVICES=1 but NATS at {url} is not reachable: {error}")
         }
         Err(_) => panic!("MINOOTS_REQUIRE_SERVICES=1 but NATS at {url} did not answer within 5 s"),
+    }
+}
+
+/// `future` polled once: its output if it is ready at once, for tests of who waits on what.
+pub fn ready<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
     }
 }
 

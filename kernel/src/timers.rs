@@ -264,25 +264,7 @@ pub(crate) async fn cancel(
         .enqueue(vec![Mutation::Transition(transition)])
         .await?
         .remove(0);
-    match outcome {
-        Outcome::Transitioned(timer, _) => {
-            let _ = inner.scheduler.send(Command::Disarm(timer.id.clone()));
-            Ok(timer)
-        }
-        Outcome::NotFound => Err(KernelError::not_found(Kind::Timer, &id)),
-        Outcome::Quarantined { timer, .. } => Err(KernelError::FailedPrecondition(format!(
-            "timer {} could not be cancelled: it is failed, {}",
-            crate::error::quote(&id),
-            timer.failure_reason
-        ))),
-        Outcome::Rejected(status) => Err(KernelError::FailedPrecondition(format!(
-            "timer {id} is {}; only scheduled, armed or paused timers can be cancelled",
-            status.wire_name()
-        ))),
-        other => Err(KernelError::Internal(format!(
-            "unexpected cancel outcome {other:?}"
-        ))),
-    }
+    answer(inner, outcome, &id, "cancelled")
 }
 
 fn encode_page_token(id: &str) -> String {
@@ -352,19 +334,25 @@ async fn apply_change(inner: &Inner, change: Change) -> Result<Timer> {
         .enqueue(vec![Mutation::Change(Box::new(change))])
         .await?
         .remove(0);
+    answer(inner, outcome, &id, what)
+}
+
+/// What a caller's write to one timer (`what`: cancelled, updated, paused, resumed) answers: the
+/// timer, with the scheduler told, or why it was not written.
+fn answer(inner: &Inner, outcome: Outcome, id: &str, what: &str) -> Result<Timer> {
     match outcome {
         Outcome::Transitioned(timer, _) => {
             rearm(inner, std::slice::from_ref(&timer));
             Ok(timer)
         }
         Outcome::Unchanged(timer) => Ok(timer),
-        Outcome::NotFound => Err(KernelError::not_found(Kind::Timer, &id)),
+        Outcome::NotFound => Err(KernelError::not_found(Kind::Timer, id)),
         Outcome::Stale { current } => Err(KernelError::Aborted(format!(
             "timer {id} is at state_version {current}: it changed since it was read; read it again"
         ))),
         Outcome::Quarantined { timer, .. } => Err(KernelError::FailedPrecondition(format!(
             "timer {} could not be {what}: it is failed, {}",
-            crate::error::quote(&id),
+            crate::error::quote(id),
             timer.failure_reason
         ))),
         Outcome::Rejected(status) => Err(KernelError::FailedPrecondition(format!(
@@ -372,7 +360,7 @@ async fn apply_change(inner: &Inner, change: Change) -> Result<Timer> {
             status.wire_name()
         ))),
         other => Err(KernelError::Internal(format!(
-            "unexpected change outcome {other:?}"
+            "unexpected outcome {other:?} for a timer to be {what}"
         ))),
     }
 }

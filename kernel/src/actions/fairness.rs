@@ -195,22 +195,8 @@ impl Drop for Slot {
 
 #[cfg(test)]
 mod tests {
-    use std::{future::Future, pin::pin, task::Poll};
-
     use super::*;
-
-    /// Whether `future` is ready when polled once.
-    fn ready<F: Future>(future: F) -> Option<F::Output> {
-        let mut future = pin!(future);
-        let waker = std::task::Waker::noop();
-        match future
-            .as_mut()
-            .poll(&mut std::task::Context::from_waker(waker))
-        {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => None,
-        }
-    }
+    use crate::testing::ready;
 
     #[test]
     fn a_tenant_at_its_limits_holds_no_global_slot_while_it_waits() {

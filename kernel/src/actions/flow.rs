@@ -218,21 +218,8 @@ impl Flow {
 
 #[cfg(test)]
 mod tests {
-    use std::{future::Future, pin::pin, task::Poll};
-
     use super::*;
-
-    fn ready<F: Future>(future: F) -> Option<F::Output> {
-        let mut future = pin!(future);
-        let waker = std::task::Waker::noop();
-        match future
-            .as_mut()
-            .poll(&mut std::task::Context::from_waker(waker))
-        {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => None,
-        }
-    }
+    use crate::testing::ready;
 
     fn limits(max_concurrent: u32, max_per_second: u32) -> FlowControl {
         FlowControl {
