@@ -38,6 +38,7 @@ mod start;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod schedules;
 mod timers;
 pub mod trace;
 pub mod validate;
@@ -46,6 +47,11 @@ pub use minoots_proto::{json, signing};
 
 use std::sync::{Arc, atomic::AtomicBool};
 
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
+};
 use minoots_proto::v1::{
     CancelTimerRequest, DeadLetter, GetTimerRequest, ListDeadLettersRequest, ListTimersRequest,
     ListTimersResponse, PauseTenantRequest, PauseTimerRequest, ReplayResult, ResumeTenantRequest,
@@ -248,6 +254,72 @@ impl Kernel {
 
     pub async fn tenant_pause(&self, tenant: &str) -> Result<TenantPause> {
         timers::tenant_state(&self.inner, tenant).await
+    }
+
+    /// Creates a recurring schedule; its occurrences are ordinary timers created at their slots.
+    #[tracing::instrument(name = "horology.kernel.create_schedule", skip_all, fields(tenant = %tenant))]
+    pub async fn create_schedule(
+        &self,
+        tenant: &str,
+        request: CreateScheduleRequest,
+    ) -> Result<Schedule> {
+        schedules::create(&self.inner, tenant, request).await
+    }
+
+    /// A schedule by id or by the idempotency key it was created with.
+    pub async fn get_schedule(&self, tenant: &str, request: GetScheduleRequest) -> Result<Schedule> {
+        schedules::get(&self.inner, tenant, request).await
+    }
+
+    pub async fn list_schedules(
+        &self,
+        tenant: &str,
+        request: ListSchedulesRequest,
+    ) -> Result<ListSchedulesResponse> {
+        schedules::list(&self.inner, tenant, request).await
+    }
+
+    /// Changes a schedule from its next occurrence on.
+    pub async fn update_schedule(
+        &self,
+        tenant: &str,
+        request: UpdateScheduleRequest,
+    ) -> Result<Schedule> {
+        schedules::update(&self.inner, tenant, request).await
+    }
+
+    pub async fn pause_schedule(
+        &self,
+        tenant: &str,
+        request: PauseScheduleRequest,
+    ) -> Result<Schedule> {
+        schedules::pause(&self.inner, tenant, request).await
+    }
+
+    pub async fn resume_schedule(
+        &self,
+        tenant: &str,
+        request: ResumeScheduleRequest,
+    ) -> Result<Schedule> {
+        schedules::resume(&self.inner, tenant, request).await
+    }
+
+    /// Ends a schedule and cancels its pending occurrence.
+    pub async fn delete_schedule(
+        &self,
+        tenant: &str,
+        request: DeleteScheduleRequest,
+    ) -> Result<Schedule> {
+        schedules::delete(&self.inner, tenant, request).await
+    }
+
+    /// The next occurrences of a stored schedule or of a spec, creating nothing.
+    pub async fn preview_schedule(
+        &self,
+        tenant: &str,
+        request: PreviewScheduleRequest,
+    ) -> Result<PreviewScheduleResponse> {
+        schedules::preview(&self.inner, tenant, request).await
     }
 
     /// Opens an event stream. Validation and the resume check happen before this returns, so a

@@ -108,6 +108,8 @@ pub fn timer_to_json(timer: &Timer) -> serde_json::Value {
     }
     put("idempotencyKey", text(&timer.idempotency_key));
     put("traceParent", text(&timer.trace_parent));
+    put("scheduleId", text(&timer.schedule_id));
+    put("scheduledFor", ts(&timer.scheduled_for));
     if !timer.action_results.is_empty() {
         put(
             "actionResults",
@@ -156,6 +158,104 @@ pub fn action_result_to_json(r: &crate::v1::ActionResult) -> serde_json::Value {
         out["callback"] = json!(r.callback);
     }
     out
+}
+
+/// A schedule as REST, SSE and webhooks show it: flat like a create request (the spec's fields
+/// beside the others), camelCase, durations in ms (`intervalMs`), enums by name.
+pub fn schedule_to_json(schedule: &crate::v1::Schedule) -> serde_json::Value {
+    use crate::v1::{CatchUpPolicy, OverlapPolicy, ScheduleState};
+    let ts = |t: &Option<prost_types::Timestamp>| t.as_ref().map(ToString::to_string);
+    let ms = |d: &Option<prost_types::Duration>| d.as_ref().map(duration_millis);
+    let spec = schedule.spec.clone().unwrap_or_default();
+    let mut spec_json = Map::new();
+    if !spec.cron.is_empty() {
+        spec_json.insert("cron".into(), json!(spec.cron));
+    }
+    if let Some(interval) = ms(&spec.interval) {
+        spec_json.insert("intervalMs".into(), json!(interval));
+    }
+    spec_json.insert(
+        "timeZone".into(),
+        json!(if spec.time_zone.is_empty() { "UTC" } else { spec.time_zone.as_str() }),
+    );
+    for (key, value) in [("startAt", ts(&spec.start_at)), ("endAt", ts(&spec.end_at))] {
+        if let Some(value) = value {
+            spec_json.insert(key.into(), json!(value));
+        }
+    }
+    if spec.max_runs > 0 {
+        spec_json.insert("maxRuns".into(), json!(spec.max_runs));
+    }
+    if let Some(jitter) = ms(&spec.jitter) {
+        spec_json.insert("jitterMs".into(), json!(jitter));
+    }
+    spec_json.insert(
+        "overlapPolicy".into(),
+        json!(OverlapPolicy::try_from(spec.overlap_policy).unwrap_or_default().wire_name()),
+    );
+    spec_json.insert(
+        "catchUpPolicy".into(),
+        json!(CatchUpPolicy::try_from(spec.catch_up_policy).unwrap_or_default().wire_name()),
+    );
+    if let Some(window) = ms(&spec.catch_up_window) {
+        spec_json.insert("catchUpWindowMs".into(), json!(window));
+    }
+    let mut out = Map::new();
+    let mut put = |key: &str, value: serde_json::Value| {
+        if !value.is_null() && value != json!("") {
+            out.insert(key.to_owned(), value);
+        }
+    };
+    put("id", json!(schedule.id));
+    put("tenantId", json!(schedule.tenant_id));
+    put("requestedBy", json!(schedule.requested_by));
+    put("name", json!(schedule.name));
+    // The spec's fields sit beside the others, as a create request gives them.
+    for (key, value) in spec_json {
+        put(&key, value);
+    }
+    put("labels", json!(schedule.labels));
+    put(
+        "metadata",
+        schedule.metadata.as_ref().map_or(serde_json::Value::Null, struct_to_json),
+    );
+    if let Some(bundle) = &schedule.action_bundle {
+        put("actionBundle", action_bundle_to_json(bundle));
+    }
+    if let Some(binding) = &schedule.agent_binding {
+        put("agentBinding", agent_binding_to_json(binding));
+    }
+    put("idempotencyKey", json!(schedule.idempotency_key));
+    put(
+        "state",
+        json!(ScheduleState::try_from(schedule.state).unwrap_or_default().wire_name()),
+    );
+    put("version", json!(schedule.version));
+    put("createdAt", json!(ts(&schedule.created_at)));
+    put("updatedAt", json!(ts(&schedule.updated_at)));
+    put("nextFireAt", json!(ts(&schedule.next_fire_at)));
+    put("runs", json!(schedule.runs));
+    put("skipped", json!(schedule.skipped));
+    put("lastFireAt", json!(ts(&schedule.last_fire_at)));
+    put("lastTimerId", json!(schedule.last_timer_id));
+    put("lastSkippedAt", json!(ts(&schedule.last_skipped_at)));
+    put("bufferedAt", json!(ts(&schedule.buffered_at)));
+    put("pausedAt", json!(ts(&schedule.paused_at)));
+    put("pausedBy", json!(schedule.paused_by));
+    put("pauseReason", json!(schedule.pause_reason));
+    serde_json::Value::Object(out)
+}
+
+/// A schedule event's delivered payload: `{"type", "timestamp", "sequence", "data": {schedule}}`.
+pub fn schedule_event_payload(event: &TimerEvent, schedule: &crate::v1::Schedule) -> Vec<u8> {
+    let event_type = TimerEventType::try_from(event.event_type).unwrap_or_default();
+    let payload = json!({
+        "type": event_type.wire_name(),
+        "timestamp": event.occurred_at.as_ref().map(ToString::to_string),
+        "sequence": event.sequence,
+        "data": schedule_to_json(schedule),
+    });
+    serde_json::to_vec(&payload).expect("serialising a JSON value cannot fail")
 }
 
 pub fn event_payload(event: &TimerEvent, timer: &Timer) -> Vec<u8> {

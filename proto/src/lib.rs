@@ -75,12 +75,37 @@ impl v1::TimerEventType {
             Self::Updated => "timer.updated",
             Self::Paused => "timer.paused",
             Self::Resumed => "timer.resumed",
+            Self::ScheduleCreated => "schedule.created",
+            Self::ScheduleUpdated => "schedule.updated",
+            Self::SchedulePaused => "schedule.paused",
+            Self::ScheduleResumed => "schedule.resumed",
+            Self::ScheduleDeleted => "schedule.deleted",
+            Self::ScheduleCompleted => "schedule.completed",
+            Self::ScheduleSkipped => "schedule.skipped",
         }
     }
 
-    /// The event type a name stands for: `timer.fired` or `fired`, ignoring case.
+    /// Whether this is a schedule's event (the event carries `schedule`, not `timer`).
+    pub fn is_schedule_event(self) -> bool {
+        self as i32 >= Self::ScheduleCreated as i32
+    }
+
+    /// The event type a name stands for: `timer.fired` or `fired`, `schedule.created`,
+    /// ignoring case.
     pub fn from_wire_name(name: &str) -> Option<Self> {
         let name = name.trim().to_ascii_lowercase();
+        if let Some(short) = name.strip_prefix("schedule.") {
+            return Some(match short {
+                "created" => Self::ScheduleCreated,
+                "updated" => Self::ScheduleUpdated,
+                "paused" => Self::SchedulePaused,
+                "resumed" => Self::ScheduleResumed,
+                "deleted" => Self::ScheduleDeleted,
+                "completed" => Self::ScheduleCompleted,
+                "skipped" => Self::ScheduleSkipped,
+                _ => return None,
+            });
+        }
         let short = name.strip_prefix("timer.").unwrap_or(&name);
         match short {
             "updated" => return Some(Self::Updated),
@@ -95,6 +120,69 @@ impl v1::TimerEventType {
             v1::TimerStatus::Cancelled => Self::Cancelled,
             v1::TimerStatus::Paused => Self::Paused,
             _ => Self::Scheduled,
+        })
+    }
+}
+
+impl v1::ScheduleState {
+    /// State name on the wire: `active`, `paused`, `completed`, `deleted`.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::Unspecified => "unspecified",
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Completed => "completed",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    pub fn from_wire_name(name: &str) -> Option<Self> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "active" => Self::Active,
+            "paused" => Self::Paused,
+            "completed" => Self::Completed,
+            "deleted" => Self::Deleted,
+            _ => return None,
+        })
+    }
+}
+
+impl v1::OverlapPolicy {
+    /// `skip`, `buffer_one`, `allow_all`.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::Unspecified | Self::Skip => "skip",
+            Self::BufferOne => "buffer_one",
+            Self::AllowAll => "allow_all",
+        }
+    }
+
+    pub fn from_wire_name(name: &str) -> Option<Self> {
+        Some(match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "skip" => Self::Skip,
+            "buffer_one" | "buffer" => Self::BufferOne,
+            "allow_all" | "allow" => Self::AllowAll,
+            _ => return None,
+        })
+    }
+}
+
+impl v1::CatchUpPolicy {
+    /// `none`, `latest`, `all`.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Unspecified | Self::Latest => "latest",
+            Self::All => "all",
+        }
+    }
+
+    pub fn from_wire_name(name: &str) -> Option<Self> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "none" => Self::None,
+            "latest" => Self::Latest,
+            "all" => Self::All,
+            _ => return None,
         })
     }
 }
