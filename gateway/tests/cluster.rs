@@ -330,3 +330,87 @@ async fn migrate_and_the_original_configuration_names_work() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedules_leader_killed_between_occurrences_loses_no_slot_and_repeats_none() {
+    use minoots_proto::v1::{
+        CreateScheduleRequest, OverlapPolicy, ScheduleSpec,
+        schedule_service_client::ScheduleServiceClient,
+    };
+    const BEFORE_KILL: usize = 3;
+    let Some(db) = TestDatabase::create("schedule-failover").await else {
+        return;
+    };
+    let mut a = Server::start_clustered(&db.url, "kernel-a", &[], Stdio::null()).await;
+    let mut on_a = common::client(&a.url, "acme").await;
+    until_leading(&mut on_a).await;
+    let b = Server::start_clustered(&db.url, "kernel-b", &[], Stdio::null()).await;
+    let mut on_b = common::client(&b.url, "acme").await;
+    let channel = tonic::transport::Endpoint::from_shared(a.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut schedules = ScheduleServiceClient::with_interceptor(channel, common::DevKey);
+    let mut request = tonic::Request::new(CreateScheduleRequest {
+        name: "heartbeat".into(),
+        spec: Some(ScheduleSpec {
+            interval: Some(minoots_proto::prost_types::Duration {
+                seconds: 1,
+                nanos: 0,
+            }),
+            // Slots that come due together after the takeover all fire.
+            overlap_policy: OverlapPolicy::AllowAll as i32,
+            ..ScheduleSpec::default()
+        }),
+        ..CreateScheduleRequest::default()
+    });
+    request
+        .metadata_mut()
+        .insert("x-tenant-id", "acme".parse().unwrap());
+    let schedule = schedules
+        .create_schedule(request)
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Occurrences fired, in the tenant's log, by slot; read until `n` slots are in.
+    async fn slots(client: &mut Client, schedule: &str, n: usize) -> Vec<(i64, String)> {
+        let request = minoots::StreamOptions::default()
+            .after_sequence(0)
+            .event_types([proto::TimerEventType::Fired]);
+        let mut log = client.stream(request).await.unwrap();
+        let mut out = Vec::new();
+        tokio::time::timeout(WAIT, async {
+            while out.len() < n {
+                let timer = log.next().await.unwrap().unwrap().timer.unwrap();
+                if timer.schedule_id == schedule {
+                    out.push((micros(&timer.scheduled_for), timer.idempotency_key));
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("only {} of {n} occurrences fired", out.len()));
+        out
+    }
+    slots(&mut on_a, &schedule.id, BEFORE_KILL).await;
+    let killed_at = now_micros();
+    a.kill();
+    until_leading(&mut on_b).await;
+    // b goes on: every slot from the first to three seconds past the kill fired exactly once.
+    let last = killed_at + 3_000_000;
+    let first = micros(&schedule.spec.unwrap().start_at) + 1_000_000;
+    let wanted = ((last - first) / 1_000_000 + 1) as usize;
+    let fired = slots(&mut on_b, &schedule.id, wanted).await;
+    let expected: Vec<i64> = (0..wanted as i64).map(|k| first + k * 1_000_000).collect();
+    let mut got: Vec<i64> = fired.iter().map(|(slot, _)| *slot).collect();
+    got.sort_unstable();
+    assert_eq!(got, expected, "every slot once across the failover");
+    let mut keys: Vec<&String> = fired.iter().map(|(_, key)| key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), wanted);
+    println!(
+        "schedule failover: {wanted} one-second slots fired once each across a SIGKILL of the leader"
+    );
+}

@@ -26,6 +26,9 @@ pub struct ChildArgs {
     pub batch: usize,
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// SQLite synchronous mode of the child (`full` is what `minoots serve` defaults to).
+    #[arg(long, default_value = "normal")]
+    pub sqlite_synchronous: String,
 }
 
 /// A `minoots serve` child process on 127.0.0.1:0.
@@ -50,7 +53,7 @@ impl ChildServer {
                 "--listen",
                 "127.0.0.1:0",
                 "--sqlite-synchronous",
-                "normal",
+                &args.sqlite_synchronous,
             ])
             .args([
                 "--quota-active-timers",
@@ -83,6 +86,10 @@ impl ChildServer {
             url,
             started,
         })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {

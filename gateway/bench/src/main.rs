@@ -11,6 +11,7 @@ mod lateness;
 mod load;
 mod memory;
 mod recovery;
+mod recurring;
 mod report;
 mod schedule;
 mod server;
@@ -25,7 +26,7 @@ use minoots_gateway::telemetry::{self, LogFormat};
 
 use crate::{
     fanout::FanoutArgs, lateness::LatenessArgs, memory::MemoryArgs, recovery::RecoveryArgs,
-    schedule::ScheduleArgs,
+    recurring::RecurringArgs, schedule::ScheduleArgs,
 };
 
 #[derive(Debug, Parser)]
@@ -61,6 +62,9 @@ enum BenchCommand {
     Recovery(RecoveryArgs),
     /// Event delivery latency to many stream subscribers at once.
     Fanout(FanoutArgs),
+    /// N schedules each firing every minute for M minutes: occurrence lateness, lost and
+    /// duplicated occurrences, RSS (a `minoots serve` child process).
+    Recurring(RecurringArgs),
 }
 
 async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -70,6 +74,7 @@ async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Memory(args) => memory::run(args).await,
         BenchCommand::Recovery(args) => recovery::run(args).await,
         BenchCommand::Fanout(args) => fanout::run(args).await,
+        BenchCommand::Recurring(args) => recurring::run(args).await,
     }
 }
 

@@ -9,6 +9,8 @@ use tokio::sync::broadcast;
 #[derive(Clone)]
 pub(crate) struct EventBus {
     tx: broadcast::Sender<Arc<TimerEvent>>,
+    /// Receivers the kernel holds itself (the schedule runner), left out of the subscriber count.
+    internal: Arc<std::sync::atomic::AtomicUsize>,
     /// Counted here: every committed event passes through `publish` exactly once.
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -17,6 +19,7 @@ impl EventBus {
     pub fn new(capacity: usize) -> Self {
         Self {
             tx: broadcast::channel(capacity).0,
+            internal: Arc::default(),
             metrics: Arc::default(),
         }
     }
@@ -31,7 +34,17 @@ impl EventBus {
         self.tx.subscribe()
     }
 
+    /// A receiver for the kernel itself, not counted as a stream; held for the kernel's life.
+    pub fn subscribe_internal(&self) -> broadcast::Receiver<Arc<TimerEvent>> {
+        self.internal
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.tx.subscribe()
+    }
+
+    /// Open client streams.
     pub fn subscribers(&self) -> usize {
-        self.tx.receiver_count()
+        self.tx
+            .receiver_count()
+            .saturating_sub(self.internal.load(std::sync::atomic::Ordering::SeqCst))
     }
 }

@@ -134,7 +134,7 @@ pub(crate) async fn run(
     stop: CancellationToken,
 ) {
     let mut queue = Queue::default();
-    let mut events = inner.bus.subscribe();
+    let mut events = inner.bus.subscribe_internal();
     loop {
         let next = queue.due.first().map(|(at, _)| *at);
         let sleep = async {
