@@ -373,38 +373,42 @@ async fn schedules_commands_create_preview_pause_resume_update_delete() {
     );
     assert_eq!(json(&["get", "--key", "standup-cli"])["id"], id.as_str());
 
-    // Preview across the Paris daylight-saving change (2026-03-29): 09:00 wall time each week.
-    let preview = json(&[
+    // The stored schedule's next occurrences: Mondays, 09:00 Paris wall time.
+    let preview = json(&["preview", &id, "--count", "2"]);
+    for occurrence in preview["occurrences"].as_array().unwrap() {
+        let local = occurrence["localTime"].as_str().unwrap();
+        assert!(
+            local.contains("T09:00:00+0") && local.ends_with("[Europe/Paris]"),
+            "{preview}"
+        );
+    }
+    // A spec across the Paris daylight-saving change (2026-03-29): 09:00 wall time each week.
+    let spec = [
         "preview",
-        &id,
+        "--cron",
+        "0 9 * * MON",
+        "--time-zone",
+        "Europe/Paris",
+        "--start-at",
+        "2026-01-01T00:00:00Z",
         "--count",
         "2",
         "--after",
         "2026-03-20T00:00:00Z",
-    ]);
-    let at: Vec<_> = preview["occurrences"]
+    ];
+    let at: Vec<_> = json(&spec)["occurrences"]
         .as_array()
         .unwrap()
         .iter()
         .map(|o| o["fireAt"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(at, ["2026-03-23T08:00:00Z", "2026-03-30T07:00:00Z"]);
-    let human = ok(schedules(
-        url,
-        &[
-            "preview",
-            "--cron",
-            "0 9 * * MON",
-            "--time-zone",
-            "Europe/Paris",
-            "--count",
-            "2",
-            "--after",
-            "2026-03-20T00:00:00Z",
-        ],
-    ));
+    let human = ok(schedules(url, &spec));
     assert_eq!(human.lines().count(), 2, "{human}");
-    assert!(human.contains("2026-03-30T09:00:00+02:00"), "{human}");
+    assert!(
+        human.contains("2026-03-30T07:00:00Z  2026-03-30T09:00:00+02:00"),
+        "{human}"
+    );
 
     assert_eq!(
         json(&["pause", &id, "--reason", "holiday"])["state"],

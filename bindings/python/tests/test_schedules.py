@@ -12,19 +12,32 @@ from conftest import DEV_KEY
 
 UNKNOWN = "0190c0de-0000-7000-8000-000000000000"
 
-# Mondays at 09:00 Paris wall time: CET (+01:00) before 2026-03-29, CEST (+02:00) after.
-PARIS_MONDAYS = [
-    ("2026-03-16T08:00:00Z", "2026-03-16T09:00:00+01:00"),
-    ("2026-03-23T08:00:00Z", "2026-03-23T09:00:00+01:00"),
-    ("2026-03-30T07:00:00Z", "2026-03-30T09:00:00+02:00"),
-    ("2026-04-06T07:00:00Z", "2026-04-06T09:00:00+02:00"),
-]
+def paris_mondays(year):
+    """Four Mondays at 09:00 Paris wall time around that year's change to summer time (the last
+    Sunday of March): CET (+01:00) for two, CEST (+02:00) after. Returns (after, expected)."""
+    change = datetime.date(year, 3, 31)
+    change -= datetime.timedelta(days=(change.weekday() - 6) % 7)
+    expected = []
+    for days in (-13, -6, 1, 8):
+        monday = change + datetime.timedelta(days=days)
+        summer = days > 0
+        expected.append(
+            {
+                "fire_at": f"{monday}T{'07' if summer else '08'}:00:00Z",
+                "local_time": f"{monday}T09:00:00{'+02:00' if summer else '+01:00'}[Europe/Paris]",
+            }
+        )
+    return f"{change - datetime.timedelta(days=14)}T00:00:00Z", expected
 
 
-def check_paris_mondays(occurrences):
-    assert [o["fire_at"] for o in occurrences] == [at for at, _ in PARIS_MONDAYS]
-    # 09:00 Paris wall time on both sides of the change, as RFC 3339 with offset and zone.
-    assert [o["local_time"] for o in occurrences] == [f"{local}[Europe/Paris]" for _, local in PARIS_MONDAYS]
+def next_paris_mondays():
+    """`paris_mondays` of the next change to summer time still ahead (a stored schedule lists
+    no slot before its creation)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    year = now.year
+    if paris_mondays(year)[0] <= now.strftime("%Y-%m-%dT%H:%M:%SZ"):
+        year += 1
+    return paris_mondays(year)
 
 
 def test_create_preview_pause_resume_update_delete(server):
@@ -62,17 +75,20 @@ def test_create_preview_pause_resume_update_delete(server):
     assert client.get_schedule(schedule.id).id == schedule.id
     assert client.get_schedule_by_key("standup-weekly").id == schedule.id
 
-    # Preview of the stored schedule and of a spec not yet created, across the DST change.
-    after = "2026-03-10T00:00:00Z"
-    check_paris_mondays(client.preview_schedule(schedule.id, count=4, after=after))
-    check_paris_mondays(
-        client.preview_schedule(
-            cron="0 9 * * MON",
-            time_zone="Europe/Paris",
-            count=4,
-            after=datetime.datetime(2026, 3, 10, tzinfo=datetime.timezone.utc),
-        )
+    # Preview of a spec not yet created across the 2026-03-29 change, and of the stored
+    # schedule across the next one: 09:00 Paris wall time on both sides.
+    after, expected = paris_mondays(2026)
+    assert expected[2] == {"fire_at": "2026-03-30T07:00:00Z", "local_time": "2026-03-30T09:00:00+02:00[Europe/Paris]"}
+    spec = client.preview_schedule(
+        cron="0 9 * * MON",
+        time_zone="Europe/Paris",
+        start_at="2026-01-01T00:00:00Z",  # a spec's slots start at now unless told
+        count=4,
+        after=datetime.datetime(2026, 3, 15, tzinfo=datetime.timezone.utc),
     )
+    assert spec == expected
+    after, expected = next_paris_mondays()
+    assert client.preview_schedule(schedule.id, count=4, after=after) == expected
     every = client.preview_schedule(interval="15m", start_at="2030-01-01T00:00:00Z", count=3,
                                     after="2030-01-01T00:00:00Z")
     assert [o["fire_at"] for o in every] == ["2030-01-01T00:15:00Z", "2030-01-01T00:30:00Z", "2030-01-01T00:45:00Z"]
@@ -146,7 +162,12 @@ def test_the_asyncio_client(server):
         schedule = await client.create_schedule("weekly", "0 9 * * MON", time_zone="Europe/Paris")
         assert (schedule.state, schedule.time_zone) == ("active", "Europe/Paris")
         assert (await client.get_schedule(schedule.id)).cron == "0 9 * * MON"
-        check_paris_mondays(await client.preview_schedule(schedule.id, count=4, after="2026-03-10T00:00:00Z"))
+        after, expected = next_paris_mondays()
+        assert await client.preview_schedule(schedule.id, count=4, after=after) == expected
+        after, expected = paris_mondays(2026)
+        assert await client.preview_schedule(
+            cron="0 9 * * MON", time_zone="Europe/Paris", start_at="2026-01-01T00:00:00Z", count=4, after=after
+        ) == expected
         assert (await client.pause_schedule(schedule.id)).state == "paused"
         assert [s.id for s in await client.list_schedules(states=["paused"])] == [schedule.id]
         assert (await client.resume_schedule(schedule.id)).state == "active"

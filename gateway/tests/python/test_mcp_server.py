@@ -80,11 +80,19 @@ async def exercise(client):
     assert "Europe/Paris" in create.description and "time_zone" in create.input_schema["properties"]
     preview = await client.call_tool(
         "preview_schedule",
-        {"cron": "0 9 * * MON", "time_zone": "Europe/Paris", "count": 2, "after": "2026-03-20T00:00:00Z"},
+        {
+            "cron": "0 9 * * MON",
+            "time_zone": "Europe/Paris",
+            "start_at": "2026-01-01T00:00:00Z",
+            "count": 2,
+            "after": "2026-03-20T00:00:00Z",
+        },
     )
     assert not preview.is_error, preview.content
     occurrences = json.loads(preview.content[0].text)["occurrences"]
+    # 09:00 Paris wall time on both sides of the 2026-03-29 change to summer time.
     assert [o["fireAt"] for o in occurrences] == ["2026-03-23T08:00:00Z", "2026-03-30T07:00:00Z"]
+    assert occurrences[1]["localTime"] == "2026-03-30T09:00:00+02:00[Europe/Paris]"
     created = await client.call_tool(
         "create_schedule",
         {"name": "weekly", "cron": "0 9 * * MON", "time_zone": "Europe/Paris", "labels": {"via": "mcp-schedule"}},
