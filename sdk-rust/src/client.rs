@@ -8,6 +8,11 @@ use minoots_proto::v1::{
     SelectTimersResponse, TenantPause, Timer, TimerEventType, TimerStatus,
     dead_letter_service_client::DeadLetterServiceClient, timer_service_client::TimerServiceClient,
 };
+use minoots_proto::v1::{
+    DeleteScheduleRequest, GetScheduleRequest, ListSchedulesResponse, PauseScheduleRequest,
+    PreviewScheduleRequest, PreviewScheduleResponse, ResumeScheduleRequest, Schedule,
+    schedule_service_client::ScheduleServiceClient,
+};
 use tokio_stream::{Stream, StreamExt};
 use tonic::{
     Status,
@@ -17,12 +22,13 @@ use tonic::{
 };
 
 use crate::{
-    Error, TimerSpec, TimerUpdate,
+    Error, PreviewOf, ScheduleOptions, ScheduleQuery, ScheduleUpdate, TimerSpec, TimerUpdate,
     stream::{EventStream, Reconnect, StreamOptions},
 };
 
 pub(crate) type TimerClient = TimerServiceClient<InterceptedService<Channel, CallHeaders>>;
 type DeadLetterClient = DeadLetterServiceClient<InterceptedService<Channel, CallHeaders>>;
+type ScheduleClient = ScheduleServiceClient<InterceptedService<Channel, CallHeaders>>;
 
 /// Headers sent with every call: API key, tenant, region.
 #[derive(Debug, Clone, Default)]
@@ -285,7 +291,11 @@ impl ConnectOptions {
         Ok(Client {
             timers: TimerServiceClient::with_interceptor(channel.clone(), headers.clone())
                 .max_decoding_message_size(64 * 1024 * 1024),
-            dead_letters: DeadLetterServiceClient::with_interceptor(channel, headers),
+            dead_letters: DeadLetterServiceClient::with_interceptor(
+                channel.clone(),
+                headers.clone(),
+            ),
+            schedules: ScheduleServiceClient::with_interceptor(channel, headers),
             retry: self.retry,
             reconnect: self.reconnect,
             spans_regions: self.region.as_deref() == Some("*"),
@@ -299,6 +309,7 @@ impl ConnectOptions {
 pub struct Client {
     timers: TimerClient,
     dead_letters: DeadLetterClient,
+    schedules: ScheduleClient,
     retry: Retry,
     reconnect: Reconnect,
     spans_regions: bool,
@@ -610,6 +621,149 @@ impl Client {
                     .get_tenant_pause(GetTenantPauseRequest::default())
                     .await
             }
+        })
+        .await
+    }
+
+    /// Creates a recurring schedule:
+    /// `client.create_schedule(ScheduleOptions::cron("standup", "0 9 * * MON").time_zone("Europe/Paris"))`.
+    /// Each occurrence is an ordinary timer. Retried on UNAVAILABLE only with an idempotency key.
+    pub async fn create_schedule(
+        &self,
+        options: impl Into<ScheduleOptions>,
+    ) -> Result<Schedule, Error> {
+        let request = options.into().into_request()?;
+        let idempotent = !request.idempotency_key.is_empty();
+        self.call(idempotent, || {
+            let (mut client, request) = (self.schedules.clone(), request.clone());
+            async move { client.create_schedule(request).await }
+        })
+        .await
+    }
+
+    pub async fn get_schedule(&self, id: &str) -> Result<Schedule, Error> {
+        self.fetch_schedule(GetScheduleRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// The schedule created with this idempotency key.
+    pub async fn get_schedule_by_key(&self, key: &str) -> Result<Schedule, Error> {
+        self.fetch_schedule(GetScheduleRequest {
+            idempotency_key: key.to_owned(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn fetch_schedule(&self, request: GetScheduleRequest) -> Result<Schedule, Error> {
+        self.call(true, || {
+            let (mut client, request) = (self.schedules.clone(), request.clone());
+            async move { client.get_schedule(request).await }
+        })
+        .await
+    }
+
+    /// One page of schedules; pass `next_page_token` back as `page_token` for the next.
+    pub async fn list_schedules(
+        &self,
+        query: ScheduleQuery,
+    ) -> Result<ListSchedulesResponse, Error> {
+        let request = query.request();
+        self.call(true, || {
+            let (mut client, request) = (self.schedules.clone(), request.clone());
+            async move { client.list_schedules(request).await }
+        })
+        .await
+    }
+
+    /// Changes a schedule from its next occurrence on. A change to only some timing fields
+    /// (say `time_zone`) reads the schedule first and keeps the rest of its timing, guarded by
+    /// the version it read (a concurrent change makes it fail with [`Error::Aborted`]). Retried
+    /// only when it cannot have applied twice (an expected version).
+    pub async fn update_schedule(&self, update: ScheduleUpdate) -> Result<Schedule, Error> {
+        let mut update = update;
+        let current = if update.changes_timing() {
+            let current = self.get_schedule(&update.id).await?;
+            update.expected_version.get_or_insert(current.version);
+            current.spec
+        } else {
+            None
+        };
+        let request = update.into_request(current)?;
+        let idempotent = request.expected_version != 0;
+        self.call(idempotent, || {
+            let (mut client, request) = (self.schedules.clone(), request.clone());
+            async move { client.update_schedule(request).await }
+        })
+        .await
+    }
+
+    /// No occurrence is created until [`Client::resume_schedule`]; slots passed meanwhile are
+    /// skipped.
+    pub async fn pause_schedule(&self, id: &str, reason: &str) -> Result<Schedule, Error> {
+        let request = PauseScheduleRequest {
+            id: id.to_owned(),
+            reason: reason.to_owned(),
+            ..Default::default()
+        };
+        self.call(true, || {
+            let (mut client, request) = (self.schedules.clone(), request.clone());
+            async move { client.pause_schedule(request).await }
+        })
+        .await
+    }
+
+    pub async fn resume_schedule(&self, id: &str) -> Result<Schedule, Error> {
+        let request = ResumeScheduleRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        };
+        self.call(true, || {
+            let (mut client, request) = (self.schedules.clone(), request.clone());
+            async move { client.resume_schedule(request).await }
+        })
+        .await
+    }
+
+    /// Stops the schedule for good and cancels its pending occurrence, if any.
+    pub async fn delete_schedule(&self, id: &str) -> Result<Schedule, Error> {
+        let request = DeleteScheduleRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        };
+        self.call(true, || {
+            let (mut client, request) = (self.schedules.clone(), request.clone());
+            async move { client.delete_schedule(request).await }
+        })
+        .await
+    }
+
+    /// The next `count` occurrences (0: the server's default, 10) after `after` (default now)
+    /// of a stored schedule (`"sched-id"`) or of a spec (a [`ScheduleOptions`]), creating
+    /// nothing. `local_times` gives each as wall time in the schedule's zone.
+    pub async fn preview_schedule(
+        &self,
+        of: impl Into<PreviewOf>,
+        count: u32,
+        after: Option<prost_types::Timestamp>,
+    ) -> Result<PreviewScheduleResponse, Error> {
+        let (id, spec) = match of.into() {
+            PreviewOf::Id(id) => (id, None),
+            PreviewOf::Spec(options) => (String::new(), Some(options.into_spec()?)),
+        };
+        let request = PreviewScheduleRequest {
+            tenant_id: String::new(),
+            id,
+            spec,
+            count,
+            after,
+        };
+        self.call(true, || {
+            let (mut client, request) = (self.schedules.clone(), request.clone());
+            async move { client.preview_schedule(request).await }
         })
         .await
     }

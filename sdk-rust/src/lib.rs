@@ -28,6 +28,7 @@ mod dead_letter;
 mod duration;
 mod error;
 mod labels;
+mod schedule;
 mod stream;
 mod timer;
 pub mod tools;
@@ -39,6 +40,10 @@ pub use duration::parse_duration;
 pub use error::Error;
 pub use labels::parse_labels;
 pub use minoots_proto::{json, v1 as proto};
+pub use schedule::{
+    PreviewOf, ScheduleOptions, ScheduleQuery, ScheduleTiming, ScheduleUpdate, catch_up_policy,
+    overlap_policy,
+};
 pub use stream::{CloseHandle, EventStream, Reconnect, StreamOptions};
 pub use timer::{After, TimerOptions, TimerSpec, TimerUpdate, key_policy, late_policy};
 pub use webhook::{DEFAULT_TOLERANCE, verify_webhook};

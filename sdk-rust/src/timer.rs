@@ -15,6 +15,13 @@ use crate::{Error, parse_duration};
 #[derive(Debug, Clone)]
 pub struct After(Result<Duration, Error>);
 
+impl After {
+    /// The length, or why the text was not one.
+    pub fn into_result(self) -> Result<Duration, Error> {
+        self.0
+    }
+}
+
 impl From<Duration> for After {
     fn from(d: Duration) -> Self {
         Self(Ok(d))
