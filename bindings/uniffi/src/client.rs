@@ -16,8 +16,8 @@ use crate::{
     dead_letter::{DeadLetter, ReplayResult, since},
     error::MinootsError,
     schedule::{
-        ListSchedulesOptions, PreviewOf, RecurringOptions, Schedule, ScheduleList,
-        SchedulePreview, ScheduleUpdate, after,
+        ListSchedulesOptions, PreviewOf, RecurringOptions, Schedule, ScheduleList, SchedulePreview,
+        ScheduleUpdate, after,
     },
     timer::{Timer, TimerEvent},
 };
@@ -585,7 +585,13 @@ impl Client {
         reason: String,
     ) -> Result<Schedule, MinootsError> {
         let client = self.inner.clone();
-        run(async move { client.pause_schedule(&id, &reason).await.map(Schedule::from) }).await
+        run(async move {
+            client
+                .pause_schedule(&id, &reason)
+                .await
+                .map(Schedule::from)
+        })
+        .await
     }
 
     pub async fn resume_schedule(&self, id: String) -> Result<Schedule, MinootsError> {

@@ -310,7 +310,7 @@ impl From<proto::ListSchedulesResponse> for ScheduleList {
 #[derive(Debug, Clone, uniffi::Enum)]
 pub enum PreviewOf {
     Id { id: String },
-    Spec { options: RecurringOptions },
+    Spec { options: Box<RecurringOptions> },
 }
 
 impl PreviewOf {
