@@ -73,13 +73,13 @@ test('a cron schedule in Europe/Paris: preview, pause, resume, update, list, del
     assert.match(preview.localTimes[i], /T09:00:00[+-]0[12]:00\[Europe\/Paris\]$/)
     if (i > 0) assert.ok(Date.parse(instant) > Date.parse(preview.fireAt[i - 1]), 'in order')
   }
-  // A spec not yet created previews the same slots, from a given instant.
+  // A spec not yet created, from a given instant: Paris moves to summer time on Sunday 28 March
+  // 2027, so 09:00 is 08:00Z on the Friday before and 07:00Z from the Monday.
   const fromSpec = await client.previewSchedule(
     { name: 'standup', cron: '0 9 * * MON-FRI', timeZone: 'Europe/Paris' },
-    { count: 3, after: '2026-03-27T12:00:00Z' },
+    { count: 3, after: '2027-03-26T00:00:00Z' },
   )
-  // Friday 27 March 2026 is past 09:00; Paris moves to summer time on Sunday the 29th.
-  assert.deepEqual(fromSpec.fireAt, ['2026-03-30T07:00:00Z', '2026-03-31T07:00:00Z', '2026-04-01T07:00:00Z'])
+  assert.deepEqual(fromSpec.fireAt, ['2027-03-26T08:00:00Z', '2027-03-29T07:00:00Z', '2027-03-30T07:00:00Z'])
 
   const paused = await client.pauseSchedule(schedule.id, 'holidays')
   assert.equal(paused.state, 'paused')

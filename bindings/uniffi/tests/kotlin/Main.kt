@@ -186,12 +186,13 @@ suspend fun schedules(client: Client) {
         check(WEEKDAY_NINE.matches(parisWallTime(instant))) { "$instant is ${parisWallTime(instant)} in Paris" }
         check(Regex("T09:00:00[+-]0[12]:00\\[Europe/Paris]$").containsMatchIn(preview.localTimes[i])) { preview.localTimes[i] }
     }
-    // Friday 27 March 2026 is past 09:00; Paris moves to summer time on Sunday the 29th.
+    // A spec not yet created, from a given instant: Paris moves to summer time on Sunday 28
+    // March 2027, so 09:00 is 08:00Z on the Friday before and 07:00Z from the Monday.
     val fromSpec = client.previewSchedule(
         PreviewOf.Spec(RecurringOptions(name = "standup", cron = "0 9 * * MON-FRI", timeZone = "Europe/Paris")),
-        3u, "2026-03-27T12:00:00Z",
+        3u, "2027-03-26T00:00:00Z",
     )
-    check(fromSpec.fireAt == listOf("2026-03-30T07:00:00Z", "2026-03-31T07:00:00Z", "2026-04-01T07:00:00Z")) { "${fromSpec.fireAt}" }
+    check(fromSpec.fireAt == listOf("2027-03-26T08:00:00Z", "2027-03-29T07:00:00Z", "2027-03-30T07:00:00Z")) { "${fromSpec.fireAt}" }
 
     val paused = client.pauseSchedule(schedule.id, "holidays")
     check(paused.state == "paused" && paused.pauseReason == "holidays" && paused.version > schedule.version) { "$paused" }
