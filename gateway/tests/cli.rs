@@ -295,3 +295,151 @@ async fn control_commands_update_pause_resume_bulk_and_tenant() {
         (Some(false), Some(1))
     );
 }
+
+/// `minoots schedules <args>` for tenant acme on the server at `url`.
+fn schedules(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_minoots"))
+        .arg("schedules")
+        .args(args)
+        .args([
+            "--url",
+            url,
+            "--api-key",
+            common::DEV_KEY,
+            "--tenant",
+            "acme",
+        ])
+        .output()
+        .expect("running minoots schedules")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_commands_create_preview_pause_resume_update_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = ["--data-dir", &dir.path().display().to_string()]
+        .map(str::to_owned)
+        .to_vec();
+    let server = Server::start_with(&args, Stdio::inherit()).await;
+    let url = server.url.as_str();
+    let json = |args: &[&str]| -> Value {
+        serde_json::from_str(&ok(schedules(url, &[args, &["--json"]].concat()))).unwrap()
+    };
+
+    let created = json(&[
+        "create",
+        "--name",
+        "standup",
+        "--cron",
+        "0 9 * * MON",
+        "--time-zone",
+        "Europe/Paris",
+        "--jitter",
+        "30s",
+        "--overlap",
+        "allow_all",
+        "--catch-up",
+        "all",
+        "--catch-up-window",
+        "2h",
+        "--max-runs",
+        "10",
+        "--label",
+        "team=core",
+        "--idempotency-key",
+        "standup-cli",
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            &created["cron"],
+            &created["timeZone"],
+            &created["state"],
+            &created["jitterMs"],
+            &created["overlapPolicy"],
+            &created["catchUpPolicy"],
+            &created["catchUpWindowMs"],
+            &created["maxRuns"],
+        ),
+        (
+            &Value::from("0 9 * * MON"),
+            &Value::from("Europe/Paris"),
+            &Value::from("active"),
+            &Value::from(30_000),
+            &Value::from("allow_all"),
+            &Value::from("all"),
+            &Value::from(7_200_000),
+            &Value::from(10),
+        )
+    );
+    assert_eq!(json(&["get", "--key", "standup-cli"])["id"], id.as_str());
+
+    // Preview across the Paris daylight-saving change (2026-03-29): 09:00 wall time each week.
+    let preview = json(&[
+        "preview",
+        &id,
+        "--count",
+        "2",
+        "--after",
+        "2026-03-20T00:00:00Z",
+    ]);
+    let at: Vec<_> = preview["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["fireAt"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(at, ["2026-03-23T08:00:00Z", "2026-03-30T07:00:00Z"]);
+    let human = ok(schedules(
+        url,
+        &[
+            "preview",
+            "--cron",
+            "0 9 * * MON",
+            "--time-zone",
+            "Europe/Paris",
+            "--count",
+            "2",
+            "--after",
+            "2026-03-20T00:00:00Z",
+        ],
+    ));
+    assert_eq!(human.lines().count(), 2, "{human}");
+    assert!(human.contains("2026-03-30T09:00:00+02:00"), "{human}");
+
+    assert_eq!(
+        json(&["pause", &id, "--reason", "holiday"])["state"],
+        "paused"
+    );
+    assert_eq!(
+        json(&["list", "--state", "paused"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(json(&["resume", &id])["state"], "active");
+    let moved = json(&["update", &id, "--time-zone", "America/New_York"]);
+    assert_eq!(
+        (&moved["cron"], &moved["timeZone"]),
+        (
+            &Value::from("0 9 * * MON"),
+            &Value::from("America/New_York")
+        )
+    );
+    // Human output: id, state, next fire time, when, zone, name.
+    let line = ok(schedules(url, &["get", &id]));
+    assert!(
+        line.starts_with(&id) && line.contains("active") && line.trim_end().ends_with("standup"),
+        "{line}"
+    );
+    assert_eq!(json(&["delete", &id])["state"], "deleted");
+    assert!(json(&["list"]).as_array().unwrap().is_empty());
+
+    // Errors: a message naming the field on stderr and a failing exit status.
+    let bad = schedules(url, &["create", "--name", "x", "--cron", "0 25 * * *"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cron"));
+    let bad = schedules(url, &["create", "--name", "x", "--interval", "soon"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("interval"));
+}

@@ -679,6 +679,27 @@ impl Client {
         .await
     }
 
+    /// The first `limit` schedules `query` matches (all with `None`), from its page on,
+    /// fetching pages as needed.
+    pub async fn list_schedules_up_to(
+        &self,
+        mut query: ScheduleQuery,
+        limit: Option<usize>,
+    ) -> Result<Vec<Schedule>, Error> {
+        let limit = limit.unwrap_or(usize::MAX);
+        let mut schedules = Vec::new();
+        while schedules.len() < limit {
+            let page = self.list_schedules(query.clone()).await?;
+            schedules.extend(page.schedules);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            query.page_token = page.next_page_token;
+        }
+        schedules.truncate(limit);
+        Ok(schedules)
+    }
+
     /// Changes a schedule from its next occurrence on. A change to only some timing fields
     /// (say `time_zone`) reads the schedule first and keeps the rest of its timing, guarded by
     /// the version it read (a concurrent change makes it fail with [`Error::Aborted`]). Retried

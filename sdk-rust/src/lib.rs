@@ -42,7 +42,7 @@ pub use labels::parse_labels;
 pub use minoots_proto::{json, v1 as proto};
 pub use schedule::{
     PreviewOf, ScheduleOptions, ScheduleQuery, ScheduleTiming, ScheduleUpdate, catch_up_policy,
-    overlap_policy,
+    overlap_policy, preview_to_json,
 };
 pub use stream::{CloseHandle, EventStream, Reconnect, StreamOptions};
 pub use timer::{After, TimerOptions, TimerSpec, TimerUpdate, key_policy, late_policy};

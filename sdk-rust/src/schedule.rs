@@ -7,9 +7,11 @@ use minoots_proto::{
     json::{action_bundle_from_json, agent_binding_from_json, json_to_struct},
     v1::{
         Action, CatchUpPolicy, CreateScheduleRequest, ListSchedulesRequest, OverlapPolicy,
-        ScheduleSpec, ScheduleState, UpdateScheduleRequest, WebhookAction, action,
+        PreviewScheduleResponse, ScheduleSpec, ScheduleState, UpdateScheduleRequest, WebhookAction,
+        action,
     },
 };
+use serde_json::json;
 
 use crate::{After, Error};
 
@@ -522,6 +524,17 @@ impl From<ScheduleOptions> for PreviewOf {
     fn from(options: ScheduleOptions) -> Self {
         Self::Spec(Box::new(options))
     }
+}
+
+/// A preview as REST gives it: `{"occurrences": [{"fireAt", "localTime"}, ...]}`.
+pub fn preview_to_json(preview: &PreviewScheduleResponse) -> serde_json::Value {
+    let occurrences: Vec<_> = preview
+        .fire_at
+        .iter()
+        .enumerate()
+        .map(|(i, at)| json!({"fireAt": at.to_string(), "localTime": preview.local_times.get(i)}))
+        .collect();
+    json!({ "occurrences": occurrences })
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::{
     dead_letter::{DeadLetter, ReplayResult, since},
     error::to_py,
     runtime,
+    schedule::{self, Schedule, TimingArgs, occurrences},
     stream::{AsyncEventStream, EventStream},
     timer::{ScheduleArgs, TenantPause, Timer, UpdateArgs, from_python, to_python},
 };
@@ -467,6 +468,206 @@ impl Client {
             .collect())
     }
 
+    /// Creates a recurring schedule: `create_schedule("standup", "0 9 * * MON-FRI",
+    /// time_zone="Europe/Paris", webhook=url)`, or `interval="15m"` instead of a cron. Each
+    /// occurrence is an ordinary timer. Lengths are text (`"30s"`), `timedelta` or seconds.
+    #[pyo3(signature = (name, cron=None, *, interval=None, time_zone=None, start_at=None, end_at=None, max_runs=None, jitter=None, overlap_policy=None, catch_up_policy=None, catch_up_window=None, labels=None, metadata=None, action_bundle=None, webhook=None, agent_binding=None, idempotency_key=None, requested_by=None, paused=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_schedule(
+        &self,
+        py: Python<'_>,
+        name: String,
+        cron: Option<String>,
+        interval: Option<Bound<'_, PyAny>>,
+        time_zone: Option<String>,
+        start_at: Option<Bound<'_, PyAny>>,
+        end_at: Option<Bound<'_, PyAny>>,
+        max_runs: Option<u64>,
+        jitter: Option<Bound<'_, PyAny>>,
+        overlap_policy: Option<String>,
+        catch_up_policy: Option<String>,
+        catch_up_window: Option<Bound<'_, PyAny>>,
+        labels: Option<BTreeMap<String, String>>,
+        metadata: Option<Bound<'_, PyAny>>,
+        action_bundle: Option<Bound<'_, PyAny>>,
+        webhook: Option<String>,
+        agent_binding: Option<Bound<'_, PyAny>>,
+        idempotency_key: Option<String>,
+        requested_by: Option<String>,
+        paused: bool,
+    ) -> PyResult<Schedule> {
+        let timing = TimingArgs {
+            cron,
+            interval,
+            time_zone,
+            start_at,
+            end_at,
+            max_runs,
+            jitter,
+            overlap_policy,
+            catch_up_policy,
+            catch_up_window,
+        };
+        let options = schedule::CreateArgs {
+            name,
+            labels,
+            metadata,
+            action_bundle,
+            webhook,
+            agent_binding,
+            idempotency_key,
+            requested_by,
+            paused,
+        }
+        .into_options(timing)?;
+        let inner = block(py, self.inner.create_schedule(options))?;
+        Ok(Schedule { inner })
+    }
+
+    fn get_schedule(&self, py: Python<'_>, id: String) -> PyResult<Schedule> {
+        let inner = block(py, self.inner.get_schedule(&id))?;
+        Ok(Schedule { inner })
+    }
+
+    /// The schedule created with this idempotency key.
+    fn get_schedule_by_key(&self, py: Python<'_>, idempotency_key: String) -> PyResult<Schedule> {
+        let inner = block(py, self.inner.get_schedule_by_key(&idempotency_key))?;
+        Ok(Schedule { inner })
+    }
+
+    /// Every matching schedule (pages fetched as needed), at most `limit`; `states` default to
+    /// every state but `deleted`.
+    #[pyo3(signature = (*, states=None, label_selector=None, page_size=None, limit=None))]
+    fn list_schedules(
+        &self,
+        py: Python<'_>,
+        states: Option<Vec<String>>,
+        label_selector: Option<String>,
+        page_size: Option<u32>,
+        limit: Option<usize>,
+    ) -> PyResult<Vec<Schedule>> {
+        let query = schedule::query(states, label_selector, page_size)?;
+        let all = block(py, self.inner.list_schedules_up_to(query, limit))?;
+        Ok(all.into_iter().map(|inner| Schedule { inner }).collect())
+    }
+
+    /// Changes a schedule from its next occurrence on: each argument given replaces the
+    /// schedule's; timing arguments given alone keep the rest of its timing. With
+    /// `expected_version`, a concurrent change raises `AbortedError`.
+    #[pyo3(signature = (id, *, name=None, cron=None, interval=None, time_zone=None, start_at=None, end_at=None, max_runs=None, jitter=None, overlap_policy=None, catch_up_policy=None, catch_up_window=None, labels=None, metadata=None, action_bundle=None, webhook=None, agent_binding=None, expected_version=None, requested_by=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn update_schedule(
+        &self,
+        py: Python<'_>,
+        id: String,
+        name: Option<String>,
+        cron: Option<String>,
+        interval: Option<Bound<'_, PyAny>>,
+        time_zone: Option<String>,
+        start_at: Option<Bound<'_, PyAny>>,
+        end_at: Option<Bound<'_, PyAny>>,
+        max_runs: Option<u64>,
+        jitter: Option<Bound<'_, PyAny>>,
+        overlap_policy: Option<String>,
+        catch_up_policy: Option<String>,
+        catch_up_window: Option<Bound<'_, PyAny>>,
+        labels: Option<BTreeMap<String, String>>,
+        metadata: Option<Bound<'_, PyAny>>,
+        action_bundle: Option<Bound<'_, PyAny>>,
+        webhook: Option<String>,
+        agent_binding: Option<Bound<'_, PyAny>>,
+        expected_version: Option<u64>,
+        requested_by: Option<String>,
+    ) -> PyResult<Schedule> {
+        let timing = TimingArgs {
+            cron,
+            interval,
+            time_zone,
+            start_at,
+            end_at,
+            max_runs,
+            jitter,
+            overlap_policy,
+            catch_up_policy,
+            catch_up_window,
+        };
+        let update = schedule::UpdateArgs {
+            id,
+            name,
+            labels,
+            metadata,
+            action_bundle,
+            webhook,
+            agent_binding,
+            expected_version,
+            requested_by,
+        }
+        .into_update(timing)?;
+        let inner = block(py, self.inner.update_schedule(update))?;
+        Ok(Schedule { inner })
+    }
+
+    /// No occurrence is created until `resume_schedule`; slots passed meanwhile are skipped.
+    #[pyo3(signature = (id, reason=String::new()))]
+    fn pause_schedule(&self, py: Python<'_>, id: String, reason: String) -> PyResult<Schedule> {
+        let inner = block(py, self.inner.pause_schedule(&id, &reason))?;
+        Ok(Schedule { inner })
+    }
+
+    fn resume_schedule(&self, py: Python<'_>, id: String) -> PyResult<Schedule> {
+        let inner = block(py, self.inner.resume_schedule(&id))?;
+        Ok(Schedule { inner })
+    }
+
+    /// Stops the schedule for good and cancels its pending occurrence.
+    fn delete_schedule(&self, py: Python<'_>, id: String) -> PyResult<Schedule> {
+        let inner = block(py, self.inner.delete_schedule(&id))?;
+        Ok(Schedule { inner })
+    }
+
+    /// The next `count` occurrences (default 10) after `after` (default now) of the stored
+    /// schedule `id`, or of the timing arguments, creating nothing:
+    /// `[{"fire_at": ..., "local_time": ...}]`, `local_time` as wall time in the zone.
+    #[pyo3(signature = (id=None, *, cron=None, interval=None, time_zone=None, start_at=None, end_at=None, max_runs=None, jitter=None, overlap_policy=None, catch_up_policy=None, catch_up_window=None, count=None, after=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn preview_schedule(
+        &self,
+        py: Python<'_>,
+        id: Option<String>,
+        cron: Option<String>,
+        interval: Option<Bound<'_, PyAny>>,
+        time_zone: Option<String>,
+        start_at: Option<Bound<'_, PyAny>>,
+        end_at: Option<Bound<'_, PyAny>>,
+        max_runs: Option<u64>,
+        jitter: Option<Bound<'_, PyAny>>,
+        overlap_policy: Option<String>,
+        catch_up_policy: Option<String>,
+        catch_up_window: Option<Bound<'_, PyAny>>,
+        count: Option<u32>,
+        after: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let timing = TimingArgs {
+            cron,
+            interval,
+            time_zone,
+            start_at,
+            end_at,
+            max_runs,
+            jitter,
+            overlap_policy,
+            catch_up_policy,
+            catch_up_window,
+        };
+        let (of, after) = (schedule::preview_of(id, timing)?, schedule::after(after)?);
+        let preview = block(
+            py,
+            self.inner
+                .preview_schedule(of, count.unwrap_or_default(), after),
+        )?;
+        occurrences(py, preview)
+    }
+
     /// Runs an agent tool (see `minoots.agents`) with JSON-like arguments; returns its JSON
     /// result as Python objects.
     #[pyo3(signature = (name, arguments=None))]
@@ -833,6 +1034,251 @@ impl AsyncClient {
             py,
             async move { client.replay_dead_letters(since).await },
             replays,
+        )
+    }
+
+    /// Creates a recurring schedule: `create_schedule("standup", "0 9 * * MON-FRI",
+    /// time_zone="Europe/Paris", webhook=url)`, or `interval="15m"` instead of a cron. Each
+    /// occurrence is an ordinary timer. Lengths are text (`"30s"`), `timedelta` or seconds.
+    #[pyo3(signature = (name, cron=None, *, interval=None, time_zone=None, start_at=None, end_at=None, max_runs=None, jitter=None, overlap_policy=None, catch_up_policy=None, catch_up_window=None, labels=None, metadata=None, action_bundle=None, webhook=None, agent_binding=None, idempotency_key=None, requested_by=None, paused=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn create_schedule<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        cron: Option<String>,
+        interval: Option<Bound<'py, PyAny>>,
+        time_zone: Option<String>,
+        start_at: Option<Bound<'py, PyAny>>,
+        end_at: Option<Bound<'py, PyAny>>,
+        max_runs: Option<u64>,
+        jitter: Option<Bound<'py, PyAny>>,
+        overlap_policy: Option<String>,
+        catch_up_policy: Option<String>,
+        catch_up_window: Option<Bound<'py, PyAny>>,
+        labels: Option<BTreeMap<String, String>>,
+        metadata: Option<Bound<'py, PyAny>>,
+        action_bundle: Option<Bound<'py, PyAny>>,
+        webhook: Option<String>,
+        agent_binding: Option<Bound<'py, PyAny>>,
+        idempotency_key: Option<String>,
+        requested_by: Option<String>,
+        paused: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let timing = TimingArgs {
+            cron,
+            interval,
+            time_zone,
+            start_at,
+            end_at,
+            max_runs,
+            jitter,
+            overlap_policy,
+            catch_up_policy,
+            catch_up_window,
+        };
+        let options = schedule::CreateArgs {
+            name,
+            labels,
+            metadata,
+            action_bundle,
+            webhook,
+            agent_binding,
+            idempotency_key,
+            requested_by,
+            paused,
+        }
+        .into_options(timing)?;
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.create_schedule(options).await },
+            schedule::schedule,
+        )
+    }
+
+    fn get_schedule<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.get_schedule(&id).await },
+            schedule::schedule,
+        )
+    }
+
+    /// The schedule created with this idempotency key.
+    fn get_schedule_by_key<'py>(
+        &self,
+        py: Python<'py>,
+        idempotency_key: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.get_schedule_by_key(&idempotency_key).await },
+            schedule::schedule,
+        )
+    }
+
+    /// Every matching schedule (pages fetched as needed), at most `limit`; `states` default to
+    /// every state but `deleted`.
+    #[pyo3(signature = (*, states=None, label_selector=None, page_size=None, limit=None))]
+    fn list_schedules<'py>(
+        &self,
+        py: Python<'py>,
+        states: Option<Vec<String>>,
+        label_selector: Option<String>,
+        page_size: Option<u32>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let query = schedule::query(states, label_selector, page_size)?;
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.list_schedules_up_to(query, limit).await },
+            schedule::schedules,
+        )
+    }
+
+    /// Changes a schedule from its next occurrence on: each argument given replaces the
+    /// schedule's; timing arguments given alone keep the rest of its timing. With
+    /// `expected_version`, a concurrent change raises `AbortedError`.
+    #[pyo3(signature = (id, *, name=None, cron=None, interval=None, time_zone=None, start_at=None, end_at=None, max_runs=None, jitter=None, overlap_policy=None, catch_up_policy=None, catch_up_window=None, labels=None, metadata=None, action_bundle=None, webhook=None, agent_binding=None, expected_version=None, requested_by=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn update_schedule<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        name: Option<String>,
+        cron: Option<String>,
+        interval: Option<Bound<'py, PyAny>>,
+        time_zone: Option<String>,
+        start_at: Option<Bound<'py, PyAny>>,
+        end_at: Option<Bound<'py, PyAny>>,
+        max_runs: Option<u64>,
+        jitter: Option<Bound<'py, PyAny>>,
+        overlap_policy: Option<String>,
+        catch_up_policy: Option<String>,
+        catch_up_window: Option<Bound<'py, PyAny>>,
+        labels: Option<BTreeMap<String, String>>,
+        metadata: Option<Bound<'py, PyAny>>,
+        action_bundle: Option<Bound<'py, PyAny>>,
+        webhook: Option<String>,
+        agent_binding: Option<Bound<'py, PyAny>>,
+        expected_version: Option<u64>,
+        requested_by: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let timing = TimingArgs {
+            cron,
+            interval,
+            time_zone,
+            start_at,
+            end_at,
+            max_runs,
+            jitter,
+            overlap_policy,
+            catch_up_policy,
+            catch_up_window,
+        };
+        let update = schedule::UpdateArgs {
+            id,
+            name,
+            labels,
+            metadata,
+            action_bundle,
+            webhook,
+            agent_binding,
+            expected_version,
+            requested_by,
+        }
+        .into_update(timing)?;
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.update_schedule(update).await },
+            schedule::schedule,
+        )
+    }
+
+    /// No occurrence is created until `resume_schedule`; slots passed meanwhile are skipped.
+    #[pyo3(signature = (id, reason=String::new()))]
+    fn pause_schedule<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.pause_schedule(&id, &reason).await },
+            schedule::schedule,
+        )
+    }
+
+    fn resume_schedule<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.resume_schedule(&id).await },
+            schedule::schedule,
+        )
+    }
+
+    /// Stops the schedule for good and cancels its pending occurrence.
+    fn delete_schedule<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move { client.delete_schedule(&id).await },
+            schedule::schedule,
+        )
+    }
+
+    /// The next `count` occurrences (default 10) after `after` (default now) of the stored
+    /// schedule `id`, or of the timing arguments, creating nothing:
+    /// `[{"fire_at": ..., "local_time": ...}]`, `local_time` as wall time in the zone.
+    #[pyo3(signature = (id=None, *, cron=None, interval=None, time_zone=None, start_at=None, end_at=None, max_runs=None, jitter=None, overlap_policy=None, catch_up_policy=None, catch_up_window=None, count=None, after=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn preview_schedule<'py>(
+        &self,
+        py: Python<'py>,
+        id: Option<String>,
+        cron: Option<String>,
+        interval: Option<Bound<'py, PyAny>>,
+        time_zone: Option<String>,
+        start_at: Option<Bound<'py, PyAny>>,
+        end_at: Option<Bound<'py, PyAny>>,
+        max_runs: Option<u64>,
+        jitter: Option<Bound<'py, PyAny>>,
+        overlap_policy: Option<String>,
+        catch_up_policy: Option<String>,
+        catch_up_window: Option<Bound<'py, PyAny>>,
+        count: Option<u32>,
+        after: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let timing = TimingArgs {
+            cron,
+            interval,
+            time_zone,
+            start_at,
+            end_at,
+            max_runs,
+            jitter,
+            overlap_policy,
+            catch_up_policy,
+            catch_up_window,
+        };
+        let (of, after) = (schedule::preview_of(id, timing)?, schedule::after(after)?);
+        let client = self.inner.clone();
+        awaitable(
+            py,
+            async move {
+                client
+                    .preview_schedule(of, count.unwrap_or_default(), after)
+                    .await
+            },
+            occurrences,
         )
     }
 

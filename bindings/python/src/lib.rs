@@ -6,6 +6,7 @@ mod client;
 mod dead_letter;
 mod error;
 mod runtime;
+mod schedule;
 mod stream;
 mod timer;
 
@@ -18,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<timer::Timer>()?;
     m.add_class::<timer::TimerEvent>()?;
     m.add_class::<timer::TenantPause>()?;
+    m.add_class::<schedule::Schedule>()?;
     m.add_class::<stream::EventStream>()?;
     m.add_class::<stream::AsyncEventStream>()?;
     m.add_class::<dead_letter::DeadLetter>()?;

@@ -192,6 +192,12 @@ impl TimerEvent {
 
 /// `duration` as Python gives it: `"15m"`-style text, a `timedelta`, or seconds.
 fn duration(value: &Bound<'_, PyAny>) -> PyResult<minoots::After> {
+    duration_named(value, "duration")
+}
+
+/// A length as Python gives it (`"15m"`-style text, a `timedelta`, or seconds); `field` names
+/// it in errors.
+pub fn duration_named(value: &Bound<'_, PyAny>, field: &str) -> PyResult<minoots::After> {
     if let Ok(text) = value.cast::<PyString>() {
         return Ok(minoots::After::from(text.to_str()?));
     }
@@ -199,20 +205,20 @@ fn duration(value: &Bound<'_, PyAny>) -> PyResult<minoots::After> {
         let micros = (i64::from(delta.get_days()) * 86_400 + i64::from(delta.get_seconds()))
             * 1_000_000
             + i64::from(delta.get_microseconds());
-        return non_negative(micros as f64 / 1e6);
+        return non_negative(micros as f64 / 1e6, field);
     }
     if let Ok(seconds) = value.extract::<f64>() {
-        return non_negative(seconds);
+        return non_negative(seconds, field);
     }
-    Err(PyTypeError::new_err(
-        "duration: expected text like \"15m\", a datetime.timedelta, or seconds",
-    ))
+    Err(PyTypeError::new_err(format!(
+        "{field}: expected text like \"15m\", a datetime.timedelta, or seconds"
+    )))
 }
 
-fn non_negative(seconds: f64) -> PyResult<minoots::After> {
+fn non_negative(seconds: f64, field: &str) -> PyResult<minoots::After> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(to_py(minoots::Error::InvalidArgument {
-            field: "duration".into(),
+            field: field.into(),
             message: format!("{seconds} is not a non-negative number of seconds"),
         }));
     }
@@ -308,7 +314,7 @@ impl<'py> ScheduleArgs<'py> {
 }
 
 /// `fire_at` as Python gives it: a `datetime`, or RFC 3339 text.
-fn fire_at(at: &Bound<'_, PyAny>) -> PyResult<String> {
+pub fn fire_at(at: &Bound<'_, PyAny>) -> PyResult<String> {
     if at.hasattr("isoformat")? {
         return at.call_method0("isoformat")?.extract();
     }

@@ -17,6 +17,13 @@ NAMES = [
     "resume_timer",
     "cancel_timers",
     "wait_for_timer",
+    "create_schedule",
+    "get_schedule",
+    "list_schedules",
+    "pause_schedule",
+    "resume_schedule",
+    "delete_schedule",
+    "preview_schedule",
 ]
 
 

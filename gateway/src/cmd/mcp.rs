@@ -54,7 +54,7 @@ async fn handle(client: &Client, message: Value) -> Option<Value> {
                 "protocolVersion": version,
                 "capabilities": {"tools": {"listChanged": false}},
                 "serverInfo": {"name": "minoots", "version": env!("CARGO_PKG_VERSION")},
-                "instructions": "Durable timers: schedule_timer fires after a duration or at a time (optionally calling a webhook); get_timer, list_timers, cancel_timer and wait_for_timer follow up."
+                "instructions": "Durable timers: schedule_timer fires after a duration or at a time (optionally calling a webhook); get_timer, list_timers, cancel_timer and wait_for_timer follow up. Recurring schedules: create_schedule fires at a cron's wall times in an IANA time zone (\"every Monday 9:00 Paris time\": cron \"0 9 * * MON\", time_zone \"Europe/Paris\") or every interval; preview_schedule shows the next occurrences; list, get, pause, resume and delete_schedule manage them."
             })
         }
         "ping" => json!({}),

@@ -11,6 +11,7 @@ mod keys;
 mod mcp;
 mod migrate;
 mod restored;
+mod schedules;
 mod serve;
 mod server;
 mod timers;
@@ -65,6 +66,10 @@ pub enum Command {
     /// Timers on a running server: create, list, get, cancel, watch.
     #[command(subcommand)]
     Timers(timers::TimersCommand),
+    /// Recurring schedules on a running server: create, get, list, update, pause, resume,
+    /// delete, preview.
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCommand),
     /// Dead letters: actions that exhausted their retries (talks to a running server).
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
@@ -88,6 +93,7 @@ pub async fn run(cli: Cli, file: FileConfig, clap_command: clap::Command) -> any
         Command::Keys(command) => keys::run(command).await,
         Command::Dlq(command) => dlq::run(command).await,
         Command::Timers(command) => timers::run(command).await,
+        Command::Schedules(command) => schedules::run(command).await,
         Command::Mcp(args) => mcp::run(args).await,
         Command::Config(command) => config::run(command, &file, &clap_command),
         Command::Migrate(args) => migrate::run(args).await,

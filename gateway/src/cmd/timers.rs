@@ -258,7 +258,7 @@ fn print_tenant(state: &proto::TenantPause, json: bool) {
 
 /// One `--label KEY=VALUE`, parsed by the SDK's label parser (the one the bindings and the
 /// GitHub Action use).
-fn label(text: &str) -> Result<(String, String), String> {
+pub(super) fn label(text: &str) -> Result<(String, String), String> {
     let labels = minoots::parse_labels(text).map_err(|e| e.to_string())?;
     match labels.into_iter().collect::<Vec<_>>().as_slice() {
         [(key, value)] if !text.trim_start().starts_with('{') => Ok((key.clone(), value.clone())),
@@ -266,12 +266,15 @@ fn label(text: &str) -> Result<(String, String), String> {
     }
 }
 
-fn json_arg(flag: &str, text: Option<String>) -> anyhow::Result<Option<serde_json::Value>> {
+pub(super) fn json_arg(
+    flag: &str,
+    text: Option<String>,
+) -> anyhow::Result<Option<serde_json::Value>> {
     text.map(|t| serde_json::from_str(&t).with_context(|| format!("--{flag}: not JSON")))
         .transpose()
 }
 
-fn time(t: &Option<prost_types::Timestamp>) -> String {
+pub(super) fn time(t: &Option<prost_types::Timestamp>) -> String {
     t.as_ref()
         .map_or_else(|| "-".to_owned(), ToString::to_string)
 }

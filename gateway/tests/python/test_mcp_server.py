@@ -21,6 +21,13 @@ TOOLS = {
     "resume_timer",
     "cancel_timers",
     "wait_for_timer",
+    "create_schedule",
+    "get_schedule",
+    "list_schedules",
+    "pause_schedule",
+    "resume_schedule",
+    "delete_schedule",
+    "preview_schedule",
 }
 
 
@@ -67,6 +74,34 @@ async def exercise(client):
     assert json.loads(done.content[0].text) == {"matched": 1, "changed": 1}
     by_key = await client.call_tool("get_timer", {"idempotency_key": "standup-mcp"})
     assert json.loads(by_key.content[0].text)["status"] == "cancelled"
+
+    # "Remind me every Monday 9:00 Paris time": a schedule an agent previews, pauses, resumes and deletes.
+    create = next(t for t in tools.tools if t.name == "create_schedule")
+    assert "Europe/Paris" in create.description and "time_zone" in create.input_schema["properties"]
+    preview = await client.call_tool(
+        "preview_schedule",
+        {"cron": "0 9 * * MON", "time_zone": "Europe/Paris", "count": 2, "after": "2026-03-20T00:00:00Z"},
+    )
+    assert not preview.is_error, preview.content
+    occurrences = json.loads(preview.content[0].text)["occurrences"]
+    assert [o["fireAt"] for o in occurrences] == ["2026-03-23T08:00:00Z", "2026-03-30T07:00:00Z"]
+    created = await client.call_tool(
+        "create_schedule",
+        {"name": "weekly", "cron": "0 9 * * MON", "time_zone": "Europe/Paris", "labels": {"via": "mcp-schedule"}},
+    )
+    assert not created.is_error, created.content
+    schedule = json.loads(created.content[0].text)
+    assert (schedule["cron"], schedule["timeZone"], schedule["state"]) == ("0 9 * * MON", "Europe/Paris", "active")
+    listed = await client.call_tool("list_schedules", {"label_selector": "via=mcp-schedule"})
+    assert [s["id"] for s in json.loads(listed.content[0].text)["schedules"]] == [schedule["id"]]
+    paused = await client.call_tool("pause_schedule", {"id": schedule["id"], "reason": "holiday"})
+    assert json.loads(paused.content[0].text)["state"] == "paused"
+    resumed = await client.call_tool("resume_schedule", {"id": schedule["id"]})
+    assert json.loads(resumed.content[0].text)["state"] == "active"
+    deleted = await client.call_tool("delete_schedule", {"id": schedule["id"]})
+    assert json.loads(deleted.content[0].text)["state"] == "deleted"
+    bad = await client.call_tool("create_schedule", {"name": "x", "cron": "0 25 * * *"})
+    assert bad.is_error and "INVALID_ARGUMENT" in bad.content[0].text and "cron" in bad.content[0].text
 
 
 def binary():

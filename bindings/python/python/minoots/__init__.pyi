@@ -8,6 +8,10 @@ Status = Literal["scheduled", "armed", "paused", "fired", "settled", "failed", "
 KeyPolicy = Literal["reject", "replace", "keep"]
 LatePolicy = Literal["fire", "reject"]
 Since = str | datetime.datetime
+Time = str | datetime.datetime
+ScheduleState = Literal["active", "paused", "completed", "deleted"]
+OverlapPolicy = Literal["skip", "buffer_one", "allow_all"]
+CatchUpPolicy = Literal["none", "latest", "all"]
 
 class TimerArgs(TypedDict, total=False):
     """One timer of ``schedule_many``: ``schedule``'s arguments as keys (``name`` required)."""
@@ -23,6 +27,13 @@ class TimerArgs(TypedDict, total=False):
     requested_by: str
     key_policy: KeyPolicy
     late_policy: LatePolicy
+
+class Occurrence(TypedDict):
+    """One entry of ``preview_schedule``: the instant (RFC 3339, UTC) and the wall time in the
+    schedule's zone (``2026-03-30T09:00:00+02:00[Europe/Paris]``)."""
+
+    fire_at: str
+    local_time: str | None
 
 class Selected(TypedDict):
     """What ``cancel_timers``, ``pause_timers`` and ``resume_timers`` return."""
@@ -135,6 +146,67 @@ class TenantPause:
     def reason(self) -> str: ...
     @property
     def changed(self) -> int: ...
+
+class Schedule:
+    """A recurring schedule; each occurrence is an ordinary ``Timer``. Lengths in seconds."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> ScheduleState: ...
+    @property
+    def cron(self) -> str | None: ...
+    @property
+    def interval(self) -> float | None: ...
+    @property
+    def time_zone(self) -> str: ...
+    @property
+    def start_at(self) -> str | None: ...
+    @property
+    def end_at(self) -> str | None: ...
+    @property
+    def max_runs(self) -> int | None: ...
+    @property
+    def jitter(self) -> float | None: ...
+    @property
+    def overlap_policy(self) -> OverlapPolicy: ...
+    @property
+    def catch_up_policy(self) -> CatchUpPolicy: ...
+    @property
+    def catch_up_window(self) -> float | None: ...
+    @property
+    def labels(self) -> dict[str, str]: ...
+    @property
+    def metadata(self) -> JSON | None: ...
+    @property
+    def idempotency_key(self) -> str: ...
+    @property
+    def requested_by(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def created_at(self) -> str | None: ...
+    @property
+    def updated_at(self) -> str | None: ...
+    @property
+    def next_fire_at(self) -> str | None: ...
+    @property
+    def runs(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def last_fire_at(self) -> str | None: ...
+    @property
+    def last_timer_id(self) -> str | None: ...
+    @property
+    def paused_at(self) -> str | None: ...
+    @property
+    def pause_reason(self) -> str: ...
+    def to_dict(self) -> JSON: ...
 
 class DeadLetter:
     @property
@@ -302,6 +374,82 @@ class Client:
     def dead_letter(self, id: str) -> DeadLetter: ...
     def replay_dead_letter(self, id: str) -> ReplayResult: ...
     def replay_dead_letters(self, *, since: Since | None = None) -> list[ReplayResult]: ...
+    def create_schedule(
+        self,
+        name: str,
+        cron: str | None = None,
+        *,
+        interval: Duration | None = None,
+        time_zone: str | None = None,
+        start_at: Time | None = None,
+        end_at: Time | None = None,
+        max_runs: int | None = None,
+        jitter: Duration | None = None,
+        overlap_policy: OverlapPolicy | None = None,
+        catch_up_policy: CatchUpPolicy | None = None,
+        catch_up_window: Duration | None = None,
+        labels: Mapping[str, str] | None = None,
+        metadata: JSON | None = None,
+        action_bundle: JSON | None = None,
+        webhook: str | None = None,
+        agent_binding: JSON | None = None,
+        idempotency_key: str | None = None,
+        requested_by: str | None = None,
+        paused: bool = False,
+    ) -> Schedule: ...
+    def get_schedule(self, id: str) -> Schedule: ...
+    def get_schedule_by_key(self, idempotency_key: str) -> Schedule: ...
+    def list_schedules(
+        self,
+        *,
+        states: Sequence[ScheduleState] | None = None,
+        label_selector: str | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> list[Schedule]: ...
+    def update_schedule(
+        self,
+        id: str,
+        *,
+        name: str | None = None,
+        cron: str | None = None,
+        interval: Duration | None = None,
+        time_zone: str | None = None,
+        start_at: Time | None = None,
+        end_at: Time | None = None,
+        max_runs: int | None = None,
+        jitter: Duration | None = None,
+        overlap_policy: OverlapPolicy | None = None,
+        catch_up_policy: CatchUpPolicy | None = None,
+        catch_up_window: Duration | None = None,
+        labels: Mapping[str, str] | None = None,
+        metadata: JSON | None = None,
+        action_bundle: JSON | None = None,
+        webhook: str | None = None,
+        agent_binding: JSON | None = None,
+        expected_version: int | None = None,
+        requested_by: str | None = None,
+    ) -> Schedule: ...
+    def pause_schedule(self, id: str, reason: str = "") -> Schedule: ...
+    def resume_schedule(self, id: str) -> Schedule: ...
+    def delete_schedule(self, id: str) -> Schedule: ...
+    def preview_schedule(
+        self,
+        id: str | None = None,
+        *,
+        cron: str | None = None,
+        interval: Duration | None = None,
+        time_zone: str | None = None,
+        start_at: Time | None = None,
+        end_at: Time | None = None,
+        max_runs: int | None = None,
+        jitter: Duration | None = None,
+        overlap_policy: OverlapPolicy | None = None,
+        catch_up_policy: CatchUpPolicy | None = None,
+        catch_up_window: Duration | None = None,
+        count: int | None = None,
+        after: Time | None = None,
+    ) -> list[Occurrence]: ...
     def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any: ...
 
 class AsyncClient:
@@ -408,6 +556,82 @@ class AsyncClient:
     async def dead_letter(self, id: str) -> DeadLetter: ...
     async def replay_dead_letter(self, id: str) -> ReplayResult: ...
     async def replay_dead_letters(self, *, since: Since | None = None) -> list[ReplayResult]: ...
+    async def create_schedule(
+        self,
+        name: str,
+        cron: str | None = None,
+        *,
+        interval: Duration | None = None,
+        time_zone: str | None = None,
+        start_at: Time | None = None,
+        end_at: Time | None = None,
+        max_runs: int | None = None,
+        jitter: Duration | None = None,
+        overlap_policy: OverlapPolicy | None = None,
+        catch_up_policy: CatchUpPolicy | None = None,
+        catch_up_window: Duration | None = None,
+        labels: Mapping[str, str] | None = None,
+        metadata: JSON | None = None,
+        action_bundle: JSON | None = None,
+        webhook: str | None = None,
+        agent_binding: JSON | None = None,
+        idempotency_key: str | None = None,
+        requested_by: str | None = None,
+        paused: bool = False,
+    ) -> Schedule: ...
+    async def get_schedule(self, id: str) -> Schedule: ...
+    async def get_schedule_by_key(self, idempotency_key: str) -> Schedule: ...
+    async def list_schedules(
+        self,
+        *,
+        states: Sequence[ScheduleState] | None = None,
+        label_selector: str | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> list[Schedule]: ...
+    async def update_schedule(
+        self,
+        id: str,
+        *,
+        name: str | None = None,
+        cron: str | None = None,
+        interval: Duration | None = None,
+        time_zone: str | None = None,
+        start_at: Time | None = None,
+        end_at: Time | None = None,
+        max_runs: int | None = None,
+        jitter: Duration | None = None,
+        overlap_policy: OverlapPolicy | None = None,
+        catch_up_policy: CatchUpPolicy | None = None,
+        catch_up_window: Duration | None = None,
+        labels: Mapping[str, str] | None = None,
+        metadata: JSON | None = None,
+        action_bundle: JSON | None = None,
+        webhook: str | None = None,
+        agent_binding: JSON | None = None,
+        expected_version: int | None = None,
+        requested_by: str | None = None,
+    ) -> Schedule: ...
+    async def pause_schedule(self, id: str, reason: str = "") -> Schedule: ...
+    async def resume_schedule(self, id: str) -> Schedule: ...
+    async def delete_schedule(self, id: str) -> Schedule: ...
+    async def preview_schedule(
+        self,
+        id: str | None = None,
+        *,
+        cron: str | None = None,
+        interval: Duration | None = None,
+        time_zone: str | None = None,
+        start_at: Time | None = None,
+        end_at: Time | None = None,
+        max_runs: int | None = None,
+        jitter: Duration | None = None,
+        overlap_policy: OverlapPolicy | None = None,
+        catch_up_policy: CatchUpPolicy | None = None,
+        catch_up_window: Duration | None = None,
+        count: int | None = None,
+        after: Time | None = None,
+    ) -> list[Occurrence]: ...
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> Any: ...
 
 def verify_webhook(
