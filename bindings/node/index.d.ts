@@ -175,5 +175,5 @@ export function parseDuration(text: string): number
 /** `"team=core,env=prod"` (commas or newlines) or a JSON object; throws INVALID_ARGUMENT naming the bad entry. */
 export function parseLabels(text: string): Record<string, string>
 
-/** The agent tools (schedule, get, list, cancel, update, pause, resume, bulk cancel, wait) with JSON Schema arguments. */
+/** The agent tools (timers, and recurring schedules: create_schedule ... preview_schedule) with JSON Schema arguments. */
 export function toolSpecs(): ToolSpec[]

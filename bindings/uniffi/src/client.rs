@@ -347,7 +347,8 @@ pub struct ToolSpec {
     pub parameters_json: String,
 }
 
-/// Every agent tool (schedule, get, list, cancel, update, pause, resume, bulk cancel, wait), the
+/// Every agent tool (timers: schedule, get, list, cancel, update, pause, resume, bulk cancel,
+/// wait; schedules: create, get, list, pause, resume, delete, preview), the
 /// ones `minoots mcp` serves.
 #[uniffi::export]
 pub fn tool_specs() -> Vec<ToolSpec> {

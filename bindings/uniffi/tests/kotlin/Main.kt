@@ -119,7 +119,8 @@ suspend fun agentTools(client: Client) {
     val names = toolSpecs().map { it.name }
     check(names == listOf(
         "schedule_timer", "get_timer", "list_timers", "cancel_timer", "update_timer", "pause_timer",
-        "resume_timer", "cancel_timers", "wait_for_timer",
+        "resume_timer", "cancel_timers", "wait_for_timer", "create_schedule", "get_schedule",
+        "list_schedules", "pause_schedule", "resume_schedule", "delete_schedule", "preview_schedule",
     )) { "$names" }
     check(toolSpecs().all { it.parametersJson.contains("\"type\":\"object\"") }) { "tool parameters" }
     val timer = client.callTool("schedule_timer", """{"name": "tool", "duration": "100ms", "labels": {"via": "kotlin"}}""")
