@@ -1,4 +1,4 @@
-// The package's API. Timer, TimerEvent and the option types are generated from the Rust
+// The package's API. Timer, TimerEvent, Schedule and the option types are generated from the Rust
 // structs into native.d.ts by napi-rs.
 import type {
   ActionResult,
@@ -6,9 +6,16 @@ import type {
   DeadLetter,
   DeadLettersOptions,
   ListOptions,
+  ListSchedulesOptions,
+  PreviewOptions,
+  RecurringOptions,
   ReplayDeadLettersOptions,
   ReplayResult,
+  Schedule,
+  ScheduleList,
   ScheduleOptions,
+  SchedulePreview,
+  ScheduleUpdate,
   SelectOptions,
   SelectResult,
   StreamTimersOptions,
@@ -26,9 +33,16 @@ export type {
   DeadLetter,
   DeadLettersOptions,
   ListOptions,
+  ListSchedulesOptions,
+  PreviewOptions,
+  RecurringOptions,
   ReplayDeadLettersOptions,
   ReplayResult,
+  Schedule,
+  ScheduleList,
   ScheduleOptions,
+  SchedulePreview,
+  ScheduleUpdate,
   SelectOptions,
   SelectResult,
   StreamTimersOptions,
@@ -101,6 +115,21 @@ export class Client {
   resumeTenant(): Promise<TenantPause>
   tenantPause(): Promise<TenantPause>
   waitFor(id: string, options?: WaitOptions): Promise<Timer>
+  /** Creates a recurring schedule (`cron` or `interval`); each occurrence is an ordinary timer. */
+  createSchedule(options: RecurringOptions): Promise<Schedule>
+  getSchedule(id: string): Promise<Schedule>
+  getScheduleByKey(idempotencyKey: string): Promise<Schedule>
+  /** One page; pass `nextPageToken` back as `pageToken` for the next. */
+  listSchedules(options?: ListSchedulesOptions): Promise<ScheduleList>
+  /** From the next occurrence on; a stale `expectedVersion` rejects with ABORTED. */
+  updateSchedule(update: ScheduleUpdate): Promise<Schedule>
+  /** No occurrence is created until `resumeSchedule` (state `paused`). */
+  pauseSchedule(id: string, reason?: string): Promise<Schedule>
+  resumeSchedule(id: string): Promise<Schedule>
+  /** Stops the schedule for good (state `deleted`) and cancels its pending occurrence. */
+  deleteSchedule(id: string): Promise<Schedule>
+  /** The next occurrences of a stored schedule (its id) or of options not yet created. */
+  previewSchedule(of: string | RecurringOptions, options?: PreviewOptions): Promise<SchedulePreview>
   deadLetters(options?: DeadLettersOptions): Promise<DeadLetter[]>
   deadLetter(id: string): Promise<DeadLetter>
   /** Runs the dead-lettered action again, with its original idempotency key. */
@@ -146,5 +175,5 @@ export function parseDuration(text: string): number
 /** `"team=core,env=prod"` (commas or newlines) or a JSON object; throws INVALID_ARGUMENT naming the bad entry. */
 export function parseLabels(text: string): Record<string, string>
 
-/** The agent tools (schedule, get, list, cancel, update, pause, resume, bulk cancel, wait) with JSON Schema arguments. */
+/** The agent tools (timers, and recurring schedules: create_schedule ... preview_schedule) with JSON Schema arguments. */
 export function toolSpecs(): ToolSpec[]

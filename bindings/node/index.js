@@ -117,6 +117,44 @@ class Client {
     return call(this.inner.waitFor(id, options))
   }
 
+  createSchedule(options) {
+    return call(this.inner.createSchedule(options))
+  }
+
+  getSchedule(id) {
+    return call(this.inner.getSchedule(id))
+  }
+
+  getScheduleByKey(idempotencyKey) {
+    return call(this.inner.getScheduleByKey(idempotencyKey))
+  }
+
+  listSchedules(options) {
+    return call(this.inner.listSchedules(options))
+  }
+
+  updateSchedule(update) {
+    return call(this.inner.updateSchedule(update))
+  }
+
+  pauseSchedule(id, reason) {
+    return call(this.inner.pauseSchedule(id, reason))
+  }
+
+  resumeSchedule(id) {
+    return call(this.inner.resumeSchedule(id))
+  }
+
+  deleteSchedule(id) {
+    return call(this.inner.deleteSchedule(id))
+  }
+
+  /** `of` is a schedule id, or the options `createSchedule` takes (nothing is created). */
+  previewSchedule(of, options) {
+    const [id, spec] = typeof of === 'string' ? [of, null] : [null, of ?? null]
+    return call(this.inner.previewSchedule(id, spec, options ?? null))
+  }
+
   deadLetters(options) {
     return call(this.inner.deadLetters(options))
   }

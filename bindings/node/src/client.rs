@@ -9,6 +9,10 @@ use napi_derive::napi;
 use crate::{
     dead_letter::{DeadLetter, DeadLettersOptions, ReplayDeadLettersOptions, ReplayResult, since},
     error::{Result, invalid, to_js},
+    schedule::{
+        ListSchedulesOptions, PreviewOptions, RecurringOptions, Schedule, ScheduleList,
+        SchedulePreview, ScheduleUpdate, after,
+    },
     stream::EventStream,
     timer::{ScheduleOptions, SelectOptions, SelectResult, TenantPause, Timer, UpdateOptions},
 };
@@ -289,6 +293,120 @@ impl Client {
             .map_err(to_js)
     }
 
+    /// Creates a recurring schedule; each occurrence is an ordinary timer.
+    #[napi]
+    pub async fn create_schedule(&self, options: RecurringOptions) -> Result<Schedule> {
+        let options = options.into_options()?;
+        self.inner
+            .create_schedule(options)
+            .await
+            .map(Schedule::from)
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn get_schedule(&self, id: String) -> Result<Schedule> {
+        self.inner
+            .get_schedule(&id)
+            .await
+            .map(Schedule::from)
+            .map_err(to_js)
+    }
+
+    /// The schedule created with this idempotency key.
+    #[napi]
+    pub async fn get_schedule_by_key(&self, idempotency_key: String) -> Result<Schedule> {
+        self.inner
+            .get_schedule_by_key(&idempotency_key)
+            .await
+            .map(Schedule::from)
+            .map_err(to_js)
+    }
+
+    /// One page of schedules; pass `nextPageToken` back as `pageToken` for the next.
+    #[napi]
+    pub async fn list_schedules(
+        &self,
+        options: Option<ListSchedulesOptions>,
+    ) -> Result<ScheduleList> {
+        let query = match options {
+            Some(options) => options.into_query()?,
+            None => minoots::ScheduleQuery::default(),
+        };
+        self.inner
+            .list_schedules(query)
+            .await
+            .map(ScheduleList::from)
+            .map_err(to_js)
+    }
+
+    /// Changes a schedule from its next occurrence on; with `expectedVersion` a concurrent
+    /// change rejects with `ABORTED`.
+    #[napi]
+    pub async fn update_schedule(&self, update: ScheduleUpdate) -> Result<Schedule> {
+        let update = update.into_update()?;
+        self.inner
+            .update_schedule(update)
+            .await
+            .map(Schedule::from)
+            .map_err(to_js)
+    }
+
+    /// No occurrence is created until `resumeSchedule`; slots passed meanwhile are skipped.
+    #[napi]
+    pub async fn pause_schedule(&self, id: String, reason: Option<String>) -> Result<Schedule> {
+        let reason = reason.unwrap_or_default();
+        self.inner
+            .pause_schedule(&id, &reason)
+            .await
+            .map(Schedule::from)
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn resume_schedule(&self, id: String) -> Result<Schedule> {
+        self.inner
+            .resume_schedule(&id)
+            .await
+            .map(Schedule::from)
+            .map_err(to_js)
+    }
+
+    /// Stops the schedule for good (state `deleted`) and cancels its pending occurrence.
+    #[napi]
+    pub async fn delete_schedule(&self, id: String) -> Result<Schedule> {
+        self.inner
+            .delete_schedule(&id)
+            .await
+            .map(Schedule::from)
+            .map_err(to_js)
+    }
+
+    /// The next occurrences of the stored schedule `id`, or of `spec` (not created); `index.js`
+    /// takes either as the first argument of `previewSchedule`.
+    #[napi]
+    pub async fn preview_schedule(
+        &self,
+        id: Option<String>,
+        spec: Option<RecurringOptions>,
+        options: Option<PreviewOptions>,
+    ) -> Result<SchedulePreview> {
+        let of = match (id, spec) {
+            (Some(id), None) => minoots::PreviewOf::from(id),
+            (None, Some(spec)) => minoots::PreviewOf::from(spec.into_options()?),
+            _ => return Err(invalid("id", "give a schedule id or a spec")),
+        };
+        let (count, after) = match options {
+            None => (0, None),
+            Some(o) => (o.count.unwrap_or_default(), after(o.after)?),
+        };
+        self.inner
+            .preview_schedule(of, count, after)
+            .await
+            .map(SchedulePreview::from)
+            .map_err(to_js)
+    }
+
     /// Unresolved dead letters (with `includeResolved`, replayed ones too), oldest first.
     #[napi]
     pub async fn dead_letters(
@@ -387,7 +505,8 @@ pub struct ToolSpec {
     pub parameters: serde_json::Value,
 }
 
-/// Every agent tool (schedule, get, list, cancel, update, pause, resume, bulk cancel, wait), the
+/// Every agent tool (timers: schedule, get, list, cancel, update, pause, resume, bulk cancel,
+/// wait; schedules: create, get, list, pause, resume, delete, preview), the
 /// ones `minoots mcp` serves.
 #[napi]
 pub fn tool_specs() -> Vec<ToolSpec> {

@@ -10,5 +10,6 @@
 mod client;
 mod dead_letter;
 mod error;
+mod schedule;
 mod stream;
 mod timer;

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use minoots::{After, TimerOptions, TimerSpec, TimerUpdate, json, proto};
 use napi_derive::napi;
 
-use crate::error::{Result, invalid};
+use crate::{
+    error::{Result, invalid},
+    schedule::Schedule,
+};
 
 pub fn time(t: &Option<prost_types::Timestamp>) -> Option<String> {
     t.as_ref().map(ToString::to_string)
@@ -33,6 +36,9 @@ pub struct Timer {
     pub state_version: i64,
     /// `firedAt - fireAt` in milliseconds, once fired.
     pub jitter_ms: Option<f64>,
+    /// The recurring schedule this timer is an occurrence of (empty if none), and its slot.
+    pub schedule_id: String,
+    pub scheduled_for: Option<String>,
     /// The REST/webhook JSON form, every field included.
     pub json: serde_json::Value,
 }
@@ -49,6 +55,7 @@ impl From<proto::Timer> for Timer {
             cancelled_at: time(&t.cancelled_at),
             metadata: t.metadata.as_ref().map(json::struct_to_json),
             jitter_ms: t.fired_at.is_some().then_some(t.jitter_ms),
+            scheduled_for: time(&t.scheduled_for),
             state_version: t.state_version as i64,
             labels: t.labels.into_iter().collect(),
             id: t.id,
@@ -57,18 +64,22 @@ impl From<proto::Timer> for Timer {
             requested_by: t.requested_by,
             cancel_reason: t.cancel_reason,
             failure_reason: t.failure_reason,
+            schedule_id: t.schedule_id,
         }
     }
 }
 
-/// One lifecycle transition of a timer.
+/// One lifecycle transition of a timer, or of a recurring schedule (`schedule.*`).
 #[napi(object)]
 pub struct TimerEvent {
     /// Per tenant, strictly increasing; pass it back as `afterSequence` to resume.
     pub sequence: i64,
     /// `timer.scheduled`, `timer.armed`, `timer.fired`, `timer.settled`, `timer.failed`,
-    /// `timer.cancelled`, `timer.updated`, `timer.paused`, `timer.resumed`.
+    /// `timer.cancelled`, `timer.updated`, `timer.paused`, `timer.resumed`; `schedule.created`,
+    /// `schedule.updated`, `schedule.paused`, `schedule.resumed`, `schedule.deleted`,
+    /// `schedule.completed`, `schedule.skipped`.
     pub event_type: String,
+    /// Empty for a schedule's event.
     pub timer_id: String,
     pub occurred_at: Option<String>,
     /// `{timerId}:{stateVersion}`: stable across redeliveries.
@@ -76,6 +87,8 @@ pub struct TimerEvent {
     pub trace_id: String,
     /// The timer right after this transition.
     pub timer: Option<Timer>,
+    /// For a schedule's event: the schedule right after this change.
+    pub schedule: Option<Schedule>,
     /// The payload webhooks and NATS receive.
     pub payload: serde_json::Value,
 }
@@ -88,6 +101,7 @@ impl From<proto::TimerEvent> for TimerEvent {
             occurred_at: time(&e.occurred_at),
             payload: serde_json::from_slice(&e.payload).unwrap_or(serde_json::Value::Null),
             timer: e.timer.map(Timer::from),
+            schedule: e.schedule.map(Schedule::from),
             timer_id: e.timer_id,
             dedupe_key: e.dedupe_key,
             trace_id: e.trace_id,
@@ -117,8 +131,9 @@ pub struct ScheduleOptions {
     pub late_policy: Option<String>,
 }
 
-/// `duration` as JavaScript gives it: `"15m"`-style text, or milliseconds.
-fn duration(value: Option<serde_json::Value>) -> Result<Option<After>> {
+/// A length as JavaScript gives it (`duration`, a schedule's `interval`, ...): `"15m"`-style
+/// text, or milliseconds. Mistakes name `field`.
+pub fn duration(field: &str, value: Option<serde_json::Value>) -> Result<Option<After>> {
     Ok(match value {
         None => None,
         Some(serde_json::Value::String(text)) => Some(After::from(text)),
@@ -126,16 +141,13 @@ fn duration(value: Option<serde_json::Value>) -> Result<Option<After>> {
             let ms = ms
                 .as_f64()
                 .filter(|ms| ms.is_finite() && *ms >= 0.0)
-                .ok_or_else(|| invalid("duration", "milliseconds must be non-negative"))?;
+                .ok_or_else(|| invalid(field, "milliseconds must be non-negative"))?;
             Some(After::from(std::time::Duration::from_secs_f64(
                 ms / 1_000.0,
             )))
         }
         Some(_) => {
-            return Err(invalid(
-                "duration",
-                "must be text like \"15m\" or milliseconds",
-            ));
+            return Err(invalid(field, "must be text like \"15m\" or milliseconds"));
         }
     })
 }
@@ -144,7 +156,7 @@ impl ScheduleOptions {
     pub fn into_spec(self) -> Result<TimerSpec> {
         Ok(TimerOptions {
             name: self.name,
-            duration: duration(self.duration)?,
+            duration: duration("duration", self.duration)?,
             fire_at: self.fire_at,
             labels: self.labels.unwrap_or_default().into_iter().collect(),
             metadata: self.metadata,
@@ -194,7 +206,7 @@ impl UpdateOptions {
         Ok(TimerUpdate {
             id: self.id,
             idempotency_key: self.idempotency_key,
-            duration: duration(self.duration)?,
+            duration: duration("duration", self.duration)?,
             fire_at: self.fire_at,
             name: self.name,
             labels: self.labels.map(|l| l.into_iter().collect()),

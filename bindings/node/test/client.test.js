@@ -209,8 +209,22 @@ test('agent tools: toolSpecs and callTool', async () => {
     'resume_timer',
     'cancel_timers',
     'wait_for_timer',
+    'create_schedule',
+    'get_schedule',
+    'list_schedules',
+    'pause_schedule',
+    'resume_schedule',
+    'delete_schedule',
+    'preview_schedule',
   ])
   assert.ok(specs.every((s) => s.parameters.type === 'object' && s.description))
+  const preview = await (await connect('tools')).callTool('preview_schedule', {
+    cron: '0 9 * * MON-FRI',
+    time_zone: 'Europe/Paris',
+    count: 2,
+    after: '2027-03-26T00:00:00Z',
+  })
+  assert.deepEqual(preview.occurrences.map((o) => o.fireAt), ['2027-03-26T08:00:00Z', '2027-03-29T07:00:00Z'])
   const client = await connect('tools')
   const timer = await client.callTool('schedule_timer', { name: 'tool', duration: '100ms', labels: { via: 'node' } })
   const done = await client.callTool('wait_for_timer', { id: timer.id, until: 'done', timeout_seconds: 60 })

@@ -15,6 +15,10 @@ use tokio::runtime::Runtime;
 use crate::{
     dead_letter::{DeadLetter, ReplayResult, since},
     error::MinootsError,
+    schedule::{
+        ListSchedulesOptions, PreviewOf, RecurringOptions, Schedule, ScheduleList, SchedulePreview,
+        ScheduleUpdate, after,
+    },
     timer::{Timer, TimerEvent},
 };
 
@@ -52,6 +56,14 @@ fn invalid(field: &str, detail: String) -> MinootsError {
 
 fn json(field: &str, text: &str) -> Result<serde_json::Value, MinootsError> {
     serde_json::from_str(text).map_err(|e| invalid(field, e.to_string()))
+}
+
+/// An optional JSON argument (`metadata_json`, ...), mistakes naming `field`.
+pub(crate) fn json_arg(
+    field: &str,
+    text: Option<String>,
+) -> Result<Option<serde_json::Value>, MinootsError> {
+    text.map(|t| json(field, &t)).transpose()
 }
 
 /// Translated into the SDK's `ConnectOptions`.
@@ -335,7 +347,8 @@ pub struct ToolSpec {
     pub parameters_json: String,
 }
 
-/// Every agent tool (schedule, get, list, cancel, update, pause, resume, bulk cancel, wait), the
+/// Every agent tool (timers: schedule, get, list, cancel, update, pause, resume, bulk cancel,
+/// wait; schedules: create, get, list, pause, resume, delete, preview), the
 /// ones `minoots mcp` serves.
 #[uniffi::export]
 pub fn tool_specs() -> Vec<ToolSpec> {
@@ -519,6 +532,96 @@ impl Client {
         let until = if done { WaitFor::Done } else { WaitFor::Fired };
         let timeout = timeout_ms.map(Duration::from_millis);
         run(async move { client.wait_for(&id, until, timeout).await.map(Timer::from) }).await
+    }
+
+    /// Creates a recurring schedule; each occurrence is an ordinary timer.
+    pub async fn create_schedule(
+        &self,
+        options: RecurringOptions,
+    ) -> Result<Schedule, MinootsError> {
+        let (client, options) = (self.inner.clone(), options.into_options()?);
+        run(async move { client.create_schedule(options).await.map(Schedule::from) }).await
+    }
+
+    pub async fn get_schedule(&self, id: String) -> Result<Schedule, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.get_schedule(&id).await.map(Schedule::from) }).await
+    }
+
+    /// The schedule created with this idempotency key.
+    pub async fn get_schedule_by_key(
+        &self,
+        idempotency_key: String,
+    ) -> Result<Schedule, MinootsError> {
+        let client = self.inner.clone();
+        run(async move {
+            client
+                .get_schedule_by_key(&idempotency_key)
+                .await
+                .map(Schedule::from)
+        })
+        .await
+    }
+
+    /// One page of schedules; pass `next_page_token` back as `page_token` for the next.
+    pub async fn list_schedules(
+        &self,
+        options: ListSchedulesOptions,
+    ) -> Result<ScheduleList, MinootsError> {
+        let (client, query) = (self.inner.clone(), options.into_query()?);
+        run(async move { client.list_schedules(query).await.map(ScheduleList::from) }).await
+    }
+
+    /// Changes a schedule from its next occurrence on; with `expected_version` a concurrent
+    /// change throws `MinootsException.Aborted`.
+    pub async fn update_schedule(&self, update: ScheduleUpdate) -> Result<Schedule, MinootsError> {
+        let (client, update) = (self.inner.clone(), update.into_update()?);
+        run(async move { client.update_schedule(update).await.map(Schedule::from) }).await
+    }
+
+    /// No occurrence is created until `resume_schedule`; slots passed meanwhile are skipped.
+    pub async fn pause_schedule(
+        &self,
+        id: String,
+        reason: String,
+    ) -> Result<Schedule, MinootsError> {
+        let client = self.inner.clone();
+        run(async move {
+            client
+                .pause_schedule(&id, &reason)
+                .await
+                .map(Schedule::from)
+        })
+        .await
+    }
+
+    pub async fn resume_schedule(&self, id: String) -> Result<Schedule, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.resume_schedule(&id).await.map(Schedule::from) }).await
+    }
+
+    /// Stops the schedule for good (state `deleted`) and cancels its pending occurrence.
+    pub async fn delete_schedule(&self, id: String) -> Result<Schedule, MinootsError> {
+        let client = self.inner.clone();
+        run(async move { client.delete_schedule(&id).await.map(Schedule::from) }).await
+    }
+
+    /// The next `count` occurrences (0: the server's default, 10) after `after` (RFC 3339,
+    /// default now) of a stored schedule or of options not yet created; creates nothing.
+    pub async fn preview_schedule(
+        &self,
+        of: PreviewOf,
+        count: u32,
+        after: Option<String>,
+    ) -> Result<SchedulePreview, MinootsError> {
+        let (client, of, after) = (self.inner.clone(), of.into_sdk()?, self::after(after)?);
+        run(async move {
+            client
+                .preview_schedule(of, count, after)
+                .await
+                .map(SchedulePreview::from)
+        })
+        .await
     }
 
     /// Unresolved dead letters created since `since` (RFC 3339, or a duration ago such as

@@ -7,6 +7,7 @@
 mod client;
 mod dead_letter;
 mod error;
+mod schedule;
 mod timer;
 
 uniffi::setup_scaffolding!("minoots");

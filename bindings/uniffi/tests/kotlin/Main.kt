@@ -1,8 +1,8 @@
 // The uniffi Kotlin binding against a real `minoots serve --dev` (MINOOTS_BIN) that this
 // program starts on 127.0.0.1:0: suspend functions, the callback-interface stream and its
 // handle, error mapping, scheduleMany, dead letters (with a webhook receiver here that fails
-// until told otherwise), flow control and callbacks, the label parser and the agent tools. Exits
-// non-zero on the first failed check.
+// until told otherwise), flow control and callbacks, recurring schedules, the label parser and
+// the agent tools. Exits non-zero on the first failed check.
 
 import com.sun.net.httpserver.HttpServer
 import java.net.InetSocketAddress
@@ -119,7 +119,8 @@ suspend fun agentTools(client: Client) {
     val names = toolSpecs().map { it.name }
     check(names == listOf(
         "schedule_timer", "get_timer", "list_timers", "cancel_timer", "update_timer", "pause_timer",
-        "resume_timer", "cancel_timers", "wait_for_timer",
+        "resume_timer", "cancel_timers", "wait_for_timer", "create_schedule", "get_schedule",
+        "list_schedules", "pause_schedule", "resume_schedule", "delete_schedule", "preview_schedule",
     )) { "$names" }
     check(toolSpecs().all { it.parametersJson.contains("\"type\":\"object\"") }) { "tool parameters" }
     val timer = client.callTool("schedule_timer", """{"name": "tool", "duration": "100ms", "labels": {"via": "kotlin"}}""")
@@ -156,6 +157,73 @@ suspend fun control(client: Client) {
     val paused = client.pauseTenant("incident")
     check(paused.paused && paused.reason == "incident" && client.tenantPause().paused) { "$paused" }
     check(!client.resumeTenant().paused) { "resumeTenant" }
+}
+
+/** Weekday and wall time of an RFC 3339 instant in Europe/Paris, e.g. `MONDAY 09:00`. */
+fun parisWallTime(instant: String): String {
+    val local = java.time.Instant.parse(instant).atZone(java.time.ZoneId.of("Europe/Paris"))
+    return "${local.dayOfWeek} ${"%02d:%02d".format(local.hour, local.minute)}"
+}
+
+val WEEKDAY_NINE = Regex("^(MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY) 09:00$")
+
+/** Recurring schedules: a cron in Europe/Paris previewed, paused, resumed, updated, deleted. */
+suspend fun schedules(client: Client) {
+    val schedule = client.createSchedule(RecurringOptions(
+        name = "standup", cron = "0 9 * * MON-FRI", timeZone = "Europe/Paris",
+        labels = mapOf("team" to "core"), metadataJson = """{"room": 4}""",
+        webhook = "https://example.com/standup", idempotencyKey = "standup-paris",
+    ))
+    check(schedule.state == "active" && schedule.cron == "0 9 * * MON-FRI" && schedule.timeZone == "Europe/Paris") { "$schedule" }
+    check(schedule.labels == mapOf("team" to "core") && schedule.metadataJson?.contains("\"room\"") == true) { "$schedule" }
+    check(schedule.json.contains("https://example.com/standup")) { schedule.json }
+    check(WEEKDAY_NINE.matches(parisWallTime(schedule.nextFireAt!!))) { "next ${schedule.nextFireAt}" }
+    check(client.getSchedule(schedule.id).id == schedule.id) { "getSchedule" }
+    check(client.getScheduleByKey("standup-paris").id == schedule.id) { "getScheduleByKey" }
+
+    val preview = client.previewSchedule(PreviewOf.Id(schedule.id), 5u, null)
+    check(preview.fireAt.size == 5 && preview.localTimes.size == 5) { "$preview" }
+    preview.fireAt.forEachIndexed { i, instant ->
+        check(WEEKDAY_NINE.matches(parisWallTime(instant))) { "$instant is ${parisWallTime(instant)} in Paris" }
+        check(Regex("T09:00:00[+-]0[12]:00\\[Europe/Paris]$").containsMatchIn(preview.localTimes[i])) { preview.localTimes[i] }
+    }
+    // A spec not yet created, from a given instant: Paris moves to summer time on Sunday 28
+    // March 2027, so 09:00 is 08:00Z on the Friday before and 07:00Z from the Monday.
+    val fromSpec = client.previewSchedule(
+        PreviewOf.Spec(RecurringOptions(name = "standup", cron = "0 9 * * MON-FRI", timeZone = "Europe/Paris")),
+        3u, "2027-03-26T00:00:00Z",
+    )
+    check(fromSpec.fireAt == listOf("2027-03-26T08:00:00Z", "2027-03-29T07:00:00Z", "2027-03-30T07:00:00Z")) { "${fromSpec.fireAt}" }
+
+    val paused = client.pauseSchedule(schedule.id, "holidays")
+    check(paused.state == "paused" && paused.pauseReason == "holidays" && paused.version > schedule.version) { "$paused" }
+    check(client.listSchedules(ListSchedulesOptions(states = listOf("paused"))).schedules.map { it.id } == listOf(schedule.id)) { "list paused" }
+    val resumed = client.resumeSchedule(schedule.id)
+    check(resumed.state == "active") { resumed.state }
+    val moved = client.updateSchedule(ScheduleUpdate(id = schedule.id, timeZone = "America/New_York", expectedVersion = resumed.version))
+    check(moved.timeZone == "America/New_York" && moved.cron == "0 9 * * MON-FRI") { "$moved" }
+    expect<MinootsException.Aborted> {
+        client.updateSchedule(ScheduleUpdate(id = schedule.id, name = "lost", expectedVersion = resumed.version))
+    }
+    val deleted = client.deleteSchedule(schedule.id)
+    check(deleted.state == "deleted") { deleted.state }
+    check(client.getSchedule(schedule.id).state == "deleted") { "deleted" }
+    check(client.listSchedules(ListSchedulesOptions()).schedules.isEmpty()) { "deleted schedules are not listed by default" }
+
+    val poll = client.createSchedule(RecurringOptions(name = "poll", interval = "15m", maxRuns = 3uL, paused = true))
+    check(poll.state == "paused" && poll.intervalMs == 900_000uL && poll.maxRuns == 3uL) { "$poll" }
+
+    val badCron = expect<MinootsException.InvalidArgument> {
+        client.createSchedule(RecurringOptions(name = "bad", cron = "0 25 * * MON-FRI", timeZone = "Europe/Paris"))
+    }
+    check(badCron.field.endsWith("cron")) { "field ${badCron.field}: ${badCron.detail}" }
+    val badInterval = expect<MinootsException.InvalidArgument> {
+        client.createSchedule(RecurringOptions(name = "bad", interval = "15 parsecs"))
+    }
+    check(badInterval.field == "interval") { badInterval.field }
+    val badState = expect<MinootsException.InvalidArgument> { client.listSchedules(ListSchedulesOptions(states = listOf("sleeping"))) }
+    check(badState.field == "states") { badState.field }
+    expect<MinootsException.NotFound> { client.getSchedule("0190c0de-0000-7000-8000-000000000000") }
 }
 
 /** The secret the test server signs with (`--signing-secrets`): the Standard Webhooks test vector's. */
@@ -330,6 +398,7 @@ fun main() = runBlocking {
         control(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "control")))
         verifiesWebhooks(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "signed")))
         deliveryControl(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "delivery")))
+        schedules(connect(url, ConnectOptions(apiKey = "local-dev-key", tenant = "schedules")))
         // No key given: the environment's MINOOTS_API_KEY (the test command sets it), as in every client.
         check(System.getenv("MINOOTS_API_KEY") == "local-dev-key") { "run with MINOOTS_API_KEY=local-dev-key" }
         connect(url, ConnectOptions(tenant = "env")).list(null, 1u)
