@@ -31,11 +31,8 @@ pub async fn serve(
     let timers = grpc::TimerService::new(gateway.clone());
     let schedules = grpc::ScheduleService::new(gateway.clone());
     let dead_letters = grpc::DeadLetterService::new(gateway.clone());
-    let router = probe_routes(&[
-        <grpc::TimerServiceServer<grpc::TimerService> as NamedService>::NAME,
-        <grpc::ScheduleServiceServer<grpc::ScheduleService> as NamedService>::NAME,
-    ])
-    .await?
+    let router = probe_routes(&[name_of(&timers), name_of(&schedules)])
+        .await?
         .merge(guarded(
             timers,
             auth,
@@ -170,11 +167,8 @@ pub async fn serve_kernel(
     let requests = Arc::new(metrics::RequestMetrics::default());
     let schedules = crate::grpc::kernel::ScheduleService::new(kernel.clone());
     let dead_letters = crate::grpc::kernel::DeadLetterService::new(kernel.clone());
-    let router = probe_routes(&[
-        <crate::grpc::kernel::TimerServiceServer<crate::grpc::kernel::TimerService> as NamedService>::NAME,
-        <crate::grpc::kernel::ScheduleServiceServer<crate::grpc::kernel::ScheduleService> as NamedService>::NAME,
-    ])
-    .await?
+    let router = probe_routes(&[name_of(&service), name_of(&schedules)])
+        .await?
     .route_service(&grpc_path_of(&service), grpc_layers().layer(service))
     .route_service(&grpc_path_of(&schedules), grpc_layers().layer(schedules))
     .route_service(
@@ -310,6 +304,10 @@ fn grpc_path<S: NamedService>() -> String {
 
 fn grpc_path_of<S: NamedService>(_: &S) -> String {
     grpc_path::<S>()
+}
+
+fn name_of<S: NamedService>(_: &S) -> &'static str {
+    S::NAME
 }
 
 type HealthService = tonic_health::server::HealthService;

@@ -244,9 +244,10 @@ async fn bad_schedule_input_is_400_naming_the_field() {
             "timeZone",
         ),
         (json!({"name": "x", "cron": "0 9 * * *", "croon": 1}), "croon"),
+        // Named as REST names fields, with the hint that they are camelCase.
         (
             json!({"name": "x", "cron": "0 9 * * *", "time_zone": "UTC"}),
-            "time_zone",
+            "timeZone",
         ),
         (json!({"name": "x", "interval": "soon"}), "interval"),
         (json!({"name": "x", "interval": "1m", "jitter": []}), "jitter"),
@@ -445,23 +446,19 @@ async fn schedule_service_over_grpc_and_grpc_web() {
 
     // gRPC-web, as a browser calls it, on the same port.
     let http = http();
-    let call = |method: &str, message: &dyn Fn() -> Vec<u8>| {
+    let call = |method: &str, message: Vec<u8>| {
         http.post(format!("{url}/minoots.v1.ScheduleService/{method}"))
             .header("content-type", "application/grpc-web+proto")
             .header("x-grpc-web", "1")
             .header("x-tenant-id", "acme")
-            .body(grpc_web_frame(&message()))
+            .body(grpc_web_frame(&message))
             .send()
     };
-    let response = call("GetSchedule", &|| {
-        GetScheduleRequest {
-            id: created.id.clone(),
-            ..Default::default()
-        }
-        .encode_to_vec()
-    })
-    .await
-    .unwrap();
+    let get = GetScheduleRequest {
+        id: created.id.clone(),
+        ..Default::default()
+    };
+    let response = call("GetSchedule", get.encode_to_vec()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let frames = grpc_web_frames(&response.bytes().await.unwrap());
     let schedule = Schedule::decode(frames[0].1.as_slice()).unwrap();
@@ -469,19 +466,17 @@ async fn schedule_service_over_grpc_and_grpc_web() {
     let trailers = String::from_utf8_lossy(&frames.last().unwrap().1).to_lowercase();
     assert!(trailers.contains("grpc-status:0"), "{trailers}");
 
-    let response = call("PreviewSchedule", &|| {
-        PreviewScheduleRequest {
-            spec: Some(ScheduleSpec {
-                cron: "*/5 * * * *".into(),
-                ..Default::default()
-            }),
-            count: 2,
+    let preview = PreviewScheduleRequest {
+        spec: Some(ScheduleSpec {
+            cron: "*/5 * * * *".into(),
             ..Default::default()
-        }
-        .encode_to_vec()
-    })
-    .await
-    .unwrap();
+        }),
+        count: 2,
+        ..Default::default()
+    };
+    let response = call("PreviewSchedule", preview.encode_to_vec())
+        .await
+        .unwrap();
     let frames = grpc_web_frames(&response.bytes().await.unwrap());
     let preview = PreviewScheduleResponse::decode(frames[0].1.as_slice()).unwrap();
     assert_eq!(preview.fire_at.len(), 2);
@@ -671,14 +666,14 @@ async fn schedules_through_a_gateway_to_remote_kernels() {
     let eu_id = eu_one["id"].as_str().unwrap();
     let (status, got) = json_of(acme(http.get(format!("{url}/schedules/{eu_id}")))).await;
     assert_eq!((status, &got["name"]), (StatusCode::OK, &json!("e")));
-    let (status, paused) = json_of(acme(http.post(format!("{url}/schedules/{eu_id}/pause")))).await;
-    assert_eq!((status, &paused["state"]), (StatusCode::OK, &json!("paused")));
     let (status, preview) = json_of(acme(
         http.get(format!("{url}/schedules/{eu_id}/preview?count=2")),
     ))
     .await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert_eq!(preview["occurrences"].as_array().unwrap().len(), 2);
+    let (status, paused) = json_of(acme(http.post(format!("{url}/schedules/{eu_id}/pause")))).await;
+    assert_eq!((status, &paused["state"]), (StatusCode::OK, &json!("paused")));
     let (status, _) = json_of(
         http.get(format!("{url}/schedules/{eu_id}"))
             .header("x-tenant-id", "globex"),

@@ -49,7 +49,7 @@ pub(super) async fn stream(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    events(&gateway, &principal, &headers, query, &[]).await
+    events(gateway, principal, headers, query, &[]).await
 }
 
 /// Schedule events: `schedule.created`, ..., `schedule.skipped`.
@@ -71,18 +71,18 @@ pub(super) async fn schedules(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    events(&gateway, &principal, &headers, query, &SCHEDULE_EVENTS).await
+    events(gateway, principal, headers, query, &SCHEDULE_EVENTS).await
 }
 
 /// The stream of `event_types` (else `default_types`, else every type).
 async fn events(
-    gateway: &Gateway,
-    principal: &Principal,
-    headers: &HeaderMap,
+    gateway: Gateway,
+    principal: Principal,
+    headers: HeaderMap,
     query: StreamQuery,
-    default_types: &[TimerEventType],
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
-    let target = principal.target(headers, query.tenant_id.as_deref().unwrap_or_default())?;
+    default_types: &'static [TimerEventType],
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(value) => Some(
@@ -107,7 +107,7 @@ async fn events(
         event_types,
         label_selector: query.label_selector.unwrap_or_default(),
     };
-    let events = gateway.subscribe(principal, &target, request).await?;
+    let events = gateway.subscribe(&principal, &target, request).await?;
     // The data is the delivered payload as stored, so a schedule event shows the schedule
     // (`schedule_event_payload`) as a timer event shows its timer.
     let stream = events.map(|item| {
