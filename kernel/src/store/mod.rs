@@ -612,6 +612,7 @@ pub(crate) fn event(
         content_type: "application/json".to_owned(),
         signature: None,
         timer: None,
+        schedule: None,
         trace_id: crate::trace::trace_id(&timer.trace_parent)
             .unwrap_or_default()
             .to_owned(),
