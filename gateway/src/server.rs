@@ -169,22 +169,22 @@ pub async fn serve_kernel(
     let dead_letters = crate::grpc::kernel::DeadLetterService::new(kernel.clone());
     let router = probe_routes(&[name_of(&service), name_of(&schedules)])
         .await?
-    .route_service(&grpc_path_of(&service), grpc_layers().layer(service))
-    .route_service(&grpc_path_of(&schedules), grpc_layers().layer(schedules))
-    .route_service(
-        &grpc_path_of(&dead_letters),
-        grpc::malformed::MalformedRequests.layer(dead_letters),
-    )
-    .merge(rest::probes(Arc::new(kernel.clone()) as Arc<dyn Backend>))
-    .route_layer(axum::middleware::from_fn_with_state(
-        requests.clone(),
-        metrics::count,
-    ))
-    .route_layer(axum::middleware::from_fn_with_state(
-        "horology.kernel.rpc",
-        trace_request,
-    ))
-    .merge(metrics::router(Some(kernel), requests, Vec::new()));
+        .route_service(&grpc_path_of(&service), grpc_layers().layer(service))
+        .route_service(&grpc_path_of(&schedules), grpc_layers().layer(schedules))
+        .route_service(
+            &grpc_path_of(&dead_letters),
+            grpc::malformed::MalformedRequests.layer(dead_letters),
+        )
+        .merge(rest::probes(Arc::new(kernel.clone()) as Arc<dyn Backend>))
+        .route_layer(axum::middleware::from_fn_with_state(
+            requests.clone(),
+            metrics::count,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            "horology.kernel.rpc",
+            trace_request,
+        ))
+        .merge(metrics::router(Some(kernel), requests, Vec::new()));
     serve_router(listener.into(), router, shutdown).await
 }
 

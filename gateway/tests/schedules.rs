@@ -87,7 +87,10 @@ async fn rest_schedules_create_read_change_and_delete() {
     let every_id = every["id"].as_str().unwrap().to_owned();
 
     let (status, got) = json_of(acme(http.get(format!("{url}/schedules/{id}")))).await;
-    assert_eq!((status, &got["name"]), (StatusCode::OK, &json!("nightly-report")));
+    assert_eq!(
+        (status, &got["name"]),
+        (StatusCode::OK, &json!("nightly-report"))
+    );
     let (status, by_key) = json_of(acme(
         http.get(format!("{url}/schedules/by-key/nightly-report-v1")),
     ))
@@ -144,7 +147,10 @@ async fn rest_schedules_create_read_change_and_delete() {
     .await;
     assert_eq!(status, StatusCode::OK, "{respec}");
     assert_eq!(respec["intervalMs"], 900_000);
-    assert!(respec.get("cron").is_none(), "the spec was replaced: {respec}");
+    assert!(
+        respec.get("cron").is_none(),
+        "the spec was replaced: {respec}"
+    );
     assert_eq!(respec["labels"]["team"], "sre");
     let (status, stale) = json_of(
         acme(http.patch(format!("{url}/schedules/{id}")))
@@ -162,8 +168,7 @@ async fn rest_schedules_create_read_change_and_delete() {
     assert_eq!(status, StatusCode::OK, "{paused}");
     assert_eq!(paused["state"], "paused");
     assert_eq!(paused["pauseReason"], "maintenance");
-    let (status, resumed) =
-        json_of(acme(http.post(format!("{url}/schedules/{id}/resume")))).await;
+    let (status, resumed) = json_of(acme(http.post(format!("{url}/schedules/{id}/resume")))).await;
     assert_eq!(status, StatusCode::OK, "{resumed}");
     assert_eq!(resumed["state"], "active");
 
@@ -243,14 +248,20 @@ async fn bad_schedule_input_is_400_naming_the_field() {
             json!({"name": "x", "cron": "0 9 * * *", "timeZone": "Mars/Olympus_Mons"}),
             "timeZone",
         ),
-        (json!({"name": "x", "cron": "0 9 * * *", "croon": 1}), "croon"),
+        (
+            json!({"name": "x", "cron": "0 9 * * *", "croon": 1}),
+            "croon",
+        ),
         // Named as REST names fields, with the hint that they are camelCase.
         (
             json!({"name": "x", "cron": "0 9 * * *", "time_zone": "UTC"}),
             "timeZone",
         ),
         (json!({"name": "x", "interval": "soon"}), "interval"),
-        (json!({"name": "x", "interval": "1m", "jitter": []}), "jitter"),
+        (
+            json!({"name": "x", "interval": "1m", "jitter": []}),
+            "jitter",
+        ),
         (
             json!({"name": "x", "interval": "1m", "startAt": "tomorrow"}),
             "startAt",
@@ -263,7 +274,10 @@ async fn bad_schedule_input_is_400_naming_the_field() {
             json!({"name": "x", "interval": "1m", "catchUpPolicy": "some"}),
             "catchUpPolicy",
         ),
-        (json!({"name": "x", "interval": "1m", "maxRuns": "many"}), "maxRuns"),
+        (
+            json!({"name": "x", "interval": "1m", "maxRuns": "many"}),
+            "maxRuns",
+        ),
         (
             json!({"name": "x", "interval": "1m", "metadata": [1]}),
             "metadata",
@@ -298,9 +312,15 @@ async fn bad_schedule_input_is_400_naming_the_field() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(violation(&error).ends_with("timeZone"), "{error}");
     let (status, error) = json_of(http.get(format!("{url}/schedules?state=sleeping"))).await;
-    assert_eq!((status, violation(&error)), (StatusCode::BAD_REQUEST, "state"));
+    assert_eq!(
+        (status, violation(&error)),
+        (StatusCode::BAD_REQUEST, "state")
+    );
     let (status, error) = json_of(http.get(format!("{url}/schedules?pageSize=-1"))).await;
-    assert_eq!((status, violation(&error)), (StatusCode::BAD_REQUEST, "pageSize"));
+    assert_eq!(
+        (status, violation(&error)),
+        (StatusCode::BAD_REQUEST, "pageSize")
+    );
 
     // Another tenant's schedule does not exist; nor does an unknown one.
     let (status, created) = json_of(create(json!({"name": "mine", "interval": "1h"}))).await;
@@ -330,7 +350,10 @@ async fn bad_schedule_input_is_400_naming_the_field() {
             .json(&json!({"paused": true})),
     )
     .await;
-    assert_eq!((status, violation(&error)), (StatusCode::BAD_REQUEST, "paused"));
+    assert_eq!(
+        (status, violation(&error)),
+        (StatusCode::BAD_REQUEST, "paused")
+    );
     server.stop().await;
 }
 
@@ -352,7 +375,8 @@ async fn schedule_roles_are_the_timer_roles() {
     let as_key = |r: reqwest::RequestBuilder, key: &str| r.header("x-api-key", key.to_owned());
     let body = json!({"name": "r", "interval": "1h"});
 
-    let (status, _) = json_of(as_key(http.post(format!("{url}/schedules")), &reader).json(&body)).await;
+    let (status, _) =
+        json_of(as_key(http.post(format!("{url}/schedules")), &reader).json(&body)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "reading is not writing");
     let (status, created) =
         json_of(as_key(http.post(format!("{url}/schedules")), &writer).json(&body)).await;
@@ -366,7 +390,11 @@ async fn schedule_roles_are_the_timer_roles() {
     ))
     .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = json_of(as_key(http.delete(format!("{url}/schedules/{id}")), &writer)).await;
+    let (status, _) = json_of(as_key(
+        http.delete(format!("{url}/schedules/{id}")),
+        &writer,
+    ))
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "deleting needs timer.cancel");
     // A plain key cannot name another tenant.
     let (status, _) = json_of(
@@ -602,10 +630,16 @@ async fn schedule_events_arrive_on_the_sse_streams() {
         .map(|(k, n)| (k.to_owned(), n.to_owned()))
     );
     let (kind, data) = schedules.next().await;
-    assert_eq!((kind.as_str(), &data["data"]["id"]), ("schedule.created", &other["id"]));
+    assert_eq!(
+        (kind.as_str(), &data["data"]["id"]),
+        ("schedule.created", &other["id"])
+    );
     assert_eq!(data["type"], "schedule.created");
     let (kind, data) = schedules.next().await;
-    assert_eq!((kind.as_str(), data["data"]["id"].as_str()), ("schedule.created", Some(id)));
+    assert_eq!(
+        (kind.as_str(), data["data"]["id"].as_str()),
+        ("schedule.created", Some(id))
+    );
     assert_eq!(data["data"]["intervalMs"], 3_600_000);
     let (kind, data) = schedules.next().await;
     assert_eq!(kind, "schedule.paused");
@@ -613,7 +647,10 @@ async fn schedule_events_arrive_on_the_sse_streams() {
 
     // A label selector matches a schedule event by the schedule's labels.
     let (kind, data) = ops.next().await;
-    assert_eq!((kind.as_str(), data["data"]["id"].as_str()), ("schedule.created", Some(id)));
+    assert_eq!(
+        (kind.as_str(), data["data"]["id"].as_str()),
+        ("schedule.created", Some(id))
+    );
     assert_eq!(ops.next().await.0, "schedule.paused");
     drop((timers, schedules, ops));
     server.stop().await;
@@ -673,7 +710,10 @@ async fn schedules_through_a_gateway_to_remote_kernels() {
     assert_eq!(status, StatusCode::OK, "{preview}");
     assert_eq!(preview["occurrences"].as_array().unwrap().len(), 2);
     let (status, paused) = json_of(acme(http.post(format!("{url}/schedules/{eu_id}/pause")))).await;
-    assert_eq!((status, &paused["state"]), (StatusCode::OK, &json!("paused")));
+    assert_eq!(
+        (status, &paused["state"]),
+        (StatusCode::OK, &json!("paused"))
+    );
     let (status, _) = json_of(
         http.get(format!("{url}/schedules/{eu_id}"))
             .header("x-tenant-id", "globex"),
@@ -691,5 +731,8 @@ async fn schedules_through_a_gateway_to_remote_kernels() {
     assert_eq!(everywhere["schedules"].as_array().unwrap().len(), 2);
 
     let (status, deleted) = json_of(acme(http.delete(format!("{url}/schedules/{eu_id}")))).await;
-    assert_eq!((status, &deleted["state"]), (StatusCode::OK, &json!("deleted")));
+    assert_eq!(
+        (status, &deleted["state"]),
+        (StatusCode::OK, &json!("deleted"))
+    );
 }

@@ -3,15 +3,15 @@
 
 use minoots_kernel::Kernel;
 use minoots_proto::v1::{
-    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
-    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
-    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
-};
-use minoots_proto::v1::{
     CancelTimerRequest, DeadLetter, GetTimerRequest, ListDeadLettersRequest, ListTimersRequest,
     ListTimersResponse, PauseTimerRequest, ReplayDeadLettersRequest, ReplayResult,
     ResumeTimerRequest, ScheduleTimerRequest, ScheduleTimerResponse, SelectTimersRequest,
     SelectTimersResponse, StreamTimerEventsRequest, TenantPause, Timer, UpdateTimerRequest,
+};
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
 };
 use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
 use tonic::Status;

@@ -9,16 +9,16 @@ use std::pin::Pin;
 
 pub use minoots_kernel::Bulk;
 use minoots_proto::v1::{
-    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
-    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
-    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
-};
-use minoots_proto::v1::{
     CancelTimerRequest, DeadLetter, GetTimerRequest, ListDeadLettersRequest, ListTimersRequest,
     ListTimersResponse, PauseTenantRequest, PauseTimerRequest, ReplayDeadLettersRequest,
     ReplayResult, ResumeTenantRequest, ResumeTimerRequest, ScheduleTimerRequest,
     ScheduleTimerResponse, SelectTimersRequest, SelectTimersResponse, StreamTimerEventsRequest,
     TenantPause, Timer, TimerEvent, UpdateTimerRequest,
+};
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
 };
 use tokio_stream::Stream;
 use tonic::Status;

@@ -13,18 +13,18 @@ use minoots_kernel::KernelError;
 
 use crate::grpc::kernel::TENANT_HEADER;
 use minoots_proto::v1::{
-    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
-    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
-    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
-    schedule_service_client::ScheduleServiceClient,
-};
-use minoots_proto::v1::{
     CancelTimerRequest, DeadLetter, GetDeadLetterRequest, GetTenantPauseRequest, GetTimerRequest,
     ListDeadLettersRequest, ListTimersRequest, ListTimersResponse, PauseTimerRequest,
     ReplayDeadLetterRequest, ReplayDeadLettersRequest, ReplayResult, ResumeTimerRequest,
     ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest, SelectTimersRequest,
     SelectTimersResponse, StreamTimerEventsRequest, TenantPause, Timer, UpdateTimerRequest,
     dead_letter_service_client::DeadLetterServiceClient, timer_service_client::TimerServiceClient,
+};
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
+    schedule_service_client::ScheduleServiceClient,
 };
 use tokio_stream::{StreamExt, StreamMap};
 use tonic::{Code, Request, Status, transport::Channel};
@@ -251,12 +251,16 @@ impl Regions {
         if !is_all(target.region.as_deref()) {
             let first = self.index(target.region.as_deref(), "x-minoots-region")?;
             let (_, answer) = self
-                .call(first, false, |client, _| page(client, page_token.to_owned()))
+                .call(first, false, |client, _| {
+                    page(client, page_token.to_owned())
+                })
                 .await?;
             return Ok(answer);
         }
         let pages: Vec<(usize, String)> = if page_token.is_empty() {
-            (0..self.regions.len()).map(|i| (i, String::new())).collect()
+            (0..self.regions.len())
+                .map(|i| (i, String::new()))
+                .collect()
         } else {
             split_page_token(page_token)?
                 .into_iter()
@@ -796,7 +800,11 @@ impl Backend for Regions {
                 request.page_token = token;
                 let request = with_tenant(request, &target.tenant);
                 async move {
-                    let page = client.schedules.list_schedules(request?).await?.into_inner();
+                    let page = client
+                        .schedules
+                        .list_schedules(request?)
+                        .await?
+                        .into_inner();
                     Ok((page.schedules, page.next_page_token))
                 }
             })

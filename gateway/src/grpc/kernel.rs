@@ -13,14 +13,14 @@ use minoots_proto::v1::{
     timer_service_server,
 };
 use minoots_proto::v1::{
-    GetTenantPauseRequest, PauseTenantRequest, PauseTimerRequest, PauseTimerResponse,
-    ResumeTenantRequest, ResumeTimerRequest, ResumeTimerResponse, SelectTimersRequest,
-    SelectTimersResponse, TenantPause, UpdateTimerRequest, UpdateTimerResponse,
-};
-use minoots_proto::v1::{
     CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
     ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
     ResumeScheduleRequest, Schedule, UpdateScheduleRequest, schedule_service_server,
+};
+use minoots_proto::v1::{
+    GetTenantPauseRequest, PauseTenantRequest, PauseTimerRequest, PauseTimerResponse,
+    ResumeTenantRequest, ResumeTimerRequest, ResumeTimerResponse, SelectTimersRequest,
+    SelectTimersResponse, TenantPause, UpdateTimerRequest, UpdateTimerResponse,
 };
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};

@@ -14,14 +14,14 @@ use minoots_proto::v1::{
     dead_letter_service_server, timer_service_server,
 };
 use minoots_proto::v1::{
-    GetTenantPauseRequest, PauseTenantRequest, PauseTimerRequest, PauseTimerResponse,
-    ResumeTenantRequest, ResumeTimerRequest, ResumeTimerResponse, SelectTimersRequest,
-    SelectTimersResponse, TenantPause, UpdateTimerRequest, UpdateTimerResponse,
-};
-use minoots_proto::v1::{
     CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
     ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
     ResumeScheduleRequest, Schedule, UpdateScheduleRequest, schedule_service_server,
+};
+use minoots_proto::v1::{
+    GetTenantPauseRequest, PauseTenantRequest, PauseTimerRequest, PauseTimerResponse,
+    ResumeTenantRequest, ResumeTimerRequest, ResumeTimerResponse, SelectTimersRequest,
+    SelectTimersResponse, TenantPause, UpdateTimerRequest, UpdateTimerResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -249,7 +249,11 @@ impl schedule_service_server::ScheduleService for ScheduleService {
         request: Request<GetScheduleRequest>,
     ) -> Result<Response<Schedule>, Status> {
         let (target, request) = target(request, |r| &r.tenant_id)?;
-        let schedule = self.gateway.backend().get_schedule(&target, request).await?;
+        let schedule = self
+            .gateway
+            .backend()
+            .get_schedule(&target, request)
+            .await?;
         Ok(Response::new(schedule))
     }
 

@@ -99,9 +99,8 @@ impl Fields {
     fn take<T: DeserializeOwned>(&mut self, name: &str) -> Result<Option<T>, KernelError> {
         self.value(name)
             .map(|v| {
-                serde_json::from_value(v).map_err(|e| {
-                    KernelError::invalid(name, format!("not the expected JSON: {e}"))
-                })
+                serde_json::from_value(v)
+                    .map_err(|e| KernelError::invalid(name, format!("not the expected JSON: {e}")))
             })
             .transpose()
     }
@@ -275,10 +274,7 @@ pub(super) async fn create(
     {
         request.idempotency_key = key.to_owned();
     }
-    let schedule = gateway
-        .backend()
-        .create_schedule(&target, request)
-        .await?;
+    let schedule = gateway.backend().create_schedule(&target, request).await?;
     Ok((
         StatusCode::CREATED,
         [("location", format!("/schedules/{}", schedule.id))],

@@ -263,10 +263,12 @@ fn fire_at(at: &str) -> Result<prost_types::Timestamp, KernelError> {
 }
 
 /// An RFC 3339 time; a refusal names `field`.
-pub(super) fn timestamp_field(field: &str, at: &str) -> Result<prost_types::Timestamp, KernelError> {
-    prost_types::Timestamp::from_str(at).map_err(|_| {
-        KernelError::invalid(field, format!("{} is not an RFC 3339 time", quote(at)))
-    })
+pub(super) fn timestamp_field(
+    field: &str,
+    at: &str,
+) -> Result<prost_types::Timestamp, KernelError> {
+    prost_types::Timestamp::from_str(at)
+        .map_err(|_| KernelError::invalid(field, format!("{} is not an RFC 3339 time", quote(at))))
 }
 
 /// `POST /timers:batch`: `{"timers": [<POST /timers body>, ...]}` scheduled in one durable write,
