@@ -110,17 +110,17 @@ async fn rest_schedules_create_read_change_and_delete() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ids(&all).len(), 2);
     let (_, paused) = json_of(acme(http.get(format!("{url}/schedules?state=paused")))).await;
-    assert_eq!(ids(&paused), [every_id.clone()]);
+    assert_eq!(ids(&paused), [every_id.as_str()]);
     let (_, ops) = json_of(acme(
         http.get(format!("{url}/schedules?labelSelector=team%3Dops")),
     ))
     .await;
-    assert_eq!(ids(&ops), [id.clone()]);
+    assert_eq!(ids(&ops), [id.as_str()]);
     let (_, web) = json_of(acme(
         http.get(format!("{url}/schedules?label_selector=team%3Dweb")),
     ))
     .await;
-    assert_eq!(ids(&web), [every_id.clone()]);
+    assert_eq!(ids(&web), [every_id.as_str()]);
     let (_, first) = json_of(acme(http.get(format!("{url}/schedules?pageSize=1")))).await;
     assert_eq!(ids(&first).len(), 1);
     let token = first["nextPageToken"].as_str().unwrap();
