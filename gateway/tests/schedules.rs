@@ -47,7 +47,7 @@ async fn rest_schedules_create_read_change_and_delete() {
         "jitter": "30s", "overlapPolicy": "buffer_one", "catchUpPolicy": "none",
         "catchUpWindow": "2h", "labels": {"team": "ops"}, "metadata": {"ticket": 42},
         // The original control plane's action shape, as POST /timers takes it.
-        "actionBundle": {"kind": "webhook", "parameters": {"url": "https://example.com/hook"}},
+        "actionBundle": {"actions": [{"kind": "webhook", "parameters": {"url": "https://example.com/hook"}}]},
         "idempotencyKey": "nightly-report-v1", "requestedBy": "agent-7"
     });
     let response = acme(http.post(format!("{url}/schedules")))

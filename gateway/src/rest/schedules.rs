@@ -524,7 +524,7 @@ mod tests {
             "startAt": "2030-01-01T00:00:00Z", "maxRuns": 5, "jitter": "30s",
             "overlapPolicy": "buffer_one", "catchUpPolicy": "all", "catchUpWindow": 3_600_000,
             "labels": {"team": "ops"}, "metadata": {"ticket": 7},
-            "actionBundle": {"kind": "webhook", "parameters": {"url": "https://example.com/h"}},
+            "actionBundle": {"actions": [{"kind": "webhook", "parameters": {"url": "https://example.com/h"}}]},
             "idempotencyKey": "nightly-1", "paused": true
         }))
         .unwrap();
