@@ -232,8 +232,9 @@ async fn a_spec_preview_shows_instants_and_wall_times_across_a_dst_change() {
     server.stop().await;
 }
 
+/// What the gateway itself checks before any kernel is asked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_schedule_input_is_400_naming_the_field() {
+async fn schedule_bodies_are_refused_at_the_door_naming_the_field() {
     let server = InProcess::start().await;
     let (url, http) = (server.url.clone(), http());
     let create = |body: Value| {
@@ -242,12 +243,6 @@ async fn bad_schedule_input_is_400_naming_the_field() {
             .json(&body)
     };
     let cases = [
-        (json!({"name": "x", "cron": "61 * * * *"}), "cron"),
-        (json!({"name": "x", "cron": "not a cron"}), "cron"),
-        (
-            json!({"name": "x", "cron": "0 9 * * *", "timeZone": "Mars/Olympus_Mons"}),
-            "timeZone",
-        ),
         (
             json!({"name": "x", "cron": "0 9 * * *", "croon": 1}),
             "croon",
@@ -290,6 +285,79 @@ async fn bad_schedule_input_is_400_naming_the_field() {
     for (body, field) in cases {
         let (status, error) = json_of(create(body.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
+        assert_eq!(violation(&error), field, "{body}: {error}");
+    }
+    // Preview bodies, list queries and PATCH bodies are checked the same way.
+    let (status, error) = json_of(
+        http.post(format!("{url}/schedules:preview"))
+            .json(&json!({"cron": "0 9 * * *", "count": -1})),
+    )
+    .await;
+    assert_eq!(
+        (status, violation(&error)),
+        (StatusCode::BAD_REQUEST, "count")
+    );
+    let (status, error) = json_of(http.get(format!("{url}/schedules?state=sleeping"))).await;
+    assert_eq!(
+        (status, violation(&error)),
+        (StatusCode::BAD_REQUEST, "state")
+    );
+    let (status, error) = json_of(http.get(format!("{url}/schedules?pageSize=-1"))).await;
+    assert_eq!(
+        (status, violation(&error)),
+        (StatusCode::BAD_REQUEST, "pageSize")
+    );
+    for (body, field) in [
+        (json!({"paused": true}), "paused"),
+        (json!({"idempotencyKey": "k"}), "idempotencyKey"),
+        (json!({"expectedVersion": "3"}), "expectedVersion"),
+        (
+            json!({"cron": "0 9 * * *", "webhook": "https://x"}),
+            "webhook",
+        ),
+    ] {
+        let (status, error) = json_of(
+            http.patch(format!("{url}/schedules/sch_any"))
+                .header("x-tenant-id", "acme")
+                .json(&body),
+        )
+        .await;
+        assert_eq!(
+            (status, violation(&error)),
+            (StatusCode::BAD_REQUEST, field),
+            "{body}"
+        );
+    }
+    // Not a JSON object at all.
+    let (status, error) = json_of(create(json!([1, 2]))).await;
+    assert_eq!(
+        (status, violation(&error)),
+        (StatusCode::BAD_REQUEST, "body")
+    );
+    server.stop().await;
+}
+
+/// What the kernel checks: the spec, and whose schedule it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_specs_and_other_tenants_schedules_are_refused() {
+    let server = InProcess::start().await;
+    let (url, http) = (server.url.clone(), http());
+    let create = |body: Value| {
+        http.post(format!("{url}/schedules"))
+            .header("x-tenant-id", "acme")
+            .json(&body)
+    };
+    let cases = [
+        (json!({"name": "x", "cron": "61 * * * *"}), "cron"),
+        (json!({"name": "x", "cron": "not a cron"}), "cron"),
+        (
+            json!({"name": "x", "cron": "0 9 * * *", "timeZone": "Mars/Olympus_Mons"}),
+            "timeZone",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, error) = json_of(create(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
         assert!(
             violation(&error).ends_with(field),
             "{body}: expected {field}, got {error}"
@@ -303,7 +371,7 @@ async fn bad_schedule_input_is_400_naming_the_field() {
         let (status, error) = json_of(create(body.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
     }
-    // Preview bodies and list queries are checked the same way.
+    // A preview's spec is checked as a created one's.
     let (status, error) = json_of(
         http.post(format!("{url}/schedules:preview"))
             .json(&json!({"cron": "0 9 * * *", "timeZone": "Nowhere/Land"})),
@@ -311,16 +379,6 @@ async fn bad_schedule_input_is_400_naming_the_field() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(violation(&error).ends_with("timeZone"), "{error}");
-    let (status, error) = json_of(http.get(format!("{url}/schedules?state=sleeping"))).await;
-    assert_eq!(
-        (status, violation(&error)),
-        (StatusCode::BAD_REQUEST, "state")
-    );
-    let (status, error) = json_of(http.get(format!("{url}/schedules?pageSize=-1"))).await;
-    assert_eq!(
-        (status, violation(&error)),
-        (StatusCode::BAD_REQUEST, "pageSize")
-    );
 
     // Another tenant's schedule does not exist; nor does an unknown one.
     let (status, created) = json_of(create(json!({"name": "mine", "interval": "1h"}))).await;
@@ -342,66 +400,71 @@ async fn bad_schedule_input_is_400_naming_the_field() {
     }
     let (_, theirs) = json_of(globex(http.get(format!("{url}/schedules")))).await;
     assert_eq!(theirs["schedules"], json!([]));
-
-    // PATCH refuses what cannot change, naming it.
-    let (status, error) = json_of(
-        http.patch(format!("{url}/schedules/{id}"))
-            .header("x-tenant-id", "acme")
-            .json(&json!({"paused": true})),
-    )
-    .await;
-    assert_eq!(
-        (status, violation(&error)),
-        (StatusCode::BAD_REQUEST, "paused")
-    );
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schedule_roles_are_the_timer_roles() {
+async fn schedule_routes_need_the_timer_roles() {
     let server = InProcess::start().await;
     let (url, http) = (server.url.clone(), reqwest::Client::new());
     let auth = Auth::new(server.kernel.store(), AuthConfig::default()).unwrap();
-    let reader = auth
-        .create_key("acme", "reader", &[Role::TimerRead], None)
-        .await
-        .unwrap()
-        .secret;
-    let writer = auth
-        .create_key("acme", "writer", &[Role::TimerWrite], None)
-        .await
-        .unwrap()
-        .secret;
+    let key = |roles: &'static [Role]| {
+        let auth = &auth;
+        async move {
+            auth.create_key("acme", "test", roles, None)
+                .await
+                .unwrap()
+                .secret
+        }
+    };
+    let (reader, writer) = (
+        key(&[Role::TimerRead]).await,
+        key(&[Role::TimerWrite]).await,
+    );
     let as_key = |r: reqwest::RequestBuilder, key: &str| r.header("x-api-key", key.to_owned());
+    let status = |request: reqwest::RequestBuilder| async move { json_of(request).await.0 };
     let body = json!({"name": "r", "interval": "1h"});
 
-    let (status, _) =
-        json_of(as_key(http.post(format!("{url}/schedules")), &reader).json(&body)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "reading is not writing");
-    let (status, created) =
+    // Refused at the door, whatever the schedule: reading is not writing, writing not deleting,
+    // and a plain key acts for its own tenant only.
+    for (request, why) in [
+        (
+            as_key(http.post(format!("{url}/schedules")), &reader).json(&body),
+            "create",
+        ),
+        (
+            as_key(http.patch(format!("{url}/schedules/sch_x")), &reader).json(&body),
+            "update",
+        ),
+        (
+            as_key(http.post(format!("{url}/schedules/sch_x/pause")), &reader),
+            "pause",
+        ),
+        (
+            as_key(http.post(format!("{url}/schedules/sch_x/resume")), &reader),
+            "resume",
+        ),
+        (
+            as_key(http.delete(format!("{url}/schedules/sch_x")), &writer),
+            "delete",
+        ),
+        (
+            as_key(http.get(format!("{url}/schedules")), &reader).header("x-tenant-id", "globex"),
+            "another tenant",
+        ),
+    ] {
+        assert_eq!(status(request).await, StatusCode::FORBIDDEN, "{why}");
+    }
+
+    // Allowed: writing with timer.write, reading with timer.read.
+    let (code, created) =
         json_of(as_key(http.post(format!("{url}/schedules")), &writer).json(&body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(code, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap();
-    let (status, _) = json_of(as_key(http.get(format!("{url}/schedules/{id}")), &reader)).await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _) = json_of(as_key(
-        http.post(format!("{url}/schedules/{id}/pause")),
-        &writer,
-    ))
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _) = json_of(as_key(
-        http.delete(format!("{url}/schedules/{id}")),
-        &writer,
-    ))
-    .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "deleting needs timer.cancel");
-    // A plain key cannot name another tenant.
-    let (status, _) = json_of(
-        as_key(http.get(format!("{url}/schedules")), &reader).header("x-tenant-id", "globex"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    let get = as_key(http.get(format!("{url}/schedules/{id}")), &reader);
+    assert_eq!(status(get).await, StatusCode::OK);
+    let pause = as_key(http.post(format!("{url}/schedules/{id}/pause")), &writer);
+    assert_eq!(status(pause).await, StatusCode::OK);
     server.stop().await;
 }
 
