@@ -1,6 +1,6 @@
-//! The one place the server is assembled: TimerService, ScheduleService and DeadLetterService (each method
-//! behind the role it needs), health and reflection, each also over gRPC-web; REST, SSE and the
-//! admin API; metrics and tracing layers; all on one listener, with or without TLS.
+//! The one place the server is assembled: TimerService, ScheduleService and DeadLetterService
+//! (each method behind the role it needs), health and reflection, each also over gRPC-web; REST,
+//! SSE and the admin API; metrics and tracing layers; all on one listener, with or without TLS.
 
 use std::{convert::Infallible, future::Future, sync::Arc};
 
@@ -156,8 +156,9 @@ impl<S> GrpcService for S where
 {
 }
 
-/// Serves a kernel's own TimerService, ScheduleService and DeadLetterService (`minoots kernel`) for gateways to call: no API keys (the
-/// tenant comes from `x-tenant-id`), so bind it to a private network only.
+/// Serves a kernel's own TimerService, ScheduleService and DeadLetterService (`minoots kernel`)
+/// for gateways to call: no API keys (the tenant comes from `x-tenant-id`), so bind it to a
+/// private network only.
 pub async fn serve_kernel(
     listener: impl Into<Listener>,
     kernel: minoots_kernel::Kernel,

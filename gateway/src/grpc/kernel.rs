@@ -1,6 +1,7 @@
-//! A kernel's own `minoots.v1.TimerService`, `ScheduleService` and `DeadLetterService` (`minoots kernel`), which
-//! gateways call: no API keys, the tenant comes from `x-tenant-id`. Handlers only resolve the
-//! tenant, call the kernel and convert the error once (`From<KernelError> for Status`).
+//! A kernel's own `minoots.v1.TimerService`, `ScheduleService` and `DeadLetterService`
+//! (`minoots kernel`), which gateways call: no API keys, the tenant comes from `x-tenant-id`.
+//! Handlers only resolve the tenant, call the kernel and convert the error once
+//! (`From<KernelError> for Status`).
 
 use std::pin::Pin;
 

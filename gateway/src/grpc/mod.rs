@@ -1,6 +1,6 @@
-//! `minoots.v1.TimerService`, `ScheduleService` and `DeadLetterService` as the gateway serves them. The router puts
-//! each method behind its role ([`crate::server`]); a handler only resolves the tenant the
-//! request acts for, calls the backend and wraps the answer.
+//! `minoots.v1.TimerService`, `ScheduleService` and `DeadLetterService` as the gateway serves
+//! them. The router puts each method behind its role ([`crate::server`]); a handler only
+//! resolves the tenant the request acts for, calls the backend and wraps the answer.
 
 pub mod kernel;
 pub mod malformed;

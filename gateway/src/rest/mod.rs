@@ -1,7 +1,7 @@
 //! REST/JSON and Server-Sent Events, compatible with the original control plane: [`timers`],
-//! [`schedules`], [`dead_letters`], [`sse`] (the event stream), [`admin`] (keys and tenant limits). Each route
-//! declares the role it needs where it is declared; handlers turn JSON into the kernel's request
-//! types and back, and every error goes through [`error`] once.
+//! [`schedules`], [`dead_letters`], [`sse`] (the event stream), [`admin`] (keys and tenant
+//! limits). Each route declares the role it needs where it is declared; handlers turn JSON into
+//! the kernel's request types and back, and every error goes through [`error`] once.
 
 pub mod admin;
 mod dead_letters;
