@@ -255,6 +255,36 @@ pub fn schedule_preview_from_json(body: Value) -> Result<PreviewScheduleRequest,
     })
 }
 
+/// The kernel names a spec field as the message holds it (`spec.cron`); a REST body is flat,
+/// so its caller sees the field it sent (`cron`).
+fn flat_fields(status: tonic::Status) -> ApiError {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let Some(bad) = status.get_details_bad_request() else {
+        return ApiError(status);
+    };
+    if status.code() != tonic::Code::InvalidArgument
+        || !bad
+            .field_violations
+            .iter()
+            .any(|v| v.field.starts_with("spec."))
+    {
+        return ApiError(status);
+    }
+    let mut details = ErrorDetails::new();
+    for violation in bad.field_violations {
+        let field = violation
+            .field
+            .strip_prefix("spec.")
+            .unwrap_or(&violation.field);
+        details.add_bad_request_violation(field, violation.description);
+    }
+    ApiError(tonic::Status::with_error_details(
+        status.code(),
+        status.message(),
+        details,
+    ))
+}
+
 fn schedule_response(schedule: &minoots_proto::v1::Schedule) -> Response {
     Json(schedule_to_json(schedule)).into_response()
 }
@@ -388,7 +418,11 @@ pub(super) async fn update(
 ) -> Result<Response, ApiError> {
     let request = schedule_update_from_json(id, body_json(&body)?)?;
     let target = principal.target(&headers, &request.tenant_id)?;
-    let schedule = gateway.backend().update_schedule(&target, request).await?;
+    let schedule = gateway
+        .backend()
+        .update_schedule(&target, request)
+        .await
+        .map_err(flat_fields)?;
     Ok(schedule_response(&schedule))
 }
 
@@ -509,7 +543,11 @@ pub(super) async fn preview_spec(
 ) -> Result<Response, ApiError> {
     let request = schedule_preview_from_json(body_json(&body)?)?;
     let target = principal.target(&headers, &request.tenant_id)?;
-    let preview = gateway.backend().preview_schedule(&target, request).await?;
+    let preview = gateway
+        .backend()
+        .preview_schedule(&target, request)
+        .await
+        .map_err(flat_fields)?;
     Ok(preview_response(&preview))
 }
 
@@ -560,6 +598,28 @@ mod tests {
             schedule_update_from_json("s".into(), json!({"paused": true})),
             Err(KernelError::InvalidArgument { field, .. }) if field == "paused"
         ));
+    }
+
+    #[test]
+    fn spec_fields_are_named_as_the_flat_body_names_them() {
+        let status = tonic::Status::from(KernelError::invalid("spec.time_zone", "unknown zone"));
+        let response = flat_fields(status).into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let status = flat_fields(KernelError::invalid("spec.cron", "bad").into()).0;
+        use tonic_types::StatusExt as _;
+        let fields: Vec<_> = status
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["cron"]);
+        let other = flat_fields(KernelError::invalid("name", "is required").into()).0;
+        assert_eq!(
+            other.get_details_bad_request().unwrap().field_violations[0].field,
+            "name"
+        );
     }
 
     #[test]
