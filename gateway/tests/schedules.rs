@@ -68,7 +68,7 @@ async fn rest_schedules_create_read_change_and_delete() {
     assert_eq!(created["overlapPolicy"], "buffer_one");
     assert_eq!(created["catchUpPolicy"], "none");
     assert_eq!(created["labels"]["team"], "ops");
-    assert_eq!(created["metadata"]["ticket"], 42);
+    assert_eq!(created["metadata"]["ticket"].as_f64(), Some(42.0));
     assert_eq!(
         created["actionBundle"]["actions"][0]["url"],
         "https://example.com/hook"
@@ -203,9 +203,10 @@ async fn rest_schedules_create_read_change_and_delete() {
 async fn a_spec_preview_shows_instants_and_wall_times_across_a_dst_change() {
     let server = InProcess::start().await;
     let (url, http) = (server.url.clone(), http());
-    // 2026-03-08 is the US spring-forward: 09:00 New York is 14:00Z before, 13:00Z after.
+    // 2026-03-08 is the US spring-forward: 09:00 New York is 14:00Z before, 13:00Z after. A
+    // spec starts now unless startAt says otherwise, so a past `after` needs a past startAt.
     let (status, preview) = json_of(http.post(format!("{url}/schedules:preview")).json(&json!({
-        "cron": "0 9 * * MON-FRI", "timeZone": "America/New_York",
+        "cron": "0 9 * * MON-FRI", "timeZone": "America/New_York", "startAt": "2026-03-06T00:00:00Z",
         "count": 3, "after": "2026-03-06T00:00:00Z"
     })))
     .await;

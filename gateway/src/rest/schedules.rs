@@ -304,7 +304,11 @@ pub(super) async fn create(
     {
         request.idempotency_key = key.to_owned();
     }
-    let schedule = gateway.backend().create_schedule(&target, request).await?;
+    let schedule = gateway
+        .backend()
+        .create_schedule(&target, request)
+        .await
+        .map_err(flat_fields)?;
     Ok((
         StatusCode::CREATED,
         [("location", format!("/schedules/{}", schedule.id))],
