@@ -55,6 +55,9 @@ pub enum Kind {
     TimerKey,
     DeadLetter,
     ApiKey,
+    Schedule,
+    /// A schedule looked up by its idempotency key.
+    ScheduleKey,
 }
 
 impl std::fmt::Display for Kind {
@@ -64,6 +67,8 @@ impl std::fmt::Display for Kind {
             Self::TimerKey => "timer with idempotency key",
             Self::DeadLetter => "dead letter",
             Self::ApiKey => "API key",
+            Self::Schedule => "schedule",
+            Self::ScheduleKey => "schedule with idempotency key",
         })
     }
 }

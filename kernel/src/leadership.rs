@@ -96,7 +96,9 @@ impl Inner {
                 _ => {}
             }
         }
-        tracing::info!(rearmed = arm.len(), fired_unsettled = fired, took = ?started.elapsed(), "leading: recovered pending timers");
+        let schedules = self.store.live_schedules().await?;
+        tracing::info!(rearmed = arm.len(), fired_unsettled = fired, schedules = schedules.len(), took = ?started.elapsed(), "leading: recovered pending timers and schedules");
+        self.schedules.load(schedules);
         if !arm.is_empty() {
             self.scheduler
                 .send(Command::Arm(arm))
@@ -115,6 +117,7 @@ impl Inner {
         }
         // The store keeps the old fence: any write still in flight is refused by the database.
         let _ = self.scheduler.send(Command::Reset);
+        self.schedules.reset();
         let mut streams = self.streams.lock().unwrap();
         streams.cancel();
         *streams = CancellationToken::new();

@@ -34,11 +34,11 @@ pub mod leadership;
 pub mod lifecycle;
 pub mod metrics;
 pub mod quota;
+pub mod schedules;
 mod start;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod schedules;
 mod timers;
 pub mod trace;
 pub mod validate;
@@ -48,16 +48,16 @@ pub use minoots_proto::{json, signing};
 use std::sync::{Arc, atomic::AtomicBool};
 
 use minoots_proto::v1::{
-    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
-    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
-    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
-};
-use minoots_proto::v1::{
     CancelTimerRequest, DeadLetter, GetTimerRequest, ListDeadLettersRequest, ListTimersRequest,
     ListTimersResponse, PauseTenantRequest, PauseTimerRequest, ReplayResult, ResumeTenantRequest,
     ResumeTimerRequest, ScheduleTimerRequest, ScheduleTimerResponse, SelectTimersRequest,
     SelectTimersResponse, StreamTimerEventsRequest, TenantPause, Timer, TimerEvent,
     UpdateTimerRequest,
+};
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
 };
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -95,6 +95,8 @@ struct Inner {
     /// Feeds the dispatcher fired-but-unsettled timers found by recovery.
     fired: mpsc::UnboundedSender<FiredTimer>,
     bus: EventBus,
+    /// The schedule runner's inbox and the lock schedule writes take.
+    schedules: schedules::Runner,
     leader: Arc<AtomicBool>,
     retry_after_ms: u64,
     /// Stops the scheduler, dispatcher, janitor and, last, the writer.
@@ -267,7 +269,11 @@ impl Kernel {
     }
 
     /// A schedule by id or by the idempotency key it was created with.
-    pub async fn get_schedule(&self, tenant: &str, request: GetScheduleRequest) -> Result<Schedule> {
+    pub async fn get_schedule(
+        &self,
+        tenant: &str,
+        request: GetScheduleRequest,
+    ) -> Result<Schedule> {
         schedules::get(&self.inner, tenant, request).await
     }
 

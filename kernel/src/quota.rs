@@ -169,7 +169,7 @@ pub(crate) fn create_tenants(mutations: &[Mutation]) -> Vec<Option<String>> {
         .iter()
         .map(|m| match m {
             Mutation::Create(new) => Some(new.timer.tenant_id.clone()),
-            Mutation::Transition(_) | Mutation::Change(_) => None,
+            Mutation::Transition(_) | Mutation::Change(_) | Mutation::Schedule(_) => None,
         })
         .collect()
 }

@@ -93,6 +93,7 @@ pub(crate) async fn start(
             stop: stop.clone(),
         },
     )));
+    let (schedules, schedules_rx) = crate::schedules::Runner::new();
     let retry_after_ms = leadership
         .as_ref()
         .map_or(100, |l| l.heartbeat.as_millis() as u64);
@@ -105,6 +106,7 @@ pub(crate) async fn start(
         scheduler: scheduler_tx,
         fired: fired_tx,
         bus,
+        schedules,
         leader: Arc::new(AtomicBool::new(false)),
         retry_after_ms,
         stop,
@@ -122,6 +124,11 @@ pub(crate) async fn start(
             *inner.lease_thread.lock().unwrap() = Some(thread);
         }
     }
+    tasks.push(tokio::spawn(crate::schedules::run(
+        inner.clone(),
+        schedules_rx,
+        inner.stop.clone(),
+    )));
     tasks.push(tokio::spawn(janitor::refresh_limits(
         inner.clone(),
         config.limits_refresh,

@@ -80,15 +80,42 @@ pub(crate) async fn schedule_many(
 /// Writes each new timer and arms it in the same transaction: SCHEDULED then ARMED, two
 /// events, one commit. The scheduler is told only after the commit.
 async fn create(inner: &Inner, new: Vec<validate::NewTimer>) -> Result<Vec<ScheduleTimerResponse>> {
+    let created = create_with(inner, new, Vec::new()).await?;
+    if let Some(existing_id) = created.conflict {
+        return Err(KernelError::AlreadyExists(format!(
+            "idempotency_key was already used for a different request (timer {existing_id})"
+        )));
+    }
+    Ok(created.responses)
+}
+
+/// What [`create_with`] did: the answers, the timer holding a key a create reused for another
+/// request (none of that request's timers was written), and the outcomes of its `tail`.
+pub(crate) struct Created {
+    pub responses: Vec<ScheduleTimerResponse>,
+    pub conflict: Option<String>,
+    pub tail: Vec<Outcome>,
+}
+
+/// Creates timers as [`create`] does, with `tail` written in the same transaction after them
+/// (a schedule's new state with its occurrences).
+pub(crate) async fn create_with(
+    inner: &Inner,
+    new: Vec<validate::NewTimer>,
+    tail: Vec<Mutation>,
+) -> Result<Created> {
     let now = inner.clock.now();
+    let created_count = new.len() * 2;
     let mutations = new
         .into_iter()
         .flat_map(|n| {
             let arm = system_transition(n.timer.id.clone(), TimerStatus::Armed, now);
             [Mutation::create(n), arm]
         })
+        .chain(tail)
         .collect();
-    let outcomes = inner.writer.enqueue(mutations).await?;
+    let mut outcomes = inner.writer.enqueue(mutations).await?;
+    let tail = outcomes.split_off(created_count.min(outcomes.len()));
     let mut arm = Vec::new();
     let mut replaced = Vec::new();
     let mut responses = Vec::with_capacity(outcomes.len() / 2);
@@ -163,12 +190,11 @@ async fn create(inner: &Inner, new: Vec<validate::NewTimer>) -> Result<Vec<Sched
             .map_err(|_| KernelError::ShuttingDown)?;
     }
     rearm(inner, &replaced);
-    if let Some(existing_id) = conflict {
-        return Err(KernelError::AlreadyExists(format!(
-            "idempotency_key was already used for a different request (timer {existing_id})"
-        )));
-    }
-    Ok(responses)
+    Ok(Created {
+        responses,
+        conflict,
+        tail,
+    })
 }
 
 pub(crate) async fn get(inner: &Inner, tenant: &str, id: &str) -> Result<Timer> {
@@ -267,11 +293,11 @@ pub(crate) async fn cancel(
     answer(inner, outcome, &id, "cancelled")
 }
 
-fn encode_page_token(id: &str) -> String {
+pub(crate) fn encode_page_token(id: &str) -> String {
     id.bytes().map(|b| format!("{:02x}", b ^ 0x5a)).collect()
 }
 
-fn decode_page_token(token: &str) -> Option<String> {
+pub(crate) fn decode_page_token(token: &str) -> Option<String> {
     if !token.len().is_multiple_of(2) || !token.is_ascii() {
         return None;
     }

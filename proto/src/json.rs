@@ -176,7 +176,11 @@ pub fn schedule_to_json(schedule: &crate::v1::Schedule) -> serde_json::Value {
     }
     spec_json.insert(
         "timeZone".into(),
-        json!(if spec.time_zone.is_empty() { "UTC" } else { spec.time_zone.as_str() }),
+        json!(if spec.time_zone.is_empty() {
+            "UTC"
+        } else {
+            spec.time_zone.as_str()
+        }),
     );
     for (key, value) in [("startAt", ts(&spec.start_at)), ("endAt", ts(&spec.end_at))] {
         if let Some(value) = value {
@@ -191,11 +195,19 @@ pub fn schedule_to_json(schedule: &crate::v1::Schedule) -> serde_json::Value {
     }
     spec_json.insert(
         "overlapPolicy".into(),
-        json!(OverlapPolicy::try_from(spec.overlap_policy).unwrap_or_default().wire_name()),
+        json!(
+            OverlapPolicy::try_from(spec.overlap_policy)
+                .unwrap_or_default()
+                .wire_name()
+        ),
     );
     spec_json.insert(
         "catchUpPolicy".into(),
-        json!(CatchUpPolicy::try_from(spec.catch_up_policy).unwrap_or_default().wire_name()),
+        json!(
+            CatchUpPolicy::try_from(spec.catch_up_policy)
+                .unwrap_or_default()
+                .wire_name()
+        ),
     );
     if let Some(window) = ms(&spec.catch_up_window) {
         spec_json.insert("catchUpWindowMs".into(), json!(window));
@@ -217,7 +229,10 @@ pub fn schedule_to_json(schedule: &crate::v1::Schedule) -> serde_json::Value {
     put("labels", json!(schedule.labels));
     put(
         "metadata",
-        schedule.metadata.as_ref().map_or(serde_json::Value::Null, struct_to_json),
+        schedule
+            .metadata
+            .as_ref()
+            .map_or(serde_json::Value::Null, struct_to_json),
     );
     if let Some(bundle) = &schedule.action_bundle {
         put("actionBundle", action_bundle_to_json(bundle));
@@ -228,7 +243,11 @@ pub fn schedule_to_json(schedule: &crate::v1::Schedule) -> serde_json::Value {
     put("idempotencyKey", json!(schedule.idempotency_key));
     put(
         "state",
-        json!(ScheduleState::try_from(schedule.state).unwrap_or_default().wire_name()),
+        json!(
+            ScheduleState::try_from(schedule.state)
+                .unwrap_or_default()
+                .wire_name()
+        ),
     );
     put("version", json!(schedule.version));
     put("createdAt", json!(ts(&schedule.created_at)));

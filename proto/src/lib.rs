@@ -158,12 +158,14 @@ impl v1::OverlapPolicy {
     }
 
     pub fn from_wire_name(name: &str) -> Option<Self> {
-        Some(match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "skip" => Self::Skip,
-            "buffer_one" | "buffer" => Self::BufferOne,
-            "allow_all" | "allow" => Self::AllowAll,
-            _ => return None,
-        })
+        Some(
+            match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+                "skip" => Self::Skip,
+                "buffer_one" | "buffer" => Self::BufferOne,
+                "allow_all" | "allow" => Self::AllowAll,
+                _ => return None,
+            },
+        )
     }
 }
 

@@ -166,7 +166,9 @@ impl EventStream {
                 || event
                     .timer
                     .as_ref()
-                    .is_some_and(|t| self.selector.matches(&t.labels)));
+                    .map(|t| &t.labels)
+                    .or(event.schedule.as_ref().map(|s| &s.labels))
+                    .is_some_and(|labels| self.selector.matches(labels)));
         if wanted {
             self.tx.send(Ok(event.clone())).await.map_err(|_| ())?;
         }

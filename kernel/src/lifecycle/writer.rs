@@ -162,6 +162,9 @@ fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<F
         {
             bus.publish(event.clone());
         }
+        if let Outcome::ScheduleSaved(_, Some(event)) = outcome {
+            bus.publish(event.clone());
+        }
         if let Outcome::Quarantined { timer, from, .. } = outcome {
             bus.metrics.quarantined.add(1);
             bus.metrics.dead_letters.add(1);

@@ -1014,6 +1014,89 @@ pub async fn changes_update_pause_resume_and_move_keys(store: &dyn Store) {
     assert_eq!(store.tenant_pause("acme").await.unwrap(), None);
 }
 
+pub async fn schedules_are_written_with_their_event_and_read_back(store: &dyn Store) {
+    use minoots_proto::v1::{Schedule, ScheduleState};
+    let write = |schedule: &Schedule, event, fingerprint: &str| {
+        Mutation::Schedule(Box::new(ScheduleWrite {
+            schedule: schedule.clone(),
+            event,
+            at: T0,
+            fingerprint: fingerprint.to_owned(),
+        }))
+    };
+    let mut a = Schedule {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: "acme".into(),
+        name: "a".into(),
+        idempotency_key: "standup".into(),
+        state: ScheduleState::Active as i32,
+        version: 1,
+        ..Schedule::default()
+    };
+    let b = Schedule {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: "acme".into(),
+        name: "b".into(),
+        state: ScheduleState::Paused as i32,
+        version: 1,
+        ..Schedule::default()
+    };
+    let timer = create(store, new_timer("acme", "t", &[], "")).await;
+    let outcomes = store
+        .apply(vec![
+            write(&a, Some(TimerEventType::ScheduleCreated), "fp-a"),
+            write(&b, None, "fp-b"),
+        ])
+        .await
+        .unwrap();
+    let Outcome::ScheduleSaved(saved, Some(event)) = &outcomes[0] else {
+        panic!("expected a saved schedule with its event, got {outcomes:?}");
+    };
+    assert_eq!(**saved, a);
+    // The tenant's next sequence, after the timer's scheduled event.
+    assert_eq!(event.sequence, 2);
+    assert_eq!(event.timer_id, "");
+    assert_eq!(event.schedule.as_ref(), Some(&a));
+    assert!(matches!(outcomes[1], Outcome::ScheduleSaved(_, None)));
+    let events = store.events_after("acme", 1, 10).await.unwrap();
+    assert_eq!(events.len(), 1, "a write without an event writes none");
+    assert_eq!(events[0].schedule.as_ref(), Some(&a));
+    assert_eq!(
+        store.get_schedule("acme", &a.id).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.get_schedule("other", &a.id).await.unwrap(), None);
+    // A later write replaces the schedule but keeps the key's first request fingerprint.
+    a.state = ScheduleState::Deleted as i32;
+    a.version = 2;
+    store
+        .apply(vec![write(&a, Some(TimerEventType::ScheduleDeleted), "")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.schedule_for_key("acme", "standup").await.unwrap(),
+        Some((a.clone(), "fp-a".to_owned()))
+    );
+    assert_eq!(
+        store.schedule_for_key("other", "standup").await.unwrap(),
+        None
+    );
+    let listed = store.list_schedules("acme", "", 10).await.unwrap();
+    assert_eq!(listed, [a.clone(), b.clone()]);
+    let after_a = store.list_schedules("acme", &a.id, 10).await.unwrap();
+    assert_eq!(after_a, std::slice::from_ref(&b));
+    let live: Vec<String> = store
+        .live_schedules()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.tenant_id == "acme")
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, std::slice::from_ref(&b.id));
+    let _ = timer;
+}
+
 macro_rules! store_conformance {
     ($name:ident, $make:expr) => {
         mod $name {
@@ -1045,6 +1128,7 @@ macro_rules! store_conformance {
             case!(skip_sequences_moves_every_tenant_past_the_highest);
             case!(rate_buckets_refill_cap_and_are_taken_atomically);
             case!(changes_update_pause_resume_and_move_keys);
+            case!(schedules_are_written_with_their_event_and_read_back);
         }
     };
 }

@@ -40,6 +40,8 @@ struct State {
     damaged: HashMap<String, String>,
     rate_buckets: HashMap<String, (f64, Micros)>,
     paused_tenants: HashMap<String, super::PausedTenant>,
+    /// (tenant, id) -> schedule and its request fingerprint.
+    schedules: BTreeMap<(String, String), (minoots_proto::v1::Schedule, String)>,
 }
 
 impl MemoryStore {
@@ -134,6 +136,14 @@ impl Store for MemoryStore {
         }
         for letter in plan.dead_letters {
             state.dead_letters.insert(letter.id.clone(), letter);
+        }
+        for (schedule, fingerprint) in plan.schedules {
+            let key = (schedule.tenant_id.clone(), schedule.id.clone());
+            let fingerprint = match state.schedules.remove(&key) {
+                Some((_, first)) => first,
+                None => fingerprint,
+            };
+            state.schedules.insert(key, (schedule, fingerprint));
         }
         for event in plan.events {
             state
@@ -468,5 +478,65 @@ impl SideTables for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn get_schedule(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<minoots_proto::v1::Schedule>> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .schedules
+            .get(&(tenant_id.to_owned(), id.to_owned()))
+            .map(|(s, _)| s.clone()))
+    }
+
+    async fn schedule_for_key(
+        &self,
+        tenant_id: &str,
+        key: &str,
+    ) -> Result<Option<(minoots_proto::v1::Schedule, String)>> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .schedules
+            .range((tenant_id.to_owned(), String::new())..)
+            .take_while(|((tenant, _), _)| tenant == tenant_id)
+            .find(|(_, (s, _))| s.idempotency_key == key)
+            .map(|(_, entry)| entry.clone()))
+    }
+
+    async fn list_schedules(
+        &self,
+        tenant_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> Result<Vec<minoots_proto::v1::Schedule>> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .schedules
+            .range((tenant_id.to_owned(), after_id.to_owned())..)
+            .take_while(|((tenant, _), _)| tenant == tenant_id)
+            .filter(|((_, id), _)| id.as_str() > after_id)
+            .take(limit)
+            .map(|(_, (s, _))| s.clone())
+            .collect())
+    }
+
+    async fn live_schedules(&self) -> Result<Vec<minoots_proto::v1::Schedule>> {
+        let state = self.state.lock().unwrap();
+        Ok(state
+            .schedules
+            .values()
+            .map(|(s, _)| s)
+            .filter(|s| {
+                matches!(
+                    minoots_proto::v1::ScheduleState::try_from(s.state),
+                    Ok(minoots_proto::v1::ScheduleState::Active
+                        | minoots_proto::v1::ScheduleState::Paused)
+                )
+            })
+            .cloned()
+            .collect())
     }
 }

@@ -51,6 +51,21 @@ pub enum Mutation {
     Transition(Transition),
     /// A caller's change to a pending timer: new fields, pause or resume.
     Change(Box<Change>),
+    /// A schedule's new state, written with one schedule event.
+    Schedule(Box<ScheduleWrite>),
+}
+
+/// A schedule as it is after a change (its version already raised), and the event that says
+/// what changed. Schedules have one writer (the kernel's schedule runner, under its lock), so
+/// the store checks no version: it stores what it is given.
+#[derive(Debug, Clone)]
+pub struct ScheduleWrite {
+    pub schedule: minoots_proto::v1::Schedule,
+    /// None for a change no one is told of apart from the occurrence it creates.
+    pub event: Option<TimerEventType>,
+    pub at: Micros,
+    /// Hash of the create request, to tell a retry from a reuse of its idempotency key.
+    pub fingerprint: String,
 }
 
 /// A caller's change to a pending timer (SCHEDULED, ARMED or PAUSED). Like a cancel it is a
@@ -217,6 +232,8 @@ pub enum Outcome {
     },
     /// A fire refused because the timer's fire time was moved later: it is to be armed again.
     NotDue(Timer),
+    /// A schedule written, with its event.
+    ScheduleSaved(Box<minoots_proto::v1::Schedule>, Option<TimerEvent>),
     /// The timer's stored record could not be decoded: instead of the transition asked for, it
     /// became FAILED with the reason (and a dead letter records it). `from` is its status
     /// before.
@@ -389,7 +406,40 @@ pub trait SideTables: Send + Sync {
     async fn tenant_pause(&self, tenant_id: &str) -> Result<Option<PausedTenant>>;
     /// Records a tenant's pause (a pause already recorded is kept) or, with None, lifts it.
     async fn set_tenant_pause(&self, tenant_id: &str, pause: Option<&PausedTenant>) -> Result<()>;
+
+    /// A tenant's schedule (schedules are written by [`Store::apply`], [`Mutation::Schedule`]).
+    async fn get_schedule(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<minoots_proto::v1::Schedule>>;
+    /// The tenant's schedule holding this idempotency key, with its request fingerprint.
+    async fn schedule_for_key(
+        &self,
+        tenant_id: &str,
+        key: &str,
+    ) -> Result<Option<(minoots_proto::v1::Schedule, String)>>;
+    /// A tenant's schedules ordered by id, after `after_id`, at most `limit`.
+    async fn list_schedules(
+        &self,
+        tenant_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> Result<Vec<minoots_proto::v1::Schedule>>;
+    /// Every ACTIVE or PAUSED schedule of every tenant, for a new leader.
+    async fn live_schedules(&self) -> Result<Vec<minoots_proto::v1::Schedule>>;
 }
+
+pub(crate) fn decode_schedule(body: &[u8]) -> Result<minoots_proto::v1::Schedule> {
+    prost::Message::decode(body)
+        .map_err(|e| crate::KernelError::Internal(format!("corrupt schedule row: {e}")))
+}
+
+/// Writes a batch's schedules (SQLite and Postgres: the same statement).
+pub(crate) const PUT_SCHEDULE: &str =
+    "INSERT INTO schedules (id, tenant_id, idempotency_key, request_hash, state, body)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body";
 
 /// A tenant whose deliveries are paused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -622,6 +672,28 @@ pub(crate) fn event(
     event
 }
 
+/// Builds the event for a schedule's change: `schedule` set, no timer.
+pub(crate) fn schedule_event(
+    schedule: &minoots_proto::v1::Schedule,
+    event_type: TimerEventType,
+    sequence: u64,
+    at: Micros,
+) -> TimerEvent {
+    let mut event = TimerEvent {
+        sequence,
+        envelope_id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: schedule.tenant_id.clone(),
+        event_type: event_type as i32,
+        occurred_at: Some(to_timestamp(at)),
+        dedupe_key: format!("{}:{}", schedule.id, schedule.version),
+        content_type: "application/json".to_owned(),
+        ..TimerEvent::default()
+    };
+    event.payload = json::schedule_event_payload(&event, schedule);
+    event.schedule = Some(schedule.clone());
+    event
+}
+
 /// What the rows loaded for a batch look like, for [`plan`].
 #[derive(Debug, Default)]
 pub(crate) struct Loaded {
@@ -659,6 +731,8 @@ pub(crate) struct Plan {
     pub sequences: HashMap<String, u64>,
     /// Dead letters of timers quarantined by this batch, written in the same transaction.
     pub dead_letters: Vec<DeadLetter>,
+    /// Schedules to write (insert or replace), with their request fingerprints.
+    pub schedules: Vec<(minoots_proto::v1::Schedule, String)>,
 }
 
 /// Ids whose rows a batch must load before [`plan`]: transition targets not created in the
@@ -714,6 +788,10 @@ pub(crate) fn tenants_touched(
             }
         })
         .chain(loaded.values().map(|t| t.tenant_id.clone()))
+        .chain(mutations.iter().filter_map(|m| match m {
+            Mutation::Schedule(w) => Some(w.schedule.tenant_id.clone()),
+            _ => None,
+        }))
         .collect();
     tenants.sort_unstable();
     tenants.dedup();
@@ -800,6 +878,22 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
     let mut quarantined: HashSet<String> = HashSet::new();
     for mutation in mutations {
         let outcome = match mutation {
+            Mutation::Schedule(write) => {
+                let ScheduleWrite {
+                    schedule,
+                    event: event_type,
+                    at,
+                    fingerprint,
+                } = *write;
+                let event = event_type.map(|event_type| {
+                    let sequence = next_sequence(&schedule.tenant_id, &mut plan.sequences);
+                    let event = schedule_event(&schedule, event_type, sequence, at);
+                    plan.events.push(event.clone());
+                    event
+                });
+                plan.schedules.push((schedule.clone(), fingerprint));
+                Outcome::ScheduleSaved(Box::new(schedule), event)
+            }
             Mutation::Create(new) if aborted.contains(&new.group) && !conflicts(&new, &loaded) => {
                 Outcome::Aborted
             }
@@ -916,7 +1010,7 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                 let (timer_id, tenant, at) = match &mutation {
                     Mutation::Transition(t) => (t.timer_id.clone(), t.tenant_id.clone(), t.at),
                     Mutation::Change(c) => (c.timer_id.clone(), Some(c.tenant_id.clone()), c.at),
-                    Mutation::Create(_) => unreachable!("matched above"),
+                    Mutation::Create(_) | Mutation::Schedule(_) => unreachable!("matched above"),
                 };
                 let current = match new_ids.get(&timer_id) {
                     Some(&i) => Some(&mut plan.inserts[i].0),
@@ -960,7 +1054,9 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                         let applied = match &mutation {
                             Mutation::Transition(t) => transition(&mut next, t).map(Applied::Event),
                             Mutation::Change(c) => change(&mut next, c),
-                            Mutation::Create(_) => unreachable!("matched above"),
+                            Mutation::Create(_) | Mutation::Schedule(_) => {
+                                unreachable!("matched above")
+                            }
                         };
                         match applied {
                             Err(refused) => refused.outcome(timer),

@@ -341,6 +341,17 @@ async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
         .await?;
     }
     write_dead_letters(tx, &plan.dead_letters).await?;
+    for (schedule, fingerprint) in &plan.schedules {
+        sqlx::query(super::PUT_SCHEDULE)
+            .bind(&schedule.id)
+            .bind(&schedule.tenant_id)
+            .bind((!schedule.idempotency_key.is_empty()).then_some(&schedule.idempotency_key))
+            .bind(fingerprint)
+            .bind(schedule.state)
+            .bind(schedule.encode_to_vec())
+            .execute(&mut **tx)
+            .await?;
+    }
     if !plan.sequences.is_empty() {
         let (tenants, lasts): (Vec<String>, Vec<i64>) = plan
             .sequences

@@ -231,6 +231,45 @@ macro_rules! sql_side_tables {
         tx.commit().await?;
         Ok(())
     }
+
+    async fn get_schedule(&self, tenant_id: &str, id: &str) -> $crate::error::Result<Option<minoots_proto::v1::Schedule>> {
+        let body: Option<Vec<u8>> = sqlx::query_scalar("SELECT body FROM schedules WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&self.$reader)
+            .await?;
+        body.map(|b| $crate::store::decode_schedule(&b)).transpose()
+    }
+
+    async fn schedule_for_key(&self, tenant_id: &str, key: &str) -> $crate::error::Result<Option<(minoots_proto::v1::Schedule, String)>> {
+        let row: Option<(Vec<u8>, String)> = sqlx::query_as(
+            "SELECT body, request_hash FROM schedules WHERE tenant_id = $1 AND idempotency_key = $2",
+        )
+        .bind(tenant_id)
+        .bind(key)
+        .fetch_optional(&self.$writer)
+        .await?;
+        row.map(|(b, hash)| Ok(($crate::store::decode_schedule(&b)?, hash))).transpose()
+    }
+
+    async fn list_schedules(&self, tenant_id: &str, after_id: &str, limit: usize) -> $crate::error::Result<Vec<minoots_proto::v1::Schedule>> {
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT body FROM schedules WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(tenant_id)
+        .bind(after_id)
+        .bind(limit.min(i64::MAX as usize) as i64)
+        .fetch_all(&self.$reader)
+        .await?;
+        bodies.iter().map(|b| $crate::store::decode_schedule(b)).collect()
+    }
+
+    async fn live_schedules(&self) -> $crate::error::Result<Vec<minoots_proto::v1::Schedule>> {
+        let bodies: Vec<Vec<u8>> = sqlx::query_scalar("SELECT body FROM schedules WHERE state IN (1, 2)")
+            .fetch_all(&self.$writer)
+            .await?;
+        bodies.iter().map(|b| $crate::store::decode_schedule(b)).collect()
+    }
         }
     };
 }

@@ -302,6 +302,17 @@ async fn write(tx: &mut Transaction<'_, Sqlite>, plan: &Plan) -> Result<()> {
         sql.build().execute(&mut **tx).await?;
     }
     write_dead_letters(tx, &plan.dead_letters).await?;
+    for (schedule, fingerprint) in &plan.schedules {
+        sqlx::query(super::PUT_SCHEDULE)
+            .bind(&schedule.id)
+            .bind(&schedule.tenant_id)
+            .bind((!schedule.idempotency_key.is_empty()).then_some(&schedule.idempotency_key))
+            .bind(fingerprint)
+            .bind(schedule.state)
+            .bind(schedule.encode_to_vec())
+            .execute(&mut **tx)
+            .await?;
+    }
     let sequences: Vec<(&String, &u64)> = plan.sequences.iter().collect();
     for chunk in sequences.chunks(CHUNK) {
         let mut sql =

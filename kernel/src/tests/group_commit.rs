@@ -140,6 +140,31 @@ impl store::SideTables for GatedStore {
     ) -> Result<()> {
         self.inner.set_tenant_pause(tenant_id, pause).await
     }
+    async fn get_schedule(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<minoots_proto::v1::Schedule>> {
+        self.inner.get_schedule(tenant_id, id).await
+    }
+    async fn schedule_for_key(
+        &self,
+        tenant_id: &str,
+        key: &str,
+    ) -> Result<Option<(minoots_proto::v1::Schedule, String)>> {
+        self.inner.schedule_for_key(tenant_id, key).await
+    }
+    async fn list_schedules(
+        &self,
+        tenant_id: &str,
+        after_id: &str,
+        limit: usize,
+    ) -> Result<Vec<minoots_proto::v1::Schedule>> {
+        self.inner.list_schedules(tenant_id, after_id, limit).await
+    }
+    async fn live_schedules(&self) -> Result<Vec<minoots_proto::v1::Schedule>> {
+        self.inner.live_schedules().await
+    }
 }
 
 /// Group commit: callers that arrive while a write is in flight share the next transaction, and

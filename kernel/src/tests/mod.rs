@@ -11,6 +11,7 @@ mod janitor;
 mod lifecycle;
 mod parsers;
 mod quotas;
+mod schedules;
 mod streams;
 mod timers;
 
