@@ -1,6 +1,7 @@
-//! The public door of MINOOTS: one listener serving `minoots.v1.TimerService` over gRPC and
-//! gRPC-web (browsers, with CORS), the REST/JSON and Server-Sent Events API of the original control
-//! plane, and the standard gRPC health and reflection services, in front of an in-process kernel.
+//! The public door of MINOOTS: one listener serving `minoots.v1.TimerService` and
+//! `ScheduleService` over gRPC and gRPC-web (browsers, with CORS), the REST/JSON and Server-Sent
+//! Events API of the original control plane, and the standard gRPC health and reflection
+//! services, in front of an in-process kernel.
 //!
 //! Rooms: [`auth`] (API keys, roles, rate limits, and the layer that applies them per route),
 //! [`backend`] (where an authorized call goes: the local kernel or remote regions), [`grpc`] and

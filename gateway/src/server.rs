@@ -1,6 +1,6 @@
-//! The one place the server is assembled: TimerService and DeadLetterService (each method
-//! behind the role it needs), health and reflection, each also over gRPC-web; REST, SSE and the
-//! admin API; metrics and tracing layers; all on one listener, with or without TLS.
+//! The one place the server is assembled: TimerService, ScheduleService and DeadLetterService
+//! (each method behind the role it needs), health and reflection, each also over gRPC-web; REST,
+//! SSE and the admin API; metrics and tracing layers; all on one listener, with or without TLS.
 
 use std::{convert::Infallible, future::Future, sync::Arc};
 
@@ -29,8 +29,9 @@ pub async fn serve(
     use Role::{TenantAdmin, TimerCancel, TimerRead, TimerWrite};
     let auth = gateway.auth();
     let timers = grpc::TimerService::new(gateway.clone());
+    let schedules = grpc::ScheduleService::new(gateway.clone());
     let dead_letters = grpc::DeadLetterService::new(gateway.clone());
-    let router = probe_routes::<grpc::TimerServiceServer<grpc::TimerService>>()
+    let router = probe_routes(&[name_of(&timers), name_of(&schedules)])
         .await?
         .merge(guarded(
             timers,
@@ -51,6 +52,20 @@ pub async fn serve(
                 ("ResumeTenant", TenantAdmin),
                 ("GetTenantPause", TimerRead),
                 ("StreamTimerEvents", TimerRead),
+            ],
+        ))
+        .merge(guarded(
+            schedules,
+            auth,
+            &[
+                ("CreateSchedule", TimerWrite),
+                ("GetSchedule", TimerRead),
+                ("ListSchedules", TimerRead),
+                ("UpdateSchedule", TimerWrite),
+                ("PauseSchedule", TimerWrite),
+                ("ResumeSchedule", TimerWrite),
+                ("DeleteSchedule", TimerCancel),
+                ("PreviewSchedule", TimerRead),
             ],
         ))
         .merge(guarded(
@@ -141,8 +156,9 @@ impl<S> GrpcService for S where
 {
 }
 
-/// Serves a kernel's own TimerService (`minoots kernel`) for gateways to call: no API keys (the
-/// tenant comes from `x-tenant-id`), so bind it to a private network only.
+/// Serves a kernel's own TimerService, ScheduleService and DeadLetterService (`minoots kernel`)
+/// for gateways to call: no API keys (the tenant comes from `x-tenant-id`), so bind it to a
+/// private network only.
 pub async fn serve_kernel(
     listener: impl Into<Listener>,
     kernel: minoots_kernel::Kernel,
@@ -150,26 +166,26 @@ pub async fn serve_kernel(
 ) -> Result<(), GatewayError> {
     let service = crate::grpc::kernel::TimerService::new(kernel.clone()).into_server();
     let requests = Arc::new(metrics::RequestMetrics::default());
+    let schedules = crate::grpc::kernel::ScheduleService::new(kernel.clone());
     let dead_letters = crate::grpc::kernel::DeadLetterService::new(kernel.clone());
-    let router = probe_routes::<
-        crate::grpc::kernel::TimerServiceServer<crate::grpc::kernel::TimerService>,
-    >()
-    .await?
-    .route_service(&grpc_path_of(&service), grpc_layers().layer(service))
-    .route_service(
-        &grpc_path_of(&dead_letters),
-        grpc::malformed::MalformedRequests.layer(dead_letters),
-    )
-    .merge(rest::probes(Arc::new(kernel.clone()) as Arc<dyn Backend>))
-    .route_layer(axum::middleware::from_fn_with_state(
-        requests.clone(),
-        metrics::count,
-    ))
-    .route_layer(axum::middleware::from_fn_with_state(
-        "horology.kernel.rpc",
-        trace_request,
-    ))
-    .merge(metrics::router(Some(kernel), requests, Vec::new()));
+    let router = probe_routes(&[name_of(&service), name_of(&schedules)])
+        .await?
+        .route_service(&grpc_path_of(&service), grpc_layers().layer(service))
+        .route_service(&grpc_path_of(&schedules), grpc_layers().layer(schedules))
+        .route_service(
+            &grpc_path_of(&dead_letters),
+            grpc::malformed::MalformedRequests.layer(dead_letters),
+        )
+        .merge(rest::probes(Arc::new(kernel.clone()) as Arc<dyn Backend>))
+        .route_layer(axum::middleware::from_fn_with_state(
+            requests.clone(),
+            metrics::count,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            "horology.kernel.rpc",
+            trace_request,
+        ))
+        .merge(metrics::router(Some(kernel), requests, Vec::new()));
     serve_router(listener.into(), router, shutdown).await
 }
 
@@ -221,12 +237,14 @@ async fn trace_request(
     next.run(request).instrument(span).await
 }
 
-/// Health (reporting `S` as serving) and reflection, each also over gRPC-web.
-async fn probe_routes<S: NamedService>() -> Result<axum::Router, GatewayError> {
+/// Health (reporting `services` as serving) and reflection, each also over gRPC-web.
+async fn probe_routes(services: &[&str]) -> Result<axum::Router, GatewayError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status(S::NAME, tonic_health::ServingStatus::Serving)
-        .await;
+    for service in services {
+        health
+            .set_service_status(service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
     let descriptors = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(minoots_proto::FILE_DESCRIPTOR_SET)
@@ -287,6 +305,10 @@ fn grpc_path<S: NamedService>() -> String {
 
 fn grpc_path_of<S: NamedService>(_: &S) -> String {
     grpc_path::<S>()
+}
+
+fn name_of<S: NamedService>(_: &S) -> &'static str {
+    S::NAME
 }
 
 type HealthService = tonic_health::server::HealthService;

@@ -8,6 +8,11 @@ use minoots_proto::v1::{
     ResumeTimerRequest, ScheduleTimerRequest, ScheduleTimerResponse, SelectTimersRequest,
     SelectTimersResponse, StreamTimerEventsRequest, TenantPause, Timer, UpdateTimerRequest,
 };
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
+};
 use tokio_stream::{StreamExt as _, wrappers::ReceiverStream};
 use tonic::Status;
 
@@ -115,6 +120,70 @@ impl Backend for Kernel {
             .as_ref()
             .map_or(0, minoots_kernel::clock::from_timestamp);
         Ok(Kernel::replay_dead_letters(self, &target.tenant, since).await?)
+    }
+
+    async fn create_schedule(
+        &self,
+        target: &Target,
+        request: CreateScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        Ok(Kernel::create_schedule(self, &target.tenant, request).await?)
+    }
+
+    async fn get_schedule(
+        &self,
+        target: &Target,
+        request: GetScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        Ok(Kernel::get_schedule(self, &target.tenant, request).await?)
+    }
+
+    async fn list_schedules(
+        &self,
+        target: &Target,
+        request: ListSchedulesRequest,
+    ) -> Result<ListSchedulesResponse, Status> {
+        Ok(Kernel::list_schedules(self, &target.tenant, request).await?)
+    }
+
+    async fn update_schedule(
+        &self,
+        target: &Target,
+        request: UpdateScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        Ok(Kernel::update_schedule(self, &target.tenant, request).await?)
+    }
+
+    async fn pause_schedule(
+        &self,
+        target: &Target,
+        request: PauseScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        Ok(Kernel::pause_schedule(self, &target.tenant, request).await?)
+    }
+
+    async fn resume_schedule(
+        &self,
+        target: &Target,
+        request: ResumeScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        Ok(Kernel::resume_schedule(self, &target.tenant, request).await?)
+    }
+
+    async fn delete_schedule(
+        &self,
+        target: &Target,
+        request: DeleteScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        Ok(Kernel::delete_schedule(self, &target.tenant, request).await?)
+    }
+
+    async fn preview_schedule(
+        &self,
+        target: &Target,
+        request: PreviewScheduleRequest,
+    ) -> Result<PreviewScheduleResponse, Status> {
+        Ok(Kernel::preview_schedule(self, &target.tenant, request).await?)
     }
 
     fn ready(&self) -> Result<(), Status> {

@@ -15,6 +15,11 @@ use minoots_proto::v1::{
     ScheduleTimerResponse, SelectTimersRequest, SelectTimersResponse, StreamTimerEventsRequest,
     TenantPause, Timer, TimerEvent, UpdateTimerRequest,
 };
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
+};
 use tokio_stream::Stream;
 use tonic::Status;
 
@@ -37,7 +42,7 @@ pub struct Target {
     pub region: Option<String>,
 }
 
-/// The timer and dead-letter calls, for an already authorized [`Target`]. Errors are gRPC
+/// The timer, schedule and dead-letter calls, for an already authorized [`Target`]. Errors are gRPC
 /// statuses: a remote kernel answers with one, and the local kernel's errors convert once.
 #[tonic::async_trait]
 pub trait Backend: Send + Sync + std::fmt::Debug {
@@ -102,6 +107,56 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         target: &Target,
         request: ReplayDeadLettersRequest,
     ) -> Result<Vec<ReplayResult>, Status>;
+
+    async fn create_schedule(
+        &self,
+        target: &Target,
+        request: CreateScheduleRequest,
+    ) -> Result<Schedule, Status>;
+
+    /// A schedule by id or by the idempotency key it was created with.
+    async fn get_schedule(
+        &self,
+        target: &Target,
+        request: GetScheduleRequest,
+    ) -> Result<Schedule, Status>;
+
+    async fn list_schedules(
+        &self,
+        target: &Target,
+        request: ListSchedulesRequest,
+    ) -> Result<ListSchedulesResponse, Status>;
+
+    async fn update_schedule(
+        &self,
+        target: &Target,
+        request: UpdateScheduleRequest,
+    ) -> Result<Schedule, Status>;
+
+    async fn pause_schedule(
+        &self,
+        target: &Target,
+        request: PauseScheduleRequest,
+    ) -> Result<Schedule, Status>;
+
+    async fn resume_schedule(
+        &self,
+        target: &Target,
+        request: ResumeScheduleRequest,
+    ) -> Result<Schedule, Status>;
+
+    async fn delete_schedule(
+        &self,
+        target: &Target,
+        request: DeleteScheduleRequest,
+    ) -> Result<Schedule, Status>;
+
+    /// The next occurrences of a stored schedule (`id`) or of a spec, creating nothing.
+    async fn preview_schedule(
+        &self,
+        target: &Target,
+        request: PreviewScheduleRequest,
+    ) -> Result<PreviewScheduleResponse, Status>;
 
     /// Whether timer calls can be served now (a follower kernel cannot: NOT_LEADER).
     fn ready(&self) -> Result<(), Status>;

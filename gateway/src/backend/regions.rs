@@ -1,11 +1,11 @@
 //! Remote kernels grouped in regions, as a [`Backend`] (`minoots gateway`).
 //!
-//! A call goes to the region named by the timer's `minoots.io/region` label, else
+//! A call goes to the region named by the timer's (or schedule's) `minoots.io/region` label, else
 //! the `x-minoots-region` header, else the primary region; scheduling stamps the label with the
-//! region that accepted the timer. A call fails over to the next target, then the next region,
-//! when a kernel is unavailable, times out or is not the leader. Get and cancel look in every
-//! region (a timer id does not say where it lives). `x-minoots-region: *` makes list and stream
-//! span every region.
+//! region that accepted the timer or schedule. A call fails over to the next target, then the
+//! next region, when a kernel is unavailable, times out or is not the leader. Get and cancel, and
+//! every call about one schedule, look in every region (an id does not say where it lives).
+//! `x-minoots-region: *` makes list and stream span every region.
 
 use std::time::Duration;
 
@@ -19,6 +19,12 @@ use minoots_proto::v1::{
     ScheduleTimerRequest, ScheduleTimerResponse, ScheduleTimersRequest, SelectTimersRequest,
     SelectTimersResponse, StreamTimerEventsRequest, TenantPause, Timer, UpdateTimerRequest,
     dead_letter_service_client::DeadLetterServiceClient, timer_service_client::TimerServiceClient,
+};
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest,
+    schedule_service_client::ScheduleServiceClient,
 };
 use tokio_stream::{StreamExt, StreamMap};
 use tonic::{Code, Request, Status, transport::Channel};
@@ -38,6 +44,7 @@ pub struct Region {
 #[derive(Clone)]
 pub struct KernelClient {
     timers: TimerServiceClient<Channel>,
+    schedules: ScheduleServiceClient<Channel>,
     dead_letters: DeadLetterServiceClient<Channel>,
 }
 
@@ -95,6 +102,7 @@ impl Regions {
             let client = KernelClient {
                 timers: TimerServiceClient::new(channel.clone())
                     .max_decoding_message_size(64 * 1024 * 1024),
+                schedules: ScheduleServiceClient::new(channel.clone()),
                 dead_letters: DeadLetterServiceClient::new(channel),
             };
             match regions.iter_mut().find(|r| r.name == *name) {
@@ -224,6 +232,66 @@ impl Regions {
             answers.push(self.call(first, false, &mut call).await?.1);
         }
         Ok(answers)
+    }
+}
+
+impl Regions {
+    /// A list call: the requested region with failover, or with `*` every region, each paging
+    /// on its own behind one combined token (`region:token,...`).
+    async fn list_pages<T, F, Fut>(
+        &self,
+        target: &Target,
+        page_token: &str,
+        mut page: F,
+    ) -> Result<(Vec<T>, String), Status>
+    where
+        F: FnMut(KernelClient, String) -> Fut,
+        Fut: Future<Output = Result<(Vec<T>, String), Status>>,
+    {
+        if !is_all(target.region.as_deref()) {
+            let first = self.index(target.region.as_deref(), "x-minoots-region")?;
+            let (_, answer) = self
+                .call(first, false, |client, _| {
+                    page(client, page_token.to_owned())
+                })
+                .await?;
+            return Ok(answer);
+        }
+        let pages: Vec<(usize, String)> = if page_token.is_empty() {
+            (0..self.regions.len())
+                .map(|i| (i, String::new()))
+                .collect()
+        } else {
+            split_page_token(page_token)?
+                .into_iter()
+                .map(|(name, token)| Ok((self.index(Some(&name), "page_token")?, token)))
+                .collect::<Result<_, Status>>()?
+        };
+        let mut merged = Vec::new();
+        let mut next = Vec::new();
+        for (index, token) in pages {
+            let region = &self.regions[index];
+            let mut last = None;
+            let mut answer = None;
+            for client in &region.targets {
+                match page(client.clone(), token.clone()).await {
+                    Ok(one) => {
+                        answer = Some(one);
+                        break;
+                    }
+                    Err(status) if fails_over(&status) => last = Some(status),
+                    Err(status) => return Err(status),
+                }
+            }
+            let (items, token) = answer.ok_or_else(|| {
+                unavailable_hint(last.unwrap_or_else(|| Status::unavailable("no kernel target")))
+            })?;
+            if !token.is_empty() {
+                next.push(format!("{}:{token}", region.name));
+            }
+            merged.extend(items);
+        }
+        Ok((merged, next.join(",")))
     }
 }
 
@@ -532,55 +600,22 @@ impl Backend for Regions {
         target: &Target,
         request: ListTimersRequest,
     ) -> Result<ListTimersResponse, Status> {
-        let regions = self;
-        if !is_all(target.region.as_deref()) {
-            let first = regions.index(target.region.as_deref(), "x-minoots-region")?;
-            let (_, response) = regions
-                .call(first, false, |client, _| {
-                    list_one(client, request.clone(), target.tenant.clone())
-                })
-                .await?;
-            return Ok(response);
-        }
-        // Every region, each paging on its own.
-        let pages: Vec<(usize, String)> = if request.page_token.is_empty() {
-            (0..regions.regions.len())
-                .map(|i| (i, String::new()))
-                .collect()
-        } else {
-            split_page_token(&request.page_token)?
-                .into_iter()
-                .map(|(name, token)| Ok((regions.index(Some(&name), "page_token")?, token)))
-                .collect::<Result<_, Status>>()?
-        };
-        let mut merged = ListTimersResponse::default();
-        let mut next = Vec::new();
-        for (index, token) in pages {
-            let region = &regions.regions[index];
-            let mut request = request.clone();
-            request.page_token = token;
-            let mut last = None;
-            let mut page = None;
-            for client in &region.targets {
-                match list_one(client.clone(), request.clone(), target.tenant.clone()).await {
-                    Ok(response) => {
-                        page = Some(response);
-                        break;
-                    }
-                    Err(status) if fails_over(&status) => last = Some(status),
-                    Err(status) => return Err(status),
+        let token = request.page_token.clone();
+        let (timers, next_page_token) = self
+            .list_pages(target, &token, |client, token| {
+                let mut request = request.clone();
+                request.page_token = token;
+                let tenant = target.tenant.clone();
+                async move {
+                    let page = list_one(client, request, tenant).await?;
+                    Ok((page.timers, page.next_page_token))
                 }
-            }
-            let page = page.ok_or_else(|| {
-                unavailable_hint(last.unwrap_or_else(|| Status::unavailable("no kernel target")))
-            })?;
-            if !page.next_page_token.is_empty() {
-                next.push(format!("{}:{}", region.name, page.next_page_token));
-            }
-            merged.timers.extend(page.timers);
-        }
-        merged.next_page_token = next.join(",");
-        Ok(merged)
+            })
+            .await?;
+        Ok(ListTimersResponse {
+            timers,
+            next_page_token,
+        })
     }
 
     async fn subscribe(
@@ -709,6 +744,174 @@ impl Backend for Regions {
             })
             .await?;
         Ok(replayed.into_iter().flatten().collect())
+    }
+
+    /// In the region its `minoots.io/region` label names, else the requested one; the label is
+    /// stamped with the region that accepted it (and so is every occurrence).
+    async fn create_schedule(
+        &self,
+        target: &Target,
+        request: CreateScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        let first = match request.labels.get(REGION_LABEL) {
+            Some(label) => self.index(Some(label), "labels")?,
+            None => self.index(target.region.as_deref(), "x-minoots-region")?,
+        };
+        let (_, schedule) = self
+            .call(first, false, |mut client, region| {
+                let mut request = request.clone();
+                request
+                    .labels
+                    .insert(REGION_LABEL.to_owned(), region.to_owned());
+                let request = with_tenant(request, &target.tenant);
+                async move {
+                    Ok(client
+                        .schedules
+                        .create_schedule(request?)
+                        .await?
+                        .into_inner())
+                }
+            })
+            .await?;
+        Ok(schedule)
+    }
+
+    async fn get_schedule(
+        &self,
+        target: &Target,
+        request: GetScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        self.find(target, |mut client, _| {
+            let request = with_tenant(request.clone(), &target.tenant);
+            async move { Ok(client.schedules.get_schedule(request?).await?.into_inner()) }
+        })
+        .await
+    }
+
+    async fn list_schedules(
+        &self,
+        target: &Target,
+        request: ListSchedulesRequest,
+    ) -> Result<ListSchedulesResponse, Status> {
+        let token = request.page_token.clone();
+        let (schedules, next_page_token) = self
+            .list_pages(target, &token, |mut client, token| {
+                let mut request = request.clone();
+                request.page_token = token;
+                let request = with_tenant(request, &target.tenant);
+                async move {
+                    let page = client
+                        .schedules
+                        .list_schedules(request?)
+                        .await?
+                        .into_inner();
+                    Ok((page.schedules, page.next_page_token))
+                }
+            })
+            .await?;
+        Ok(ListSchedulesResponse {
+            schedules,
+            next_page_token,
+        })
+    }
+
+    async fn update_schedule(
+        &self,
+        target: &Target,
+        request: UpdateScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        self.find(target, |mut client, _| {
+            let request = with_tenant(request.clone(), &target.tenant);
+            async move {
+                Ok(client
+                    .schedules
+                    .update_schedule(request?)
+                    .await?
+                    .into_inner())
+            }
+        })
+        .await
+    }
+
+    async fn pause_schedule(
+        &self,
+        target: &Target,
+        request: PauseScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        self.find(target, |mut client, _| {
+            let request = with_tenant(request.clone(), &target.tenant);
+            async move {
+                Ok(client
+                    .schedules
+                    .pause_schedule(request?)
+                    .await?
+                    .into_inner())
+            }
+        })
+        .await
+    }
+
+    async fn resume_schedule(
+        &self,
+        target: &Target,
+        request: ResumeScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        self.find(target, |mut client, _| {
+            let request = with_tenant(request.clone(), &target.tenant);
+            async move {
+                Ok(client
+                    .schedules
+                    .resume_schedule(request?)
+                    .await?
+                    .into_inner())
+            }
+        })
+        .await
+    }
+
+    async fn delete_schedule(
+        &self,
+        target: &Target,
+        request: DeleteScheduleRequest,
+    ) -> Result<Schedule, Status> {
+        self.find(target, |mut client, _| {
+            let request = with_tenant(request.clone(), &target.tenant);
+            async move {
+                Ok(client
+                    .schedules
+                    .delete_schedule(request?)
+                    .await?
+                    .into_inner())
+            }
+        })
+        .await
+    }
+
+    /// A stored schedule's preview wherever it lives; a spec's in the requested region.
+    async fn preview_schedule(
+        &self,
+        target: &Target,
+        request: PreviewScheduleRequest,
+    ) -> Result<PreviewScheduleResponse, Status> {
+        let call = |mut client: KernelClient, _: &str| {
+            let request = with_tenant(request.clone(), &target.tenant);
+            async move {
+                Ok(client
+                    .schedules
+                    .preview_schedule(request?)
+                    .await?
+                    .into_inner())
+            }
+        };
+        if request.id.is_empty() {
+            let first = self.index(
+                target.region.as_deref().filter(|r| *r != ALL_REGIONS),
+                "x-minoots-region",
+            )?;
+            Ok(self.call(first, false, call).await?.1)
+        } else {
+            self.find(target, call).await
+        }
     }
 
     fn ready(&self) -> Result<(), Status> {

@@ -1,6 +1,7 @@
-//! A kernel's own `minoots.v1.TimerService` and `DeadLetterService` (`minoots kernel`), which
-//! gateways call: no API keys, the tenant comes from `x-tenant-id`. Handlers only resolve the
-//! tenant, call the kernel and convert the error once (`From<KernelError> for Status`).
+//! A kernel's own `minoots.v1.TimerService`, `ScheduleService` and `DeadLetterService`
+//! (`minoots kernel`), which gateways call: no API keys, the tenant comes from `x-tenant-id`.
+//! Handlers only resolve the tenant, call the kernel and convert the error once
+//! (`From<KernelError> for Status`).
 
 use std::pin::Pin;
 
@@ -11,6 +12,11 @@ use minoots_proto::v1::{
     ReplayDeadLettersResponse, ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse,
     ScheduleTimersRequest, ScheduleTimersResponse, StreamTimerEventsRequest, TimerEvent,
     timer_service_server,
+};
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest, schedule_service_server,
 };
 use minoots_proto::v1::{
     GetTenantPauseRequest, PauseTenantRequest, PauseTimerRequest, PauseTimerResponse,
@@ -225,6 +231,119 @@ impl TimerService {
         Ok(Response::new(
             self.kernel.bulk(&tenant, op, request.into_inner()).await?,
         ))
+    }
+}
+
+/// `minoots.v1.ScheduleService` on a kernel (tenant from `x-tenant-id`, like TimerService).
+#[derive(Debug, Clone)]
+pub struct ScheduleService {
+    kernel: Kernel,
+}
+
+impl ScheduleService {
+    pub fn new(kernel: Kernel) -> ScheduleServiceServer<Self> {
+        ScheduleServiceServer::new(Self { kernel })
+    }
+}
+
+pub use schedule_service_server::ScheduleServiceServer;
+
+#[tonic::async_trait]
+impl schedule_service_server::ScheduleService for ScheduleService {
+    async fn create_schedule(
+        &self,
+        request: Request<CreateScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let schedule = self
+            .kernel
+            .create_schedule(&tenant, request.into_inner())
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn get_schedule(
+        &self,
+        request: Request<GetScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let schedule = self
+            .kernel
+            .get_schedule(&tenant, request.into_inner())
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<ListSchedulesRequest>,
+    ) -> Result<Response<ListSchedulesResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let page = self
+            .kernel
+            .list_schedules(&tenant, request.into_inner())
+            .await?;
+        Ok(Response::new(page))
+    }
+
+    async fn update_schedule(
+        &self,
+        request: Request<UpdateScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let schedule = self
+            .kernel
+            .update_schedule(&tenant, request.into_inner())
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn pause_schedule(
+        &self,
+        request: Request<PauseScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let schedule = self
+            .kernel
+            .pause_schedule(&tenant, request.into_inner())
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn resume_schedule(
+        &self,
+        request: Request<ResumeScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let schedule = self
+            .kernel
+            .resume_schedule(&tenant, request.into_inner())
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn delete_schedule(
+        &self,
+        request: Request<DeleteScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let schedule = self
+            .kernel
+            .delete_schedule(&tenant, request.into_inner())
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn preview_schedule(
+        &self,
+        request: Request<PreviewScheduleRequest>,
+    ) -> Result<Response<PreviewScheduleResponse>, Status> {
+        let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
+        let preview = self
+            .kernel
+            .preview_schedule(&tenant, request.into_inner())
+            .await?;
+        Ok(Response::new(preview))
     }
 }
 

@@ -1,6 +1,6 @@
-//! `minoots.v1.TimerService` and `DeadLetterService` as the gateway serves them. The router puts
-//! each method behind its role ([`crate::server`]); a handler only resolves the tenant the
-//! request acts for, calls the backend and wraps the answer.
+//! `minoots.v1.TimerService`, `ScheduleService` and `DeadLetterService` as the gateway serves
+//! them. The router puts each method behind its role ([`crate::server`]); a handler only
+//! resolves the tenant the request acts for, calls the backend and wraps the answer.
 
 pub mod kernel;
 pub mod malformed;
@@ -12,6 +12,11 @@ use minoots_proto::v1::{
     ReplayDeadLettersResponse, ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse,
     ScheduleTimersRequest, ScheduleTimersResponse, StreamTimerEventsRequest,
     dead_letter_service_server, timer_service_server,
+};
+use minoots_proto::v1::{
+    CreateScheduleRequest, DeleteScheduleRequest, GetScheduleRequest, ListSchedulesRequest,
+    ListSchedulesResponse, PauseScheduleRequest, PreviewScheduleRequest, PreviewScheduleResponse,
+    ResumeScheduleRequest, Schedule, UpdateScheduleRequest, schedule_service_server,
 };
 use minoots_proto::v1::{
     GetTenantPauseRequest, PauseTenantRequest, PauseTimerRequest, PauseTimerResponse,
@@ -206,6 +211,128 @@ impl TimerService {
         Ok(Response::new(
             self.gateway.backend().bulk(&target, op, request).await?,
         ))
+    }
+}
+
+pub use schedule_service_server::ScheduleServiceServer;
+
+/// `minoots.v1.ScheduleService` as the gateway serves it: reading and previewing need
+/// `timer.read`, creating and changing `timer.write`, deleting `timer.cancel`.
+#[derive(Debug, Clone)]
+pub struct ScheduleService {
+    gateway: Gateway,
+}
+
+impl ScheduleService {
+    pub fn new(gateway: Gateway) -> ScheduleServiceServer<Self> {
+        ScheduleServiceServer::new(Self { gateway })
+    }
+}
+
+#[tonic::async_trait]
+impl schedule_service_server::ScheduleService for ScheduleService {
+    async fn create_schedule(
+        &self,
+        request: Request<CreateScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let schedule = self
+            .gateway
+            .backend()
+            .create_schedule(&target, request)
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn get_schedule(
+        &self,
+        request: Request<GetScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let schedule = self
+            .gateway
+            .backend()
+            .get_schedule(&target, request)
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<ListSchedulesRequest>,
+    ) -> Result<Response<ListSchedulesResponse>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let page = self
+            .gateway
+            .backend()
+            .list_schedules(&target, request)
+            .await?;
+        Ok(Response::new(page))
+    }
+
+    async fn update_schedule(
+        &self,
+        request: Request<UpdateScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let schedule = self
+            .gateway
+            .backend()
+            .update_schedule(&target, request)
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn pause_schedule(
+        &self,
+        request: Request<PauseScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let schedule = self
+            .gateway
+            .backend()
+            .pause_schedule(&target, request)
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn resume_schedule(
+        &self,
+        request: Request<ResumeScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let schedule = self
+            .gateway
+            .backend()
+            .resume_schedule(&target, request)
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn delete_schedule(
+        &self,
+        request: Request<DeleteScheduleRequest>,
+    ) -> Result<Response<Schedule>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let schedule = self
+            .gateway
+            .backend()
+            .delete_schedule(&target, request)
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn preview_schedule(
+        &self,
+        request: Request<PreviewScheduleRequest>,
+    ) -> Result<Response<PreviewScheduleResponse>, Status> {
+        let (target, request) = target(request, |r| &r.tenant_id)?;
+        let preview = self
+            .gateway
+            .backend()
+            .preview_schedule(&target, request)
+            .await?;
+        Ok(Response::new(preview))
     }
 }
 

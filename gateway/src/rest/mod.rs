@@ -1,12 +1,13 @@
 //! REST/JSON and Server-Sent Events, compatible with the original control plane: [`timers`],
-//! [`dead_letters`], [`sse`] (the event stream), [`admin`] (keys and tenant limits). Each route
-//! declares the role it needs where it is declared; handlers turn JSON into the kernel's request
-//! types and back, and every error goes through [`error`] once.
+//! [`schedules`], [`dead_letters`], [`sse`] (the event stream), [`admin`] (keys and tenant
+//! limits). Each route declares the role it needs where it is declared; handlers turn JSON into
+//! the kernel's request types and back, and every error goes through [`error`] once.
 
 pub mod admin;
 mod dead_letters;
 pub mod error;
 mod extract;
+pub mod schedules;
 mod sse;
 mod timers;
 
@@ -94,7 +95,41 @@ pub fn router(gateway: Gateway) -> Router {
                 .post(timers::pause_tenant.layer(admin.clone()))
                 .delete(timers::resume_tenant.layer(admin.clone())),
         )
-        .route("/timers/{id}/cancel", post(timers::cancel.layer(cancel)))
+        .route(
+            "/timers/{id}/cancel",
+            post(timers::cancel.layer(cancel.clone())),
+        )
+        .route(
+            "/schedules",
+            post(schedules::create.layer(write.clone())).get(schedules::list.layer(read.clone())),
+        )
+        .route(
+            "/schedules:preview",
+            post(schedules::preview_spec.layer(read.clone())),
+        )
+        .route("/schedules/stream", get(sse::schedules.layer(read.clone())))
+        .route(
+            "/schedules/{id}",
+            get(schedules::get.layer(read.clone()))
+                .patch(schedules::update.layer(write.clone()))
+                .delete(schedules::delete.layer(cancel)),
+        )
+        .route(
+            "/schedules/by-key/{key}",
+            get(schedules::get_by_key.layer(read.clone())),
+        )
+        .route(
+            "/schedules/{id}/pause",
+            post(schedules::pause.layer(write.clone())),
+        )
+        .route(
+            "/schedules/{id}/resume",
+            post(schedules::resume.layer(write.clone())),
+        )
+        .route(
+            "/schedules/{id}/preview",
+            get(schedules::preview.layer(read.clone())),
+        )
         .route("/dead-letters", get(dead_letters::list.layer(read.clone())))
         .route(
             "/dead-letters/replay",

@@ -1,4 +1,5 @@
-//! `GET /timers/stream`: the event stream as Server-Sent Events.
+//! `GET /timers/stream`: the event stream as Server-Sent Events, timer and schedule events alike;
+//! `GET /schedules/stream`: the same stream, of schedule events unless `eventTypes` says otherwise.
 
 use std::{convert::Infallible, time::Duration};
 
@@ -48,6 +49,39 @@ pub(super) async fn stream(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    events(gateway, principal, headers, query, &[]).await
+}
+
+/// Schedule events: `schedule.created`, ..., `schedule.skipped`.
+const SCHEDULE_EVENTS: [TimerEventType; 7] = [
+    TimerEventType::ScheduleCreated,
+    TimerEventType::ScheduleUpdated,
+    TimerEventType::SchedulePaused,
+    TimerEventType::ScheduleResumed,
+    TimerEventType::ScheduleDeleted,
+    TimerEventType::ScheduleCompleted,
+    TimerEventType::ScheduleSkipped,
+];
+
+/// `GET /schedules/stream`: as `GET /timers/stream`, of the schedule events unless
+/// `eventTypes` names others.
+pub(super) async fn schedules(
+    State(gateway): State<Gateway>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    events(gateway, principal, headers, query, &SCHEDULE_EVENTS).await
+}
+
+/// The stream of `event_types` (else `default_types`, else every type).
+async fn events(
+    gateway: Gateway,
+    principal: Principal,
+    headers: HeaderMap,
+    query: StreamQuery,
+    default_types: &'static [TimerEventType],
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let target = principal.target(&headers, query.tenant_id.as_deref().unwrap_or_default())?;
     let last_event_id = match headers.get("last-event-id") {
         None => None,
@@ -60,7 +94,7 @@ pub(super) async fn stream(
         ),
     };
     let event_types = match &query.event_types {
-        None => Vec::new(),
+        None => default_types.iter().map(|t| *t as i32).collect(),
         Some(list) => list
             .split(',')
             .filter(|s| !s.trim().is_empty())
@@ -74,6 +108,8 @@ pub(super) async fn stream(
         label_selector: query.label_selector.unwrap_or_default(),
     };
     let events = gateway.subscribe(&principal, &target, request).await?;
+    // The data is the delivered payload as stored, so a schedule event shows the schedule
+    // (`schedule_event_payload`) as a timer event shows its timer.
     let stream = events.map(|item| {
         Ok(match item {
             Ok(event) => Event::default()

@@ -83,19 +83,27 @@ const CREATE_FIELDS: [&str; 14] = [
 ];
 
 fn parse_duration(value: &serde_json::Value) -> Result<prost_types::Duration, KernelError> {
+    duration_field("duration", value)
+}
+
+/// A duration as REST takes one: `"15m"`-style text or integer milliseconds; a refusal names
+/// `field`.
+pub(super) fn duration_field(
+    field: &str,
+    value: &serde_json::Value,
+) -> Result<prost_types::Duration, KernelError> {
     let millis: i64 = match value {
-        serde_json::Value::Number(n) => n.as_i64().ok_or_else(|| {
-            KernelError::invalid("duration", "milliseconds must be a whole number")
-        })?,
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| KernelError::invalid(field, "milliseconds must be a whole number"))?,
         serde_json::Value::String(text) => {
             let d = minoots_proto::parse_duration(text)
-                .map_err(|e| KernelError::invalid("duration", e.to_string()))?;
-            i64::try_from(d.as_millis())
-                .map_err(|_| KernelError::invalid("duration", "too large"))?
+                .map_err(|e| KernelError::invalid(field, e.to_string()))?;
+            i64::try_from(d.as_millis()).map_err(|_| KernelError::invalid(field, "too large"))?
         }
         _ => {
             return Err(KernelError::invalid(
-                "duration",
+                field,
                 "must be a string like \"15m\" or integer milliseconds",
             ));
         }
@@ -106,6 +114,28 @@ fn parse_duration(value: &serde_json::Value) -> Result<prost_types::Duration, Ke
     })
 }
 
+/// Refuses the first field of `map` that is not one of `fields`, naming it (and saying so
+/// when it is only the snake_case spelling of a known field).
+pub(super) fn refuse_unknown(
+    map: &serde_json::Map<String, serde_json::Value>,
+    fields: &[&str],
+) -> Result<(), KernelError> {
+    if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
+        // Field paths are shown in camelCase, so `tenant_id` is named `tenantId`: say so.
+        let camel = super::error::camel_path(unknown);
+        let hint = if fields.contains(&camel.as_str()) {
+            format!("fields are camelCase: {camel}")
+        } else {
+            format!("the fields are {}", fields.join(", "))
+        };
+        return Err(KernelError::invalid(
+            unknown,
+            format!("unknown field {}; {hint}", quote(unknown)),
+        ));
+    }
+    Ok(())
+}
+
 impl CreateTimerBody {
     /// Refuses an unknown field by its name (`webhok`), and expands the `webhook` shorthand:
     /// `{"webhook": "https://..."}` is `{"actionBundle": {"actions": [{"type": "webhook", "url":
@@ -114,19 +144,7 @@ impl CreateTimerBody {
         let serde_json::Value::Object(mut map) = body else {
             return Err(KernelError::invalid("body", "must be a JSON object"));
         };
-        if let Some(unknown) = map.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
-            // Field paths are shown in camelCase, so `tenant_id` is named `tenantId`: say so.
-            let camel = super::error::camel_path(unknown);
-            let hint = if CREATE_FIELDS.contains(&camel.as_str()) {
-                format!("fields are camelCase: {camel}")
-            } else {
-                format!("the fields are {}", CREATE_FIELDS.join(", "))
-            };
-            return Err(KernelError::invalid(
-                unknown,
-                format!("unknown field {}; {hint}", quote(unknown)),
-            ));
-        }
+        refuse_unknown(&map, &CREATE_FIELDS)?;
         if let Some(webhook) = map.remove("webhook") {
             let serde_json::Value::String(url) = webhook else {
                 return Err(KernelError::invalid(
@@ -241,9 +259,16 @@ fn late_policy(name: Option<&str>) -> Result<LatePolicy, KernelError> {
 }
 
 fn fire_at(at: &str) -> Result<prost_types::Timestamp, KernelError> {
-    prost_types::Timestamp::from_str(at).map_err(|_| {
-        KernelError::invalid("fire_at", format!("{} is not an RFC 3339 time", quote(at)))
-    })
+    timestamp_field("fire_at", at)
+}
+
+/// An RFC 3339 time; a refusal names `field`.
+pub(super) fn timestamp_field(
+    field: &str,
+    at: &str,
+) -> Result<prost_types::Timestamp, KernelError> {
+    prost_types::Timestamp::from_str(at)
+        .map_err(|_| KernelError::invalid(field, format!("{} is not an RFC 3339 time", quote(at))))
 }
 
 /// `POST /timers:batch`: `{"timers": [<POST /timers body>, ...]}` scheduled in one durable write,
@@ -543,10 +568,10 @@ pub(super) async fn update_by_key(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PauseBody {
-    tenant_id: Option<String>,
-    reason: Option<String>,
-    requested_by: Option<String>,
+pub(super) struct PauseBody {
+    pub(super) tenant_id: Option<String>,
+    pub(super) reason: Option<String>,
+    pub(super) requested_by: Option<String>,
 }
 
 /// `POST /timers/{id}/pause`.
