@@ -98,13 +98,14 @@ impl Inner {
         }
         let schedules = self.store.live_schedules().await?;
         tracing::info!(rearmed = arm.len(), fired_unsettled = fired, schedules = schedules.len(), took = ?started.elapsed(), "leading: recovered pending timers and schedules");
-        self.schedules.load(schedules);
         if !arm.is_empty() {
             self.scheduler
                 .send(Command::Arm(arm))
                 .map_err(|_| KernelError::ShuttingDown)?;
         }
         self.leader.store(true, Ordering::SeqCst);
+        // After leading is set: the runner steps only while this kernel leads.
+        self.schedules.load(schedules);
         Ok(())
     }
 

@@ -153,6 +153,9 @@ pub(crate) async fn run(
                 if inner.is_leader() {
                     let due = queue.take_due(inner.clock.now());
                     step_all(&inner, &mut queue, due).await;
+                } else {
+                    // Stepped down (its Reset is on the way): nothing is due until a new term.
+                    queue = Queue::default();
                 }
             }
             event = events.recv() => match event {
