@@ -166,7 +166,13 @@ pub(crate) async fn create(
         .map(|b| format!("{b:02x}"))
         .collect();
 
-    let _writing = inner.schedules.lock.lock().await;
+    // Only a keyed create needs the lock (two retries must not both create): a new schedule
+    // conflicts with no other write, and the runner learns of it only after its commit, so
+    // unkeyed creates share the writer's group commit instead of taking turns.
+    let _writing = match request.idempotency_key.is_empty() {
+        true => None,
+        false => Some(inner.schedules.lock.lock().await),
+    };
     if !request.idempotency_key.is_empty()
         && let Some((existing, hash)) = inner
             .store
