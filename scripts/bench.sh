@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # `memory` and `recovery` run the `minoots` binary beside `minoots-bench`, so build both.
-cargo build --release -p minoots-gateway --bin minoots -p minoots-bench
+cargo build --release -p minoots-gateway --bin minoots
+cargo build --release -p minoots-bench
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 BIN="$TARGET_DIR/release/minoots-bench"
 OUT=docs/bench

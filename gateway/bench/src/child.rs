@@ -26,8 +26,8 @@ pub struct ChildArgs {
     pub batch: usize,
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// SQLite synchronous mode of the child (`full` is what `minoots serve` defaults to).
-    #[arg(long, default_value = "normal")]
+    /// SQLite synchronous mode of the child (default `full`, as `minoots serve` runs).
+    #[arg(long, default_value = "full")]
     pub sqlite_synchronous: String,
 }
 

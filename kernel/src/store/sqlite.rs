@@ -5,7 +5,12 @@
 //! every commit, so an acknowledged write survives power loss; `NORMAL` survives a process crash
 //! but may lose the last commits on power loss, for more throughput.
 
-use std::{collections::HashMap, path::Path, str::FromStr, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::Path,
+    str::FromStr,
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
@@ -172,25 +177,31 @@ async fn load(tx: &mut Transaction<'_, Sqlite>, mutations: &[Mutation]) -> Resul
             loaded.timers.insert(timer.id.clone(), timer);
         }
     }
-    for chunk in keys.chunks(CHUNK) {
-        let mut sql = QueryBuilder::<Sqlite>::new(
-            "SELECT request_hash, id, tenant_id, status, name, fire_at_us, body FROM timers WHERE (tenant_id, idempotency_key) IN (VALUES ",
-        );
-        let mut list = sql.separated(", ");
-        for (tenant, key) in chunk {
-            list.push("(")
-                .push_bind_unseparated(tenant)
-                .push_unseparated(", ")
-                .push_bind_unseparated(key)
-                .push_unseparated(")");
-        }
-        sql.push(")");
-        for row in sql.build().fetch_all(&mut **tx).await? {
-            let (timer, _) = read_timer(&row);
-            loaded.idempotency.insert(
-                (timer.tenant_id.clone(), timer.idempotency_key.clone()),
-                (timer, row.get("request_hash")),
+    // Per tenant, `tenant_id = ? AND idempotency_key IN (...)`: SQLite searches the key index
+    // for that shape, where a row-value `(tenant_id, idempotency_key) IN (VALUES ...)` scans
+    // the whole table.
+    let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (tenant, key) in &keys {
+        by_tenant.entry(tenant).or_default().push(key);
+    }
+    for (tenant, keys) in by_tenant {
+        for chunk in keys.chunks(CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "SELECT request_hash, id, tenant_id, status, name, fire_at_us, body FROM timers WHERE tenant_id = ",
             );
+            sql.push_bind(tenant).push(" AND idempotency_key IN (");
+            let mut list = sql.separated(", ");
+            for key in chunk {
+                list.push_bind(*key);
+            }
+            sql.push(")");
+            for row in sql.build().fetch_all(&mut **tx).await? {
+                let (timer, _) = read_timer(&row);
+                loaded.idempotency.insert(
+                    (timer.tenant_id.clone(), timer.idempotency_key.clone()),
+                    (timer, row.get("request_hash")),
+                );
+            }
         }
     }
     let tenants = tenants_touched(mutations, &loaded.timers);
