@@ -1,6 +1,7 @@
 //! Recurring schedules: a cron or an interval in an IANA time zone whose occurrences are ordinary
-//! timers, each created at its slot with the idempotency key `schedule:{id}:{slot}` and linked by
-//! `Timer.schedule_id`, so streams, webhooks, dead letters and replay treat them like any timer.
+//! timers, each created [`LEAD`] ahead of its slot with the idempotency key
+//! `schedule:{id}:{slot}` and linked by `Timer.schedule_id`, so streams, webhooks, dead letters
+//! and replay treat them like any timer.
 //!
 //! A schedule is written with its event through the group-commit writer, like a timer. Its next
 //! occurrence is created by the [`runner`] in the same transaction that advances the schedule,
@@ -22,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 #[cfg(test)]
 pub(crate) use runner::occurrence;
-pub(crate) use runner::{Runner, run};
+pub(crate) use runner::{LEAD, Runner, run};
 pub use spec::Spec;
 
 use crate::{
@@ -457,14 +458,15 @@ pub(crate) async fn pause(
     }
     schedule.state = ScheduleState::Paused as i32;
     schedule.paused_at = Some(to_timestamp(inner.clock.now()));
+    inner.schedules.remove(&schedule.id);
+    let before = cancel_waiting(inner, &schedule, "paused", &request.requested_by).await?;
     schedule.paused_by = request.requested_by;
     schedule.pause_reason = request.reason;
-    inner.schedules.remove(&schedule.id);
     let outcomes = save(
         inner,
         &mut schedule,
         Some(TimerEventType::SchedulePaused),
-        Vec::new(),
+        before,
     )
     .await?;
     expect_saved(outcomes)?;
@@ -512,6 +514,40 @@ pub(crate) async fn resume(
     Ok(schedule)
 }
 
+/// The cancel of `schedule`'s occurrence that has not fired yet (created ahead of its slot,
+/// delayed by jitter, or paused), for the commit that pauses or deletes the schedule.
+async fn cancel_waiting(
+    inner: &Inner,
+    schedule: &Schedule,
+    what: &str,
+    actor: &str,
+) -> Result<Vec<Mutation>> {
+    let waiting = match schedule.last_timer_id.as_str() {
+        "" => None,
+        id => inner.store.get(&schedule.tenant_id, id).await?,
+    }
+    .filter(|timer| {
+        matches!(
+            TimerStatus::try_from(timer.status).unwrap_or_default(),
+            TimerStatus::Scheduled | TimerStatus::Armed | TimerStatus::Paused
+        )
+    });
+    Ok(waiting
+        .map(|timer| {
+            Mutation::Transition(Transition {
+                timer_id: timer.id,
+                tenant_id: Some(schedule.tenant_id.clone()),
+                to: TimerStatus::Cancelled,
+                at: inner.clock.now(),
+                reason: format!("schedule {} {what}", schedule.id),
+                actor: actor.to_owned(),
+                results: Vec::new(),
+            })
+        })
+        .into_iter()
+        .collect())
+}
+
 pub(crate) async fn delete(
     inner: &Inner,
     tenant: &str,
@@ -526,30 +562,7 @@ pub(crate) async fn delete(
         return Ok(schedule);
     }
     inner.schedules.remove(&schedule.id);
-    let now = inner.clock.now();
-    // Its occurrence still waiting (jitter, or paused) goes with it, in the same commit.
-    let mut before = Vec::new();
-    let pending = match schedule.last_timer_id.as_str() {
-        "" => None,
-        id => inner.store.get(tenant, id).await?,
-    }
-    .filter(|timer| {
-        matches!(
-            TimerStatus::try_from(timer.status).unwrap_or_default(),
-            TimerStatus::Scheduled | TimerStatus::Armed | TimerStatus::Paused
-        )
-    });
-    if let Some(timer) = pending {
-        before.push(Mutation::Transition(Transition {
-            timer_id: timer.id,
-            tenant_id: Some(tenant.to_owned()),
-            to: TimerStatus::Cancelled,
-            at: now,
-            reason: format!("schedule {} deleted", schedule.id),
-            actor: request.requested_by.clone(),
-            results: Vec::new(),
-        }));
-    }
+    let before = cancel_waiting(inner, &schedule, "deleted", &request.requested_by).await?;
     schedule.state = ScheduleState::Deleted as i32;
     schedule.next_fire_at = None;
     schedule.buffered_at = None;

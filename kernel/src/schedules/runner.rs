@@ -2,9 +2,14 @@
 //! occurrence when its slot comes, applying the catch-up policy to slots missed while no kernel
 //! led and the overlap policy while the previous occurrence still runs.
 //!
-//! It holds only (next slot, id) per active schedule; the schedule itself is read from the store
-//! when its slot comes. Each schedule's step is one write: its occurrences and its new state in
-//! one transaction (concurrent steps share the writer's group commit).
+//! It holds only (when to step, id) per active schedule; the schedule itself is read from the
+//! store when its step comes. Each schedule's step is one write: its occurrences and its new state
+//! in one transaction (concurrent steps share the writer's group commit).
+//!
+//! A schedule is stepped [`LEAD`] before its slot, so the occurrence is durable and armed in the
+//! timing wheel when the slot comes and fires with a timer's precision, however many schedules
+//! share the slot. A step that depends on the state at the slot itself (the previous occurrence
+//! still running under SKIP or BUFFER_ONE) is taken again at the slot.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -36,6 +41,8 @@ const BATCH: usize = 1_000;
 const MAX_SLOTS_PER_STEP: usize = 1_000;
 /// How soon a step that could not be written (store unavailable) is tried again.
 const RETRY: Micros = 1_000_000;
+/// How long before its slot an occurrence is created.
+pub const LEAD: Micros = 2_000_000;
 
 pub(crate) enum Command {
     Set {
@@ -68,11 +75,12 @@ impl Runner {
         )
     }
 
-    pub(crate) fn set(&self, id: &str, tenant: &str, due: Micros) {
+    /// Steps the schedule for its next slot, `slot` (a [`LEAD`] ahead of it).
+    pub(crate) fn set(&self, id: &str, tenant: &str, slot: Micros) {
         let _ = self.tx.send(Command::Set {
             id: id.to_owned(),
             tenant: tenant.to_owned(),
-            due,
+            due: slot - LEAD,
         });
     }
 
@@ -196,7 +204,7 @@ async fn apply(inner: &Inner, queue: &mut Queue, command: Command) {
                     );
                 }
                 if let Some(next) = &schedule.next_fire_at {
-                    queue.set(schedule.id, schedule.tenant_id, from_timestamp(next));
+                    queue.set(schedule.id, schedule.tenant_id, from_timestamp(next) - LEAD);
                 }
             }
             // Occurrences that finished while no kernel led release their buffered slot now.
@@ -384,37 +392,53 @@ struct After {
     waiting_on: Option<String>,
 }
 
+impl After {
+    const DONE: Self = Self {
+        next: None,
+        waiting_on: None,
+    };
+
+    fn at(when: Micros) -> Self {
+        Self {
+            next: Some(when),
+            waiting_on: None,
+        }
+    }
+}
+
 async fn step_one(inner: &Inner, id: &str, tenant: &str) -> Result<After> {
     let Some(mut schedule) = inner.store.get_schedule(tenant, id).await? else {
-        return Ok(After {
-            next: None,
-            waiting_on: None,
-        });
+        return Ok(After::DONE);
     };
     if state(&schedule) != ScheduleState::Active {
-        return Ok(After {
-            next: None,
-            waiting_on: None,
-        });
+        return Ok(After::DONE);
     }
     let Some(next) = schedule.next_fire_at.as_ref().map(from_timestamp) else {
-        return Ok(After {
-            next: None,
-            waiting_on: None,
-        });
+        return Ok(After::DONE);
     };
     let now = inner.clock.now();
-    if next > now {
-        return Ok(After {
-            next: Some(next),
-            waiting_on: None,
-        });
+    if next > now + LEAD {
+        return Ok(After::at(next - LEAD));
     }
     let spec = spec_of(&schedule)?;
     let running =
         spec.overlap != OverlapPolicy::AllowAll && still_running(inner, &schedule).await?;
     let buffered = schedule.buffered_at.as_ref().map(from_timestamp);
-    let decided = step(&spec, next, buffered, schedule.runs, running, now);
+    let ahead = next > now;
+    if ahead && (running || buffered.is_some()) {
+        // Whether this slot fires depends on the previous occurrence at the slot itself.
+        return Ok(After::at(next));
+    }
+    // Ahead of the slot the step is decided as at the slot (nothing missed, nothing running),
+    // and creates that one occurrence; a later slot waits for its own step.
+    let decided = step(
+        &spec,
+        next,
+        buffered,
+        schedule.runs,
+        running,
+        if ahead { next } else { now },
+    );
     let occurrences = decided
         .fire
         .iter()
@@ -446,7 +470,7 @@ async fn step_one(inner: &Inner, id: &str, tenant: &str) -> Result<After> {
         (decided.buffered.is_some() && buffered.is_none()).then(|| schedule.last_timer_id.clone());
     write_step(inner, schedule, occurrences, event).await?;
     Ok(After {
-        next: decided.next,
+        next: decided.next.map(|slot| slot - LEAD),
         waiting_on,
     })
 }

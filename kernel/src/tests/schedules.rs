@@ -10,7 +10,7 @@ use minoots_proto::v1::{
 };
 
 use super::*;
-use crate::schedules::{Spec, occurrence_key};
+use crate::schedules::{LEAD, Spec, occurrence_key};
 
 /// 2026-06-01T00:00:00Z, a Monday: minute-aligned.
 const JUNE: Micros = 1_780_272_000 * SEC;
@@ -299,6 +299,59 @@ async fn each_slot_becomes_one_ordinary_timer_that_fires_and_settles() {
     assert_eq!(schedule.runs, 3);
     assert_eq!(schedule.last_timer_id, timers[2].id);
     assert_eq!(schedule.next_fire_at, Some(to_timestamp(JUNE + 4 * MIN)));
+    kernel.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_occurrence_is_armed_ahead_of_its_slot_fires_on_it_and_a_pause_cancels_it() {
+    let clock = ManualClock::new(JUNE + 30 * SEC);
+    let kernel = start(Arc::new(MemoryStore::new()), &clock).await;
+    let mut events = kernel.subscribe("acme", live()).await.unwrap();
+    let schedule = kernel
+        .create_schedule("acme", every_minute("ahead"))
+        .await
+        .unwrap();
+    let id = schedule.id.clone();
+    // Within the lead before the slot: the occurrence exists, armed for the slot, not fired.
+    clock.set(JUNE + MIN - LEAD / 2);
+    assert_eq!(occurrences(&mut events, &id, 1).await, [JUNE + MIN]);
+    let first = timers_of(&kernel, &id).await.remove(0);
+    assert_eq!(first.status, TimerStatus::Armed as i32);
+    assert_eq!(first.fire_at, Some(to_timestamp(JUNE + MIN)));
+    clock.set(JUNE + MIN);
+    let fired = until(&mut events, TimerEventType::Fired, &first.id).await;
+    assert_eq!(
+        fired.timer.unwrap().fired_at,
+        Some(to_timestamp(JUNE + MIN))
+    );
+    // Paused after the next occurrence was created ahead: that occurrence is cancelled with it.
+    clock.set(JUNE + 2 * MIN - LEAD / 2);
+    assert_eq!(occurrences(&mut events, &id, 1).await, [JUNE + 2 * MIN]);
+    let paused = kernel
+        .pause_schedule(
+            "acme",
+            PauseScheduleRequest {
+                id: id.clone(),
+                reason: "quiet".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let second = until(
+        &mut events,
+        TimerEventType::Cancelled,
+        &paused.last_timer_id,
+    )
+    .await;
+    assert_eq!(
+        second.timer.unwrap().scheduled_for,
+        Some(to_timestamp(JUNE + 2 * MIN))
+    );
+    clock.set(JUNE + 3 * MIN);
+    let timers = timers_of(&kernel, &id).await;
+    assert_eq!(timers.len(), 2);
+    assert_eq!(timers[1].status, TimerStatus::Cancelled as i32);
     kernel.shutdown().await;
 }
 
