@@ -26,6 +26,7 @@ run lateness --store memory --timers 30000 --window 3s --lead 10s --at webhook -
 run fanout --store sqlite --subscribers 1000 --timers 1000 --json "$OUT/fanout-sqlite.json"
 run memory --store sqlite --timers 1000000 --json "$OUT/memory-sqlite.json"
 run recovery --store sqlite --timers 1000000 --json "$OUT/recovery-sqlite.json"
+run recurring --schedules 100000 --minutes 5 --json "$OUT/recurring-sqlite.json"
 if [ -n "$PG_URL" ]; then
   run schedule --store postgres --database-url "$PG_URL" --timers 40000 --concurrency 64 --json "$OUT/schedule-unary-postgres.json"
   run schedule --store postgres --database-url "$PG_URL" --timers 200000 --concurrency 4 --batch 1000 --json "$OUT/schedule-batch-postgres.json"
