@@ -857,7 +857,18 @@ pub const TENANT_PAUSE: &str = "tenant pause";
 /// Applies a batch in memory. Every store runs this same logic, between loading the rows it
 /// names and writing the rows it returns, so all stores decide transitions identically.
 pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
-    let mut plan = Plan::default();
+    // Sized up front: an outcome is kilobytes (a timer and its event inline), and growing these
+    // by doubling copied whole batches and faulted in fresh pages for each copy.
+    let creates = mutations
+        .iter()
+        .filter(|m| matches!(m, Mutation::Create(_)))
+        .count();
+    let mut plan = Plan {
+        outcomes: Vec::with_capacity(mutations.len()),
+        events: Vec::with_capacity(mutations.len()),
+        inserts: Vec::with_capacity(creates),
+        ..Plan::default()
+    };
     let mut new_ids: HashMap<String, usize> = HashMap::new();
     let mut dirty: Vec<String> = Vec::new();
     let mut dirty_set: HashSet<String> = HashSet::new();
