@@ -222,7 +222,7 @@ impl Scheduler {
         let writer = self.writer.clone();
         let stop = self.stop.clone();
         let rearm = self.rearm.clone();
-        let first = writer.enqueue(mutations.clone());
+        let first = writer.enqueue_urgent(mutations.clone());
         self.runtime.spawn(async move {
             let mut result = first.await;
             let mut backoff = backoff::STORE_WRITE;
@@ -238,7 +238,7 @@ impl Scheduler {
                 let retry_in = backoff.next();
                 tracing::warn!(%error, ?retry_in, "scheduler write failed");
                 tokio::time::sleep(retry_in).await;
-                result = writer.enqueue(mutations.clone()).await;
+                result = writer.enqueue_urgent(mutations.clone()).await;
             }
             if let Ok(outcomes) = result {
                 let mut again = Vec::new();

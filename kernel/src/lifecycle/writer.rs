@@ -2,6 +2,11 @@
 //! are queued (up to a batch limit), applies them in one store transaction, then acknowledges each
 //! request and publishes the events, in commit order. Callers are answered only after their batch
 //! has committed; concurrent callers share one fsync.
+//!
+//! Fires go first: the scheduler's writes (ARMED, FIRED) have a queue of their own that each
+//! batch drains before it takes other requests, and those fill a batch only up to
+//! [`OTHER_BATCH_MUTATIONS`], so a due timer's FIRED commit waits behind at most one bounded
+//! transaction of settles and API writes, not behind all of them.
 
 use std::sync::Arc;
 
@@ -18,6 +23,9 @@ use crate::{
 use minoots_proto::v1::TimerEventType;
 
 const MAX_BATCH_MUTATIONS: usize = 8_192;
+/// Requests other than the scheduler's are added to a batch while it holds fewer mutations than
+/// this (a request is never split).
+const OTHER_BATCH_MUTATIONS: usize = 128;
 
 struct Request {
     mutations: Vec<Mutation>,
@@ -38,6 +46,8 @@ pub(crate) struct FiredTimer {
 #[derive(Clone)]
 pub(crate) struct Writer {
     tx: mpsc::UnboundedSender<Request>,
+    /// The scheduler's writes, taken before any other.
+    urgent: mpsc::UnboundedSender<Request>,
 }
 
 /// What the writer needs besides its queue.
@@ -56,8 +66,9 @@ impl Writer {
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(rx, parts, stop));
-        (Self { tx }, task)
+        let (urgent, urgent_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(urgent_rx, rx, parts, stop));
+        (Self { tx, urgent }, task)
     }
 
     /// Queues `mutations` now (so the order of calls is the order of commits) and returns a
@@ -66,8 +77,24 @@ impl Writer {
         &self,
         mutations: Vec<Mutation>,
     ) -> impl Future<Output = Result<Vec<Outcome>>> + Send + 'static {
+        Self::send(&self.tx, mutations)
+    }
+
+    /// [`Writer::enqueue`] for the scheduler's fires and arms: committed before anything queued
+    /// with `enqueue` that is not yet in a batch.
+    pub fn enqueue_urgent(
+        &self,
+        mutations: Vec<Mutation>,
+    ) -> impl Future<Output = Result<Vec<Outcome>>> + Send + 'static {
+        Self::send(&self.urgent, mutations)
+    }
+
+    fn send(
+        queue: &mpsc::UnboundedSender<Request>,
+        mutations: Vec<Mutation>,
+    ) -> impl Future<Output = Result<Vec<Outcome>>> + Send + 'static {
         let (reply, rx) = oneshot::channel();
-        let sent = self.tx.send(Request { mutations, reply }).is_ok();
+        let sent = queue.send(Request { mutations, reply }).is_ok();
         async move {
             if !sent {
                 return Err(KernelError::ShuttingDown);
@@ -78,6 +105,7 @@ impl Writer {
 }
 
 async fn run(
+    mut urgent: mpsc::UnboundedReceiver<Request>,
     mut rx: mpsc::UnboundedReceiver<Request>,
     parts: WriterParts,
     stop: CancellationToken,
@@ -92,13 +120,23 @@ async fn run(
     let mut next_group = 0u64;
     loop {
         let first = tokio::select! {
+            biased;
+            Some(request) = urgent.recv() => request,
             request = rx.recv() => match request { Some(r) => r, None => break },
-            // Stop only once the queue is drained: every accepted write gets its answer.
-            () = stop.cancelled() => match rx.try_recv() { Ok(r) => r, Err(_) => break },
+            // Stop only once the queues are drained: every accepted write gets its answer.
+            () = stop.cancelled() => match urgent.try_recv().or_else(|_| rx.try_recv()) {
+                Ok(r) => r,
+                Err(_) => break,
+            },
         };
         let mut count = first.mutations.len();
         let mut requests = vec![first];
         while count < MAX_BATCH_MUTATIONS {
+            let Ok(next) = urgent.try_recv() else { break };
+            count += next.mutations.len();
+            requests.push(next);
+        }
+        while count < OTHER_BATCH_MUTATIONS {
             let Ok(next) = rx.try_recv() else { break };
             count += next.mutations.len();
             requests.push(next);
