@@ -47,19 +47,28 @@ pub enum MeasuredAt {
     Webhook,
 }
 
-/// (fire_at of the delivered timer, arrival time in µs) per delivery.
-type Arrivals = Arc<Mutex<Vec<(String, i64)>>>;
+/// (fire_at of the delivered timer, arrival time in µs, `webhook-id`) per delivery.
+type Arrivals = Arc<Mutex<Vec<(String, i64, String)>>>;
 
 /// A loopback webhook receiver recording when each timer's delivery arrived.
 async fn webhook_receiver(arrivals: Arrivals) -> anyhow::Result<String> {
-    use axum::{body::Bytes, extract::State, routing::post};
-    async fn hook(State(arrivals): State<Arrivals>, body: Bytes) -> &'static str {
+    use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post};
+    async fn hook(
+        State(arrivals): State<Arrivals>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> &'static str {
         let received = now_micros();
+        let delivery = headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let id = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["data"]["fireAt"].as_str().map(str::to_owned))
             .unwrap_or_default();
-        arrivals.lock().unwrap().push((id, received));
+        arrivals.lock().unwrap().push((id, received, delivery));
         "ok"
     }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -148,9 +157,18 @@ pub async fn run(args: LatenessArgs) -> anyhow::Result<()> {
     report.row("kernel (fired_at - fire_at)", in_kernel);
     if webhooks {
         let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
+        // One delivery per timer: a webhook-id seen twice was delivered twice.
+        let distinct: std::collections::HashSet<&str> =
+            arrivals.iter().map(|(_, _, id)| id.as_str()).collect();
+        report.figure("webhooks_received", arrivals.len() as u64);
+        report.figure("webhooks_lost", n.saturating_sub(distinct.len()) as u64);
+        report.figure(
+            "webhooks_delivered_twice",
+            (arrivals.len() - distinct.len()) as u64,
+        );
         let late: Vec<f64> = arrivals
             .iter()
-            .filter_map(|(fire_at, received)| {
+            .filter_map(|(fire_at, received, _)| {
                 let due = fire_at
                     .parse::<minoots_proto::prost_types::Timestamp>()
                     .ok()?;
