@@ -1,5 +1,5 @@
 //! Recurring schedules: a cron or an interval in an IANA time zone whose occurrences are ordinary
-//! timers, each created [`LEAD`] ahead of its slot with the idempotency key
+//! timers, each created [`runner::LEAD`] ahead of its slot with the idempotency key
 //! `schedule:{id}:{slot}` and linked by `Timer.schedule_id`, so streams, webhooks, dead letters
 //! and replay treat them like any timer.
 //!
@@ -9,7 +9,7 @@
 //! a restart or a leader failover loses no occurrence and creates none twice. Writes to
 //! schedules (these calls and the runner) take one lock, so each reads what the last wrote.
 
-mod runner;
+pub(crate) mod runner;
 pub mod spec;
 
 use minoots_proto::v1::{
@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 #[cfg(test)]
 pub(crate) use runner::occurrence;
-pub(crate) use runner::{LEAD, Runner, run};
+pub(crate) use runner::{Runner, run};
 pub use spec::Spec;
 
 use crate::{

@@ -10,7 +10,7 @@ use minoots_proto::v1::{
 };
 
 use super::*;
-use crate::schedules::{LEAD, Spec, occurrence_key};
+use crate::schedules::{Spec, occurrence_key, runner::LEAD};
 
 /// 2026-06-01T00:00:00Z, a Monday: minute-aligned.
 const JUNE: Micros = 1_780_272_000 * SEC;
