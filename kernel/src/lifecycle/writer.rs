@@ -4,9 +4,10 @@
 //! has committed; concurrent callers share one fsync.
 //!
 //! Fires go first: the scheduler's writes (ARMED, FIRED) have a queue of their own that each
-//! batch drains before it takes other requests, and those fill a batch only up to
-//! [`OTHER_BATCH_MUTATIONS`], so a due timer's FIRED commit waits behind at most one bounded
-//! transaction of settles and API writes, not behind all of them.
+//! batch drains before it takes other requests; those fill the batch up to
+//! [`OTHER_BATCH_MUTATIONS`] and always get [`OTHER_BATCH_MIN`] of it. A due timer's FIRED commit
+//! so waits behind one bounded share of settles and API writes, not behind all of them, and those
+//! still progress while fires keep coming.
 
 use std::sync::Arc;
 
@@ -23,9 +24,11 @@ use crate::{
 use minoots_proto::v1::TimerEventType;
 
 const MAX_BATCH_MUTATIONS: usize = 8_192;
-/// Requests other than the scheduler's are added to a batch while it holds fewer mutations than
-/// this (a request is never split).
+/// Requests other than the scheduler's are added to each batch while they add up to fewer
+/// mutations than this (a request is never split).
 const OTHER_BATCH_MUTATIONS: usize = 128;
+/// What other requests get of a batch however many fires it carries (they are never starved).
+const OTHER_BATCH_MIN: usize = 16;
 
 struct Request {
     mutations: Vec<Mutation>,
@@ -119,26 +122,33 @@ async fn run(
     } = parts;
     let mut next_group = 0u64;
     loop {
-        let first = tokio::select! {
+        let (first, first_urgent) = tokio::select! {
             biased;
-            Some(request) = urgent.recv() => request,
-            request = rx.recv() => match request { Some(r) => r, None => break },
+            Some(request) = urgent.recv() => (request, true),
+            request = rx.recv() => match request { Some(r) => (r, false), None => break },
             // Stop only once the queues are drained: every accepted write gets its answer.
-            () = stop.cancelled() => match urgent.try_recv().or_else(|_| rx.try_recv()) {
-                Ok(r) => r,
-                Err(_) => break,
+            () = stop.cancelled() => match urgent.try_recv() {
+                Ok(r) => (r, true),
+                Err(_) => match rx.try_recv() { Ok(r) => (r, false), Err(_) => break },
             },
         };
         let mut count = first.mutations.len();
+        let mut other = if first_urgent { 0 } else { count };
         let mut requests = vec![first];
         while count < MAX_BATCH_MUTATIONS {
             let Ok(next) = urgent.try_recv() else { break };
             count += next.mutations.len();
             requests.push(next);
         }
-        while count < OTHER_BATCH_MUTATIONS {
+        // Other requests fill the batch up to OTHER_BATCH_MUTATIONS, and get at least
+        // OTHER_BATCH_MIN of every batch however busy the scheduler is.
+        let share = OTHER_BATCH_MUTATIONS
+            .saturating_sub(count - other)
+            .max(OTHER_BATCH_MIN);
+        while other < share {
             let Ok(next) = rx.try_recv() else { break };
             count += next.mutations.len();
+            other += next.mutations.len();
             requests.push(next);
         }
         let mut sizes = Vec::with_capacity(requests.len());
