@@ -74,8 +74,9 @@ impl Writer {
         (Self { tx, urgent }, task)
     }
 
-    /// Queues `mutations` now (so the order of calls is the order of commits) and returns a
-    /// future that resolves once they are committed.
+    /// Queues `mutations` now (calls commit in the order they were made; only the scheduler's
+    /// [`Writer::enqueue_urgent`] writes may go ahead of them) and returns a future that resolves
+    /// once they are committed.
     pub fn enqueue(
         &self,
         mutations: Vec<Mutation>,
