@@ -240,3 +240,76 @@ fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<F
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use minoots_proto::v1::{ScheduleTimerRequest, schedule_timer_request::Schedule};
+
+    use super::*;
+    use crate::{KernelConfig, ManualClock, clock::to_duration, store::MemoryStore, validate};
+
+    const SEC: crate::Micros = 1_000_000;
+    const NOW: crate::Micros = 1_780_272_000 * SEC;
+
+    fn create(i: usize) -> Vec<Mutation> {
+        let request = ScheduleTimerRequest {
+            name: format!("t{i}"),
+            schedule: Some(Schedule::Duration(to_duration(60 * SEC))),
+            ..ScheduleTimerRequest::default()
+        };
+        let new = validate::schedule(&request, "acme", uuid::Uuid::now_v7().to_string(), NOW);
+        vec![Mutation::create(new.unwrap())]
+    }
+
+    /// The tenant sequence of a create's event: its place in commit order.
+    fn sequence(outcomes: Result<Vec<Outcome>>) -> u64 {
+        match outcomes.unwrap().as_slice() {
+            [Outcome::Created(_, event)] => event.sequence,
+            other => panic!("not a create: {other:?}"),
+        }
+    }
+
+    // A current-thread runtime: everything below is queued before the writer task first runs.
+    #[tokio::test]
+    async fn fires_go_ahead_of_queued_writes_which_still_get_a_share_of_every_batch() {
+        let (fired, _fired_rx) = mpsc::unbounded_channel();
+        let (writer, _task) = Writer::spawn(
+            WriterParts {
+                store: Arc::new(MemoryStore::new()),
+                bus: EventBus::new(16),
+                fired,
+                usage: Arc::new(std::sync::Mutex::new(Usage::new(
+                    KernelConfig::default().default_limits,
+                ))),
+                clock: Arc::new(ManualClock::new(NOW)),
+            },
+            CancellationToken::new(),
+        );
+        let others: Vec<_> = (0..1_000).map(|i| writer.enqueue(create(i))).collect();
+        let urgent = writer.enqueue_urgent(create(1_000));
+        assert_eq!(sequence(urgent.await), 1, "queued last, committed first");
+        let mut last = 1;
+        for other in others {
+            last = sequence(other.await);
+        }
+        assert_eq!(last, 1_001);
+
+        // More fires than a batch holds: a write queued before them is not held until all of
+        // them committed.
+        let other = writer.enqueue(create(2_000));
+        let fires: Vec<_> = (0..MAX_BATCH_MUTATIONS + 1_000)
+            .map(|i| writer.enqueue_urgent(create(3_000 + i)))
+            .collect();
+        let other = sequence(other.await);
+        let mut last_fire = 0;
+        for fire in fires {
+            last_fire = sequence(fire.await);
+        }
+        assert_eq!(
+            other,
+            last + MAX_BATCH_MUTATIONS as u64 + 1,
+            "in the first batch"
+        );
+        assert!(other < last_fire);
+    }
+}
