@@ -9,12 +9,12 @@
 
 use std::collections::HashMap;
 
-use minoots_proto::v1::{TimerEventType, TimerStatus};
+use minoots_proto::v1::TimerEventType;
 
 use crate::{
     clock::Micros,
     error::{KernelError, LimitType},
-    store::{Mutation, Outcome, PendingTimer},
+    store::{Mutation, Outcome},
 };
 
 pub const DAY_MICROS: Micros = 86_400_000_000;
@@ -71,13 +71,10 @@ impl Usage {
     }
 
     /// Replaces the counts with what the store holds, when taking the lead.
-    pub fn seed(&mut self, pending: &[PendingTimer], today: HashMap<String, u64>, now: Micros) {
-        self.active.clear();
-        for timer in pending {
-            if matches!(timer.status, TimerStatus::Scheduled | TimerStatus::Armed) {
-                *self.active.entry(timer.tenant_id.clone()).or_default() += 1;
-            }
-        }
+    /// Starts over from the store: `active` SCHEDULED or ARMED timers and `today`'s creates per
+    /// tenant.
+    pub fn seed(&mut self, active: HashMap<String, u64>, today: HashMap<String, u64>, now: Micros) {
+        self.active = active;
         self.day = now.div_euclid(DAY_MICROS);
         self.daily = today;
     }

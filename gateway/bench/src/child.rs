@@ -60,6 +60,9 @@ impl ChildServer {
                 "0",
                 "--quota-daily-timers",
                 "0",
+                // Benches point webhook actions at receivers of their own on loopback.
+                "--webhook-allow",
+                "127.0.0.1",
                 "--data-dir",
             ])
             .arg(data_dir)
@@ -111,6 +114,11 @@ impl ChildServer {
 
     /// `minoots_timers_fired_total` from /metrics.
     pub async fn fired(&self, http: &reqwest::Client) -> anyhow::Result<u64> {
+        self.metric(http, "minoots_timers_fired_total").await
+    }
+
+    /// One unlabelled counter or gauge from /metrics (0 while it has no value yet).
+    pub async fn metric(&self, http: &reqwest::Client, name: &str) -> anyhow::Result<u64> {
         let text = http
             .get(format!("{}/metrics", self.url))
             .send()
@@ -119,7 +127,7 @@ impl ChildServer {
             .await?;
         Ok(text
             .lines()
-            .find_map(|l| l.strip_prefix("minoots_timers_fired_total "))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0))
     }

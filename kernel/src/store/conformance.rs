@@ -463,8 +463,7 @@ pub async fn pending_lists_only_unfinished_timers(store: &dyn Store) {
         ])
         .await
         .unwrap();
-    let mut pending: Vec<(String, TimerStatus)> = store
-        .pending()
+    let mut pending: Vec<(String, TimerStatus)> = super::all_pending(store)
         .await
         .unwrap()
         .into_iter()
@@ -479,9 +478,8 @@ pub async fn pending_lists_only_unfinished_timers(store: &dyn Store) {
     expected.sort();
     assert_eq!(pending, expected);
     assert!(
-        store
-            .pending()
-            .await
+        super::all_pending(store)
+        .await
             .unwrap()
             .iter()
             .all(|p| p.fire_at == T0)
@@ -882,7 +880,7 @@ pub async fn changes_update_pause_resume_and_move_keys(store: &dyn Store) {
     };
     assert_eq!(store.list(&query("b=2")).await.unwrap().len(), 1);
     assert!(store.list(&query("a=1")).await.unwrap().is_empty());
-    let pending = store.pending().await.unwrap();
+    let pending = super::all_pending(store).await.unwrap();
     assert_eq!(pending[0].fire_at, later);
     assert_eq!(
         store.get("acme", &timer.id).await.unwrap().unwrap().name,
@@ -913,7 +911,7 @@ pub async fn changes_update_pause_resume_and_move_keys(store: &dyn Store) {
     };
     assert_eq!(paused.status, TimerStatus::Paused as i32);
     assert_eq!(paused.pause_reason, "maintenance");
-    assert!(store.pending().await.unwrap().is_empty());
+    assert!(super::all_pending(store).await.unwrap().is_empty());
     assert!(matches!(
         one(store, change(&timer.id, 0, T0 + 4, pause())).await,
         Outcome::Unchanged(_)
@@ -944,7 +942,7 @@ pub async fn changes_update_pause_resume_and_move_keys(store: &dyn Store) {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(store.pending().await.unwrap().len(), 1);
+    assert_eq!(super::all_pending(store).await.unwrap().len(), 1);
 
     // REPLACE takes over the pending timer; afterwards the replacing request is the key's.
     let mut replace = new_timer_with("acme", "debounced", &[("c", "3")], "k", "fp-2");
@@ -1383,5 +1381,5 @@ async fn sqlite_keeps_everything_across_reopen() {
     let got = store.get("acme", &timer.id).await.unwrap().unwrap();
     assert_eq!(got.status, TimerStatus::Armed as i32);
     assert_eq!(store.event_bounds("acme").await.unwrap().last, 2);
-    assert_eq!(store.pending().await.unwrap().len(), 1);
+    assert_eq!(super::all_pending(&store).await.unwrap().len(), 1);
 }

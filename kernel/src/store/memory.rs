@@ -6,6 +6,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use futures_util::{StreamExt as _, stream::BoxStream};
 use minoots_proto::v1::{DeadLetter, Timer, TimerEvent, TimerStatus};
 
 use super::{
@@ -236,9 +237,9 @@ impl Store for MemoryStore {
         Ok(floor)
     }
 
-    async fn pending(&self) -> Result<Vec<PendingTimer>> {
+    fn pending(&self) -> BoxStream<'_, Result<PendingTimer>> {
         let state = self.state.lock().unwrap();
-        Ok(state
+        let pending: Vec<_> = state
             .timers
             .values()
             .filter_map(|(timer, _)| {
@@ -255,7 +256,9 @@ impl Store for MemoryStore {
                     has_actions: has_actions(timer),
                 })
             })
-            .collect())
+            .map(Ok)
+            .collect();
+        futures_util::stream::iter(pending).boxed()
     }
 
     async fn purge(

@@ -34,6 +34,7 @@ pub use sqlite::{SqliteStore, Synchronous};
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use futures_util::{TryStreamExt as _, stream::BoxStream};
 use minoots_proto::v1::{DeadLetter, KeyPolicy, Timer, TimerEvent, TimerEventType, TimerStatus};
 
 pub use crate::quota::Limits;
@@ -279,6 +280,11 @@ pub struct PendingTimer {
     pub has_actions: bool,
 }
 
+/// Every pending timer at once (tests and small stores; recovery reads the stream).
+pub async fn all_pending(store: &dyn Store) -> Result<Vec<PendingTimer>> {
+    store.pending().try_collect().await
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EventBounds {
     /// Smallest sequence still stored, if any.
@@ -311,8 +317,9 @@ pub trait Store: SideTables + Send + Sync + 'static {
     /// may have seen before the restore (for an event the backup does not hold) is handed out
     /// again. Returns the new floor: the last sequence of every tenant.
     async fn skip_sequences(&self, skip: u64) -> Result<u64>;
-    /// Every SCHEDULED, ARMED or FIRED timer of every tenant.
-    async fn pending(&self) -> Result<Vec<PendingTimer>>;
+    /// Every SCHEDULED, ARMED or FIRED timer of every tenant, read as a stream: recovery arms
+    /// them as they arrive, so a million of them are never all in memory at once.
+    fn pending(&self) -> BoxStream<'_, Result<PendingTimer>>;
     /// Deletes final timers finished before `timers_before` and events that occurred before
     /// `events_before`, except, with `keep_unpublished`, events the NATS outbox has not
     /// published yet. Returns (timers, events) deleted.

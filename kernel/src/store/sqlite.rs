@@ -13,6 +13,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use futures_util::{StreamExt as _, TryStreamExt as _, stream::BoxStream};
 use minoots_proto::v1::{Timer, TimerEvent, TimerStatus};
 use prost::Message;
 use sqlx::{
@@ -498,22 +499,20 @@ impl Store for SqliteStore {
         Ok(floor)
     }
 
-    async fn pending(&self) -> Result<Vec<PendingTimer>> {
-        let rows = sqlx::query(
+    fn pending(&self) -> BoxStream<'_, Result<PendingTimer>> {
+        sqlx::query(
             "SELECT id, tenant_id, status, fire_at_us, has_actions FROM timers WHERE status IN (1, 2, 3)",
         )
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| PendingTimer {
-                id: row.get("id"),
-                tenant_id: row.get("tenant_id"),
-                status: TimerStatus::try_from(row.get::<i32, _>("status")).unwrap_or_default(),
-                fire_at: row.get("fire_at_us"),
-                has_actions: row.get("has_actions"),
-            })
-            .collect())
+        .fetch(&self.reader)
+        .map_ok(|row| PendingTimer {
+            id: row.get("id"),
+            tenant_id: row.get("tenant_id"),
+            status: TimerStatus::try_from(row.get::<i32, _>("status")).unwrap_or_default(),
+            fire_at: row.get("fire_at_us"),
+            has_actions: row.get("has_actions"),
+        })
+        .map_err(KernelError::from)
+        .boxed()
     }
 
     async fn purge(

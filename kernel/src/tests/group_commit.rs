@@ -41,8 +41,8 @@ impl Store for GatedStore {
     async fn event_bounds(&self, tenant_id: &str) -> Result<store::EventBounds> {
         self.inner.event_bounds(tenant_id).await
     }
-    async fn pending(&self) -> Result<Vec<store::PendingTimer>> {
-        self.inner.pending().await
+    fn pending(&self) -> futures_util::stream::BoxStream<'_, Result<store::PendingTimer>> {
+        self.inner.pending()
     }
     async fn skip_sequences(&self, skip: u64) -> Result<u64> {
         self.inner.skip_sequences(skip).await
