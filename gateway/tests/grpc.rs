@@ -312,3 +312,54 @@ async fn health_and_reflection_are_served() {
     );
     server.stop().await;
 }
+
+/// `ScheduleTimers` with `compact`: each timer answers with its id, status, fire time and state
+/// version only; the timers themselves are whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compact_batch_answer_carries_ids_status_and_fire_times_only() {
+    let server = InProcess::start().await;
+    let mut raw = common::raw_client(&server.url).await;
+    let timers = (0..3)
+        .map(|i| proto::ScheduleTimerRequest {
+            name: format!("compact-{i}"),
+            schedule: Some(proto::schedule_timer_request::Schedule::Duration(
+                prost_types::Duration {
+                    seconds: 3_600,
+                    nanos: 0,
+                },
+            )),
+            labels: [("batch".to_owned(), "compact".to_owned())].into(),
+            ..Default::default()
+        })
+        .collect();
+    let results = raw
+        .schedule_timers(proto::ScheduleTimersRequest {
+            tenant_id: "acme".into(),
+            timers,
+            compact: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    assert_eq!(results.len(), 3);
+    let client = common::client(&server.url, "acme").await;
+    for result in results {
+        assert!(result.created);
+        let answered = result.timer.unwrap();
+        let stored = client.get(&answered.id).await.unwrap();
+        assert_eq!(
+            answered,
+            proto::Timer {
+                id: stored.id.clone(),
+                status: proto::TimerStatus::Armed as i32,
+                fire_at: stored.fire_at,
+                state_version: stored.state_version,
+                ..Default::default()
+            }
+        );
+        assert!(stored.name.starts_with("compact-"), "the timer is whole");
+        assert_eq!(stored.labels["batch"], "compact");
+    }
+    server.stop().await;
+}

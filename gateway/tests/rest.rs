@@ -763,8 +763,28 @@ async fn batch_schedules_all_or_nothing_naming_the_bad_timer() {
         "https://example.com/hook"
     );
 
+    // A compact answer: each timer's id, status, fire time and state version only.
+    let (status, body) = json_of(
+        post(json!({"timers": timers[..3], "compact": true}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for answer in body["timers"].as_array().unwrap() {
+        let mut keys: Vec<_> = answer["timer"].as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["fireAt", "id", "stateVersion", "status"], "{answer}");
+        assert_eq!(answer["timer"]["status"], "armed", "{answer}");
+        assert_eq!(answer["created"], true);
+    }
+
     let field_of = |body: &Value| body["error"]["fieldViolations"][0]["field"].clone();
     let cases = [
+        (
+            json!({"timers": [{"name": "fine", "duration": "1m"}], "compact": "yes"}),
+            "compact",
+        ),
         (
             json!({"timers": [{"name": "fine", "duration": "1m"}, {"name": "x", "duration": "soon"}]}),
             "timers[1].duration",

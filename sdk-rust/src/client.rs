@@ -372,6 +372,7 @@ impl Client {
         let request = ScheduleTimersRequest {
             tenant_id: String::new(),
             timers,
+            compact: false,
         };
         let response = self
             .call(idempotent, || {

@@ -53,7 +53,12 @@ pub async fn run(args: MemoryArgs) -> anyhow::Result<()> {
     let server = ChildServer::spawn(&args, dir.path(), database_url)?;
     let http = reqwest::Client::new();
     let started = std::time::Instant::now();
-    while server.metric(&http, "minoots_timers_armed").await.unwrap_or(0) < args.timers as u64 {
+    while server
+        .metric(&http, "minoots_timers_armed")
+        .await
+        .unwrap_or(0)
+        < args.timers as u64
+    {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(300),
             "the restarted server did not arm {} timers within 5 minutes",

@@ -438,6 +438,7 @@ impl Backend for Regions {
                         let request = ScheduleTimersRequest {
                             tenant_id: String::new(),
                             timers,
+                            compact: false,
                         };
                         let tenant = target.tenant.clone();
                         async move {

@@ -93,10 +93,11 @@ impl timer_service_server::TimerService for TimerService {
         request: Request<ScheduleTimersRequest>,
     ) -> Result<Response<ScheduleTimersResponse>, Status> {
         let tenant = resolve_tenant(&request, &request.get_ref().tenant_id)?;
-        let results = self
-            .kernel
-            .schedule_many(&tenant, request.into_inner().timers)
-            .await?;
+        let request = request.into_inner();
+        let mut results = self.kernel.schedule_many(&tenant, request.timers).await?;
+        if request.compact {
+            super::compact(&mut results);
+        }
         Ok(Response::new(ScheduleTimersResponse { results }))
     }
 

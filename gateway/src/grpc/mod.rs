@@ -10,7 +10,7 @@ use minoots_proto::v1::{
     GetTimerResponse, ListDeadLettersRequest, ListDeadLettersResponse, ListTimersRequest,
     ListTimersResponse, ReplayDeadLetterRequest, ReplayDeadLettersRequest,
     ReplayDeadLettersResponse, ReplayResult, ScheduleTimerRequest, ScheduleTimerResponse,
-    ScheduleTimersRequest, ScheduleTimersResponse, StreamTimerEventsRequest,
+    ScheduleTimersRequest, ScheduleTimersResponse, StreamTimerEventsRequest, Timer,
     dead_letter_service_server, timer_service_server,
 };
 use minoots_proto::v1::{
@@ -38,6 +38,22 @@ fn target<T>(
     let target = auth::principal(request.extensions())?
         .target(request.metadata().as_ref(), tenant_id(request.get_ref()))?;
     Ok((target, request.into_inner()))
+}
+
+/// The answer `ScheduleTimersRequest.compact` asks for: each timer's id, status, fire time and
+/// state version, beside `created`.
+pub(crate) fn compact(results: &mut [ScheduleTimerResponse]) {
+    for result in results {
+        if let Some(timer) = result.timer.take() {
+            result.timer = Some(Timer {
+                id: timer.id,
+                status: timer.status,
+                fire_at: timer.fire_at,
+                state_version: timer.state_version,
+                ..Timer::default()
+            });
+        }
+    }
 }
 
 pub use timer_service_server::TimerServiceServer;
@@ -69,12 +85,14 @@ impl timer_service_server::TimerService for TimerService {
         request: Request<ScheduleTimersRequest>,
     ) -> Result<Response<ScheduleTimersResponse>, Status> {
         let (target, request) = target(request, |r| &r.tenant_id)?;
-        let timers = request.timers;
-        let results = self
+        let mut results = self
             .gateway
             .backend()
-            .schedule_many(&target, timers)
+            .schedule_many(&target, request.timers)
             .await?;
+        if request.compact {
+            compact(&mut results);
+        }
         Ok(Response::new(ScheduleTimersResponse { results }))
     }
 

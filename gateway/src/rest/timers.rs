@@ -273,7 +273,8 @@ pub(super) fn timestamp_field(
 
 /// `POST /timers:batch`: `{"timers": [<POST /timers body>, ...]}` scheduled in one durable write,
 /// with the gRPC batch's limits; one invalid timer rejects them all, naming it (`timers[3].duration`).
-/// Answers 200 with `{"timers": [{"timer": ..., "created": bool}, ...]}` in the order given.
+/// Answers 200 with `{"timers": [{"timer": ..., "created": bool}, ...]}` in the order given;
+/// with `"compact": true` each timer is only its id, status, fireAt and stateVersion.
 pub(super) async fn create_batch(
     State(gateway): State<Gateway>,
     Extension(principal): Extension<Principal>,
@@ -284,15 +285,23 @@ pub(super) async fn create_batch(
     let serde_json::Value::Object(mut map) = body else {
         return Err(invalid("body", "must be a JSON object with \"timers\""));
     };
-    if let Some(unknown) = map.keys().find(|k| k.as_str() != "timers") {
+    if let Some(unknown) = map
+        .keys()
+        .find(|k| !matches!(k.as_str(), "timers" | "compact"))
+    {
         return Err(invalid(
             unknown,
             format!(
-                "unknown field {}; the batch body is {{\"timers\": [...]}}",
+                "unknown field {}; the batch body is {{\"timers\": [...], \"compact\": false}}",
                 quote(unknown)
             ),
         ));
     }
+    let compact = match map.remove("compact") {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Bool(compact)) => compact,
+        Some(_) => return Err(invalid("compact", "must be true or false")),
+    };
     let Some(serde_json::Value::Array(items)) = map.remove("timers") else {
         return Err(invalid("timers", "must be an array of POST /timers bodies"));
     };
@@ -317,10 +326,21 @@ pub(super) async fn create_batch(
         requests.push(body.into_request(None).map_err(within)?);
     }
     let target = principal.target(&headers, tenant.as_deref().unwrap_or_default())?;
-    let responses = gateway.backend().schedule_many(&target, requests).await?;
+    let mut responses = gateway.backend().schedule_many(&target, requests).await?;
+    if compact {
+        crate::grpc::compact(&mut responses);
+    }
     let timers: Vec<_> = responses
         .iter()
-        .map(|r| json!({"timer": timer_to_json(r.timer.as_ref().unwrap_or(&Default::default())), "created": r.created}))
+        .map(|r| {
+            let mut timer = timer_to_json(r.timer.as_ref().unwrap_or(&Default::default()));
+            if let (true, Some(fields)) = (compact, timer.as_object_mut()) {
+                fields.retain(|k, _| {
+                    matches!(k.as_str(), "id" | "status" | "fireAt" | "stateVersion")
+                });
+            }
+            json!({"timer": timer, "created": r.created})
+        })
         .collect();
     Ok(Json(json!({ "timers": timers })).into_response())
 }

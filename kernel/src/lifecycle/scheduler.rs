@@ -423,7 +423,10 @@ mod tests {
             assert_eq!(timer.actions, i % 3 == 0, "the action flag travels along");
         }
         assert_eq!(armed.len(), 0);
-        assert!((0..N).all(|i| !armed.contains(key(i))), "the index is empty");
+        assert!(
+            (0..N).all(|i| !armed.contains(key(i))),
+            "the index is empty"
+        );
         assert!(armed.index.is_empty());
 
         let again = Armed {

@@ -479,7 +479,7 @@ pub async fn pending_lists_only_unfinished_timers(store: &dyn Store) {
     assert_eq!(pending, expected);
     assert!(
         super::all_pending(store)
-        .await
+            .await
             .unwrap()
             .iter()
             .all(|p| p.fire_at == T0)
