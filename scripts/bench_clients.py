@@ -118,38 +118,44 @@ def grpc_sequential(target, metadata, messages, webhook, calls):
     }
 
 
-async def grpc_in_flight(target, metadata, messages, webhook, timers, in_flight):
+async def in_flight(bench, callers, per_caller, caller):
+    """Runs `callers` copies of `caller(c, took)` at once; each makes `per_caller` calls one after
+    another and appends each call's duration to `took`."""
+    took = []
+    start = time.perf_counter()
+    await asyncio.gather(*(caller(c, took) for c in range(callers)))
+    elapsed = time.perf_counter() - start
+    return {
+        "bench": bench,
+        "timers": per_caller * callers,
+        "per_second": round(per_caller * callers / elapsed),
+        "call_p50_ms": ms(statistics.median(took)),
+        "call_p99_ms": ms(percentile(took, 0.99)),
+    }
+
+
+async def grpc_in_flight(target, metadata, messages, webhook, timers, callers):
     async with grpc.aio.insecure_channel(target) as channel:
         call = messages.callable(channel, "ScheduleTimer")
-        per_caller = timers // in_flight
-        took = []
+        per_caller = timers // callers
 
-        async def caller(c):
+        async def caller(c, took):
             for i in range(per_caller):
                 request = messages.timer(f"u{c}-{i}", webhook)
                 began = time.perf_counter()
                 await call(request, metadata=metadata)
                 took.append(time.perf_counter() - began)
 
-        start = time.perf_counter()
-        await asyncio.gather(*(caller(c) for c in range(in_flight)))
-        elapsed = time.perf_counter() - start
-    return {
-        "bench": f"grpcio (grpc.aio) ScheduleTimer, {in_flight} in flight",
-        "timers": per_caller * in_flight,
-        "per_second": round(per_caller * in_flight / elapsed),
-        "call_p50_ms": ms(statistics.median(took)),
-        "call_p99_ms": ms(percentile(took, 0.99)),
-    }
+        bench = f"grpcio (grpc.aio) ScheduleTimer, {callers} in flight"
+        return await in_flight(bench, callers, per_caller, caller)
 
 
-async def rest_in_flight(url, api_key, webhook, timers, in_flight):
-    """POST /timers over `in_flight` keep-alive HTTP/1.1 connections, one request at a time each."""
+async def rest_in_flight(url, api_key, webhook, timers, callers):
+    """POST /timers over `callers` keep-alive HTTP/1.1 connections, one request at a time each."""
     parsed = urlparse(url)
-    per_caller = timers // in_flight
-    took = []
+    per_caller = timers // callers
 
-    async def caller(c):
+    async def caller(c, took):
         reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
         try:
             for i in range(per_caller):
@@ -180,16 +186,7 @@ async def rest_in_flight(url, api_key, webhook, timers, in_flight):
         finally:
             writer.close()
 
-    start = time.perf_counter()
-    await asyncio.gather(*(caller(c) for c in range(in_flight)))
-    elapsed = time.perf_counter() - start
-    return {
-        "bench": f"REST POST /timers, {in_flight} in flight",
-        "timers": per_caller * in_flight,
-        "per_second": round(per_caller * in_flight / elapsed),
-        "call_p50_ms": ms(statistics.median(took)),
-        "call_p99_ms": ms(percentile(took, 0.99)),
-    }
+    return await in_flight(f"REST POST /timers, {callers} in flight", callers, per_caller, caller)
 
 
 def main():

@@ -76,25 +76,15 @@ pub async fn run(args: MemoryArgs) -> anyhow::Result<()> {
             "actions": if no_actions { "none" } else { "webhook" },
         }),
     );
-    report.figure(
-        "rss_before_mb",
-        (before as f64 / 1_048_576.0 * 10.0).round() / 10.0,
-    );
-    report.figure(
-        "rss_with_pending_mb",
-        (after as f64 / 1_048_576.0 * 10.0).round() / 10.0,
-    );
-    report.figure(
-        "bytes_per_pending_timer",
-        ((after.saturating_sub(before)) as f64 / args.timers as f64).round(),
-    );
-    report.figure(
-        "rss_after_restart_mb",
-        (restarted as f64 / 1_048_576.0 * 10.0).round() / 10.0,
-    );
+    let mb = |bytes: u64| (bytes as f64 / 1_048_576.0 * 10.0).round() / 10.0;
+    let per_timer = |bytes: u64| (bytes.saturating_sub(before) as f64 / args.timers as f64).round();
+    report.figure("rss_before_mb", mb(before));
+    report.figure("rss_with_pending_mb", mb(after));
+    report.figure("bytes_per_pending_timer", per_timer(after));
+    report.figure("rss_after_restart_mb", mb(restarted));
     report.figure(
         "bytes_per_pending_timer_after_restart",
-        ((restarted.saturating_sub(before)) as f64 / args.timers as f64).round(),
+        per_timer(restarted),
     );
     report.figure(
         "scheduled_in_s",
