@@ -24,10 +24,11 @@ impl EventBus {
         }
     }
 
-    pub fn publish(&self, event: TimerEvent) {
+    pub fn publish(&self, event: impl Into<Arc<TimerEvent>>) {
+        let event = event.into();
         self.metrics.record(&event);
         // No subscriber is fine: the event is already durable.
-        let _ = self.tx.send(Arc::new(event));
+        let _ = self.tx.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<TimerEvent>> {

@@ -147,9 +147,10 @@ impl Store for MemoryStore {
             state.schedules.insert(key, (schedule, fingerprint));
         }
         for event in plan.events {
-            state
-                .events
-                .insert((event.tenant_id.clone(), event.sequence), event);
+            state.events.insert(
+                (event.tenant_id.clone(), event.sequence),
+                std::sync::Arc::unwrap_or_clone(event),
+            );
         }
         state.sequences.extend(plan.sequences);
         Ok(plan.outcomes)

@@ -31,7 +31,10 @@ pub use postgres::{PgLease, PostgresStore, migrate as migrate_postgres};
 pub use salvage::{QUARANTINE_PREFIX, quarantine_reason};
 pub use sqlite::{SqliteStore, Synchronous};
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use async_trait::async_trait;
 use futures_util::{TryStreamExt as _, stream::BoxStream};
@@ -207,7 +210,7 @@ pub struct Transition {
 
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Created(Timer, TimerEvent),
+    Created(Timer, Arc<TimerEvent>),
     /// The idempotency key matched a timer created by the same request.
     Existing(Timer),
     /// The idempotency key is taken by a different request.
@@ -216,7 +219,7 @@ pub enum Outcome {
     },
     /// Not written because another create of the same group conflicted.
     Aborted,
-    Transitioned(Timer, TimerEvent),
+    Transitioned(Timer, Arc<TimerEvent>),
     NotFound,
     /// The timer's current status does not allow the transition.
     Rejected(TimerStatus),
@@ -224,7 +227,7 @@ pub enum Outcome {
     /// create's fields (a timer.updated event).
     ///
     /// [`KeyPolicy::Replace`]: minoots_proto::v1::KeyPolicy::Replace
-    Replaced(Timer, TimerEvent),
+    Replaced(Timer, Arc<TimerEvent>),
     /// A change that had nothing to do; the timer as it is.
     Unchanged(Timer),
     /// A change expecting another state_version; the timer's current one.
@@ -234,13 +237,13 @@ pub enum Outcome {
     /// A fire refused because the timer's fire time was moved later: it is to be armed again.
     NotDue(Timer),
     /// A schedule written, with its event.
-    ScheduleSaved(Box<minoots_proto::v1::Schedule>, Option<TimerEvent>),
+    ScheduleSaved(Box<minoots_proto::v1::Schedule>, Option<Arc<TimerEvent>>),
     /// The timer's stored record could not be decoded: instead of the transition asked for, it
     /// became FAILED with the reason (and a dead letter records it). `from` is its status
     /// before.
     Quarantined {
         timer: Timer,
-        event: TimerEvent,
+        event: Arc<TimerEvent>,
         from: TimerStatus,
     },
 }
@@ -733,7 +736,9 @@ pub(crate) struct Plan {
     /// Idempotency keys that moved: (timer id, its key now or None, its request fingerprint),
     /// written before the inserts (a key leaves a finished timer for a new one).
     pub rekeyed: Vec<(String, Option<String>, String)>,
-    pub events: Vec<TimerEvent>,
+    /// Shared with the outcomes (and, after the commit, the event bus): an event embeds its
+    /// timer, and a deep copy per holder cost more than the write itself.
+    pub events: Vec<Arc<TimerEvent>>,
     /// New last sequence per tenant.
     pub sequences: HashMap<String, u64>,
     /// Dead letters of timers quarantined by this batch, written in the same transaction.
@@ -905,7 +910,7 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                 } = *write;
                 let event = event_type.map(|event_type| {
                     let sequence = next_sequence(&schedule.tenant_id, &mut plan.sequences);
-                    let event = schedule_event(&schedule, event_type, sequence, at);
+                    let event = Arc::new(schedule_event(&schedule, event_type, sequence, at));
                     plan.events.push(event.clone());
                     event
                 });
@@ -984,7 +989,8 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                                 (held.clone(), new.fingerprint.clone()),
                             );
                             let sequence = next_sequence(&held.tenant_id, &mut plan.sequences);
-                            let event = event(&held, TimerEventType::Updated, sequence, at);
+                            let event =
+                                Arc::new(event(&held, TimerEventType::Updated, sequence, at));
                             plan.events.push(event.clone());
                             Some(Outcome::Replaced(held, event))
                         } else {
@@ -1011,7 +1017,8 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                             timer.paused_by = TENANT_PAUSE.to_owned();
                             timer.tenant_paused = true;
                         }
-                        let event = event(&timer, TimerEventType::Scheduled, sequence, at);
+                        let event =
+                            Arc::new(event(&timer, TimerEventType::Scheduled, sequence, at));
                         if !idempotency.1.is_empty() {
                             loaded
                                 .idempotency
@@ -1057,7 +1064,7 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                             dirty.push(timer_id.clone());
                         }
                         let sequence = next_sequence(&next.tenant_id, &mut plan.sequences);
-                        let event = event(&next, TimerEventType::Failed, sequence, at);
+                        let event = Arc::new(event(&next, TimerEventType::Failed, sequence, at));
                         plan.events.push(event.clone());
                         plan.dead_letters.push(salvage::dead_letter(&next, at));
                         quarantined.insert(timer_id.clone());
@@ -1090,7 +1097,7 @@ pub(crate) fn plan(mutations: Vec<Mutation>, mut loaded: Loaded) -> Plan {
                                     plan.reshaped.insert(timer_id.clone());
                                 }
                                 let sequence = next_sequence(&next.tenant_id, &mut plan.sequences);
-                                let event = event(&next, event_type, sequence, at);
+                                let event = Arc::new(event(&next, event_type, sequence, at));
                                 plan.events.push(event.clone());
                                 Outcome::Transitioned(next, event)
                             }

@@ -35,10 +35,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgre
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    /// The group-commit writer's own connection. Its transactions carry whole batches (tens of
-    /// MB for 10,000 timers), and a connection keeps its buffers at the largest message it sent:
-    /// on the shared pool every one of its 8 connections took a turn, and a server that had just
-    /// scheduled 1M timers held 415 MB more than empty, most of it in those buffers.
+    /// The group-commit writer's own connection, as SQLite's. Its transactions carry whole
+    /// batches (tens of MB for 10,000 timers), and a connection keeps its buffers at the largest
+    /// message it sent: on the shared pool each of its 8 connections took turns. Measured with
+    /// 1M timers just scheduled: 373 MB above the empty server instead of 415.
     writer: PgPool,
     options: PgConnectOptions,
     fence: Arc<Mutex<Option<Fence>>>,
@@ -346,7 +346,7 @@ async fn write(tx: &mut Transaction<'_, Postgres>, plan: &Plan) -> Result<()> {
         .bind(
             plan.events
                 .iter()
-                .map(Message::encode_to_vec)
+                .map(|event| event.encode_to_vec())
                 .collect::<Vec<_>>(),
         )
         .execute(&mut **tx)
