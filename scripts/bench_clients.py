@@ -11,13 +11,14 @@ while the bench runs. Start a release server first, in its own process:
 
 Prints one JSON line per measurement: batches of 1,000 through ScheduleTimers called one after
 another (full and compact answers), unary ScheduleTimer calls one after another (call latency)
-and 64 in flight, and REST `POST /timers` 64 in flight.
+and 64 in flight (grpcio's futures and grpc.aio), and REST `POST /timers` 64 in flight.
 """
 
 import argparse
 import asyncio
 import json
 import statistics
+import threading
 import time
 from urllib.parse import urlparse
 
@@ -134,6 +135,41 @@ async def in_flight(bench, callers, per_caller, caller):
     }
 
 
+def grpc_futures(target, metadata, messages, webhook, timers, callers):
+    """The synchronous grpcio stack's futures, `callers` outstanding at any time."""
+    with grpc.insecure_channel(target) as channel:
+        call = messages.callable(channel, "ScheduleTimer")
+        slots = threading.Semaphore(callers)
+        took, failed = [], []
+
+        def finished(future, began):
+            took.append(time.perf_counter() - began)
+            if future.exception() is not None:
+                failed.append(future.exception())
+            slots.release()
+
+        start = time.perf_counter()
+        for i in range(timers):
+            request = messages.timer(f"f{i}", webhook)
+            slots.acquire()
+            began = time.perf_counter()
+            call.future(request, metadata=metadata).add_done_callback(
+                lambda future, began=began: finished(future, began)
+            )
+        for _ in range(callers):
+            slots.acquire()
+        elapsed = time.perf_counter() - start
+    if failed:
+        raise RuntimeError(f"{len(failed)} calls failed, the first: {failed[0]}")
+    return {
+        "bench": f"grpcio ScheduleTimer futures, {callers} in flight",
+        "timers": timers,
+        "per_second": round(timers / elapsed),
+        "call_p50_ms": ms(statistics.median(took)),
+        "call_p99_ms": ms(percentile(took, 0.99)),
+    }
+
+
 async def grpc_in_flight(target, metadata, messages, webhook, timers, callers):
     async with grpc.aio.insecure_channel(target) as channel:
         call = messages.callable(channel, "ScheduleTimer")
@@ -199,13 +235,15 @@ def main():
     parser.add_argument("--sequential", type=int, default=2_000, help="sequential unary calls")
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument(
-        "--only", choices=["batch", "compact", "sequential", "unary", "rest"], action="append"
+        "--only",
+        choices=["batch", "compact", "sequential", "futures", "unary", "rest"],
+        action="append",
     )
     args = parser.parse_args()
     target = urlparse(args.url).netloc
     metadata = (("x-api-key", args.api_key),)
     messages = Messages(target)
-    only = set(args.only or ["batch", "compact", "sequential", "unary", "rest"])
+    only = set(args.only or ["batch", "compact", "sequential", "futures", "unary", "rest"])
     hook = args.webhook
     if "batch" in only:
         print(json.dumps(grpc_batches(target, metadata, messages, hook, args.batched, False)))
@@ -213,6 +251,9 @@ def main():
         print(json.dumps(grpc_batches(target, metadata, messages, hook, args.batched, True)))
     if "sequential" in only:
         print(json.dumps(grpc_sequential(target, metadata, messages, hook, args.sequential)))
+    if "futures" in only:
+        run = grpc_futures(target, metadata, messages, hook, args.unary, args.in_flight)
+        print(json.dumps(run))
     if "unary" in only:
         run = grpc_in_flight(target, metadata, messages, hook, args.unary, args.in_flight)
         print(json.dumps(asyncio.run(run)))
