@@ -50,6 +50,69 @@ pub enum MeasuredAt {
 /// (fire_at of the delivered timer, arrival time in µs, `webhook-id`) per delivery.
 type Arrivals = Arc<Mutex<Vec<(String, i64, String)>>>;
 
+/// `minoots-bench receiver`: the webhook receiver in a process of its own, as users run one, so
+/// the bench's own work (scheduling, reading the event stream) does not delay its deliveries.
+pub async fn receiver() -> anyhow::Result<()> {
+    use std::io::{Read as _, Write as _};
+    let arrivals = Arrivals::default();
+    let url = webhook_receiver(arrivals.clone()).await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{url}")?;
+    stdout.flush()?;
+    // Until the bench closes our stdin.
+    tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await??;
+    let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
+    let mut out = std::io::BufWriter::new(stdout);
+    for (fire_at, received, id) in arrivals {
+        writeln!(out, "{fire_at}\t{received}\t{id}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A `minoots-bench receiver` child process.
+struct ReceiverProcess {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    url: String,
+}
+
+impl ReceiverProcess {
+    async fn spawn() -> anyhow::Result<Self> {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .arg("receiver")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("receiver stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let url = lines
+            .next_line()
+            .await?
+            .context("the receiver exited before listening")?;
+        Ok(Self { child, lines, url })
+    }
+
+    /// Stops it and returns what it received.
+    async fn arrivals(mut self) -> anyhow::Result<Vec<(String, i64, String)>> {
+        drop(self.child.stdin.take());
+        let mut arrivals = Vec::new();
+        while let Some(line) = self.lines.next_line().await? {
+            let mut fields = line.split('\t');
+            let (Some(fire_at), Some(received), Some(id)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                bail!("unexpected receiver line {line:?}");
+            };
+            arrivals.push((fire_at.to_owned(), received.parse()?, id.to_owned()));
+        }
+        self.child.wait().await?;
+        Ok(arrivals)
+    }
+}
+
 /// A loopback webhook receiver recording when each timer's delivery arrived.
 async fn webhook_receiver(arrivals: Arrivals) -> anyhow::Result<String> {
     use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post};
@@ -85,12 +148,12 @@ pub async fn run(args: LatenessArgs) -> anyhow::Result<()> {
     let server = Server::start(&args.target, webhooks).await?;
     let client = server.client(&args.target.tenant).await?;
     let n = args.timers;
-    let arrivals = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let hook = if webhooks {
-        Some(webhook_receiver(arrivals.clone()).await?)
+    let receiver = if webhooks {
+        Some(ReceiverProcess::spawn().await?)
     } else {
         None
     };
+    let hook = receiver.as_ref().map(|r| r.url.clone());
     let stream_client = client.clone();
     let wanted = if webhooks {
         proto::TimerEventType::Settled
@@ -155,8 +218,8 @@ pub async fn run(args: LatenessArgs) -> anyhow::Result<()> {
             .collect(),
     );
     report.row("kernel (fired_at - fire_at)", in_kernel);
-    if webhooks {
-        let arrivals = std::mem::take(&mut *arrivals.lock().unwrap());
+    if let Some(receiver) = receiver {
+        let arrivals = receiver.arrivals().await?;
         // One delivery per timer: a webhook-id seen twice was delivered twice.
         let distinct: std::collections::HashSet<&str> =
             arrivals.iter().map(|(_, _, id)| id.as_str()).collect();

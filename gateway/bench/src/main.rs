@@ -54,6 +54,11 @@ enum BenchCommand {
     /// Fire lateness (arrival time - due time) of N timers due within a window, at the event
     /// stream or at a webhook receiver.
     Lateness(LatenessArgs),
+    /// The webhook receiver `lateness --at webhook` runs as a process of its own: prints its
+    /// URL, records each delivery, and when its stdin closes prints them (fire_at, arrival in µs,
+    /// webhook-id; tab-separated) and exits.
+    #[command(hide = true)]
+    Receiver,
     /// Scheduling throughput: unary gRPC calls at a concurrency, the batch API, or REST.
     Schedule(ScheduleArgs),
     /// Kernel RSS with N pending timers (a `minoots serve` child process), bytes per timer.
@@ -70,6 +75,7 @@ enum BenchCommand {
 async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Lateness(args) => lateness::run(args).await,
+        BenchCommand::Receiver => lateness::receiver().await,
         BenchCommand::Schedule(args) => schedule::run(args).await,
         BenchCommand::Memory(args) => memory::run(args).await,
         BenchCommand::Recovery(args) => recovery::run(args).await,
