@@ -39,10 +39,10 @@ struct Armed {
 }
 
 /// The armed timers: the timing wheel, and an index from timer id to wheel entry that holds only
-/// the 8-byte entry key (the id is read back from the wheel). With a `HashMap` from id to entry
-/// and a set of the timers with actions beside it, a million armed timers took about 130 MB;
-/// this takes about 60 MB (a 48-byte wheel node and 9 bytes of index table per timer, plus the
-/// tables' growth slack).
+/// the 8-byte entry key (the id is read back from the wheel). By their sizes, a `HashMap` from id
+/// to entry and a set of the timers with actions beside it came to about 130 bytes per armed
+/// timer; this is about 60 (a 48-byte wheel node and 9 bytes of index table, plus the tables'
+/// growth slack). Measured with 1M armed timers: docs/benchmarks.md, "Memory".
 struct ArmedTimers {
     wheel: TimingWheel<Armed>,
     index: HashTable<EntryKey>,
