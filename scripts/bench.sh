@@ -21,7 +21,6 @@ for store in memory sqlite; do
   run schedule --store "$store" --rest --timers 20000 --concurrency 32 --json "$OUT/schedule-rest-$store.json"
   run lateness --store "$store" --timers 100000 --json "$OUT/lateness-stream-$store.json"
 done
-run lateness --store sqlite --timers 100000 --at webhook --lead 20s --json "$OUT/lateness-webhook-sqlite.json"
 run lateness --store memory --timers 30000 --window 3s --lead 10s --at webhook --json "$OUT/lateness-webhook-memory.json"
 run fanout --store sqlite --subscribers 1000 --timers 1000 --json "$OUT/fanout-sqlite.json"
 run memory --store sqlite --timers 1000000 --json "$OUT/memory-sqlite.json"
@@ -38,5 +37,30 @@ fi
 
 VENV="$TARGET_DIR/bench-venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --disable-pip-version-check matplotlib
+"$VENV/bin/pip" install --quiet --disable-pip-version-check matplotlib grpcio grpcio-reflection
+
+# As users run it: the release server in a process of its own (SQLite, synchronous=full, auth on),
+# driven over loopback by minoots-bench (its webhook receiver a third process) and by clients that
+# are not our SDK: Python grpcio and REST (scripts/bench_clients.py, one JSON line per figure).
+serve() {
+  DATA="$(mktemp -d)"
+  "$TARGET_DIR/release/minoots" serve --dev --listen 127.0.0.1:0 --quota-active-timers 0 \
+    --quota-daily-timers 0 --webhook-allow 127.0.0.1 --data-dir "$DATA" >"$DATA/stdout" 2>/dev/null &
+  SERVER=$!
+  URL=""
+  until [ -n "$URL" ]; do
+    kill -0 "$SERVER" || { echo "minoots serve exited" >&2; exit 1; }
+    sleep 0.1
+    URL="$(sed -n 's/^minoots listening on //p' "$DATA/stdout")"
+  done
+}
+stop() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"; }
+serve
+run lateness --target "$URL" --api-key local-dev-key --tenant tenant-local --timers 100000 --at webhook --lead 20s --json "$OUT/lateness-webhook-sqlite.json"
+stop
+serve
+echo "+ scripts/bench_clients.py --url $URL" >&2
+"$VENV/bin/python" scripts/bench_clients.py --url "$URL" | tee "$OUT/clients-sqlite.jsonl"
+stop
+
 "$VENV/bin/python" scripts/bench_plots.py "$OUT"
