@@ -31,7 +31,7 @@ use crate::{
 type TimerKey = (u64, u64);
 
 /// What the wheel holds for an armed timer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Armed {
     key: TimerKey,
     /// It stays FIRED for the action executor instead of settling with the fire.
@@ -66,6 +66,7 @@ impl ArmedTimers {
         self.wheel.next_deadline()
     }
 
+    #[cfg(test)]
     fn contains(&self, key: TimerKey) -> bool {
         let wheel = &self.wheel;
         self.index
@@ -73,18 +74,23 @@ impl ArmedTimers {
             .is_some()
     }
 
-    /// Arms a timer that is not armed yet; one whose deadline has passed comes back as `Err`.
-    fn insert(&mut self, deadline: Tick, armed: Armed) -> Result<(), Armed> {
-        let entry = self.wheel.insert(deadline, armed)?;
+    /// Arms a timer: `Ok(true)`, or `Ok(false)` when it is armed already (nothing changes);
+    /// one whose deadline has passed comes back as `Err` for the caller to fire now.
+    fn insert(&mut self, deadline: Tick, armed: Armed) -> Result<bool, Armed> {
         let Self {
             wheel,
             index,
             hasher,
         } = self;
-        index.insert_unique(hasher.hash_one(armed.key), entry, |&e| {
+        let hash = hasher.hash_one(armed.key);
+        if index.find(hash, |&e| holds(wheel, e, armed.key)).is_some() {
+            return Ok(false);
+        }
+        let entry = wheel.insert(deadline, armed)?;
+        index.insert_unique(hash, entry, |&e| {
             hasher.hash_one(wheel.get(e).expect("indexed entries are in the wheel").key)
         });
-        Ok(())
+        Ok(true)
     }
 
     fn remove(&mut self, key: TimerKey) -> Option<Armed> {
@@ -227,15 +233,14 @@ impl Scheduler {
                     let Some(key) = key_of(&request.id) else {
                         continue;
                     };
-                    if self.armed.contains(key) {
-                        continue;
-                    }
                     let armed = Armed {
                         key,
                         actions: request.has_actions,
                     };
-                    if let Err(armed) = self.armed.insert(deadline_tick(request.fire_at), armed) {
-                        self.due.push(armed);
+                    match self.armed.insert(deadline_tick(request.fire_at), armed) {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(armed) => self.due.push(armed),
                     }
                     if request.write_armed {
                         self.arm_writes.push(system_transition(
@@ -390,8 +395,14 @@ mod tests {
                 key: key(i),
                 actions: i % 3 == 0,
             };
-            assert!(armed.insert(1_001 + i % 500, timer).is_ok());
+            assert_eq!(armed.insert(1_001 + i % 500, timer), Ok(true));
         }
+        assert_eq!(armed.len(), N as usize);
+        let again = Armed {
+            key: key(7),
+            actions: false,
+        };
+        assert_eq!(armed.insert(5_000, again), Ok(false), "armed once");
         assert_eq!(armed.len(), N as usize);
         assert!((0..N).all(|i| armed.contains(key(i))));
         assert!(!armed.contains(key(N)));
@@ -433,7 +444,7 @@ mod tests {
             key: key(1),
             actions: true,
         };
-        assert!(armed.insert(2_000, again).is_ok());
+        assert_eq!(armed.insert(2_000, again), Ok(true));
         assert!(armed.contains(key(1)));
     }
 }

@@ -18,9 +18,9 @@
 //!
 //! The wheel is 11-16x cheaper to arm and 27-53x cheaper to cancel; expiry costs it more (cascades
 //! and slab cache misses), but a whole life (arm + expire) is still about 2.5x cheaper, and it
-//! stays flat as N grows while the tree's costs grow with log N. Each entry is 24 bytes plus its value
-//! in a slab (no allocation per timer): with the scheduler's 24-byte value, 1M pending timers take
-//! about 48 MB.
+//! stays flat as N grows while the tree's costs grow with log N. Each entry is 24 bytes plus its
+//! value in a slab (no allocation per timer): with the scheduler's 24-byte value, 1M pending
+//! timers take about 48 MB.
 //!
 //! Layout: 7 levels of 64 slots with a 1 ms tick. Level `l` slots span `64^l` ms, so level 0
 //! covers the next 64 ms and level 6 reaches 2^42 ms (about 139 years), well past the kernel's
