@@ -84,10 +84,11 @@ impl Inner {
                     if let Some(count) = active.get_mut(&timer.tenant_id) {
                         *count += 1;
                     } else {
-                        active.insert(timer.tenant_id, 1);
+                        active.insert(timer.tenant_id.clone(), 1);
                     }
                     arm.push(ArmRequest {
                         id: timer.id,
+                        tenant_id: timer.tenant_id,
                         fire_at: timer.fire_at,
                         write_armed: timer.status == TimerStatus::Scheduled,
                         has_actions: timer.has_actions,

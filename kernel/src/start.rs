@@ -15,6 +15,7 @@ use crate::{
     leadership::Fence,
     lifecycle::{
         dispatch::{self, Dispatch},
+        firing::Firing,
         scheduler::Scheduler,
         writer::{self, Writer},
     },
@@ -34,6 +35,8 @@ pub(crate) async fn start(
     let writer_stop = CancellationToken::new();
     let bus = EventBus::new(config.event_buffer);
     let (fired_tx, fired_rx) = mpsc::unbounded_channel();
+    let (due_tx, due_rx) = mpsc::unbounded_channel();
+    let firing = Arc::new(Firing::default());
     if let Some(leadership) = &leadership {
         // A token no lease ever has: until this kernel leads, the store refuses its writes.
         store.set_fence(Some(Fence {
@@ -52,6 +55,7 @@ pub(crate) async fn start(
             fired: fired_tx.clone(),
             usage: usage.clone(),
             clock: clock.clone(),
+            firing: firing.clone(),
         },
         writer_stop.clone(),
     );
@@ -59,6 +63,8 @@ pub(crate) async fn start(
     let scheduler = Scheduler::new(
         clock.clone(),
         writer.clone(),
+        firing.clone(),
+        due_tx,
         bus.metrics.clone(),
         scheduler_rx,
         scheduler_tx.clone(),
@@ -85,11 +91,13 @@ pub(crate) async fn start(
     let executor = actions::Executor::new(config.actions.clone(), bus.metrics.clone());
     tasks.push(tokio::spawn(dispatch::run(
         fired_rx,
+        due_rx,
         Dispatch {
             writer: writer.clone(),
             clock: clock.clone(),
             store: store.clone(),
             executor: executor.clone(),
+            firing,
             stop: stop.clone(),
         },
     )));

@@ -126,6 +126,7 @@ pub(crate) async fn create_with(
             (Outcome::Created(..), Outcome::Transitioned(timer, _)) => {
                 arm.push(ArmRequest {
                     id: timer.id.clone(),
+                    tenant_id: timer.tenant_id.clone(),
                     fire_at: store::fire_at(&timer),
                     write_armed: false,
                     has_actions: store::has_actions(&timer),
@@ -160,6 +161,7 @@ pub(crate) async fn create_with(
                     Outcome::Transitioned(timer, _) => {
                         arm.push(ArmRequest {
                             id: timer.id.clone(),
+                            tenant_id: timer.tenant_id.clone(),
                             fire_at: store::fire_at(&timer),
                             write_armed: false,
                             has_actions: store::has_actions(&timer),
@@ -403,6 +405,7 @@ fn rearm(inner: &Inner, timers: &[Timer]) {
         ) {
             arm.push(ArmRequest {
                 id: timer.id.clone(),
+                tenant_id: timer.tenant_id.clone(),
                 fire_at: store::fire_at(timer),
                 write_armed: false,
                 has_actions: store::has_actions(timer),

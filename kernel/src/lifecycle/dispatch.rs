@@ -1,22 +1,40 @@
-//! What happens after a fire: the dispatcher takes fired timers from the writer (and from
-//! recovery), settles those without actions at once and runs the actions of the others, each
-//! timer in its own task, then records dead letters and settles or fails the timer.
+//! What happens after a fire: the dispatcher takes due timers with actions from the scheduler
+//! and delivers them before anything is written (one write then records FIRED with the
+//! outcome), takes timers already FIRED from the writer (and from recovery), settles those
+//! without actions at once and runs the actions of the others, each timer in its own task,
+//! then records dead letters and settles or fails the timer.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use minoots_proto::v1::TimerStatus;
+use futures_util::{StreamExt as _, stream::FuturesUnordered};
+
+use minoots_proto::v1::{Timer, TimerStatus};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Clock, KernelError, actions, backoff,
+    Clock, KernelError, Micros, actions, backoff,
     lifecycle::{
+        firing::{Firing, key_of},
         scheduler::system_transition,
         writer::{FiredTimer, Writer},
     },
-    store::{Mutation, Store},
+    store::{self, Mutation, Store},
     trace,
 };
+
+/// A due timer with actions, handed over by the scheduler before anything is written.
+#[derive(Debug)]
+pub(crate) struct Due {
+    pub tenant_id: String,
+    pub id: String,
+    pub fired_at: Micros,
+}
+
+/// Actions still running this long after their timer came due get its FIRED write on their own,
+/// so that whoever reads the timer meanwhile sees it fired; quicker ones have it written with
+/// their outcome.
+pub(crate) const FIRED_WRITTEN_AFTER: Duration = Duration::from_secs(1);
 
 /// What the dispatcher works with: the writer for transitions, the store for reading fired
 /// timers and writing dead letters, and the action executor that runs each bundle.
@@ -26,17 +44,26 @@ pub(crate) struct Dispatch {
     pub clock: Arc<dyn Clock>,
     pub store: Arc<dyn Store>,
     pub executor: actions::Executor,
+    pub firing: Arc<Firing>,
     pub stop: CancellationToken,
 }
 
 /// Settles fired timers: those without actions at once, the others after running their actions
 /// (each timer in its own task; a restart re-runs the actions of timers left FIRED).
-pub(crate) async fn run(mut fired: mpsc::UnboundedReceiver<FiredTimer>, parts: Dispatch) {
+pub(crate) async fn run(
+    mut fired: mpsc::UnboundedReceiver<FiredTimer>,
+    mut due: mpsc::UnboundedReceiver<Vec<Due>>,
+    parts: Dispatch,
+) {
     let mut running = tokio::task::JoinSet::new();
     loop {
         let first = tokio::select! {
             () = parts.stop.cancelled() => break,
             Some(_) = running.join_next(), if !running.is_empty() => continue,
+            Some(due) = due.recv() => {
+                running.spawn(deliver(parts.clone(), due));
+                continue;
+            }
             first = fired.recv() => match first { Some(f) => f, None => break },
         };
         let mut batch = vec![first];
@@ -78,7 +105,72 @@ async fn commit(parts: &Dispatch, mutations: Vec<Mutation>) {
     }
 }
 
-/// Runs one fired timer's actions, records dead letters, then settles or fails it.
+/// Delivers due timers the scheduler handed over together: reads them in one go (so a write
+/// committed before they came due is seen), then runs each one's actions and writes FIRED
+/// together with its outcome.
+async fn deliver(parts: Dispatch, due: Vec<Due>) {
+    let keys: Vec<(&str, &str)> = due
+        .iter()
+        .map(|d| (d.tenant_id.as_str(), d.id.as_str()))
+        .collect();
+    let records = loop {
+        match parts.store.get_many(&keys).await {
+            Ok(records) => break records,
+            Err(error) => {
+                tracing::warn!(%error, timers = due.len(), "loading due timers failed; retrying");
+                tokio::select! {
+                    () = parts.stop.cancelled() => {
+                        // Still ARMED in the store: the next start or leader fires them.
+                        for d in &due {
+                            parts.firing.finish(key_of(&d.id).expect("the scheduler hands over UUIDs"));
+                        }
+                        return;
+                    }
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+            }
+        }
+    };
+    let mut records: HashMap<String, Timer> =
+        records.into_iter().map(|t| (t.id.clone(), t)).collect();
+    let mut runs: FuturesUnordered<_> = due
+        .into_iter()
+        .map(|due| {
+            let record = records.remove(&due.id);
+            deliver_one(&parts, due, record)
+        })
+        .collect();
+    while runs.next().await.is_some() {}
+}
+
+async fn deliver_one(parts: &Dispatch, due: Due, record: Option<Timer>) {
+    let key = key_of(&due.id).expect("the scheduler hands over UUIDs");
+    let fire = system_transition(due.id, TimerStatus::Fired, due.fired_at);
+    let Some(mut timer) = record else {
+        parts.firing.finish(key);
+        return;
+    };
+    // A create naming a timer's idempotency key can replace it, which the writer cannot tell
+    // before planning it: keyed timers fire through the store, FIRED written first, as does a
+    // record that could not be decoded (the store quarantines it).
+    if !timer.idempotency_key.is_empty() || store::quarantine_reason(&timer).is_some() {
+        parts.firing.finish(key);
+        commit(parts, vec![fire]).await;
+        return;
+    }
+    let Mutation::Transition(transition) = &fire else {
+        unreachable!("system_transition builds a transition")
+    };
+    // Cancelled, paused or moved later by a write committed before it came due: not this fire.
+    if store::transition(&mut timer, transition).is_err() {
+        parts.firing.finish(key);
+        return;
+    }
+    run_actions(parts, timer, Some(fire)).await;
+    parts.firing.finish(key);
+}
+
+/// Runs one FIRED timer's actions, records dead letters, then settles or fails it.
 async fn execute(parts: Dispatch, mut fired: FiredTimer) {
     let timer = loop {
         if let Some(timer) = fired.timer.take() {
@@ -89,7 +181,7 @@ async fn execute(parts: Dispatch, mut fired: FiredTimer) {
             // quarantined (the store fails it) instead of settled on what is left.
             Ok(Some(timer))
                 if timer.status == TimerStatus::Fired as i32
-                    && crate::store::quarantine_reason(&timer).is_some() =>
+                    && store::quarantine_reason(&timer).is_some() =>
             {
                 let failed = system_transition(timer.id, TimerStatus::Failed, parts.clock.now());
                 commit(&parts, vec![failed]).await;
@@ -106,16 +198,34 @@ async fn execute(parts: Dispatch, mut fired: FiredTimer) {
             }
         }
     };
+    run_actions(&parts, timer, None).await;
+}
+
+/// Runs a fired timer's actions, records dead letters, then settles or fails it. `fire` is its
+/// FIRED write when that is not committed yet: it commits with the outcome, or on its own once
+/// the actions have run for [`FIRED_WRITTEN_AFTER`].
+async fn run_actions(parts: &Dispatch, timer: Timer, mut fire: Option<Mutation>) {
     let clock = parts.clock.clone();
+    let now = move || clock.now();
     // The fire joins the trace of the call that scheduled the timer.
     let span =
         tracing::info_span!("horology.kernel.fire", timer = %timer.id, tenant = %timer.tenant_id);
     trace::set_parent(&span, &timer.trace_parent);
-    let outcome = tracing::Instrument::instrument(
-        parts.executor.run_bundle(&timer, &move || clock.now()),
-        span,
-    )
-    .await;
+    let run = tracing::Instrument::instrument(parts.executor.run_bundle(&timer, &now), span);
+    tokio::pin!(run);
+    let outcome = match fire.take() {
+        None => run.await,
+        Some(write) => tokio::select! {
+            outcome = &mut run => {
+                fire = Some(write);
+                outcome
+            }
+            () = tokio::time::sleep(FIRED_WRITTEN_AFTER) => {
+                commit(parts, vec![write]).await;
+                run.await
+            }
+        },
+    };
     if !outcome.dead_letters.is_empty() {
         let mut backoff = backoff::STORE_WRITE;
         while let Err(error) = parts.store.put_dead_letters(&outcome.dead_letters).await {
@@ -147,5 +257,7 @@ async fn execute(parts: Dispatch, mut fired: FiredTimer) {
     };
     transition.reason = reason;
     transition.results = outcome.results;
-    commit(&parts, vec![Mutation::Transition(transition)]).await;
+    let mut writes: Vec<Mutation> = fire.into_iter().collect();
+    writes.push(Mutation::Transition(transition));
+    commit(parts, writes).await;
 }

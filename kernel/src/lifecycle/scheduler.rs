@@ -1,11 +1,15 @@
 //! The scheduler: owns the timing wheel, fires due timers in batches.
 //!
 //! It runs as one task that alone touches the wheel; the rest of the kernel talks to it through a
-//! channel. Firing is a durable transition ARMED -> FIRED queued on the group-commit writer; the
-//! store only accepts it from SCHEDULED or ARMED, which is what makes a cancel racing a fire safe
-//! (exactly one of them wins) and a restart unable to fire a timer twice.
+//! channel. A due timer without actions is fired and settled by one durable write queued on the
+//! group-commit writer. A due timer with actions goes straight to the dispatcher (no write in
+//! front of its delivery), unless a caller's write to it is being committed at that moment: then
+//! it is fired the same way, FIRED written first. The store only accepts FIRED from SCHEDULED
+//! or ARMED and [`super::firing`] refuses caller writes to a timer in flight, which is what
+//! makes a cancel racing a fire safe (exactly one of them wins).
 
 use std::{
+    collections::HashMap,
     hash::{BuildHasher, RandomState},
     sync::Arc,
 };
@@ -22,19 +26,21 @@ use crate::{
     clock::{Clock, Micros},
     error::KernelError,
     lifecycle::{
+        dispatch::Due,
+        firing::{Firing, TimerKey, key_of},
         wheel::{EntryKey, Tick, TimingWheel},
         writer::Writer,
     },
     store::{Mutation, Outcome, Transition},
 };
 
-type TimerKey = (u64, u64);
-
-/// What the wheel holds for an armed timer.
+/// What the wheel holds for an armed timer (24 bytes, as the id and flag alone are padded to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Armed {
     key: TimerKey,
-    /// It stays FIRED for the action executor instead of settling with the fire.
+    /// Its tenant, as an index into the scheduler's table of tenant ids.
+    tenant: u32,
+    /// It goes to the dispatcher instead of settling with the fire.
     actions: bool,
 }
 
@@ -126,6 +132,7 @@ fn holds(wheel: &TimingWheel<Armed>, entry: EntryKey, key: TimerKey) -> bool {
 #[derive(Debug)]
 pub(crate) struct ArmRequest {
     pub id: String,
+    pub tenant_id: String,
     pub fire_at: Micros,
     /// The timer is still SCHEDULED in the store: write the ARMED transition.
     pub write_armed: bool,
@@ -144,6 +151,12 @@ pub(crate) enum Command {
 pub(crate) struct Scheduler {
     clock: Arc<dyn Clock>,
     writer: Writer,
+    firing: Arc<Firing>,
+    /// Due timers with actions, for the dispatcher to deliver.
+    deliver: mpsc::UnboundedSender<Vec<Due>>,
+    /// The tenants of armed timers, each once: the wheel holds an index into this.
+    tenants: Vec<Arc<str>>,
+    tenant_index: HashMap<Arc<str>, u32>,
     metrics: Arc<crate::metrics::Metrics>,
     commands: mpsc::UnboundedReceiver<Command>,
     /// Its own queue, to arm again a timer whose fire was refused because it was moved later.
@@ -163,14 +176,13 @@ fn deadline_tick(fire_at: Micros) -> Tick {
     (fire_at.max(0) as u64).div_ceil(1_000)
 }
 
-fn key_of(id: &str) -> Option<TimerKey> {
-    Uuid::try_parse(id).ok().map(|u| u.as_u64_pair())
-}
-
 impl Scheduler {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         clock: Arc<dyn Clock>,
         writer: Writer,
+        firing: Arc<Firing>,
+        deliver: mpsc::UnboundedSender<Vec<Due>>,
         metrics: Arc<crate::metrics::Metrics>,
         commands: mpsc::UnboundedReceiver<Command>,
         rearm: mpsc::UnboundedSender<Command>,
@@ -181,6 +193,10 @@ impl Scheduler {
         Self {
             clock,
             writer,
+            firing,
+            deliver,
+            tenants: Vec::new(),
+            tenant_index: HashMap::new(),
             metrics,
             commands,
             rearm,
@@ -235,6 +251,7 @@ impl Scheduler {
                     };
                     let armed = Armed {
                         key,
+                        tenant: self.tenant(&request.tenant_id),
                         actions: request.has_actions,
                     };
                     match self.armed.insert(deadline_tick(request.fire_at), armed) {
@@ -266,6 +283,18 @@ impl Scheduler {
         }
     }
 
+    /// The index of `tenant` in the tenant table, adding it if new.
+    fn tenant(&mut self, tenant: &str) -> u32 {
+        if let Some(&index) = self.tenant_index.get(tenant) {
+            return index;
+        }
+        let index = self.tenants.len() as u32;
+        let tenant: Arc<str> = tenant.into();
+        self.tenants.push(tenant.clone());
+        self.tenant_index.insert(tenant, index);
+        index
+    }
+
     fn flush_arm_writes(&mut self) {
         let mut mutations = std::mem::take(&mut self.arm_writes);
         while !mutations.is_empty() {
@@ -279,14 +308,30 @@ impl Scheduler {
         // Arm writes queued in this same loop must commit before the fires.
         self.flush_arm_writes();
         let mut mutations = Vec::with_capacity(expired.len() * 2);
-        for Armed { key, actions } in expired.drain(..) {
+        let mut deliver = Vec::new();
+        for Armed {
+            key,
+            tenant,
+            actions,
+        } in expired.drain(..)
+        {
             let id = Uuid::from_u64_pair(key.0, key.1).to_string();
-            let settle = !actions;
+            if actions && self.firing.start(key) {
+                deliver.push(Due {
+                    tenant_id: self.tenants[tenant as usize].to_string(),
+                    id,
+                    fired_at: now,
+                });
+                continue;
+            }
             mutations.push(system_transition(id.clone(), TimerStatus::Fired, now));
-            if settle {
+            if !actions {
                 // Nothing to run: FIRED then SETTLED, two events, one row write.
                 mutations.push(system_transition(id, TimerStatus::Settled, now));
             }
+        }
+        if !deliver.is_empty() {
+            let _ = self.deliver.send(deliver);
         }
         // In requests of bounded size: after a restart with a million overdue timers the first
         // fires commit (and are seen) within milliseconds instead of after one giant
@@ -330,6 +375,7 @@ impl Scheduler {
                     if let Outcome::NotDue(timer) = &outcome {
                         again.push(ArmRequest {
                             id: timer.id.clone(),
+                            tenant_id: timer.tenant_id.clone(),
                             fire_at: crate::store::fire_at(timer),
                             write_armed: false,
                             has_actions: crate::store::has_actions(timer),
@@ -393,6 +439,7 @@ mod tests {
         for i in 0..N {
             let timer = Armed {
                 key: key(i),
+                tenant: 0,
                 actions: i % 3 == 0,
             };
             assert_eq!(armed.insert(1_001 + i % 500, timer), Ok(true));
@@ -400,6 +447,7 @@ mod tests {
         assert_eq!(armed.len(), N as usize);
         let again = Armed {
             key: key(7),
+            tenant: 0,
             actions: false,
         };
         assert_eq!(armed.insert(5_000, again), Ok(false), "armed once");
@@ -412,6 +460,7 @@ mod tests {
                     999,
                     Armed {
                         key: key(N),
+                        tenant: 0,
                         actions: false
                     }
                 )
@@ -442,6 +491,7 @@ mod tests {
 
         let again = Armed {
             key: key(1),
+            tenant: 0,
             actions: true,
         };
         assert_eq!(armed.insert(2_000, again), Ok(true));

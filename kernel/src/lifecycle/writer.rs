@@ -18,10 +18,11 @@ use crate::{
     clock::Clock,
     error::{KernelError, Result},
     events::EventBus,
+    lifecycle::firing::{Firing, key_of},
     quota::{Usage, create_tenants},
     store::{Mutation, Outcome, Store},
 };
-use minoots_proto::v1::TimerEventType;
+use minoots_proto::v1::{TimerEventType, TimerStatus};
 
 const MAX_BATCH_MUTATIONS: usize = 8_192;
 /// Requests other than the scheduler's are added to each batch while they add up to fewer
@@ -61,6 +62,8 @@ pub(crate) struct WriterParts {
     /// Quota counts, checked and reserved per request before its batch is written.
     pub usage: Arc<std::sync::Mutex<Usage>>,
     pub clock: Arc<dyn Clock>,
+    /// Timers being delivered before their fire is written: caller writes to them are refused.
+    pub firing: Arc<Firing>,
 }
 
 impl Writer {
@@ -120,6 +123,7 @@ async fn run(
         fired,
         usage,
         clock,
+        firing,
     } = parts;
     let mut next_group = 0u64;
     loop {
@@ -155,8 +159,21 @@ async fn run(
         let mut sizes = Vec::with_capacity(requests.len());
         let mut mutations = Vec::with_capacity(count);
         let mut replies = Vec::with_capacity(requests.len());
+        let mut held = Vec::new();
         let now = clock.now();
         for mut request in requests {
+            // Caller writes to a timer whose actions are running now are refused: it fired.
+            let (flags, keys) = firing.hold(&request.mutations);
+            held.extend(keys);
+            let refused: Option<Vec<bool>> = if flags.contains(&true) {
+                let mut each = flags.iter();
+                request
+                    .mutations
+                    .retain(|_| !each.next().copied().unwrap_or(false));
+                Some(flags)
+            } else {
+                None
+            };
             let reserved = usage.lock().unwrap().reserve(&request.mutations, now);
             if let Err(refused) = reserved {
                 let _ = request.reply.send(Err(refused));
@@ -171,38 +188,60 @@ async fn run(
             }
             sizes.push(request.mutations.len());
             mutations.extend(request.mutations);
-            replies.push(request.reply);
-        }
-        if mutations.is_empty() {
-            // Empty requests (barriers: everything queued before them has committed).
-            for reply in replies {
-                let _ = reply.send(Ok(Vec::new()));
-            }
-            continue;
+            replies.push((request.reply, refused));
         }
         let tenants = create_tenants(&mutations);
         let count = mutations.len();
-        match store.apply(mutations).await {
+        // Empty requests are barriers: everything queued before them has committed.
+        let applied = if mutations.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.apply(mutations).await
+        };
+        match applied {
             Ok(outcomes) => {
                 usage.lock().unwrap().settle(&tenants, &outcomes);
-                publish(&outcomes, &bus, &fired);
+                publish(&outcomes, &bus, &fired, &firing);
                 let mut outcomes = outcomes.into_iter();
-                for (size, reply) in sizes.into_iter().zip(replies) {
-                    let _ = reply.send(Ok(outcomes.by_ref().take(size).collect()));
+                for (size, (reply, refused)) in sizes.into_iter().zip(replies) {
+                    let mut answer: Vec<Outcome> = outcomes.by_ref().take(size).collect();
+                    if let Some(refused) = refused {
+                        answer = with_refusals(answer, &refused);
+                    }
+                    let _ = reply.send(Ok(answer));
                 }
             }
             Err(error) => {
                 usage.lock().unwrap().release(&tenants);
                 tracing::error!(%error, mutations = count, "store write failed; the whole batch was rolled back");
-                for reply in replies {
+                for (reply, _) in replies {
                     let _ = reply.send(Err(error.clone()));
                 }
             }
         }
+        firing.release(&held);
     }
 }
 
-fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<FiredTimer>) {
+/// A request's outcomes with the refused writes put back in their places, as refused because
+/// their timer had fired.
+fn with_refusals(applied: Vec<Outcome>, refused: &[bool]) -> Vec<Outcome> {
+    let mut applied = applied.into_iter();
+    refused
+        .iter()
+        .map(|&refused| match refused {
+            true => Outcome::Rejected(TimerStatus::Fired),
+            false => applied.next().expect("one outcome per written mutation"),
+        })
+        .collect()
+}
+
+fn publish(
+    outcomes: &[Outcome],
+    bus: &EventBus,
+    fired: &mpsc::UnboundedSender<FiredTimer>,
+    firing: &Firing,
+) {
     for outcome in outcomes {
         if let Outcome::Created(_, event)
         | Outcome::Transitioned(_, event)
@@ -225,11 +264,21 @@ fn publish(outcomes: &[Outcome], bus: &EventBus, fired: &mpsc::UnboundedSender<F
                 "timer quarantined: it is FAILED with a dead letter; the rest of its batch went on"
             );
         }
-        // Timers without actions were settled in the same batch by the scheduler; the
-        // dispatcher only needs the ones with actions to run.
+        // A delivered timer's outcome is written: from the next batch on, the store decides.
+        if let Outcome::Transitioned(timer, event) = outcome
+            && (event.event_type == TimerEventType::Settled as i32
+                || event.event_type == TimerEventType::Failed as i32)
+            && let Some(key) = key_of(&timer.id)
+        {
+            firing.finish(key);
+        }
+        // Timers without actions were settled in the same batch by the scheduler, and those
+        // in flight are being run by the dispatcher already (this is their outcome); the
+        // dispatcher only needs the others with actions to run.
         if let Outcome::Transitioned(timer, event) = outcome
             && event.event_type == TimerEventType::Fired as i32
             && crate::store::has_actions(timer)
+            && !key_of(&timer.id).is_some_and(|key| firing.in_flight(key))
         {
             let _ = fired.send(FiredTimer {
                 tenant_id: timer.tenant_id.clone(),
@@ -282,6 +331,7 @@ mod tests {
                     KernelConfig::default().default_limits,
                 ))),
                 clock: Arc::new(ManualClock::new(NOW)),
+                firing: Arc::default(),
             },
             CancellationToken::new(),
         );

@@ -65,6 +65,30 @@ pub async fn create(store: &dyn Store, new: NewTimer) -> Timer {
     }
 }
 
+pub async fn get_many_reads_several_and_is_tenant_scoped(store: &dyn Store) {
+    let a = create(store, new_timer("acme", "a", &[], "")).await;
+    let b = create(store, new_timer("acme", "b", &[], "")).await;
+    let other = create(store, new_timer("other", "c", &[], "")).await;
+    let missing = uuid::Uuid::now_v7().to_string();
+    let mut got = store
+        .get_many(&[
+            ("acme", &b.id),
+            ("acme", &missing),
+            ("acme", &other.id),
+            ("acme", &a.id),
+            ("other", &other.id),
+        ])
+        .await
+        .unwrap();
+    got.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(
+        got,
+        [a, b, other],
+        "found ones only, each under its own tenant"
+    );
+    assert!(store.get_many(&[]).await.unwrap().is_empty());
+}
+
 pub async fn create_then_get_is_tenant_scoped(store: &dyn Store) {
     let timer = create(store, new_timer("acme", "a", &[], "")).await;
     assert_eq!(
@@ -1127,6 +1151,7 @@ macro_rules! store_conformance {
             case!(rate_buckets_refill_cap_and_are_taken_atomically);
             case!(changes_update_pause_resume_and_move_keys);
             case!(schedules_are_written_with_their_event_and_read_back);
+            case!(get_many_reads_several_and_is_tenant_scoped);
         }
     };
 }

@@ -303,6 +303,14 @@ pub trait Store: SideTables + Send + Sync + 'static {
     /// Stores without leadership (single-node) ignore it.
     fn set_fence(&self, _fence: Option<crate::leadership::Fence>) {}
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Timer>>;
+    /// Several timers by (tenant, id), in no particular order; those not found are left out.
+    async fn get_many(&self, keys: &[(&str, &str)]) -> Result<Vec<Timer>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for (tenant_id, id) in keys {
+            found.extend(self.get(tenant_id, id).await?);
+        }
+        Ok(found)
+    }
     /// The id of the tenant's timer that holds this idempotency key.
     async fn id_for_key(&self, tenant_id: &str, key: &str) -> Result<Option<String>>;
     /// Timers of one tenant ordered by id (creation order), at most `limit`.

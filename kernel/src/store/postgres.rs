@@ -409,6 +409,28 @@ impl Store for PostgresStore {
         Ok(row.as_ref().map(shown))
     }
 
+    async fn get_many(&self, keys: &[(&str, &str)]) -> Result<Vec<Timer>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(1_000) {
+            let mut sql = QueryBuilder::<Postgres>::new(
+                "SELECT id, tenant_id, status, name, fire_at_us, body FROM timers WHERE id IN (",
+            );
+            let mut ids = sql.separated(", ");
+            for (_, id) in chunk {
+                ids.push_bind(*id);
+            }
+            sql.push(")");
+            let wanted: std::collections::HashSet<&(&str, &str)> = chunk.iter().collect();
+            let rows = sql.build().fetch_all(&self.pool).await?;
+            found.extend(
+                rows.iter().map(shown).filter(|timer| {
+                    wanted.contains(&(timer.tenant_id.as_str(), timer.id.as_str()))
+                }),
+            );
+        }
+        Ok(found)
+    }
+
     async fn id_for_key(&self, tenant_id: &str, key: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
             "SELECT id FROM timers WHERE tenant_id = $1 AND idempotency_key = $2",

@@ -650,3 +650,157 @@ async fn callbacks_and_flow_control_are_validated_by_field() {
     );
     kernel.shutdown().await;
 }
+
+/// A receiver that records each request's arrival and answers 200 only once released.
+async fn gated_receiver() -> (String, watch::Receiver<usize>, Arc<tokio::sync::Notify>) {
+    #[derive(Clone)]
+    struct Gate {
+        arrived: Arc<watch::Sender<usize>>,
+        open: Arc<tokio::sync::Notify>,
+    }
+    async fn hold(State(gate): State<Gate>) -> StatusCode {
+        gate.arrived.send_modify(|n| *n += 1);
+        gate.open.notified().await;
+        StatusCode::OK
+    }
+    let gate = Gate {
+        arrived: Arc::new(watch::Sender::new(0)),
+        open: Arc::new(tokio::sync::Notify::new()),
+    };
+    let arrived = gate.arrived.subscribe();
+    let open = gate.open.clone();
+    let app = axum::Router::new()
+        .route("/hook", post(hold))
+        .with_state(gate);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, arrived, open)
+}
+
+/// A due timer's webhook goes out before its fire is written. A cancel, update or pause that
+/// comes while the webhook is on its way loses the race (the timer has fired), nothing is
+/// written for it, and FIRED is written with the outcome; one cancelled before it came due is
+/// never delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_racing_an_in_flight_delivery_is_refused_and_one_before_it_wins() {
+    let clock = ManualClock::new(T0);
+    let kernel = kernel(&clock).await;
+    let mut events = kernel.subscribe("acme", live()).await.unwrap();
+    let (url, mut arrived, open) = gated_receiver().await;
+    let bundle = || ActionBundle {
+        actions: vec![webhook(&url, None)],
+        ..Default::default()
+    };
+    let firing = kernel
+        .schedule("acme", with_bundle("firing", bundle()))
+        .await
+        .unwrap()
+        .timer
+        .unwrap();
+    let cancelled = kernel
+        .schedule("acme", with_bundle("cancelled", bundle()))
+        .await
+        .unwrap()
+        .timer
+        .unwrap();
+    kernel
+        .cancel(
+            "acme",
+            CancelTimerRequest {
+                id: cancelled.id.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(1));
+    tokio::time::timeout(Duration::from_secs(60), arrived.wait_for(|n| *n == 1))
+        .await
+        .expect("the webhook arrives")
+        .unwrap();
+
+    // In flight: the store still says ARMED, and every caller write is refused as too late.
+    let refused = kernel
+        .cancel(
+            "acme",
+            CancelTimerRequest {
+                id: firing.id.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, KernelError::FailedPrecondition(m) if m.contains("is fired")),
+        "{refused:?}"
+    );
+    let paused = kernel
+        .pause(
+            "acme",
+            minoots_proto::v1::PauseTimerRequest {
+                id: firing.id.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(&paused, Err(KernelError::FailedPrecondition(_))),
+        "{paused:?}"
+    );
+    assert_eq!(
+        kernel.get("acme", &firing.id).await.unwrap().status,
+        TimerStatus::Armed as i32,
+        "nothing is written in front of the delivery"
+    );
+
+    open.notify_one();
+    let done = finished(&mut events, &[&firing.id]).await;
+    let settled = &done[&firing.id];
+    assert_eq!(settled.status, TimerStatus::Settled as i32);
+    assert_eq!(settled.cancelled_at, None, "the cancel left no trace");
+    assert_eq!(
+        settled.fired_at,
+        Some(to_timestamp(T0 + SEC)),
+        "FIRED at the tick it came due"
+    );
+    let history: Vec<i32> = kernel
+        .store()
+        .events_after("acme", 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.timer_id == firing.id)
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        history,
+        [
+            TimerEventType::Scheduled as i32,
+            TimerEventType::Armed as i32,
+            TimerEventType::Fired as i32,
+            TimerEventType::Settled as i32
+        ]
+    );
+    // Once settled, the store refuses it as ever.
+    let late = kernel
+        .cancel(
+            "acme",
+            CancelTimerRequest {
+                id: firing.id.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(late.to_string().contains("is settled"), "{late}");
+    assert_eq!(
+        *arrived.borrow(),
+        1,
+        "the cancelled timer was never delivered"
+    );
+    assert_eq!(
+        kernel.get("acme", &cancelled.id).await.unwrap().status,
+        TimerStatus::Cancelled as i32
+    );
+}
