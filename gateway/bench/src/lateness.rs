@@ -155,28 +155,36 @@ pub async fn run(args: LatenessArgs) -> anyhow::Result<()> {
     };
     let hook = receiver.as_ref().map(|r| r.url.clone());
     let stream_client = client.clone();
+    // With webhooks, `timer.fired` and `timer.settled` (which follows the webhook's answer).
     let wanted = if webhooks {
-        proto::TimerEventType::Settled
+        vec![proto::TimerEventType::Fired, proto::TimerEventType::Settled]
     } else {
-        proto::TimerEventType::Fired
+        vec![proto::TimerEventType::Fired]
     };
     let mut events = stream_client
-        .stream(minoots::StreamOptions::default().event_types([wanted]))
+        .stream(minoots::StreamOptions::default().event_types(wanted))
         .await?;
     let collector = tokio::spawn(async move {
-        let mut at_stream = Vec::with_capacity(n);
+        let mut fired = Vec::with_capacity(n);
+        let mut settled = Vec::with_capacity(if webhooks { n } else { 0 });
         let mut in_kernel = Vec::with_capacity(n);
-        while at_stream.len() < n {
+        while settled.len() < n && (webhooks || fired.len() < n) {
             let Some(event) = events.next().await else {
                 break;
             };
             let received = now_micros();
-            let timer = event?.timer.unwrap_or_default();
+            let event = event?;
+            let timer = event.timer.unwrap_or_default();
             let due = micros_of(&timer.fire_at);
-            at_stream.push((received - due) as f64 / 1_000.0);
-            in_kernel.push((micros_of(&timer.fired_at) - due) as f64 / 1_000.0);
+            let late = (received - due) as f64 / 1_000.0;
+            if event.event_type == proto::TimerEventType::Settled as i32 {
+                settled.push(late);
+            } else {
+                fired.push(late);
+                in_kernel.push((micros_of(&timer.fired_at) - due) as f64 / 1_000.0);
+            }
         }
-        anyhow::Ok((at_stream, in_kernel))
+        anyhow::Ok((fired, settled, in_kernel))
     });
 
     let start = now_micros() + args.lead.as_micros() as i64;
@@ -203,7 +211,7 @@ pub async fn run(args: LatenessArgs) -> anyhow::Result<()> {
         n as f64 / took.as_secs_f64()
     );
     let deadline = args.lead + args.window + Duration::from_secs(120);
-    let (at_stream, in_kernel) = tokio::time::timeout(deadline, collector)
+    let (at_stream, settled, in_kernel) = tokio::time::timeout(deadline, collector)
         .await
         .context("timers did not all fire in time")???;
     let mut report = Report::new(
@@ -239,7 +247,8 @@ pub async fn run(args: LatenessArgs) -> anyhow::Result<()> {
             })
             .collect();
         report.row("webhook receiver (arrival - fire_at)", late);
-        report.row("client stream, timer.settled", at_stream);
+        report.row("client stream, timer.fired", at_stream);
+        report.row("client stream, timer.settled", settled);
     } else {
         report.row("client stream (arrival - fire_at)", at_stream);
     }
