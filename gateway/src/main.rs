@@ -15,7 +15,22 @@ use clap::{CommandFactory as _, FromArgMatches as _};
 use cmd::{Cli, Command};
 use minoots_gateway::telemetry;
 
+/// Transparent huge pages off for this process (Linux). With them on, memory the allocator takes
+/// back from the kernel arrives as 2 MiB pages the kernel zeroes on first touch: at 10,000
+/// webhook fires a second on Postgres that zeroing took 75 % of the server's CPU and deliveries
+/// fell seconds behind (docs/benchmarks.md, "Transparent huge pages"). Databases and caches
+/// advise the same for the same reason.
+#[allow(unsafe_code)]
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and changes no memory.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    no_transparent_huge_pages();
     let args: Vec<String> = std::env::args().collect();
     let loaded = config::FileConfig::load(config::locate(&args))
         .and_then(|file| Ok((file.apply(Cli::command())?, file)));
@@ -38,4 +53,16 @@ fn main() -> std::process::ExitCode {
         _ => "minoots-cli",
     };
     telemetry::run_process(service, cli.log_format, cmd::run(cli, file, clap_command))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    #[allow(unsafe_code)]
+    fn transparent_huge_pages_are_off_for_the_process() {
+        super::no_transparent_huge_pages();
+        // SAFETY: PR_GET_THP_DISABLE reads a flag of this process.
+        let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+        assert_eq!(disabled, 1);
+    }
 }

@@ -60,8 +60,12 @@ pub(crate) async fn run(
         let first = tokio::select! {
             () = parts.stop.cancelled() => break,
             Some(_) = running.join_next(), if !running.is_empty() => continue,
-            Some(due) = due.recv() => {
-                running.spawn(deliver(parts.clone(), due));
+            Some(mut first) = due.recv() => {
+                // What came due meanwhile is read with it, in one query.
+                while let Ok(more) = due.try_recv() {
+                    first.extend(more);
+                }
+                running.spawn(deliver(parts.clone(), first));
                 continue;
             }
             first = fired.recv() => match first { Some(f) => f, None => break },
@@ -221,8 +225,8 @@ async fn run_actions(parts: &Dispatch, timer: Timer, mut fire: Option<Mutation>)
                 outcome
             }
             () = tokio::time::sleep(FIRED_WRITTEN_AFTER) => {
-                commit(parts, vec![write]).await;
-                run.await
+                // The actions go on meanwhile: they may hold delivery slots.
+                tokio::join!(&mut run, commit(parts, vec![write])).0
             }
         },
     };
