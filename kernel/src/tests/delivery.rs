@@ -692,6 +692,13 @@ async fn a_write_racing_an_in_flight_delivery_is_refused_and_one_before_it_wins(
         actions: vec![webhook(&url, None)],
         ..Default::default()
     };
+    let cancel = async |id: &str| {
+        let request = CancelTimerRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        };
+        kernel.cancel("acme", request).await
+    };
     let firing = kernel
         .schedule("acme", with_bundle("firing", bundle()))
         .await
@@ -704,16 +711,7 @@ async fn a_write_racing_an_in_flight_delivery_is_refused_and_one_before_it_wins(
         .unwrap()
         .timer
         .unwrap();
-    kernel
-        .cancel(
-            "acme",
-            CancelTimerRequest {
-                id: cancelled.id.clone(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    cancel(&cancelled.id).await.unwrap();
     clock.advance(Duration::from_secs(1));
     tokio::time::timeout(Duration::from_secs(60), arrived.wait_for(|n| *n == 1))
         .await
@@ -721,16 +719,7 @@ async fn a_write_racing_an_in_flight_delivery_is_refused_and_one_before_it_wins(
         .unwrap();
 
     // In flight: the store still says ARMED, and every caller write is refused as too late.
-    let refused = kernel
-        .cancel(
-            "acme",
-            CancelTimerRequest {
-                id: firing.id.clone(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let refused = cancel(&firing.id).await.unwrap_err();
     assert!(
         matches!(&refused, KernelError::FailedPrecondition(m) if m.contains("is fired")),
         "{refused:?}"
@@ -783,16 +772,7 @@ async fn a_write_racing_an_in_flight_delivery_is_refused_and_one_before_it_wins(
         ]
     );
     // Once settled, the store refuses it as ever.
-    let late = kernel
-        .cancel(
-            "acme",
-            CancelTimerRequest {
-                id: firing.id.clone(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let late = cancel(&firing.id).await.unwrap_err();
     assert!(late.to_string().contains("is settled"), "{late}");
     assert_eq!(
         *arrived.borrow(),
