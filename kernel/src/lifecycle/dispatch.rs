@@ -48,8 +48,9 @@ pub(crate) struct Dispatch {
     pub stop: CancellationToken,
 }
 
-/// Settles fired timers: those without actions at once, the others after running their actions
-/// (each timer in its own task; a restart re-runs the actions of timers left FIRED).
+/// Delivers due timers the scheduler hands over, and settles fired timers: those without actions
+/// at once, the others after running their actions (a restart re-runs the actions of timers left
+/// FIRED, and delivers again those left ARMED).
 pub(crate) async fn run(
     mut fired: mpsc::UnboundedReceiver<FiredTimer>,
     mut due: mpsc::UnboundedReceiver<Vec<Due>>,
@@ -85,7 +86,8 @@ pub(crate) async fn run(
         }
         commit(&parts, settle).await;
     }
-    // Unfinished executions are dropped; their timers stay FIRED and run again on the next lead.
+    // Unfinished executions are dropped; their timers stay ARMED or FIRED and run again on the
+    // next lead.
     running.abort_all();
 }
 
